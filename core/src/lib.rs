@@ -1,0 +1,48 @@
+//! Hayate's business logic: the matching engine and the types it speaks.
+//!
+//! The engine is plain single-threaded code with no I/O, no clock and no threads: feed it
+//! [`Command`]s, it answers with [`Event`]s. Two engines fed the same commands produce the same
+//! event bytes and the same [`Engine::digest`].
+//!
+//! ```
+//! use hayate_core::*;
+//!
+//! let config = ExchangeConfig::demo();
+//! let mut engine = Engine::new(config.engine_config().clone());
+//! let btc_jpy = config.engine_config().symbol_id("BTC-JPY").unwrap();
+//! let jpy = config.engine_config().asset_id("JPY").unwrap();
+//! let mut events = Vec::new();
+//! engine.process(&Command::deposit(AccountId(1), jpy, Amount(10_000_000_000)), &mut events);
+//! let order = NewOrder::limit(
+//!     AccountId(1), btc_jpy, Side::Buy, Price(4_900_000), Qty(10), ClientOrderId::new("o-1").unwrap(),
+//! );
+//! engine.process(&Command::new_order(order), &mut events);
+//! assert_eq!(events.last().unwrap().event_kind(), Some(EventKind::Accepted));
+//! ```
+
+#[cfg(not(target_endian = "little"))]
+compile_error!(
+    "Hayate's POD commands and events are little-endian on the wire; big-endian hosts are not supported"
+);
+
+mod account;
+mod book;
+pub mod command;
+pub mod config;
+mod digest;
+pub mod engine;
+pub mod event;
+pub mod market;
+mod snapshot;
+pub mod units;
+
+pub use command::{Command, CommandDecodeError, CommandKind, NewOrder, OrderRef};
+pub use config::{ConfigError, ExchangeConfig};
+pub use engine::{AccountBalance, Engine, OrderView};
+pub use event::{Balance, Event, EventKind, EventSink, Fill, OrderStatus, Reason};
+pub use market::{AssetSpec, EngineConfig, SymbolSpec};
+pub use snapshot::SnapshotError;
+pub use units::{
+    AccountId, Amount, AssetId, ClientOrderId, MAX_AMOUNT, OrderId, OrderType, Price, Qty,
+    SelfTradePrevention, Side, SymbolId, TimeInForce, TradeId,
+};

@@ -1,0 +1,240 @@
+//! Integer units. Inside the engine every number is an integer of a named unit, so ticks, lots and
+//! minor units cannot be mixed up; decimals exist only at the edges (config, FIX, tools).
+
+use bytemuck::{Pod, Zeroable};
+
+/// The largest amount of any asset, in minor units (SPEC §8: amounts are checked against `i64::MAX`).
+pub const MAX_AMOUNT: u64 = i64::MAX as u64;
+
+macro_rules! unit {
+    ($(#[$doc:meta])* $name:ident($inner:ty)) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Pod, Zeroable)]
+        #[repr(transparent)]
+        pub struct $name(pub $inner);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+unit!(
+    /// A price in ticks of its symbol (`tick_size` quote units per one base unit).
+    Price(u64)
+);
+unit!(
+    /// A quantity in lots of its symbol (`lot_size` base units).
+    Qty(u64)
+);
+unit!(
+    /// An amount of one asset in its minor units (`10^-decimals`). Never above [`MAX_AMOUNT`].
+    Amount(u64)
+);
+unit!(
+    /// An account. Account 0 is the fee account.
+    AccountId(u32)
+);
+unit!(
+    /// An asset, by its position in the configuration.
+    AssetId(u16)
+);
+unit!(
+    /// A symbol, by its position in the configuration.
+    SymbolId(u16)
+);
+unit!(
+    /// An order id given by the engine, increasing from 1 over all symbols.
+    OrderId(u64)
+);
+unit!(
+    /// A trade id given by the engine, increasing from 1.
+    TradeId(u64)
+);
+
+impl AccountId {
+    /// The account that collects fees; it places no orders.
+    pub const FEES: AccountId = AccountId(0);
+}
+
+impl Amount {
+    /// `self + other`, or `None` past [`MAX_AMOUNT`].
+    #[inline]
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0
+            .checked_add(other.0)
+            .filter(|&v| v <= MAX_AMOUNT)
+            .map(Amount)
+    }
+
+    /// `self - other`, or `None` below zero.
+    #[inline]
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        self.0.checked_sub(other.0).map(Amount)
+    }
+}
+
+/// Order side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Side {
+    /// Buy: pays quote, receives base.
+    Buy = 1,
+    /// Sell: pays base, receives quote.
+    Sell = 2,
+}
+
+impl Side {
+    /// The side an order of this side trades against.
+    #[inline]
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
+    /// Decodes the wire byte.
+    pub fn from_u8(v: u8) -> Option<Side> {
+        match v {
+            1 => Some(Side::Buy),
+            2 => Some(Side::Sell),
+            _ => None,
+        }
+    }
+}
+
+/// Order type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum OrderType {
+    /// A limit order at a stated price.
+    Limit = 1,
+    /// A market order: an IOC (or FOK) limit order at the band's protection price.
+    Market = 2,
+}
+
+impl OrderType {
+    /// Decodes the wire byte.
+    pub fn from_u8(v: u8) -> Option<OrderType> {
+        match v {
+            1 => Some(OrderType::Limit),
+            2 => Some(OrderType::Market),
+            _ => None,
+        }
+    }
+}
+
+/// Time in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TimeInForce {
+    /// Good till cancelled: the remainder rests.
+    Gtc = 1,
+    /// Immediate or cancel: the remainder is cancelled `IOC_REMAINDER`.
+    Ioc = 3,
+    /// Fill or kill: fills whole against other accounts or is cancelled `FOK_UNFILLED`.
+    Fok = 4,
+}
+
+impl TimeInForce {
+    /// Decodes the wire byte (the FIX TimeInForce digit).
+    pub fn from_u8(v: u8) -> Option<TimeInForce> {
+        match v {
+            1 => Some(TimeInForce::Gtc),
+            3 => Some(TimeInForce::Ioc),
+            4 => Some(TimeInForce::Fok),
+            _ => None,
+        }
+    }
+}
+
+/// Self-trade prevention mode, the taker's choice (SPEC §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SelfTradePrevention {
+    /// Decrement and cancel: the smaller is cancelled, the larger decremented.
+    DecrementCancel = 1,
+    /// Cancel oldest: the resting order is cancelled.
+    CancelOldest = 2,
+    /// Cancel newest: the taker's remainder is cancelled.
+    CancelNewest = 3,
+    /// Cancel both.
+    CancelBoth = 4,
+}
+
+impl SelfTradePrevention {
+    /// Decodes the wire byte; 0 means the default, `DC`.
+    pub fn from_u8(v: u8) -> Option<SelfTradePrevention> {
+        match v {
+            0 | 1 => Some(SelfTradePrevention::DecrementCancel),
+            2 => Some(SelfTradePrevention::CancelOldest),
+            3 => Some(SelfTradePrevention::CancelNewest),
+            4 => Some(SelfTradePrevention::CancelBoth),
+            _ => None,
+        }
+    }
+}
+
+/// A client order id (FIX ClOrdID): up to 32 bytes, zero-padded. Empty means "none given".
+///
+/// Zero padding rather than a length byte keeps the field 32 bytes and the POD layouts aligned;
+/// a FIX or binary ClOrdID never contains a NUL, so nothing is lost.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Pod, Zeroable)]
+#[repr(transparent)]
+pub struct ClientOrderId(pub [u8; 32]);
+
+impl ClientOrderId {
+    /// The maximum length in bytes.
+    pub const MAX_LEN: usize = 32;
+
+    /// The empty id.
+    pub const EMPTY: ClientOrderId = ClientOrderId([0; 32]);
+
+    /// Builds an id from text, or `None` if it is longer than 32 bytes or contains a NUL.
+    pub fn new(text: &str) -> Option<ClientOrderId> {
+        ClientOrderId::from_bytes(text.as_bytes())
+    }
+
+    /// Builds an id from bytes, or `None` if longer than 32 bytes or containing a NUL.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ClientOrderId> {
+        if bytes.len() > Self::MAX_LEN || bytes.contains(&0) {
+            return None;
+        }
+        let mut id = [0u8; 32];
+        id[..bytes.len()].copy_from_slice(bytes);
+        Some(ClientOrderId(id))
+    }
+
+    /// The id's bytes without the padding.
+    pub fn as_bytes(&self) -> &[u8] {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(32);
+        &self.0[..len]
+    }
+
+    /// True when no id is given.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0[0] == 0
+    }
+
+    /// True when the id is non-empty and its padding is all zeros (what the engine accepts).
+    pub fn is_well_formed(&self) -> bool {
+        let len = self.as_bytes().len();
+        len > 0 && self.0[len..].iter().all(|&b| b == 0)
+    }
+}
+
+impl std::fmt::Debug for ClientOrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl std::fmt::Display for ClientOrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}

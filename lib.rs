@@ -1,0 +1,21 @@
+//! Hayate: an LMAX-style exchange core.
+//!
+//! This facade re-exports the member crates so an embedder needs one dependency:
+//! the engine and its types at the top level ([`Engine`], [`Command`], [`Event`], …),
+//! and the journal and adapters as modules.
+//!
+//! ```
+//! use hayate::{Command, Engine, ExchangeConfig};
+//!
+//! let config = ExchangeConfig::demo();
+//! let mut engine = Engine::new(config.engine_config().clone());
+//! let mut events = Vec::new();
+//! for deposit in config.initial_deposits() {
+//!     engine.process(&deposit, &mut events);
+//! }
+//! assert!(!events.is_empty());
+//! ```
+
+pub use hayate_adapters as adapters;
+pub use hayate_core::*;
+pub use hayate_journal as journal;
