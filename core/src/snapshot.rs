@@ -1,12 +1,473 @@
-//! Engine snapshots (skeleton).
+//! The engine's whole state as bytes, and back.
+//!
+//! The encoding is canonical: two engines in the same logical state write the same bytes, whatever
+//! their arena slots or hash seeds, which is what lets [`Engine::digest`] hash these bytes. It holds
+//! the configuration too, so a snapshot is self-contained. Little-endian throughout:
+//!
+//! ```text
+//! magic "HAYATESN" | format u32
+//! config: assets, symbols (sizes as decimal text), accounts, limits, capacities
+//! counters: next order id, next trade id, exchange halted
+//! accounts in creation order: id, then (available, reserved) per asset; supply per asset
+//! books per symbol: reference price, halted, bids then asks best first: level price, order count,
+//!   orders in queue order
+//! ```
+//!
+//! Loading checks every length and enum and then the engine's invariants, so a damaged or
+//! hand-edited snapshot is an error, never a panic or a silently wrong engine. (Checksumming the
+//! file is the journal's job.)
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use crate::account::NIL;
+use crate::book::Order;
+use crate::engine::Engine;
+use crate::market::{AssetSpec, EngineConfig, SymbolSpec};
+use crate::units::{
+    AccountId, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
+    SymbolId, TimeInForce,
+};
+
+const MAGIC: &[u8; 8] = b"HAYATESN";
+const FORMAT: u32 = 1;
 
 /// Why snapshot bytes could not be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
+    /// Not a Hayate engine snapshot.
+    #[error("not an engine snapshot (bad magic)")]
+    Magic,
+    /// A format this build does not read.
+    #[error("snapshot format {found} is not supported (this build reads {FORMAT})")]
+    Format {
+        /// The format found.
+        found: u32,
+    },
     /// The bytes end early.
     #[error("snapshot truncated at byte {offset}")]
     Truncated {
         /// Where the read ran out.
         offset: usize,
     },
+    /// A field holds a value that cannot be.
+    #[error("snapshot field {field} at byte {offset} is invalid")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Where it starts.
+        offset: usize,
+    },
+    /// The fields parse but the state they describe breaks an engine invariant.
+    #[error("snapshot is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl Engine {
+    /// The whole state as canonical snapshot bytes; [`Engine::load`] rebuilds it.
+    pub fn save(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(4096));
+        w.bytes(MAGIC);
+        w.u32(FORMAT);
+        write_config(&mut w, &self.config);
+        let state = &self.state;
+        w.u64(state.next_order_id);
+        w.u64(state.next_trade_id);
+        w.u8(state.exchange_halted as u8);
+        let assets = self.config.assets.len();
+        w.u32(state.accounts.ids().len() as u32);
+        for (index, id) in state.accounts.ids().iter().enumerate() {
+            w.u32(id.0);
+            for asset in 0..assets {
+                let cell = state.accounts.cell(index as u32, AssetId(asset as u16));
+                w.u64(cell.available);
+                w.u64(cell.reserved);
+            }
+        }
+        for asset in 0..assets {
+            w.u64(state.accounts.supply(AssetId(asset as u16)));
+        }
+        for book in &state.books {
+            w.opt_u64(book.reference_price.map(|p| p.0));
+            w.u8(book.halted as u8);
+            for side in [Side::Buy, Side::Sell] {
+                let levels = &book.side(side).levels;
+                w.u32(levels.len() as u32);
+                for level in levels.iter().rev() {
+                    w.u64(level.price.0);
+                    w.u32(level.count);
+                    let mut slot = level.head;
+                    while slot != NIL {
+                        let o = state.arena.get(slot);
+                        w.u64(o.id.0);
+                        w.u32(state.accounts.id(o.account).0);
+                        w.u8(o.order_type as u8);
+                        w.u8(o.tif as u8);
+                        w.u8(o.stp as u8);
+                        w.u8(o.post_only as u8);
+                        w.u64(o.order_qty.0);
+                        w.u64(o.leaves.0);
+                        w.u64(o.cum.0);
+                        w.u64(o.cum_cost);
+                        w.bytes(&o.client_order_id.0);
+                        slot = o.next;
+                    }
+                }
+            }
+        }
+        w.0
+    }
+
+    /// A hash over the whole state (the canonical snapshot bytes), equal for engines in the same
+    /// state: after replay, on a standby, after save/load.
+    pub fn digest(&self) -> u64 {
+        crate::digest::fnv1a_64(&self.save())
+    }
+}
+
+/// Rebuilds an engine from [`Engine::save`] bytes.
+pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.take(8)? != MAGIC {
+        return Err(SnapshotError::Magic);
+    }
+    let format = r.u32()?;
+    if format != FORMAT {
+        return Err(SnapshotError::Format { found: format });
+    }
+    let config = read_config(&mut r)?;
+    let assets = config.assets.len();
+    let mut engine = Engine::new(config);
+    let state = &mut engine.state;
+    state.next_order_id = r.u64()?;
+    state.next_trade_id = r.u64()?;
+    state.exchange_halted = r.bool("exchange_halted")?;
+
+    let account_count = r.count("accounts", 4 + 16 * assets)?;
+    let mut balances = Vec::with_capacity(account_count);
+    for _ in 0..account_count {
+        let offset = r.at;
+        let id = AccountId(r.u32()?);
+        let index = state.accounts.get_or_create(id);
+        if index as usize != balances.len() {
+            return Err(SnapshotError::Invalid {
+                field: "account id (repeated or out of order)",
+                offset,
+            });
+        }
+        let mut cells = Vec::with_capacity(assets);
+        for _ in 0..assets {
+            cells.push((r.u64()?, r.u64()?));
+        }
+        balances.push(cells);
+    }
+    let mut supply = Vec::with_capacity(assets);
+    for _ in 0..assets {
+        supply.push(r.u64()?);
+    }
+    state.accounts.restore(&balances, &supply);
+
+    // Orders go back into the books in queue order; account lists are rebuilt in id order, the
+    // order they were accepted in.
+    let mut slots = Vec::new();
+    for symbol in 0..engine.config.symbols.len() {
+        let book = &mut state.books[symbol];
+        book.reference_price = r.opt_u64()?.map(Price);
+        book.halted = r.bool("halted")?;
+        for side in [Side::Buy, Side::Sell] {
+            let levels = r.count("levels", 12)?;
+            for _ in 0..levels {
+                let price_at = r.at;
+                let price = Price(r.u64()?);
+                if price.0 == 0 {
+                    return Err(SnapshotError::Invalid {
+                        field: "level price",
+                        offset: price_at,
+                    });
+                }
+                let count = r.count("level order count", 80)?;
+                if count == 0 {
+                    return Err(SnapshotError::Invalid {
+                        field: "level order count",
+                        offset: price_at,
+                    });
+                }
+                for _ in 0..count {
+                    let at = r.at;
+                    let id = OrderId(r.u64()?);
+                    let account_id = AccountId(r.u32()?);
+                    let account = state
+                        .accounts
+                        .find(account_id)
+                        .filter(|_| account_id != AccountId::FEES)
+                        .ok_or(SnapshotError::Invalid {
+                            field: "order account",
+                            offset: at,
+                        })?;
+                    let order_type = r.enumerated("order type", OrderType::from_u8)?;
+                    let tif = r.enumerated("time in force", TimeInForce::from_u8)?;
+                    let stp = r.enumerated("stp", SelfTradePrevention::from_u8)?;
+                    let post_only = r.bool("post_only")?;
+                    let order = Order {
+                        id,
+                        account,
+                        symbol: SymbolId(symbol as u16),
+                        side,
+                        order_type,
+                        tif,
+                        stp,
+                        post_only,
+                        price,
+                        order_qty: Qty(r.u64()?),
+                        leaves: Qty(r.u64()?),
+                        cum: Qty(r.u64()?),
+                        cum_cost: r.u64()?,
+                        client_order_id: ClientOrderId(
+                            r.take(32)?
+                                .try_into()
+                                .map_err(|_| SnapshotError::Truncated { offset: r.at })?,
+                        ),
+                        prev: NIL,
+                        next: NIL,
+                        account_prev: NIL,
+                        account_next: NIL,
+                    };
+                    if order.id.0 == 0
+                        || order.id.0 >= state.next_order_id
+                        || order.leaves.0 == 0
+                        || order.order_qty.0 != order.leaves.0.wrapping_add(order.cum.0)
+                        || !order.client_order_id.is_well_formed()
+                        || state.by_id.contains_key(&order.id.0)
+                        || state
+                            .by_client
+                            .contains_key(&(account, order.client_order_id))
+                    {
+                        return Err(SnapshotError::Invalid {
+                            field: "order",
+                            offset: at,
+                        });
+                    }
+                    let slot = state.arena.insert(order);
+                    state.by_id.insert(id.0, slot);
+                    state
+                        .by_client
+                        .insert((account, order.client_order_id), slot);
+                    state.books[symbol]
+                        .side_mut(side)
+                        .push_back(&mut state.arena, slot);
+                    slots.push((id, slot));
+                }
+            }
+        }
+    }
+    if r.at != bytes.len() {
+        return Err(SnapshotError::Invalid {
+            field: "trailing bytes",
+            offset: r.at,
+        });
+    }
+    slots.sort_unstable_by_key(|&(id, _)| id);
+    for (_, slot) in slots {
+        state.link_account_order(slot);
+    }
+    engine
+        .check_invariants()
+        .map_err(SnapshotError::Inconsistent)?;
+    Ok(engine)
+}
+
+fn write_config(w: &mut Writer, config: &EngineConfig) {
+    w.u32(config.assets.len() as u32);
+    for asset in &config.assets {
+        w.str(&asset.name);
+        w.u32(asset.decimals);
+    }
+    w.u32(config.symbols.len() as u32);
+    for s in &config.symbols {
+        w.str(&s.name);
+        w.u16(s.base.0);
+        w.u16(s.quote.0);
+        w.str(&s.tick_size.to_string());
+        w.str(&s.lot_size.to_string());
+        w.u64(s.unit_notional);
+        w.u64(s.lot_base_minor);
+        w.u64(s.min_qty.0);
+        w.u64(s.max_qty.0);
+        w.u32(s.maker_fee_bps);
+        w.u32(s.taker_fee_bps);
+        w.u32(s.band_bps);
+        w.opt_u64(s.reference_price.map(|p| p.0));
+    }
+    w.u32(config.accounts.len() as u32);
+    for a in &config.accounts {
+        w.u32(a.0);
+    }
+    w.u32(config.max_open_orders);
+    w.u32(config.order_capacity);
+    w.u32(config.level_capacity);
+}
+
+fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
+    let asset_count = r.count("assets", 8)?;
+    let mut assets = Vec::new();
+    for _ in 0..asset_count {
+        assets.push(AssetSpec {
+            name: r.str()?,
+            decimals: r.u32()?,
+        });
+    }
+    let symbol_count = r.count("symbols", 60)?;
+    let mut symbols = Vec::new();
+    for _ in 0..symbol_count {
+        let name = r.str()?;
+        let at = r.at;
+        let base = AssetId(r.u16()?);
+        let quote = AssetId(r.u16()?);
+        if base.0 as usize >= assets.len() || quote.0 as usize >= assets.len() {
+            return Err(SnapshotError::Invalid {
+                field: "symbol asset",
+                offset: at,
+            });
+        }
+        let tick_size = r.decimal("tick_size")?;
+        let lot_size = r.decimal("lot_size")?;
+        symbols.push(SymbolSpec {
+            name,
+            base,
+            quote,
+            tick_size,
+            lot_size,
+            unit_notional: r.u64()?,
+            lot_base_minor: r.u64()?,
+            min_qty: Qty(r.u64()?),
+            max_qty: Qty(r.u64()?),
+            maker_fee_bps: r.u32()?,
+            taker_fee_bps: r.u32()?,
+            band_bps: r.u32()?,
+            reference_price: r.opt_u64()?.map(Price),
+        });
+    }
+    let account_count = r.count("config accounts", 4)?;
+    let mut accounts = Vec::new();
+    for _ in 0..account_count {
+        accounts.push(AccountId(r.u32()?));
+    }
+    let max_open_orders = r.u32()?;
+    // Capacities are hints; cap them so a damaged snapshot cannot ask for terabytes.
+    let order_capacity = r.u32()?.min(1 << 24);
+    let level_capacity = r.u32()?.min(1 << 20);
+    Ok(EngineConfig {
+        assets,
+        symbols,
+        accounts,
+        max_open_orders,
+        order_capacity,
+        level_capacity,
+    })
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        self.u8(v.is_some() as u8);
+        self.u64(v.unwrap_or(0));
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.bytes(s.as_bytes());
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or(SnapshotError::Truncated { offset: self.at })?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+        let at = self.at;
+        self.take(N)?
+            .try_into()
+            .map_err(|_| SnapshotError::Truncated { offset: at })
+    }
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, SnapshotError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn bool(&mut self, field: &'static str) -> Result<bool, SnapshotError> {
+        let offset = self.at;
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(SnapshotError::Invalid { field, offset }),
+        }
+    }
+    fn opt_u64(&mut self) -> Result<Option<u64>, SnapshotError> {
+        let present = self.bool("option flag")?;
+        let v = self.u64()?;
+        Ok(present.then_some(v))
+    }
+    /// A count of items at least `min_item` bytes each, refused if the rest cannot hold them (so
+    /// a damaged count cannot make the loader reserve absurd memory).
+    fn count(&mut self, field: &'static str, min_item: usize) -> Result<usize, SnapshotError> {
+        let offset = self.at;
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_item) > self.bytes.len() - self.at {
+            return Err(SnapshotError::Invalid { field, offset });
+        }
+        Ok(n)
+    }
+    fn str(&mut self) -> Result<String, SnapshotError> {
+        let offset = self.at;
+        let n = self.count("string length", 1)?;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| SnapshotError::Invalid {
+            field: "string",
+            offset,
+        })
+    }
+    fn decimal(&mut self, field: &'static str) -> Result<Decimal, SnapshotError> {
+        let offset = self.at;
+        Decimal::from_str(&self.str()?).map_err(|_| SnapshotError::Invalid { field, offset })
+    }
+    fn enumerated<T>(
+        &mut self,
+        field: &'static str,
+        decode: fn(u8) -> Option<T>,
+    ) -> Result<T, SnapshotError> {
+        let offset = self.at;
+        decode(self.u8()?).ok_or(SnapshotError::Invalid { field, offset })
+    }
 }

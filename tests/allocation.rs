@@ -1,0 +1,270 @@
+//! The hot path allocates nothing: after a warm-up, a long steady-state stream of mixed commands
+//! (limits near the touch, cancels, crossing IOC and market orders, replaces) runs through the
+//! engine while a counting global allocator watches, and the count must stay at zero.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use hayate::*;
+use rust_decimal::Decimal;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// A small deterministic generator (splitmix64), so the stream is the same every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        assets: vec![
+            AssetSpec {
+                name: "BTC".into(),
+                decimals: 8,
+            },
+            AssetSpec {
+                name: "JPY".into(),
+                decimals: 0,
+            },
+        ],
+        symbols: vec![SymbolSpec {
+            name: "BTC-JPY".into(),
+            base: AssetId(0),
+            quote: AssetId(1),
+            tick_size: Decimal::ONE,
+            lot_size: Decimal::new(1, 4),
+            unit_notional: 1,
+            lot_base_minor: 10_000,
+            min_qty: Qty(1),
+            max_qty: Qty(1_000_000),
+            maker_fee_bps: 2,
+            taker_fee_bps: 10,
+            band_bps: 2_000,
+            reference_price: Some(Price(100_000)),
+        }],
+        accounts: (1..=8).map(AccountId).collect(),
+        max_open_orders: 1_000_000,
+        order_capacity: 1 << 16,
+        level_capacity: 4096,
+    }
+}
+
+/// A mixed stream: ~60% limits near the touch, 25% cancels, 10% crossing IOC/market, 5% replaces.
+/// It is generated against `model` (a copy of the engine under test), tracking the open orders
+/// from the events, so cancels and replaces hit open orders; while the book holds more than
+/// `BOOK_SIZE` orders a limit becomes a cancel, which keeps the book at a steady size as a live
+/// market's is.
+struct Generator {
+    rng: Rng,
+    model: Engine,
+    live: Vec<(OrderId, AccountId)>,
+    position: std::collections::HashMap<OrderId, usize>,
+}
+
+impl Generator {
+    fn stream(&mut self, n: usize) -> Vec<Command> {
+        const BOOK_SIZE: usize = 20_000;
+        let symbol = SymbolId(0);
+        let Generator {
+            rng,
+            model,
+            live,
+            position,
+        } = self;
+        let mut out = Vec::with_capacity(n);
+        let mut events = Vec::new();
+        for i in 0..n {
+            let account = AccountId(1 + rng.below(8) as u32);
+            let side = if rng.below(2) == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let client = ClientOrderId::new(&format!("o{i}")).expect("id");
+            let mut roll = rng.below(100);
+            if roll < 60 && live.len() > BOOK_SIZE {
+                roll = 60;
+            }
+            let target = (!live.is_empty()).then(|| live[rng.below(live.len() as u64) as usize]);
+            let cmd = match (roll, target) {
+                (0..60, _) | (60..85, None) | (95.., None) => {
+                    let away = rng.below(50) + 1;
+                    let price = match side {
+                        Side::Buy => 100_000 - away,
+                        Side::Sell => 100_000 + away,
+                    };
+                    Command::new_order(NewOrder::limit(
+                        account,
+                        symbol,
+                        side,
+                        Price(price),
+                        Qty(1 + rng.below(20)),
+                        client,
+                    ))
+                }
+                (60..85, Some((id, owner))) => {
+                    Command::cancel(owner, OrderRef::Id(id), ClientOrderId::EMPTY)
+                }
+                (85..95, _) if rng.below(2) == 0 => Command::new_order(NewOrder::market(
+                    account,
+                    symbol,
+                    side,
+                    Qty(1 + rng.below(10)),
+                    client,
+                )),
+                (85..95, _) => {
+                    let price = match side {
+                        Side::Buy => 100_010,
+                        Side::Sell => 99_990,
+                    };
+                    Command::new_order(
+                        NewOrder::limit(
+                            account,
+                            symbol,
+                            side,
+                            Price(price),
+                            Qty(1 + rng.below(10)),
+                            client,
+                        )
+                        .with_tif(TimeInForce::Ioc),
+                    )
+                }
+                (_, Some((id, owner))) => {
+                    let price = 100_000 - 60 + rng.below(120);
+                    Command::replace(
+                        owner,
+                        OrderRef::Id(id),
+                        client,
+                        Price(price),
+                        Qty(1 + rng.below(20)),
+                    )
+                }
+            }
+            .at(i as u64);
+            events.clear();
+            model.process(&cmd, &mut events);
+            for e in &events {
+                let ended = matches!(e.event_kind(), Some(EventKind::Canceled))
+                    || (e.event_kind() == Some(EventKind::Fill) && e.leaves_qty.0 == 0);
+                if e.event_kind() == Some(EventKind::Accepted) {
+                    position.insert(e.order_id, live.len());
+                    live.push((e.order_id, e.account));
+                } else if ended {
+                    if let Some(at) = position.remove(&e.order_id) {
+                        live.swap_remove(at);
+                        if let Some(&(moved, _)) = live.get(at) {
+                            position.insert(moved, at);
+                        }
+                    }
+                }
+            }
+            out.push(cmd);
+        }
+        out
+    }
+}
+
+#[test]
+fn steady_state_commands_allocate_nothing() {
+    let mut engine = Engine::new(config());
+    let mut events = Vec::new();
+    for account in 1..=8 {
+        engine.process(
+            &Command::deposit(AccountId(account), AssetId(0), Amount(1 << 50)),
+            &mut events,
+        );
+        engine.process(
+            &Command::deposit(AccountId(account), AssetId(1), Amount(1 << 50)),
+            &mut events,
+        );
+    }
+    let mut generator = Generator {
+        rng: Rng(7),
+        model: Engine::load(&engine.save()).expect("copy"),
+        live: Vec::new(),
+        position: Default::default(),
+    };
+    let warm = generator.stream(200_000);
+    let mut counted = 0u64;
+    let mut kinds = [0u64; 32];
+    let mut sink = |e: &Event| {
+        counted += 1;
+        kinds[e.kind as usize] += 1;
+    };
+    for cmd in &warm {
+        engine.process(cmd, &mut sink);
+    }
+    // The measured stream continues from the state the warm-up left.
+    let measured = generator.stream(500_000);
+    assert_eq!(generator.model.digest(), {
+        let mut check = Engine::load(&engine.save()).expect("copy");
+        for cmd in &measured {
+            check.process(cmd, &mut |_: &Event| {});
+        }
+        check.digest()
+    });
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for cmd in &measured {
+        engine.process(cmd, &mut sink);
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let open: usize = (1..=8)
+        .map(|a| engine.open_orders(AccountId(a)).len())
+        .sum();
+    assert!(
+        open <= 20_100,
+        "the book should stay at its steady size, holds {open}"
+    );
+    engine.check_invariants().expect("invariants");
+    // The stream must do real work for the zero to mean anything.
+    let fills = kinds[EventKind::Fill as usize];
+    let cancels = kinds[EventKind::Canceled as usize];
+    let replaced = kinds[EventKind::Replaced as usize];
+    assert!(
+        fills > 100_000 && cancels > 20_000 && replaced > 2_000,
+        "fills {fills} cancels {cancels} replaced {replaced}"
+    );
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations over {} commands",
+        measured.len()
+    );
+}
