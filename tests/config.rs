@@ -1,0 +1,1003 @@
+//! The configuration loader (SPEC §1, §5, §7, §8): one test per rule, each checking that a refused
+//! file's message names the key to fix.
+
+use hayate::config::*;
+use hayate::{AccountId, Amount, AssetId, CommandKind, Price, Qty, SymbolSpec};
+
+const ASSETS: &str = r#"
+[[assets]]
+name = "BTC"
+decimals = 8
+[[assets]]
+name = "JPY"
+decimals = 4
+"#;
+
+/// The SPEC §5 symbol's keys, in file order, as TOML values.
+const SYMBOL: &[(&str, &str)] = &[
+    ("name", r#""BTC-JPY""#),
+    ("base", r#""BTC""#),
+    ("quote", r#""JPY""#),
+    ("tick_size", r#""1""#),
+    ("lot_size", r#""0.0001""#),
+    ("min_qty", r#""0.0001""#),
+    ("max_qty", r#""1000""#),
+    ("maker_fee_bps", "0"),
+    ("taker_fee_bps", "10"),
+    ("band_bps", "1000"),
+    ("reference_price", r#""5000000""#),
+];
+
+/// The two assets and the SPEC §5 symbol with some keys changed (`Some`) or removed (`None`).
+fn market_with(changes: &[(&str, Option<&str>)]) -> String {
+    let mut text = format!("{ASSETS}\n[[symbols]]\n");
+    for &(key, value) in SYMBOL {
+        let value = match changes.iter().find(|(k, _)| *k == key) {
+            Some((_, changed)) => *changed,
+            None => Some(value),
+        };
+        if let Some(value) = value {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text
+}
+
+fn parse(text: &str) -> ExchangeConfig {
+    ExchangeConfig::from_toml_str(text, "test.toml")
+        .unwrap_or_else(|e| panic!("expected a valid config, got: {e}"))
+}
+
+/// The first symbol of a valid `text`.
+fn first_symbol(text: &str) -> SymbolSpec {
+    parse(text).engine_config().symbols[0].clone()
+}
+
+fn refusal(text: &str) -> String {
+    match ExchangeConfig::from_toml_str(text, "test.toml") {
+        Ok(_) => panic!("expected the config to be refused:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Asserts the refusal names the file and the key and says `what`.
+fn assert_refused(text: &str, key: &str, what: &str) {
+    let message = refusal(text);
+    assert!(message.starts_with("test.toml"), "no origin in: {message}");
+    assert!(message.contains(key), "key {key:?} not named in: {message}");
+    assert!(message.contains(what), "{what:?} not said in: {message}");
+}
+
+// ---- The demo and defaults ----------------------------------------------------------------------
+
+#[test]
+fn demo_toml_parses() {
+    ExchangeConfig::from_toml_str(DEMO_TOML, "demo.toml").unwrap();
+}
+
+#[test]
+fn demo_symbol_has_spec_integer_sizes() {
+    let config = ExchangeConfig::demo();
+    let engine = config.engine_config();
+    assert_eq!(engine.assets.len(), 2);
+    assert_eq!(
+        (engine.assets[0].name.as_str(), engine.assets[0].decimals),
+        ("BTC", 8)
+    );
+    assert_eq!(
+        (engine.assets[1].name.as_str(), engine.assets[1].decimals),
+        ("JPY", 4)
+    );
+    let s = &engine.symbols[0];
+    assert_eq!(s.name, "BTC-JPY");
+    assert_eq!((s.base, s.quote), (AssetId(0), AssetId(1)));
+    assert_eq!(s.unit_notional, 1, "1 JPY × 0.0001 BTC × 10^4");
+    assert_eq!(s.lot_base_minor, 10_000, "0.0001 BTC × 10^8");
+    assert_eq!(s.min_qty, Qty(1));
+    assert_eq!(s.max_qty, Qty(10_000_000), "1000 BTC / 0.0001");
+    assert_eq!(s.reference_price, Some(Price(5_000_000)));
+    assert_eq!(s.band_bps, 1000);
+    assert_eq!(s.taker_fee_bps, 10);
+    assert_eq!(s.maker_fee_bps, 0);
+}
+
+#[test]
+fn demo_has_two_traders_an_admin_and_their_deposits() {
+    let config = ExchangeConfig::demo();
+    let alice = config.user("alice").unwrap();
+    assert_eq!(alice.password, "change-me");
+    assert_eq!(alice.comp_id, "ALICE");
+    assert_eq!(alice.account, AccountId(1));
+    assert!(alice.cancel_on_disconnect);
+    assert_eq!(alice.auth, AuthMode::Password);
+    let bob = config.user_by_comp_id("BOB").unwrap();
+    assert_eq!((bob.username.as_str(), bob.account), ("bob", AccountId(2)));
+    assert!(bob.cancel_on_disconnect);
+    assert_eq!(config.admins().len(), 1);
+    assert_eq!(config.admin("admin").unwrap().password, "change-me");
+    assert_eq!(
+        config.engine_config().accounts,
+        vec![AccountId(1), AccountId(2)]
+    );
+    assert_eq!(config.initial_deposits().len(), 4);
+    assert_eq!(config.gateway(), &GatewayConfig::default());
+    assert_eq!(config.journal(), &JournalConfig::default());
+    assert_eq!(config.limits(), &LimitsConfig::default());
+    assert!(config.replication().is_none());
+}
+
+#[test]
+fn empty_file_is_valid_with_every_default() {
+    let config = parse("");
+    let gateway = config.gateway();
+    assert_eq!(gateway.comp_id, "HAYATE");
+    assert_eq!(gateway.fix_listen.to_string(), "127.0.0.1:9878");
+    assert_eq!(gateway.binary_listen.to_string(), "127.0.0.1:9000");
+    assert_eq!(gateway.http_listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(gateway.max_message_size, 4096);
+    let journal = config.journal();
+    assert_eq!(journal.dir, std::path::PathBuf::from("data"));
+    assert_eq!(journal.fsync, FsyncPolicy::Always);
+    assert_eq!(journal.segment_size, 64 * 1024 * 1024);
+    assert_eq!(journal.snapshot_every, 0);
+    let limits = config.limits();
+    assert_eq!(limits.max_open_orders, 10_000);
+    assert_eq!(limits.messages_per_second, 100);
+    assert_eq!(limits.burst, 200);
+    assert_eq!(limits.max_connections, 1024);
+    assert_eq!(limits.max_connections_per_address, 64);
+    assert_eq!(limits.logon_timeout_s, 10);
+    assert_eq!(limits.idle_timeout_s, 60);
+    let engine = config.engine_config();
+    assert!(engine.assets.is_empty() && engine.symbols.is_empty() && engine.accounts.is_empty());
+    assert_eq!(engine.max_open_orders, 10_000);
+    assert_eq!(engine.order_capacity, 65_536);
+    assert_eq!(engine.level_capacity, 4096);
+    assert!(config.users().is_empty() && config.admins().is_empty());
+    assert!(config.initial_deposits().is_empty());
+    assert!(config.replication().is_none());
+}
+
+#[test]
+fn engine_section_and_limits_fill_engine_config() {
+    let config = parse(
+        "[engine]\norder_capacity = 10\nlevel_capacity = 20\n[limits]\nmax_open_orders = 5\n\
+         [[users]]\nusername = \"c\"\npassword = \"p\"\ncomp_id = \"C\"\naccount = 7\n\
+         [[users]]\nusername = \"a\"\npassword = \"p\"\ncomp_id = \"A\"\naccount = 3\n\
+         [[users]]\nusername = \"b\"\npassword = \"p\"\ncomp_id = \"B\"\naccount = 7\n",
+    );
+    let engine = config.engine_config();
+    assert_eq!((engine.order_capacity, engine.level_capacity), (10, 20));
+    assert_eq!(engine.max_open_orders, 5);
+    assert_eq!(
+        engine.accounts,
+        vec![AccountId(3), AccountId(7)],
+        "sorted, deduplicated"
+    );
+}
+
+#[test]
+fn symbol_defaults_are_one_lot_no_max_no_fees_no_band() {
+    let text = market_with(&[
+        ("min_qty", None),
+        ("max_qty", None),
+        ("maker_fee_bps", None),
+        ("taker_fee_bps", None),
+        ("band_bps", None),
+        ("reference_price", None),
+    ]);
+    let s = first_symbol(&text);
+    assert_eq!(s.min_qty, Qty(1));
+    assert_eq!(s.max_qty, Qty(u64::MAX));
+    assert_eq!((s.maker_fee_bps, s.taker_fee_bps, s.band_bps), (0, 0, 0));
+    assert_eq!(s.reference_price, None);
+}
+
+#[test]
+fn integers_are_accepted_as_decimals() {
+    let text = market_with(&[
+        ("tick_size", Some("1")),
+        ("reference_price", Some("5000000")),
+    ]);
+    let s = first_symbol(&text);
+    assert_eq!(s.unit_notional, 1);
+    assert_eq!(s.reference_price, Some(Price(5_000_000)));
+}
+
+// ---- Reading the file ---------------------------------------------------------------------------
+
+#[test]
+fn load_reads_a_file_and_names_it_in_errors() {
+    let dir = std::env::temp_dir().join(format!("hayate-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, DEMO_TOML).unwrap();
+    assert_eq!(
+        ExchangeConfig::load(&good).unwrap().engine_config(),
+        ExchangeConfig::demo().engine_config()
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[gateway]\nfix_listen = \"nowhere\"\n").unwrap();
+    let message = ExchangeConfig::load(&bad).unwrap_err().to_string();
+    assert!(message.starts_with(&bad.display().to_string()), "{message}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unreadable_file_is_an_error_naming_the_path() {
+    let path = std::path::Path::new("/nonexistent/hayate/gateway.toml");
+    let error = ExchangeConfig::load(path).unwrap_err();
+    assert!(matches!(error, ConfigError::Read { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("/nonexistent/hayate/gateway.toml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn syntax_error_gives_line_and_column() {
+    let error = ExchangeConfig::from_toml_str("[gateway]\ncomp_id = \"X\"\n[journal\n", "g.toml")
+        .unwrap_err();
+    match &error {
+        ConfigError::Parse { line, .. } => assert_eq!(*line, 3),
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    assert!(error.to_string().starts_with("g.toml:3:9: "), "{error}");
+}
+
+#[test]
+fn unknown_key_is_refused_and_named() {
+    assert_refused(
+        "[gateway]\ncomp_id = \"X\"\nbogus = 1\n",
+        "test.toml:3:1: gateway.bogus",
+        "unknown field `bogus`",
+    );
+    assert_refused("colour = \"red\"\n", "colour", "unknown field `colour`");
+    let text = format!("{}tick = \"1\"\n", market_with(&[]));
+    assert_refused(&text, "symbols[0] (BTC-JPY).tick", "unknown field `tick`");
+    assert_refused(
+        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:1\"\nport = 1\n",
+        "replication.port",
+        "unknown field",
+    );
+}
+
+#[test]
+fn wrong_type_is_refused_with_key_and_position() {
+    assert_refused(
+        "[limits]\nburst = \"many\"\n",
+        "test.toml:2:9: limits.burst",
+        "invalid type",
+    );
+    assert_refused(
+        "[limits]\nmax_connections = -1\n",
+        "limits.max_connections",
+        "-1",
+    );
+}
+
+#[test]
+fn missing_required_key_is_named() {
+    let text = market_with(&[("lot_size", None)]);
+    assert_refused(&text, "symbols[0] (BTC-JPY)", "missing field `lot_size`");
+}
+
+#[test]
+fn float_decimal_is_refused_with_a_hint_to_quote_it() {
+    let text = market_with(&[("tick_size", Some("0.5"))]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).tick_size",
+        "write the decimal as a string: \"0.5\"",
+    );
+    let deposit = format!("{ASSETS}[[deposits]]\naccount = 1\nasset = \"BTC\"\namount = 1.5\n");
+    assert_refused(
+        &deposit,
+        "deposits[0].amount",
+        "write the decimal as a string",
+    );
+}
+
+#[test]
+fn malformed_decimal_string_is_refused() {
+    let text = market_with(&[("lot_size", Some("\"0,0001\""))]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).lot_size",
+        "not a decimal number",
+    );
+}
+
+#[test]
+fn decimal_with_more_places_than_representable_is_refused_not_rounded() {
+    let text = market_with(&[("lot_size", Some("\"0.00010000000000000000000000000001\""))]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).lot_size",
+        "not a decimal number",
+    );
+}
+
+// ---- [gateway], [journal], [limits], [replication] ---------------------------------------------
+
+#[test]
+fn listen_addresses_must_be_socket_addresses() {
+    for key in ["fix_listen", "binary_listen", "http_listen"] {
+        let text = format!("[gateway]\n{key} = \"localhost\"\n");
+        assert_refused(&text, &format!("gateway.{key}"), "not a socket address");
+    }
+    let config = parse("[gateway]\nfix_listen = \"[::1]:0\"\n");
+    assert_eq!(config.gateway().fix_listen.to_string(), "[::1]:0");
+}
+
+#[test]
+fn gateway_comp_id_must_be_a_name() {
+    assert_refused(
+        "[gateway]\ncomp_id = \"\"\n",
+        "gateway.comp_id",
+        "must not be empty",
+    );
+    assert_refused(
+        "[gateway]\ncomp_id = \"HA YATE\"\n",
+        "gateway.comp_id",
+        "whitespace",
+    );
+}
+
+#[test]
+fn max_message_size_must_fit_a_logon() {
+    assert_refused(
+        "[gateway]\nmax_message_size = 10\n",
+        "gateway.max_message_size",
+        "minimum",
+    );
+    assert_eq!(
+        parse("[gateway]\nmax_message_size = 65536\n")
+            .gateway()
+            .max_message_size,
+        65536
+    );
+}
+
+#[test]
+fn fsync_variants_parse() {
+    assert_eq!(
+        parse("[journal]\nfsync = \"always\"\n").journal().fsync,
+        FsyncPolicy::Always
+    );
+    assert_eq!(
+        parse("[journal]\nfsync = \"never\"\n").journal().fsync,
+        FsyncPolicy::Never
+    );
+    assert_eq!(
+        parse("[journal]\nfsync = \"interval\"\nfsync_interval_ms = 25\n")
+            .journal()
+            .fsync,
+        FsyncPolicy::Interval { ms: 25 }
+    );
+}
+
+#[test]
+fn fsync_interval_needs_its_period() {
+    assert_refused(
+        "[journal]\nfsync = \"interval\"\n",
+        "journal.fsync_interval_ms",
+        "required",
+    );
+    assert_refused(
+        "[journal]\nfsync = \"interval\"\nfsync_interval_ms = 0\n",
+        "journal.fsync_interval_ms",
+        "positive",
+    );
+}
+
+#[test]
+fn fsync_interval_ms_without_interval_is_refused() {
+    assert_refused(
+        "[journal]\nfsync = \"always\"\nfsync_interval_ms = 5\n",
+        "journal.fsync_interval_ms",
+        "only meaningful",
+    );
+}
+
+#[test]
+fn unknown_fsync_policy_is_refused() {
+    assert_refused(
+        "[journal]\nfsync = \"sometimes\"\n",
+        "journal.fsync",
+        "unknown variant `sometimes`",
+    );
+}
+
+#[test]
+fn journal_settings_parse_and_segment_size_has_a_floor() {
+    let journal = parse(
+        "[journal]\ndir = \"/var/lib/hayate\"\nsegment_size = 1048576\nsnapshot_every = 100000\n",
+    )
+    .journal()
+    .clone();
+    assert_eq!(journal.dir, std::path::PathBuf::from("/var/lib/hayate"));
+    assert_eq!(
+        (journal.segment_size, journal.snapshot_every),
+        (1 << 20, 100_000)
+    );
+    assert_refused(
+        "[journal]\nsegment_size = 100\n",
+        "journal.segment_size",
+        "minimum",
+    );
+    assert_refused(
+        "[journal]\ndir = \"\"\n",
+        "journal.dir",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn limits_parse_and_must_be_positive() {
+    let limits = parse("[limits]\nmessages_per_second = 5\nburst = 7\nidle_timeout_s = 30\n")
+        .limits()
+        .clone();
+    assert_eq!(
+        (
+            limits.messages_per_second,
+            limits.burst,
+            limits.idle_timeout_s
+        ),
+        (5, 7, 30)
+    );
+    assert_eq!(
+        limits.max_connections, 1024,
+        "unset keys keep their defaults"
+    );
+    assert_refused(
+        "[limits]\nmessages_per_second = 0\n",
+        "limits.messages_per_second",
+        "positive",
+    );
+    assert_refused(
+        "[limits]\nmax_open_orders = 0\n",
+        "limits.max_open_orders",
+        "positive",
+    );
+}
+
+#[test]
+fn replication_sections_parse() {
+    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let replication = config.replication().unwrap();
+    assert_eq!(replication.role, Role::Primary);
+    assert_eq!(replication.listen.unwrap().to_string(), "127.0.0.1:9100");
+    assert_eq!(replication.mode, ReplicationMode::Sync, "sync by default");
+    let config =
+        parse("[replication]\nrole = \"standby\"\nprimary = \"10.0.0.1:9100\"\nmode = \"async\"\n");
+    let replication = config.replication().unwrap();
+    assert_eq!(replication.role, Role::Standby);
+    assert_eq!(replication.primary.unwrap().to_string(), "10.0.0.1:9100");
+    assert_eq!(replication.mode, ReplicationMode::Async);
+}
+
+#[test]
+fn standby_without_primary_is_refused() {
+    assert_refused(
+        "[replication]\nrole = \"standby\"\n",
+        "replication.primary",
+        "required",
+    );
+}
+
+#[test]
+fn primary_without_listen_is_refused() {
+    assert_refused(
+        "[replication]\nrole = \"primary\"\n",
+        "replication.listen",
+        "required",
+    );
+}
+
+#[test]
+fn replication_addresses_and_role_are_checked() {
+    assert_refused(
+        "[replication]\nrole = \"standby\"\nprimary = \"primary-host\"\n",
+        "replication.primary",
+        "not a socket address",
+    );
+    assert_refused(
+        "[replication]\nrole = \"leader\"\n",
+        "replication.role",
+        "unknown variant",
+    );
+    assert_refused(
+        "[replication]\nmode = \"sync\"\n",
+        "replication",
+        "missing field `role`",
+    );
+}
+
+// ---- [[assets]] ---------------------------------------------------------------------------------
+
+#[test]
+fn asset_names_are_unique() {
+    let text = format!("{ASSETS}[[assets]]\nname = \"BTC\"\ndecimals = 2\n");
+    assert_refused(&text, "assets[2] (BTC).name", "already assets[0]");
+}
+
+#[test]
+fn asset_names_are_not_empty() {
+    assert_refused(
+        "[[assets]]\nname = \"\"\ndecimals = 2\n",
+        "assets[0] ().name",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn asset_decimals_are_at_most_18() {
+    assert_refused(
+        "[[assets]]\nname = \"WEI\"\ndecimals = 19\n",
+        "assets[0] (WEI).decimals",
+        "maximum of 18",
+    );
+    assert_eq!(
+        parse("[[assets]]\nname = \"WEI\"\ndecimals = 18\n")
+            .engine_config()
+            .assets[0]
+            .decimals,
+        18
+    );
+}
+
+#[test]
+fn at_most_65535_assets() {
+    let text = "[[assets]]\nname = \"A\"\ndecimals = 0\n".repeat(65_536);
+    assert_refused(&text, "assets", "at most 65535");
+}
+
+// ---- [[symbols]] --------------------------------------------------------------------------------
+
+#[test]
+fn symbol_names_are_unique() {
+    let mut text = market_with(&[]);
+    text.push_str("[[symbols]]\nname = \"BTC-JPY\"\nbase = \"BTC\"\nquote = \"JPY\"\ntick_size = \"1\"\nlot_size = \"1\"\n");
+    assert_refused(&text, "symbols[1] (BTC-JPY).name", "already symbols[0]");
+}
+
+#[test]
+fn symbol_base_and_quote_are_configured_assets() {
+    assert_refused(
+        &market_with(&[("base", Some("\"ETH\""))]),
+        "symbols[0] (BTC-JPY).base",
+        "\"ETH\" is not a configured asset",
+    );
+    assert_refused(
+        &market_with(&[("quote", Some("\"USD\""))]),
+        "symbols[0] (BTC-JPY).quote",
+        "\"USD\" is not a configured asset",
+    );
+}
+
+#[test]
+fn symbol_base_and_quote_differ() {
+    assert_refused(
+        &market_with(&[("quote", Some("\"BTC\""))]),
+        "symbols[0] (BTC-JPY).quote",
+        "must differ",
+    );
+}
+
+#[test]
+fn tick_and_lot_sizes_are_positive() {
+    assert_refused(
+        &market_with(&[("tick_size", Some("\"0\""))]),
+        "symbols[0] (BTC-JPY).tick_size",
+        "must be positive",
+    );
+    assert_refused(
+        &market_with(&[("lot_size", Some("\"-0.0001\""))]),
+        "symbols[0] (BTC-JPY).lot_size",
+        "must be positive",
+    );
+}
+
+#[test]
+fn tick_times_lot_must_be_whole_quote_minor_units() {
+    let text = market_with(&[("tick_size", Some("\"0.3\"")), ("reference_price", None)]);
+    assert_eq!(
+        refusal(&text),
+        "test.toml: symbols[0] (BTC-JPY).tick_size: 0.3 JPY × lot 0.0001 BTC is not a whole number \
+         of JPY minor units (decimals 4)"
+    );
+    // 0.5 × 0.0002 × 10^4 = 1: fine even though neither factor alone is whole.
+    let text = market_with(&[
+        ("tick_size", Some("\"0.5\"")),
+        ("lot_size", Some("\"0.0002\"")),
+        ("min_qty", None),
+        ("reference_price", None),
+    ]);
+    let s = first_symbol(&text);
+    assert_eq!((s.unit_notional, s.lot_base_minor), (1, 20_000));
+}
+
+#[test]
+fn tick_times_lot_check_is_exact_beyond_decimal_precision() {
+    // 1.00000000000000000001 × 0.0000000001 = 0.0000000001000…0001 (30 places): rounded to 28
+    // places it would look like 10^-10, i.e. whole in a 10-decimal quote asset.
+    let text = "[[assets]]\nname = \"B\"\ndecimals = 10\n[[assets]]\nname = \"Q\"\ndecimals = 10\n\
+        [[symbols]]\nname = \"B-Q\"\nbase = \"B\"\nquote = \"Q\"\n\
+        tick_size = \"1.00000000000000000001\"\nlot_size = \"0.0000000001\"\n";
+    assert_refused(
+        text,
+        "symbols[0] (B-Q).tick_size",
+        "not a whole number of Q minor units",
+    );
+}
+
+#[test]
+fn lot_size_must_be_whole_base_minor_units() {
+    let text = market_with(&[
+        ("lot_size", Some("\"0.000000001\"")),
+        ("tick_size", Some("\"10000\"")),
+        ("min_qty", None),
+        ("reference_price", None),
+    ]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).lot_size",
+        "0.000000001 BTC is not a whole number of BTC minor units (decimals 8)",
+    );
+}
+
+#[test]
+fn min_and_max_qty_are_whole_multiples_of_the_lot() {
+    assert_refused(
+        &market_with(&[("min_qty", Some("\"0.00015\""))]),
+        "symbols[0] (BTC-JPY).min_qty",
+        "not a whole number of lots",
+    );
+    assert_refused(
+        &market_with(&[("max_qty", Some("\"1000.00005\""))]),
+        "symbols[0] (BTC-JPY).max_qty",
+        "not a whole number of lots",
+    );
+    assert_refused(
+        &market_with(&[("min_qty", Some("\"0\""))]),
+        "symbols[0] (BTC-JPY).min_qty",
+        "must be positive",
+    );
+    let s = first_symbol(&market_with(&[("min_qty", Some("\"0.01\""))]));
+    assert_eq!(s.min_qty, Qty(100));
+}
+
+#[test]
+fn min_qty_is_at_most_max_qty() {
+    let text = market_with(&[("min_qty", Some("\"2\"")), ("max_qty", Some("\"1\""))]);
+    assert_refused(&text, "symbols[0] (BTC-JPY).min_qty", "above max_qty");
+    let s = first_symbol(&market_with(&[
+        ("min_qty", Some("\"1\"")),
+        ("max_qty", Some("1")),
+    ]));
+    assert_eq!((s.min_qty, s.max_qty), (Qty(10_000), Qty(10_000)));
+}
+
+#[test]
+fn fees_are_not_negative() {
+    assert_refused(
+        &market_with(&[("maker_fee_bps", Some("-1"))]),
+        "symbols[0] (BTC-JPY).maker_fee_bps",
+        "must not be negative",
+    );
+    assert_refused(
+        &market_with(&[("taker_fee_bps", Some("-5"))]),
+        "symbols[0] (BTC-JPY).taker_fee_bps",
+        "must not be negative",
+    );
+}
+
+#[test]
+fn fees_are_integers() {
+    assert_refused(
+        &market_with(&[("taker_fee_bps", Some("2.5"))]),
+        "symbols[0] (BTC-JPY).taker_fee_bps",
+        "invalid type",
+    );
+}
+
+#[test]
+fn maker_fee_does_not_exceed_taker_fee() {
+    let text = market_with(&[("maker_fee_bps", Some("20")), ("taker_fee_bps", Some("10"))]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).maker_fee_bps",
+        "above taker_fee_bps (10)",
+    );
+}
+
+#[test]
+fn taker_fee_is_at_most_10000_bps() {
+    assert_refused(
+        &market_with(&[("taker_fee_bps", Some("10001"))]),
+        "symbols[0] (BTC-JPY).taker_fee_bps",
+        "maximum of 10000",
+    );
+}
+
+#[test]
+fn band_is_0_to_10000_bps() {
+    assert_refused(
+        &market_with(&[("band_bps", Some("10001"))]),
+        "symbols[0] (BTC-JPY).band_bps",
+        "maximum of 10000",
+    );
+    assert_refused(
+        &market_with(&[("band_bps", Some("-1"))]),
+        "symbols[0] (BTC-JPY).band_bps",
+        "must not be negative",
+    );
+    assert_eq!(
+        parse(&market_with(&[("band_bps", Some("10000"))]))
+            .engine_config()
+            .symbols[0]
+            .band_bps,
+        10_000
+    );
+}
+
+#[test]
+fn reference_price_is_a_positive_multiple_of_the_tick() {
+    let text = market_with(&[
+        ("tick_size", Some("\"5\"")),
+        ("reference_price", Some("\"5000001\"")),
+    ]);
+    assert_refused(
+        &text,
+        "symbols[0] (BTC-JPY).reference_price",
+        "not a multiple of tick_size 5",
+    );
+    assert_refused(
+        &market_with(&[("reference_price", Some("\"0\""))]),
+        "symbols[0] (BTC-JPY).reference_price",
+        "must be positive",
+    );
+    let text = market_with(&[
+        ("tick_size", Some("\"5\"")),
+        ("reference_price", Some("\"5000000\"")),
+    ]);
+    assert_eq!(
+        parse(&text).engine_config().symbols[0].reference_price,
+        Some(Price(1_000_000))
+    );
+}
+
+#[test]
+fn at_most_65535_symbols() {
+    let one =
+        "[[symbols]]\nname = \"S\"\nbase = \"B\"\nquote = \"Q\"\ntick_size = 1\nlot_size = 1\n";
+    assert_refused(&one.repeat(65_536), "symbols", "at most 65535");
+}
+
+// ---- [[users]] and [[admins]] -------------------------------------------------------------------
+
+fn user(username: &str, comp_id: &str, account: u32, extra: &str) -> String {
+    format!(
+        "[[users]]\nusername = \"{username}\"\npassword = \"pw\"\ncomp_id = \"{comp_id}\"\naccount = {account}\n{extra}"
+    )
+}
+
+#[test]
+fn user_settings_parse_with_defaults() {
+    let text = user("carol", "CAROL", 9, "")
+        + &user(
+            "dave",
+            "DAVE",
+            10,
+            "auth = \"none\"\nreset_on_logon = true\ncancel_on_disconnect = true\n",
+        );
+    let config = parse(&text);
+    let carol = config.user("carol").unwrap();
+    assert!(!carol.cancel_on_disconnect && !carol.reset_on_logon);
+    assert_eq!(carol.auth, AuthMode::Password);
+    let dave = config.user("dave").unwrap();
+    assert!(dave.cancel_on_disconnect && dave.reset_on_logon);
+    assert_eq!(dave.auth, AuthMode::None);
+}
+
+#[test]
+fn usernames_are_unique() {
+    let text = user("carol", "C1", 1, "") + &user("carol", "C2", 2, "");
+    assert_refused(&text, "users[1] (carol).username", "already users[0]");
+}
+
+#[test]
+fn comp_ids_are_unique() {
+    let text = user("carol", "SAME", 1, "") + &user("dave", "SAME", 2, "");
+    assert_refused(
+        &text,
+        "users[1] (dave).comp_id",
+        "already the comp_id of users[0]",
+    );
+}
+
+#[test]
+fn user_comp_id_is_not_the_gateways() {
+    assert_refused(
+        &user("carol", "HAYATE", 1, ""),
+        "users[0] (carol).comp_id",
+        "gateway's own comp_id",
+    );
+}
+
+#[test]
+fn user_account_is_not_the_fee_account() {
+    assert_refused(
+        &user("carol", "C", 0, ""),
+        "users[0] (carol).account",
+        "fee account",
+    );
+}
+
+#[test]
+fn password_auth_needs_a_password() {
+    let text = "[[users]]\nusername = \"carol\"\ncomp_id = \"C\"\naccount = 1\n";
+    assert_refused(text, "users[0] (carol).password", "must not be empty");
+    let text = "[[users]]\nusername = \"carol\"\ncomp_id = \"C\"\naccount = 1\nauth = \"none\"\n";
+    assert_eq!(parse(text).users()[0].password, "");
+}
+
+#[test]
+fn admin_usernames_are_unique_and_passwords_set() {
+    let admin = |name: &str, password: &str| {
+        format!("[[admins]]\nusername = \"{name}\"\npassword = \"{password}\"\n")
+    };
+    assert_refused(
+        &(admin("root", "a") + &admin("root", "b")),
+        "admins[1] (root).username",
+        "already admins[0]",
+    );
+    assert_refused(
+        &admin("root", ""),
+        "admins[0] (root).password",
+        "must not be empty",
+    );
+    assert_refused(
+        &(user("carol", "C", 1, "") + &admin("carol", "x")),
+        "admins[0] (carol).username",
+        "also a user",
+    );
+}
+
+#[test]
+fn passwords_stay_out_of_debug_output() {
+    let config = ExchangeConfig::demo();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("change-me"), "{debug}");
+}
+
+// ---- [[deposits]] -------------------------------------------------------------------------------
+
+fn deposit(account: u32, asset: &str, amount: &str) -> String {
+    format!("[[deposits]]\naccount = {account}\nasset = \"{asset}\"\namount = {amount}\n")
+}
+
+#[test]
+fn deposits_become_commands_in_minor_units_in_file_order() {
+    let text = format!(
+        "{ASSETS}{}{}{}",
+        deposit(1, "JPY", "\"100000000\""),
+        deposit(42, "BTC", "\"0.5\""),
+        deposit(1, "BTC", "3"),
+    );
+    let commands = parse(&text).initial_deposits();
+    let expected = [
+        (1, 1, 1_000_000_000_000u64),
+        (42, 0, 50_000_000),
+        (1, 0, 300_000_000),
+    ];
+    assert_eq!(commands.len(), expected.len());
+    for (command, (account, asset, amount)) in commands.iter().zip(expected) {
+        let built = hayate::Command::deposit(AccountId(account), AssetId(asset), Amount(amount));
+        assert_eq!(command.command_kind(), Some(CommandKind::Deposit));
+        assert_eq!(command, &built);
+    }
+}
+
+#[test]
+fn demo_deposits_are_the_spec_amounts() {
+    let jpy = 100_000_000 * 10_000u64;
+    let btc = 10 * 100_000_000u64;
+    let expected: Vec<_> = [(1, 1, jpy), (1, 0, btc), (2, 1, jpy), (2, 0, btc)]
+        .into_iter()
+        .map(|(a, s, n)| hayate::Command::deposit(AccountId(a), AssetId(s), Amount(n)))
+        .collect();
+    assert_eq!(ExchangeConfig::demo().initial_deposits(), expected);
+}
+
+#[test]
+fn deposit_asset_is_configured() {
+    let text = format!("{ASSETS}{}", deposit(1, "ETH", "\"1\""));
+    assert_refused(
+        &text,
+        "deposits[0].asset",
+        "\"ETH\" is not a configured asset",
+    );
+}
+
+#[test]
+fn deposit_amount_is_positive() {
+    assert_refused(
+        &format!("{ASSETS}{}", deposit(1, "JPY", "0")),
+        "deposits[0].amount",
+        "must be positive",
+    );
+    assert_refused(
+        &format!("{ASSETS}{}", deposit(1, "JPY", "\"-5\"")),
+        "deposits[0].amount",
+        "must be positive",
+    );
+}
+
+#[test]
+fn deposit_amount_is_whole_minor_units() {
+    let text = format!("{ASSETS}{}", deposit(1, "JPY", "\"0.00001\""));
+    assert_refused(
+        &text,
+        "deposits[0].amount",
+        "0.00001 JPY is not a whole number of JPY minor units (decimals 4)",
+    );
+}
+
+#[test]
+fn deposit_amount_is_at_most_i64_max_minor_units() {
+    // i64::MAX minor units of a 0-decimal asset is fine; one more is not.
+    let zero = "[[assets]]\nname = \"PT\"\ndecimals = 0\n";
+    let max = i64::MAX.to_string();
+    let commands = parse(&format!(
+        "{zero}{}",
+        deposit(1, "PT", &format!("\"{max}\""))
+    ))
+    .initial_deposits();
+    assert_eq!(
+        commands[0],
+        hayate::Command::deposit(AccountId(1), AssetId(0), Amount(i64::MAX as u64))
+    );
+    let over = (i64::MAX as u64 + 1).to_string();
+    assert_refused(
+        &format!("{zero}{}", deposit(1, "PT", &format!("\"{over}\""))),
+        "deposits[0].amount",
+        "more than",
+    );
+}
+
+#[test]
+fn deposits_may_not_overflow_one_balance() {
+    let zero = "[[assets]]\nname = \"PT\"\ndecimals = 0\n";
+    let half = (i64::MAX / 2 + 1).to_string();
+    let text = format!(
+        "{zero}{}{}",
+        deposit(5, "PT", &half),
+        deposit(5, "PT", &half)
+    );
+    assert_refused(
+        &text,
+        "deposits[1].amount",
+        "brings account 5's PT to more than",
+    );
+    // The same amounts into two accounts are fine.
+    parse(&format!(
+        "{zero}{}{}",
+        deposit(5, "PT", &half),
+        deposit(6, "PT", &half)
+    ));
+}
+
+#[test]
+fn deposit_may_name_an_account_no_user_names() {
+    let text = format!("{ASSETS}{}", deposit(4_000_000_000, "JPY", "1"));
+    let config = parse(&text);
+    assert!(
+        config.engine_config().accounts.is_empty(),
+        "accounts lists users' accounts only"
+    );
+    assert_eq!(config.initial_deposits().len(), 1);
+}
