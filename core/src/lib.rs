@@ -29,6 +29,7 @@ mod account;
 mod book;
 pub mod command;
 pub mod config;
+mod describe;
 mod digest;
 pub mod engine;
 pub mod event;
