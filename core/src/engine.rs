@@ -5,10 +5,6 @@
 //! allocates nothing (orders live in a reused arena, levels in preallocated vectors, indices in
 //! preallocated hash maps with a fast hasher).
 
-use std::collections::HashMap;
-
-use foldhash::fast::RandomState;
-
 use crate::account::{Accounts, NIL};
 use crate::book::{Arena, Book, Order, crosses};
 use crate::command::{COMMAND_VERSION, Command, CommandKind, FLAG_CANCEL_ON_DISCONNECT};
@@ -16,6 +12,7 @@ use crate::event::{
     Balance, EVENT_FLAG_ALL_SYMBOLS, EVENT_FLAG_MAKER, EVENT_FLAG_POST_ONLY, Event, EventKind,
     EventSink, Fill, OrderStatus, Reason,
 };
+use crate::index::OrderIndex;
 use crate::market::{EngineConfig, SymbolSpec};
 use crate::snapshot::SnapshotError;
 use crate::units::{
@@ -74,10 +71,8 @@ pub struct Engine {
 pub(crate) struct State {
     pub books: Vec<Book>,
     pub arena: Arena,
-    /// Open orders by order id.
-    pub by_id: HashMap<u64, u32, RandomState>,
-    /// Open orders by (account index, ClOrdID). Keys are client-chosen, hence a seeded hasher.
-    pub by_client: HashMap<(u32, ClientOrderId), u32, RandomState>,
+    /// Open orders by order id and by (account index, ClOrdID).
+    pub index: OrderIndex,
     pub accounts: Accounts,
     pub exchange_halted: bool,
     pub next_order_id: u64,
@@ -109,8 +104,7 @@ impl Engine {
                 .map(|s| Book::new(s.reference_price, level_capacity))
                 .collect(),
             arena: Arena::with_capacity(order_capacity),
-            by_id: HashMap::with_capacity_and_hasher(order_capacity, RandomState::default()),
-            by_client: HashMap::with_capacity_and_hasher(order_capacity, RandomState::default()),
+            index: OrderIndex::with_capacity(order_capacity),
             accounts,
             exchange_halted: false,
             next_order_id: 1,
@@ -165,7 +159,7 @@ impl Engine {
 
     /// An open order.
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        let slot = *self.state.by_id.get(&id.0)?;
+        let slot = self.state.index.by_id(&self.state.arena, id)?;
         Some(self.state.view(slot))
     }
 
@@ -363,7 +357,11 @@ impl State {
         if !cmd.client_order_id.is_well_formed() {
             return Err(Reason::InvalidOrder);
         }
-        if self.by_client.contains_key(&(account, cmd.client_order_id)) {
+        if self
+            .index
+            .by_client(&self.arena, account, &cmd.client_order_id)
+            .is_some()
+        {
             return Err(Reason::DuplicateOrder);
         }
         // SPEC §8: a market order is IOC unless it says FOK, at the band's protection price.
@@ -751,12 +749,7 @@ impl State {
 
     /// Adds the order in `slot` to the id and ClOrdID indices and its account's list.
     fn index(&mut self, slot: u32) {
-        let (id, account, client) = {
-            let o = self.arena.get(slot);
-            (o.id, o.account, o.client_order_id)
-        };
-        self.by_id.insert(id.0, slot);
-        self.by_client.insert((account, client), slot);
+        self.index.insert(&self.arena, slot);
         self.link_account_order(slot);
     }
 
@@ -781,9 +774,8 @@ impl State {
 
     /// Undoes [`State::index`].
     fn unindex(&mut self, slot: u32) {
+        self.index.remove(&self.arena, slot);
         let o = *self.arena.get(slot);
-        self.by_id.remove(&o.id.0);
-        self.by_client.remove(&(o.account, o.client_order_id));
         if o.account_prev == NIL {
             self.accounts.orders_mut(o.account).head = o.account_next;
         } else {
@@ -803,13 +795,15 @@ impl State {
     fn target(&self, cmd: &Command) -> Option<u32> {
         let account = self.accounts.find(cmd.account)?;
         let slot = if !cmd.orig_client_order_id.is_empty() {
-            let slot = *self.by_client.get(&(account, cmd.orig_client_order_id))?;
+            let slot = self
+                .index
+                .by_client(&self.arena, account, &cmd.orig_client_order_id)?;
             if cmd.order_id.0 != 0 && self.arena.get(slot).id != cmd.order_id {
                 return None;
             }
             slot
         } else {
-            *self.by_id.get(&cmd.order_id.0)?
+            self.index.by_id(&self.arena, cmd.order_id)?
         };
         (self.arena.get(slot).account == account).then_some(slot)
     }
@@ -906,7 +900,10 @@ impl State {
         if !cmd.client_order_id.is_well_formed() {
             return Err(Reason::InvalidOrder);
         }
-        if let Some(&other) = self.by_client.get(&(o.account, cmd.client_order_id)) {
+        if let Some(other) = self
+            .index
+            .by_client(&self.arena, o.account, &cmd.client_order_id)
+        {
             if other != slot {
                 return Err(Reason::DuplicateOrder);
             }
@@ -991,17 +988,16 @@ impl State {
             self.accounts
                 .release(o.account, asset, (-hold_delta) as u64);
         }
-        if o.client_order_id != cmd.client_order_id {
-            self.by_client.remove(&(o.account, o.client_order_id));
-            self.by_client
-                .insert((o.account, cmd.client_order_id), slot);
-        }
         {
             let m = self.arena.get_mut(slot);
             m.price = cmd.price;
             m.order_qty = Qty(cmd.qty);
             m.leaves = Qty(leaves);
             m.client_order_id = cmd.client_order_id;
+        }
+        if o.client_order_id != cmd.client_order_id {
+            self.index
+                .rekey_client(&self.arena, slot, &o.client_order_id);
         }
         let mut e = self.order_event(EventKind::Replaced, slot);
         e.set_orig_client_order_id(o.client_order_id);
@@ -1182,8 +1178,11 @@ impl State {
                                 o.id, o.leaves, o.cum, o.order_qty
                             ));
                         }
-                        if self.by_id.get(&o.id.0) != Some(&slot)
-                            || self.by_client.get(&(o.account, o.client_order_id)) != Some(&slot)
+                        if self.index.by_id(&self.arena, o.id) != Some(slot)
+                            || self
+                                .index
+                                .by_client(&self.arena, o.account, &o.client_order_id)
+                                != Some(slot)
                         {
                             return Err(format!("order {} is missing from an index", o.id));
                         }
@@ -1217,11 +1216,11 @@ impl State {
                 }
             }
         }
-        if seen != self.by_id.len() || seen != self.by_client.len() {
+        let (ids, clients) = self.index.len();
+        if seen != ids || seen != clients {
             return Err(format!(
                 "{seen} orders in books but {} / {} indexed",
-                self.by_id.len(),
-                self.by_client.len()
+                ids, clients
             ));
         }
         for asset in 0..assets {

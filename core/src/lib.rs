@@ -33,6 +33,7 @@ mod describe;
 mod digest;
 pub mod engine;
 pub mod event;
+mod index;
 pub mod market;
 mod snapshot;
 pub mod units;

@@ -238,10 +238,11 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
                         || order.leaves.0 == 0
                         || order.order_qty.0 != order.leaves.0.wrapping_add(order.cum.0)
                         || !order.client_order_id.is_well_formed()
-                        || state.by_id.contains_key(&order.id.0)
+                        || state.index.by_id(&state.arena, order.id).is_some()
                         || state
-                            .by_client
-                            .contains_key(&(account, order.client_order_id))
+                            .index
+                            .by_client(&state.arena, account, &order.client_order_id)
+                            .is_some()
                     {
                         return Err(SnapshotError::Invalid {
                             field: "order",
@@ -249,10 +250,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
                         });
                     }
                     let slot = state.arena.insert(order);
-                    state.by_id.insert(id.0, slot);
-                    state
-                        .by_client
-                        .insert((account, order.client_order_id), slot);
+                    state.index.insert(&state.arena, slot);
                     state.books[symbol]
                         .side_mut(side)
                         .push_back(&mut state.arena, slot);
