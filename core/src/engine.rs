@@ -347,7 +347,6 @@ impl State {
         if qty.0 == 0 || qty < spec.min_qty || qty > spec.max_qty {
             return Err(Reason::InvalidQty);
         }
-        let base_hold = spec.base_amount(qty).ok_or(Reason::InvalidQty)?;
         if !market && spec.notional(cmd.price, qty).is_none() {
             return Err(Reason::InvalidQty);
         }
@@ -398,7 +397,11 @@ impl State {
                     .ok_or(Reason::InsufficientFunds)?
                     .0,
             ),
-            Side::Sell => (spec.base, base_hold.0),
+            // SPEC §8: a reservation that overflows is INSUFFICIENT_FUNDS (a sell holds base).
+            Side::Sell => (
+                spec.base,
+                spec.base_amount(qty).ok_or(Reason::InsufficientFunds)?.0,
+            ),
         };
         if self.accounts.cell(account, hold_asset).available < hold {
             return Err(Reason::InsufficientFunds);
@@ -894,7 +897,7 @@ impl State {
         if total.0 == 0 || total < spec.min_qty || total > spec.max_qty {
             return Err(Reason::InvalidQty);
         }
-        if spec.notional(cmd.price, total).is_none() || spec.base_amount(total).is_none() {
+        if spec.notional(cmd.price, total).is_none() {
             return Err(Reason::InvalidQty);
         }
         if !cmd.client_order_id.is_well_formed() {
@@ -927,11 +930,14 @@ impl State {
                     .ok_or(Reason::InsufficientFunds)?
                     .0,
             ),
-            // `total` passed the base-amount check above, and leaves ≤ total.
+            // The current hold was computed when the order was admitted; a new one that
+            // overflows is a reservation overflow (SPEC §8).
             Side::Sell => (
                 spec.base,
                 spec.base_amount(o.leaves).map_or(0, |b| b.0),
-                spec.base_amount(Qty(leaves)).map_or(0, |b| b.0),
+                spec.base_amount(Qty(leaves))
+                    .ok_or(Reason::InsufficientFunds)?
+                    .0,
             ),
         };
         if new_hold > old_hold
