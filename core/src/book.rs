@@ -1,10 +1,15 @@
 //! Order books: open orders in a preallocated arena, price levels as FIFO queues threaded through
-//! the arena, and each book side as a sorted vector of levels with the best price last.
+//! the arena, and each book side as a sorted ring (`VecDeque`) of levels with the best price last.
 //!
-//! Why a sorted vector and not a tree: almost all activity is near the touch, which is the end of
-//! the vector, so finding, adding and removing a level there moves a few elements and allocates
-//! nothing; a tree allocates a node per new level. Cancelling by order id is O(1) in the queue
-//! (doubly linked) plus a binary search for the level.
+//! Why a sorted ring and not a tree: almost all activity is near the touch, the back of the ring,
+//! and a search gallops from there, so finding a level costs O(log distance from the touch);
+//! inserting or removing a level moves only the shorter side of the ring, so levels near the touch
+//! or at the far end of a deep book are O(1), and nothing allocates within the preallocated
+//! capacity — a tree allocates a node per new level. Each resting order knows its level, so
+//! cancelling one is O(1); only a level that empties is searched for, to take it off the ladder.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
 
 use crate::account::NIL;
 use crate::units::{
@@ -29,6 +34,8 @@ pub(crate) struct Order {
     pub cum: Qty,
     pub cum_cost: u64,
     pub client_order_id: ClientOrderId,
+    /// The level (slot in its book side's level arena) while the order rests.
+    pub level: u32,
     /// Neighbours in the price level's queue.
     pub prev: u32,
     pub next: u32,
@@ -95,49 +102,100 @@ pub(crate) struct Level {
     pub count: u32,
 }
 
-/// One side of a book: levels sorted so the best price is last.
+/// One side of a book. Levels live in a slot arena (so an order can name its level and leave it
+/// without a search); the ladder lists (price, level slot) sorted from the worst price to the best.
 pub(crate) struct BookSide {
-    pub levels: Vec<Level>,
+    ladder: VecDeque<(Price, u32)>,
+    levels: Vec<Level>,
+    free_levels: Vec<u32>,
     is_bid: bool,
 }
 
 impl BookSide {
     pub fn new(side: Side, capacity: usize) -> BookSide {
         BookSide {
+            ladder: VecDeque::with_capacity(capacity),
             levels: Vec::with_capacity(capacity),
+            free_levels: Vec::with_capacity(capacity),
             is_bid: side == Side::Buy,
         }
     }
 
-    /// True when `a` is a better price than `b` on this side.
+    /// Where a level at `level` sorts relative to `price`: levels run from the worst price (front)
+    /// to the best (back).
     #[inline]
-    fn better(&self, a: Price, b: Price) -> bool {
-        if self.is_bid { a > b } else { a < b }
+    fn order(&self, level: Price, price: Price) -> Ordering {
+        if self.is_bid {
+            level.cmp(&price)
+        } else {
+            price.cmp(&level)
+        }
     }
 
-    /// The index of the level at `price`, or where it would be inserted.
+    /// The index of the level at `price`, or where it would be inserted. Gallops from the best
+    /// level (1, 2, 4, … levels away), then bisects the last step: most lookups are within a few
+    /// levels of the touch. Works on the ring's two contiguous slices, so each probe is a plain
+    /// slice access.
     #[inline]
     fn position(&self, price: Price) -> Result<usize, usize> {
-        // Most lookups are at or near the touch (the end), so try it before bisecting.
-        if let Some(last) = self.levels.last() {
-            if last.price == price {
-                return Ok(self.levels.len() - 1);
-            }
-            if self.better(price, last.price) {
-                return Err(self.levels.len());
+        let (front, back) = self.ladder.as_slices();
+        // The ring is `front ++ back`; `back` holds the best levels when the ring has wrapped.
+        if let Some(first) = back.first() {
+            if self.order(first.0, price) != Ordering::Greater {
+                return self
+                    .gallop(back, price)
+                    .map(|i| i + front.len())
+                    .map_err(|i| i + front.len());
             }
         }
-        if self.is_bid {
-            self.levels.binary_search_by(|l| l.price.cmp(&price))
-        } else {
-            self.levels.binary_search_by(|l| price.cmp(&l.price))
-        }
+        self.gallop(front, price)
+    }
+
+    fn gallop(&self, levels: &[(Price, u32)], price: Price) -> Result<usize, usize> {
+        let mut high = levels.len(); // every level at or after `high` sorts after `price`
+        let mut step = 1;
+        let low = loop {
+            if step > high {
+                break 0;
+            }
+            let i = high - step;
+            match self.order(levels[i].0, price) {
+                Ordering::Equal => return Ok(i),
+                Ordering::Greater => {
+                    high = i;
+                    step *= 2;
+                }
+                Ordering::Less => break i + 1,
+            }
+        };
+        levels[low..high]
+            .binary_search_by(|l| self.order(l.0, price))
+            .map(|i| i + low)
+            .map_err(|i| i + low)
     }
 
     /// The best level.
     #[inline]
     pub fn best(&self) -> Option<&Level> {
-        self.levels.last()
+        self.ladder.back().map(|&(_, l)| &self.levels[l as usize])
+    }
+
+    /// The best level, mutably.
+    #[inline]
+    pub fn best_mut(&mut self) -> Option<&mut Level> {
+        self.ladder
+            .back()
+            .map(|&(_, l)| &mut self.levels[l as usize])
+    }
+
+    /// The level in slot `level`, if that slot is on the ladder's arena.
+    pub fn level(&self, level: u32) -> Option<&Level> {
+        self.levels.get(level as usize)
+    }
+
+    /// Number of price levels.
+    pub fn len(&self) -> usize {
+        self.ladder.len()
     }
 
     /// Appends the order in `slot` to the back of its price's queue.
@@ -146,26 +204,35 @@ impl BookSide {
             let o = arena.get(slot);
             (o.price, o.leaves.0)
         };
-        let at = match self.position(price) {
-            Ok(i) => i,
+        let level_slot = match self.position(price) {
+            Ok(i) => self.ladder[i].1,
             Err(i) => {
-                self.levels.insert(
-                    i,
-                    Level {
-                        price,
-                        head: NIL,
-                        tail: NIL,
-                        total: 0,
-                        count: 0,
-                    },
-                );
-                i
+                let level = Level {
+                    price,
+                    head: NIL,
+                    tail: NIL,
+                    total: 0,
+                    count: 0,
+                };
+                let l = match self.free_levels.pop() {
+                    Some(l) => {
+                        self.levels[l as usize] = level;
+                        l
+                    }
+                    None => {
+                        self.levels.push(level);
+                        (self.levels.len() - 1) as u32
+                    }
+                };
+                self.ladder.insert(i, (price, l));
+                l
             }
         };
-        let level = &mut self.levels[at];
+        let level = &mut self.levels[level_slot as usize];
         let tail = level.tail;
         {
             let o = arena.get_mut(slot);
+            o.level = level_slot;
             o.prev = tail;
             o.next = NIL;
         }
@@ -179,44 +246,50 @@ impl BookSide {
         level.count += 1;
     }
 
-    /// Takes the order in `slot` out of its queue, dropping the level if it empties.
+    /// Takes the order in `slot` out of its queue, dropping the level if it empties (the only
+    /// case that searches the ladder).
     pub fn unlink(&mut self, arena: &mut Arena, slot: u32) {
-        let (price, leaves, prev, next) = {
+        let (level_slot, leaves, prev, next) = {
             let o = arena.get(slot);
-            (o.price, o.leaves.0, o.prev, o.next)
-        };
-        let Ok(at) = self.position(price) else {
-            panic!("engine invariant broken: open order at {price} has no level");
+            (o.level, o.leaves.0, o.prev, o.next)
         };
         if prev == NIL {
-            self.levels[at].head = next;
+            self.levels[level_slot as usize].head = next;
         } else {
             arena.get_mut(prev).next = next;
         }
         if next == NIL {
-            self.levels[at].tail = prev;
+            self.levels[level_slot as usize].tail = prev;
         } else {
             arena.get_mut(next).prev = prev;
         }
-        let level = &mut self.levels[at];
+        let level = &mut self.levels[level_slot as usize];
         level.total -= leaves;
         level.count -= 1;
         if level.count == 0 {
-            self.levels.remove(at);
+            let price = level.price;
+            match self.position(price) {
+                Ok(at) => {
+                    self.ladder.remove(at);
+                }
+                Err(_) => panic!("engine invariant broken: level {price} missing from the ladder"),
+            }
+            self.free_levels.push(level_slot);
         }
     }
 
-    /// Lowers the queued quantity at `price` after an order there shrank by `qty` in place.
+    /// Lowers the queued quantity of the order in `slot`'s level after it shrank by `qty` in place.
     #[inline]
-    pub fn shrink(&mut self, price: Price, qty: u64) {
-        if let Ok(at) = self.position(price) {
-            self.levels[at].total -= qty;
-        }
+    pub fn shrink(&mut self, arena: &Arena, slot: u32, qty: u64) {
+        self.levels[arena.get(slot).level as usize].total -= qty;
     }
 
     /// Levels best first.
     pub fn iter_best_first(&self) -> impl Iterator<Item = &Level> {
-        self.levels.iter().rev()
+        self.ladder
+            .iter()
+            .rev()
+            .map(|&(_, l)| &self.levels[l as usize])
     }
 }
 

@@ -460,6 +460,7 @@ impl State {
             cum: Qty(0),
             cum_cost: 0,
             client_order_id: cmd.client_order_id,
+            level: NIL,
             prev: NIL,
             next: NIL,
             account_prev: NIL,
@@ -655,7 +656,7 @@ impl State {
         let symbol = self.arena.get(taker).symbol;
         let book = &mut self.books[symbol.0 as usize];
         book.reference_price = Some(px);
-        if let Some(level) = book.side_mut(taker_side.opposite()).levels.last_mut() {
+        if let Some(level) = book.side_mut(taker_side.opposite()).best_mut() {
             level.total -= qty;
         }
         let trade_id = TradeId(self.next_trade_id);
@@ -706,7 +707,7 @@ impl State {
         if in_book {
             self.books[symbol.0 as usize]
                 .side_mut(side)
-                .shrink(price, qty);
+                .shrink(&self.arena, slot, qty);
         }
         let o = self.arena.get_mut(slot);
         o.leaves.0 -= qty;
@@ -979,9 +980,11 @@ impl State {
         };
         let keeps_priority = cmd.price == o.price && leaves <= o.leaves.0;
         if keeps_priority {
-            self.books[o.symbol.0 as usize]
-                .side_mut(o.side)
-                .shrink(o.price, o.leaves.0 - leaves);
+            self.books[o.symbol.0 as usize].side_mut(o.side).shrink(
+                &self.arena,
+                slot,
+                o.leaves.0 - leaves,
+            );
         } else {
             self.books[o.symbol.0 as usize]
                 .side_mut(o.side)
@@ -1174,7 +1177,11 @@ impl State {
                     let (mut total, mut count, mut slot) = (0u64, 0u32, level.head);
                     while slot != NIL {
                         let o = self.arena.get(slot);
-                        if o.price != level.price || o.side != side || o.symbol.0 as usize != symbol
+                        let own_level = book.side(side).level(o.level);
+                        if o.price != level.price
+                            || o.side != side
+                            || o.symbol.0 as usize != symbol
+                            || !own_level.is_some_and(|l| std::ptr::eq(l, level))
                         {
                             return Err(format!("order {} sits in the wrong level", o.id));
                         }

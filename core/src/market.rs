@@ -75,7 +75,11 @@ impl SymbolSpec {
     /// `fee(notional, bps) = floor(notional × bps / 10000)`.
     #[inline]
     pub fn fee(notional: Amount, bps: u32) -> Amount {
-        Amount((notional.0 as u128 * bps as u128 / BPS as u128) as u64)
+        // u64 when the product fits (a division by a constant is then a multiply), else u128.
+        match notional.0.checked_mul(bps as u64) {
+            Some(p) => Amount(p / BPS),
+            None => Amount((notional.0 as u128 * bps as u128 / BPS as u128) as u64),
+        }
     }
 
     /// What an open buy order at `limit` with `leaves` holds:
@@ -83,7 +87,10 @@ impl SymbolSpec {
     #[inline]
     pub fn buy_hold(&self, limit: Price, leaves: Qty) -> Option<Amount> {
         let n = self.notional(limit, leaves)?;
-        let fee = (n.0 as u128 * self.taker_fee_bps as u128).div_ceil(BPS as u128) as u64;
+        let fee = match n.0.checked_mul(self.taker_fee_bps as u64) {
+            Some(p) => p.div_ceil(BPS),
+            None => (n.0 as u128 * self.taker_fee_bps as u128).div_ceil(BPS as u128) as u64,
+        };
         n.checked_add(Amount(fee))
     }
 
@@ -193,5 +200,52 @@ impl EngineConfig {
             .iter()
             .position(|s| s.name == name)
             .map(|i| SymbolId(i as u16))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(taker_fee_bps: u32) -> SymbolSpec {
+        SymbolSpec {
+            name: "X-Y".into(),
+            base: AssetId(0),
+            quote: AssetId(1),
+            tick_size: Decimal::ONE,
+            lot_size: Decimal::ONE,
+            unit_notional: 1,
+            lot_base_minor: 1,
+            min_qty: Qty(1),
+            max_qty: Qty(u64::MAX),
+            maker_fee_bps: 0,
+            taker_fee_bps,
+            band_bps: 0,
+            reference_price: None,
+        }
+    }
+
+    /// The u64 fast path and the u128 path agree on both sides of the switch-over.
+    #[test]
+    fn fee_and_hold_are_exact_past_the_u64_fast_path() {
+        for n in [
+            0,
+            1,
+            9_999,
+            10_001,
+            u64::MAX / 10_000,
+            u64::MAX / 10_000 + 1,
+            MAX_AMOUNT,
+        ] {
+            for bps in [0u32, 1, 7, 10, 9_999, 10_000] {
+                let exact = (n as u128 * bps as u128 / 10_000) as u64;
+                assert_eq!(SymbolSpec::fee(Amount(n), bps).0, exact, "fee({n}, {bps})");
+                let hold = spec(bps).buy_hold(Price(1), Qty(n));
+                let fee_up = (n as u128 * bps as u128).div_ceil(10_000);
+                let want =
+                    (n as u128 + fee_up <= MAX_AMOUNT as u128).then(|| (n as u128 + fee_up) as u64);
+                assert_eq!(hold.map(|h| h.0), want, "buy_hold({n}, {bps})");
+            }
+        }
     }
 }

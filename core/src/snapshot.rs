@@ -92,9 +92,9 @@ impl Engine {
             w.opt_u64(book.reference_price.map(|p| p.0));
             w.u8(book.halted as u8);
             for side in [Side::Buy, Side::Sell] {
-                let levels = &book.side(side).levels;
+                let levels = book.side(side);
                 w.u32(levels.len() as u32);
-                for level in levels.iter().rev() {
+                for level in levels.iter_best_first() {
                     w.u64(level.price.0);
                     w.u32(level.count);
                     let mut slot = level.head;
@@ -228,6 +228,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
                                 .try_into()
                                 .map_err(|_| SnapshotError::Truncated { offset: r.at })?,
                         ),
+                        level: NIL,
                         prev: NIL,
                         next: NIL,
                         account_prev: NIL,

@@ -222,8 +222,14 @@ impl ClientOrderId {
 
     /// True when the id is non-empty and its padding is all zeros (what the engine accepts).
     pub fn is_well_formed(&self) -> bool {
-        let len = self.as_bytes().len();
-        len > 0 && self.0[len..].iter().all(|&b| b == 0)
+        // Bit i set when byte i is zero; well formed means byte 0 is not zero and the zero bytes
+        // form a suffix (all bits from the first set one upward). Branch-free over 32 bytes.
+        let zeros = self
+            .0
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (i, &b)| m | (((b == 0) as u32) << i));
+        zeros & 1 == 0 && (zeros == 0 || zeros == u32::MAX << zeros.trailing_zeros())
     }
 }
 
@@ -236,5 +242,27 @@ impl std::fmt::Debug for ClientOrderId {
 impl std::fmt::Display for ClientOrderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientOrderId;
+
+    #[test]
+    fn client_order_id_well_formedness() {
+        assert!(!ClientOrderId::EMPTY.is_well_formed());
+        assert!(ClientOrderId::new("a").unwrap().is_well_formed());
+        assert!(
+            ClientOrderId::new(&"x".repeat(32))
+                .unwrap()
+                .is_well_formed()
+        );
+        let mut gap = ClientOrderId::new("ab").unwrap();
+        gap.0[5] = b'c';
+        assert!(!gap.is_well_formed(), "a byte after the padding");
+        let mut leading = ClientOrderId::EMPTY;
+        leading.0[1] = b'c';
+        assert!(!leading.is_well_formed(), "empty first byte");
     }
 }
