@@ -494,7 +494,11 @@ impl Workload {
         }
         let count = |k: EventKind| counts[k as usize];
         assert_eq!(count(EventKind::Rejected), 0, "hayate rejected orders");
-        assert_eq!(count(EventKind::ReplaceRejected), 0, "hayate rejected replaces");
+        assert_eq!(
+            count(EventKind::ReplaceRejected),
+            0,
+            "hayate rejected replaces"
+        );
         assert_eq!(count(EventKind::Restated), 0, "self-trade prevention fired");
         assert_eq!(
             count(EventKind::CancelRejected) as usize,
@@ -532,11 +536,22 @@ impl Workload {
                 mc::CommandOutcome::Rejected(_) => rejected += 1,
             }
         }
-        assert_eq!(rejected, stats.cancel_misses, "matchcore: unexpected rejects");
+        assert_eq!(
+            rejected, stats.cancel_misses,
+            "matchcore: unexpected rejects"
+        );
 
         assert_eq!(naive.len() as u64, stats.trades);
-        assert_eq!(hayate.len(), naive.len(), "hayate and naive trade counts differ");
-        assert_eq!(matchcore.len(), naive.len(), "matchcore and naive trade counts differ");
+        assert_eq!(
+            hayate.len(),
+            naive.len(),
+            "hayate and naive trade counts differ"
+        );
+        assert_eq!(
+            matchcore.len(),
+            naive.len(),
+            "matchcore and naive trade counts differ"
+        );
         for (i, ((h, n), m)) in hayate.iter().zip(&naive).zip(&matchcore).enumerate() {
             assert_eq!(h, n, "trade {i}: hayate vs naive");
             assert_eq!(m, n, "trade {i}: matchcore vs naive");
@@ -802,7 +817,12 @@ fn summary(workloads: &[&Workload], reps: usize) {
     for w in workloads {
         let len = w.len();
         println!();
-        println!("{} - {} ({} commands)", w.name, w.what, thousands(len as u64));
+        println!(
+            "{} - {} ({} commands)",
+            w.name,
+            w.what,
+            thousands(len as u64)
+        );
         print!("{}", describe(&w.scenario.stats, len));
         let medians: Vec<Duration> = Impl::ALL
             .iter()

@@ -405,7 +405,11 @@ pub fn mixed(cfg: &StreamConfig) -> Scenario {
                     // own best, more while the side holds fewer than the pre-populated levels,
                     // so the book keeps its depth although cancels and fills thin it.
                     let levels = book.level_count(side) as u64;
-                    let p_deep = if levels < cfg.levels_per_side { 0.25 } else { 0.05 };
+                    let p_deep = if levels < cfg.levels_per_side {
+                        0.25
+                    } else {
+                        0.05
+                    };
                     if rng.chance(p_deep) {
                         stats.deep_limits += 1;
                         let d = 1 + rng.below(cfg.levels_per_side * 11 / 10);
@@ -469,11 +473,7 @@ pub fn mixed(cfg: &StreamConfig) -> Scenario {
     stats.level_mean /= samples.max(1) as f64;
     stats.live_mean /= samples.max(1) as f64;
     stats.fin = snapshot(&book);
-    Scenario {
-        prepop,
-        ops,
-        stats,
-    }
+    Scenario { prepop, ops, stats }
 }
 
 /// Place/cancel pairs deep in the book: each pair places a GTC limit on a random side at a depth
@@ -526,9 +526,5 @@ pub fn place_cancel_deep(cfg: &StreamConfig, pairs: usize, new_far_level: bool) 
     stats.level_range = (stats.fin.1.min(stats.fin.2), stats.fin.1.max(stats.fin.2));
     stats.level_mean = (stats.fin.1 + stats.fin.2) as f64 / 2.0;
     stats.live_mean = stats.fin.0 as f64;
-    Scenario {
-        prepop,
-        ops,
-        stats,
-    }
+    Scenario { prepop, ops, stats }
 }

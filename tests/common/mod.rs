@@ -116,7 +116,14 @@ pub fn cid(text: &str) -> ClientOrderId {
 }
 
 /// A GTC limit order.
-pub fn limit(account: AccountId, symbol: SymbolId, side: Side, price: u64, qty: u64, id: &str) -> NewOrder {
+pub fn limit(
+    account: AccountId,
+    symbol: SymbolId,
+    side: Side,
+    price: u64,
+    qty: u64,
+    id: &str,
+) -> NewOrder {
     NewOrder::limit(account, symbol, side, Price(price), Qty(qty), cid(id))
 }
 
@@ -127,7 +134,10 @@ pub fn market(account: AccountId, symbol: SymbolId, side: Side, qty: u64, id: &s
 
 /// The kinds of `events`, in order.
 pub fn kinds(events: &[Event]) -> Vec<EventKind> {
-    events.iter().map(|e| e.event_kind().expect("a known event kind")).collect()
+    events
+        .iter()
+        .map(|e| e.event_kind().expect("a known event kind"))
+        .collect()
 }
 
 /// A test exchange: owns an engine, checks every invariant after each command and keeps its own
@@ -184,11 +194,18 @@ impl Exchange {
     pub fn run(&mut self, cmd: Command) -> Vec<Event> {
         let mut events = Vec::new();
         self.engine.process(&cmd, &mut events);
-        assert!(!events.is_empty(), "every command yields at least one event: {cmd:?}");
+        assert!(
+            !events.is_empty(),
+            "every command yields at least one event: {cmd:?}"
+        );
         for e in &events {
             match e.event_kind() {
-                Some(EventKind::Deposited) => self.net[e.asset.0 as usize] += e.balance().amount.0 as u128,
-                Some(EventKind::Withdrawn) => self.net[e.asset.0 as usize] -= e.balance().amount.0 as u128,
+                Some(EventKind::Deposited) => {
+                    self.net[e.asset.0 as usize] += e.balance().amount.0 as u128
+                }
+                Some(EventKind::Withdrawn) => {
+                    self.net[e.asset.0 as usize] -= e.balance().amount.0 as u128
+                }
                 _ => {}
             }
         }
@@ -211,12 +228,22 @@ impl Exchange {
                 .accounts()
                 .iter()
                 .map(|&a| {
-                    let b = self.engine.balance(a, asset).expect("listed account has a balance");
+                    let b = self
+                        .engine
+                        .balance(a, asset)
+                        .expect("listed account has a balance");
                     b.available.0 as u128 + b.reserved.0 as u128
                 })
                 .sum();
-            assert_eq!(sum, net, "asset {i}: balances sum to {sum}, deposits − withdrawals = {net}");
-            assert_eq!(self.engine.supply(asset).0 as u128, net, "asset {i}: engine.supply disagrees");
+            assert_eq!(
+                sum, net,
+                "asset {i}: balances sum to {sum}, deposits − withdrawals = {net}"
+            );
+            assert_eq!(
+                self.engine.supply(asset).0 as u128,
+                net,
+                "asset {i}: engine.supply disagrees"
+            );
         }
     }
 
@@ -224,7 +251,11 @@ impl Exchange {
     pub fn run_unchanged(&mut self, cmd: Command) -> Vec<Event> {
         let before = self.engine.digest();
         let events = self.run(cmd);
-        assert_eq!(self.engine.digest(), before, "a refused command changed the state: {events:#?}");
+        assert_eq!(
+            self.engine.digest(),
+            before,
+            "a refused command changed the state: {events:#?}"
+        );
         events
     }
 
@@ -253,7 +284,11 @@ impl Exchange {
     /// Places an order that must be accepted; returns its id.
     pub fn rest(&mut self, order: NewOrder) -> OrderId {
         let events = self.place(order);
-        assert_eq!(events[0].event_kind(), Some(EventKind::Accepted), "expected acceptance: {events:#?}");
+        assert_eq!(
+            events[0].event_kind(),
+            Some(EventKind::Accepted),
+            "expected acceptance: {events:#?}"
+        );
         events[0].order_id
     }
 
@@ -268,18 +303,42 @@ impl Exchange {
     }
 
     pub fn cancel(&mut self, account: AccountId, target: OrderRef, request: &str) -> Vec<Event> {
-        let request = if request.is_empty() { ClientOrderId::EMPTY } else { cid(request) };
+        let request = if request.is_empty() {
+            ClientOrderId::EMPTY
+        } else {
+            cid(request)
+        };
         self.run(Command::cancel(account, target, request))
     }
 
-    pub fn replace(&mut self, account: AccountId, target: OrderRef, new_id: &str, price: u64, total: u64) -> Vec<Event> {
-        let new_id = if new_id.is_empty() { ClientOrderId::EMPTY } else { cid(new_id) };
-        self.run(Command::replace(account, target, new_id, Price(price), Qty(total)))
+    pub fn replace(
+        &mut self,
+        account: AccountId,
+        target: OrderRef,
+        new_id: &str,
+        price: u64,
+        total: u64,
+    ) -> Vec<Event> {
+        let new_id = if new_id.is_empty() {
+            ClientOrderId::EMPTY
+        } else {
+            cid(new_id)
+        };
+        self.run(Command::replace(
+            account,
+            target,
+            new_id,
+            Price(price),
+            Qty(total),
+        ))
     }
 
     /// (available, reserved).
     pub fn bal(&self, account: AccountId, asset: AssetId) -> (u64, u64) {
-        let b = self.engine.balance(account, asset).expect("known account and asset");
+        let b = self
+            .engine
+            .balance(account, asset)
+            .expect("known account and asset");
         (b.available.0, b.reserved.0)
     }
 
@@ -293,7 +352,9 @@ impl Exchange {
 
     /// The open order `id` (panics if it is not open).
     pub fn order(&self, id: OrderId) -> OrderView {
-        self.engine.order(id).unwrap_or_else(|| panic!("order {id} should be open"))
+        self.engine
+            .order(id)
+            .unwrap_or_else(|| panic!("order {id} should be open"))
     }
 
     pub fn depth(&self, symbol: SymbolId, side: Side) -> Vec<(u64, u64, u32)> {
@@ -314,7 +375,11 @@ impl Default for Exchange {
 /// Asserts `events` is exactly one `Rejected` with `reason`, order id 0 and status Rejected.
 #[track_caller]
 pub fn assert_rejected(events: &[Event], reason: Reason) {
-    assert_eq!(events.len(), 1, "a rejected order yields exactly one event: {events:#?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "a rejected order yields exactly one event: {events:#?}"
+    );
     let e = &events[0];
     assert_eq!(e.event_kind(), Some(EventKind::Rejected), "{events:#?}");
     assert_eq!(e.reason(), reason, "expected {reason}, got {}", e.reason());
@@ -327,5 +392,10 @@ pub fn assert_rejected(events: &[Event], reason: Reason) {
 pub fn assert_single(events: &[Event], kind: EventKind, reason: Reason) {
     assert_eq!(events.len(), 1, "expected one {kind:?}: {events:#?}");
     assert_eq!(events[0].event_kind(), Some(kind), "{events:#?}");
-    assert_eq!(events[0].reason(), reason, "expected {reason}, got {}", events[0].reason());
+    assert_eq!(
+        events[0].reason(),
+        reason,
+        "expected {reason}, got {}",
+        events[0].reason()
+    );
 }
