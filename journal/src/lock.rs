@@ -1,0 +1,40 @@
+//! The writer lock: one writer (or repair) per journal directory, across processes.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::error::{JournalError, Result};
+
+/// Name of the lock file inside a journal directory.
+pub const LOCK_FILE_NAME: &str = "journal.lock";
+
+/// Held while a [`crate::Journal`] or a repair has the directory; released when dropped (or when
+/// the process dies, so a SIGKILLed writer never leaves a stale lock).
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+/// Takes the directory's exclusive writer lock without waiting.
+pub(crate) fn lock_dir(dir: &Path) -> Result<DirLock> {
+    let path = dir.join(LOCK_FILE_NAME);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| JournalError::io("open lock file", &path, e))?;
+    // SAFETY: flock on a valid, owned descriptor; it has no memory-safety preconditions.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(if err.kind() == std::io::ErrorKind::WouldBlock {
+            JournalError::Locked { path }
+        } else {
+            JournalError::io("lock", &path, err)
+        });
+    }
+    Ok(DirLock { _file: file })
+}
