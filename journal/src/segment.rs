@@ -181,10 +181,9 @@ pub(crate) fn validate_header(
     Ok(header)
 }
 
-/// Opens a segment read-only and maps it after validating its header and length.
-pub(crate) fn map_read_only(segment: &SegmentFile) -> Result<Mmap> {
+/// Reads the header of an open segment file and validates it and the file's length.
+fn check_file(segment: &SegmentFile, file: &File) -> Result<()> {
     let path = &segment.path;
-    let file = File::open(path).map_err(|e| JournalError::io("open segment", path, e))?;
     let file_len = file
         .metadata()
         .map_err(|e| JournalError::io("stat segment", path, e))?
@@ -193,7 +192,14 @@ pub(crate) fn map_read_only(segment: &SegmentFile) -> Result<Mmap> {
     let head_len = (file_len as usize).min(SEGMENT_HEADER_LEN);
     file.read_exact_at(&mut head[..head_len], 0)
         .map_err(|e| JournalError::io("read segment header", path, e))?;
-    validate_header(segment, &head[..head_len], file_len)?;
+    validate_header(segment, &head[..head_len], file_len).map(|_| ())
+}
+
+/// Opens a segment read-only and maps it after validating its header and length.
+pub(crate) fn map_read_only(segment: &SegmentFile) -> Result<Mmap> {
+    let path = &segment.path;
+    let file = File::open(path).map_err(|e| JournalError::io("open segment", path, e))?;
+    check_file(segment, &file)?;
     // SAFETY: the journal's files are only ever appended to by the single writer, which publishes
     // each frame with a Release store of its commit word that readers load atomically; bytes a
     // reader looks at are never changed afterwards (only repair/recovery, with the lock, zero
@@ -209,15 +215,7 @@ pub(crate) fn map_writable(segment: &SegmentFile) -> Result<(File, MmapMut)> {
         .write(true)
         .open(path)
         .map_err(|e| JournalError::io("open segment", path, e))?;
-    let file_len = file
-        .metadata()
-        .map_err(|e| JournalError::io("stat segment", path, e))?
-        .len();
-    let mut head = [0u8; SEGMENT_HEADER_LEN];
-    let head_len = (file_len as usize).min(SEGMENT_HEADER_LEN);
-    file.read_exact_at(&mut head[..head_len], 0)
-        .map_err(|e| JournalError::io("read segment header", path, e))?;
-    validate_header(segment, &head[..head_len], file_len)?;
+    check_file(segment, &file)?;
     // SAFETY: we hold the directory's writer lock, so no other writer maps this file mutably.
     let map = unsafe { MmapMut::map_mut(&file) }
         .map_err(|e| JournalError::io("mmap segment", path, e))?;
