@@ -143,6 +143,23 @@ pub(crate) fn corrupt(
     }
 }
 
+/// The index of the last non-zero byte. Every clean open and replay asks this of the unused rest
+/// of the last segment (tens of MiB of zeros), so it compares 8-byte words, not bytes.
+fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    if let Some(i) = tail.iter().rposition(|b| *b != 0) {
+        return Some(bytes.len() - tail.len() + i);
+    }
+    let word = words
+        .rposition(|w| u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) != 0)?;
+    let at = word * 8;
+    bytes[at..at + 8]
+        .iter()
+        .rposition(|b| *b != 0)
+        .map(|i| at + i)
+}
+
 /// Decides what the bytes from `offset` to the end of the last segment are: all zeros (`None`),
 /// a torn tail (`Some`), or corruption followed by valid data (error).
 ///
@@ -154,7 +171,7 @@ pub(crate) fn classify_tail(
     seq: u64,
     defect: Defect,
 ) -> Result<Option<TornTail>> {
-    let Some(last_nonzero) = bytes[offset..].iter().rposition(|b| *b != 0) else {
+    let Some(last_nonzero) = last_nonzero(&bytes[offset..]) else {
         return Ok(None);
     };
     if let Some(valid) = record::find_valid_frame_after(bytes, offset, seq) {
@@ -169,4 +186,23 @@ pub(crate) fn classify_tail(
         bytes: (last_nonzero + 1) as u64,
         defect,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_nonzero;
+
+    #[test]
+    fn last_nonzero_agrees_with_a_byte_scan() {
+        for len in [0usize, 1, 7, 8, 9, 64, 67] {
+            for at in 0..=len {
+                let mut bytes = vec![0u8; len];
+                if at < len {
+                    bytes[at] = 0x5a;
+                }
+                let want = bytes.iter().rposition(|b| *b != 0);
+                assert_eq!(last_nonzero(&bytes), want, "len {len} non-zero at {at}");
+            }
+        }
+    }
 }
