@@ -407,3 +407,35 @@ fn kill_9_recovery_keeps_every_durable_command() {
     // sequence (they are in the page cache): seen in most trials, so the kill really lands mid-run.
     assert!(recovered_past_durable > 0, "no trial was killed mid-batch");
 }
+
+#[test]
+fn a_snapshot_past_the_end_of_the_journal_is_skipped() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let live = run_live(data.path(), 6, 6_000, 2_000);
+    // The operator cuts the journal back to 4,500: the snapshot at 6,000 describes lost commands.
+    hayate::journal::repair::truncate_after(data.path().join("journal"), 4_500).expect("truncate");
+    let (engine, journal, report) = recovery::recover(
+        &config(),
+        &data.path().join("journal"),
+        &data.path().join("snapshots"),
+        options(FlushPolicy::Always),
+    )
+    .expect("recover");
+    assert_eq!(
+        report.snapshot.as_ref().map(|s| s.0),
+        Some(4_000),
+        "{report}"
+    );
+    assert!(
+        report.skipped_snapshots[0].contains("past the end of the journal"),
+        "{report}"
+    );
+    assert_eq!(report.last_seq, 4_500);
+    assert_eq!(journal.next_seq(), 4_501);
+    let mut fresh = Engine::new(config());
+    for i in 0..4_500 {
+        fresh.process(&command(6, i), &mut |_: &Event| {});
+    }
+    assert_eq!(engine.digest(), fresh.digest());
+    assert_ne!(engine.digest(), live.digest());
+}

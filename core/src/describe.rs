@@ -105,8 +105,9 @@ impl Command {
                 self.account,
                 target(self.order_id, self.orig_client_order_id)
             ),
+            // A replace names its order, not its symbol, so its sizes stay in the symbol's units.
             Some(CommandKind::Replace) => format!(
-                "replace acct {} {} → qty {} @ {} clordid {}",
+                "replace acct {} {} → {} lots @ {} ticks clordid {}",
                 self.account,
                 target(self.order_id, self.orig_client_order_id),
                 self.qty,

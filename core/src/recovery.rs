@@ -121,13 +121,13 @@ pub fn replay(
     mut on_progress: impl FnMut(u64),
 ) -> Result<(Engine, RecoveryReport), RecoveryError> {
     let mut report = RecoveryReport::default();
+    let reader = JournalReader::open(journal_dir)?;
     let mut engine = match options.snapshot_dir {
-        Some(dir) => load_snapshot(config, dir, options.to_seq, &mut report)?,
+        Some(dir) => load_snapshot(config, dir, &reader, options.to_seq, &mut report)?,
         None => Engine::new(config.clone()),
     };
     let start = report.snapshot.as_ref().map_or(0, |(seq, _)| *seq);
     report.last_seq = start;
-    let reader = JournalReader::open(journal_dir)?;
     for record in reader.records_from(start + 1) {
         let record = record?;
         if options.to_seq.is_some_and(|to| record.seq > to) {
@@ -221,10 +221,28 @@ pub fn apply_retention(
     })
 }
 
-/// Loads the newest valid snapshot at or before `to_seq` whose configuration matches `config`.
+/// True when the journal still holds the snapshot's sequence or the one after it. A snapshot past
+/// the journal's end (after an operator truncated the journal, or a power cut lost an unsynced
+/// tail under `never`/`interval`) describes commands the journal no longer has: resuming from it
+/// would hand out sequences the engine has already passed.
+fn journal_covers(reader: &JournalReader, seq: u64) -> Result<bool, RecoveryError> {
+    match reader.records_from(seq).next() {
+        Some(Ok(record)) => Ok(record.seq == seq),
+        // Retention deleted the segment holding `seq`; the journal must go on right after it.
+        Some(Err(JournalError::SeqNotInJournal { .. })) => {
+            Ok(matches!(reader.records_from(seq + 1).next(), Some(Ok(r)) if r.seq == seq + 1))
+        }
+        Some(Err(e)) => Err(e.into()),
+        None => Ok(false),
+    }
+}
+
+/// Loads the newest valid snapshot at or before `to_seq` whose configuration matches `config`
+/// and whose sequence the journal covers.
 fn load_snapshot(
     config: &EngineConfig,
     dir: &Path,
+    reader: &JournalReader,
     to_seq: Option<u64>,
     report: &mut RecoveryReport,
 ) -> Result<Engine, RecoveryError> {
@@ -236,8 +254,18 @@ fn load_snapshot(
         if to_seq.is_some_and(|to| seq > to) {
             continue;
         }
+        if !journal_covers(reader, seq)? {
+            report.skipped_snapshots.push(format!(
+                "{}: at sequence {seq}, past the end of the journal",
+                path.display()
+            ));
+            continue;
+        }
+        // A file error names the file itself; an engine-load error does not.
         let engine = match snapshot_file::read_snapshot(&path) {
-            Ok((_, body)) => Engine::load(&body).map_err(|e: SnapshotError| e.to_string()),
+            Ok((_, body)) => {
+                Engine::load(&body).map_err(|e: SnapshotError| format!("{}: {e}", path.display()))
+            }
             Err(e) => Err(e.to_string()),
         };
         match engine {
@@ -252,9 +280,7 @@ fn load_snapshot(
                 ));
                 mismatched.get_or_insert(path);
             }
-            Err(reason) => report
-                .skipped_snapshots
-                .push(format!("{}: {reason}", path.display())),
+            Err(reason) => report.skipped_snapshots.push(reason),
         }
     }
     // Replaying the whole journal under a configuration other than the one the snapshots were

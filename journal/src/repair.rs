@@ -30,10 +30,17 @@ pub struct RepairReport {
 /// lock, so it fails while a `Journal` has the directory open.
 pub fn truncate_after(dir: impl AsRef<Path>, seq: u64) -> Result<RepairReport> {
     let dir = dir.as_ref();
+    let Some(next_seq) = seq.checked_add(1) else {
+        return Err(JournalError::SeqNotInJournal {
+            dir: dir.to_path_buf(),
+            seq,
+            detail: "no journal reaches the largest sequence".to_string(),
+        });
+    };
     let _lock = lock_dir(dir)?;
     let segments = segment::list_segments(dir)?;
     let mut report = RepairReport {
-        next_seq: seq + 1,
+        next_seq,
         ..RepairReport::default()
     };
     let Some(oldest) = segments.first() else {
