@@ -1,17 +1,39 @@
-//! Embedding Hayate's engine in your own program: load a configuration, apply its deposits, trade
-//! between two accounts, print every event and the balances after.
+//! Embedding Hayate in your own program, two ways:
+//!
+//! - the engine alone: load a configuration, apply its deposits, trade between two accounts, print
+//!   every event and the balances after;
+//! - the whole pipeline (`--pipeline DIR`): the same trades published into the input ring,
+//!   journaled in `DIR/journal`, matched, and read back from the output ring; stopping writes a
+//!   snapshot, and running it again recovers the state first (deposits are applied only once).
 //!
 //! ```text
-//! cargo run --release --example embedded                 # the demo exchange of SPEC §5
-//! cargo run --release --example embedded -- my.toml      # your own configuration
+//! cargo run --release --example embedded                             # engine, demo exchange
+//! cargo run --release --example embedded -- my.toml                  # engine, your configuration
+//! cargo run --release --example embedded -- --pipeline data          # pipeline, journal in ./data
+//! cargo run --release --example embedded -- my.toml --pipeline data
 //! ```
 
 use std::process::ExitCode;
 
+use hayate::pipeline::Pipeline;
 use hayate::*;
 
 fn main() -> ExitCode {
-    let config = match std::env::args().nth(1) {
+    let mut config_path = None;
+    let mut pipeline_dir = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--pipeline" {
+            let Some(dir) = args.next() else {
+                eprintln!("--pipeline needs a data directory");
+                return ExitCode::FAILURE;
+            };
+            pipeline_dir = Some(dir);
+        } else {
+            config_path = Some(arg);
+        }
+    }
+    let config = match config_path {
         Some(path) => match ExchangeConfig::load(std::path::Path::new(&path)) {
             Ok(config) => config,
             Err(e) => {
@@ -21,85 +43,73 @@ fn main() -> ExitCode {
         },
         None => ExchangeConfig::demo(),
     };
-    let engine_config = config.engine_config().clone();
-    let Some(symbol_id) = engine_config.symbols.first().map(|_| SymbolId(0)) else {
-        eprintln!("the configuration has no symbols to trade");
+    let Some(trades) = demo_trades(&config) else {
+        eprintln!("the configuration needs a symbol and two user accounts to show a trade");
         return ExitCode::FAILURE;
     };
-    let symbol = &engine_config.symbols[0];
-    let mut engine = Engine::new(engine_config.clone());
-
-    // Every event goes to this sink; a real embedder would route them to its sessions.
-    let mut print = |e: &Event| println!("  {}", e.describe(&engine_config));
-    let mut step = |engine: &mut Engine, cmd: Command| {
-        println!("{}", cmd.describe(&engine_config));
-        engine.process(&cmd, &mut print);
-    };
-
-    for deposit in config.initial_deposits() {
-        step(&mut engine, deposit);
+    match pipeline_dir {
+        None => run_engine(&config, &trades),
+        Some(dir) => run_pipeline(&config, &trades, &dir),
     }
+}
 
-    // Two accounts from the configuration: the first sells, the second buys through the book.
-    let accounts: Vec<AccountId> = engine_config.accounts.iter().copied().take(2).collect();
-    let [seller, buyer] = accounts[..] else {
-        eprintln!("the configuration needs two user accounts to show a trade");
-        return ExitCode::FAILURE;
-    };
+/// Two accounts from the configuration: the first sells, the second buys through the book.
+fn demo_trades(config: &ExchangeConfig) -> Option<Vec<Command>> {
+    let specs = config.engine_config();
+    let symbol = specs.symbols.first()?;
+    let (&seller, &buyer) = (specs.accounts.first()?, specs.accounts.get(1)?);
+    let s = SymbolId(0);
     let mid = symbol.reference_price.unwrap_or(Price(1_000));
-    let lot = symbol.min_qty;
+    let lot = symbol.min_qty.0;
     let id = |s: &str| ClientOrderId::new(s).unwrap_or_default();
-    step(
-        &mut engine,
+    Some(vec![
         Command::new_order(NewOrder::limit(
             seller,
-            symbol_id,
+            s,
             Side::Sell,
             mid,
-            Qty(lot.0 * 10),
+            Qty(lot * 10),
             id("ask-1"),
         )),
-    );
-    step(
-        &mut engine,
         Command::new_order(NewOrder::limit(
             seller,
-            symbol_id,
+            s,
             Side::Sell,
             Price(mid.0 + 1),
-            Qty(lot.0 * 10),
+            Qty(lot * 10),
             id("ask-2"),
         )),
-    );
-    step(
-        &mut engine,
         Command::new_order(NewOrder::limit(
             buyer,
-            symbol_id,
+            s,
             Side::Buy,
             Price(mid.0 + 1),
-            Qty(lot.0 * 15),
+            Qty(lot * 15),
             id("bid-1"),
         )),
-    );
-    step(
-        &mut engine,
         Command::new_order(NewOrder::market(
             buyer,
-            symbol_id,
+            s,
             Side::Buy,
-            Qty(lot.0 * 2),
+            Qty(lot * 2),
             id("mkt-1"),
         )),
-    );
-    step(
-        &mut engine,
         Command::cancel(seller, OrderRef::Client(id("ask-2")), id("cxl-1")),
-    );
+    ])
+}
 
+/// The engine alone: every event goes to a closure; a real embedder routes them to its sessions.
+fn run_engine(config: &ExchangeConfig, trades: &[Command]) -> ExitCode {
+    let specs = config.engine_config();
+    let mut engine = Engine::new(specs.clone());
+    let mut print = |e: &Event| println!("  {}", e.describe(specs));
+    for cmd in config.initial_deposits().iter().chain(trades) {
+        println!("{}", cmd.describe(specs));
+        engine.process(cmd, &mut print);
+    }
     println!("\nbalances:");
     for account in engine.accounts() {
-        let line: Vec<String> = engine_config
+        let line: Vec<String> = specs
             .assets
             .iter()
             .enumerate()
@@ -116,11 +126,68 @@ fn main() -> ExitCode {
         println!("  account {account}: {}", line.join(", "));
     }
     match engine.check_invariants() {
-        Ok(()) => println!("\ninvariants hold; state digest {:016x}", engine.digest()),
+        Ok(()) => {
+            println!("\ninvariants hold; state digest {:016x}", engine.digest());
+            ExitCode::SUCCESS
+        }
         Err(broken) => {
             eprintln!("invariant broken: {broken}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole pipeline: publish into the input ring, read the output ring, stop cleanly.
+fn run_pipeline(config: &ExchangeConfig, trades: &[Command], dir: &str) -> ExitCode {
+    let specs = config.engine_config();
+    let started = Pipeline::builder(specs.clone(), dir)
+        .initial_commands(config.initial_deposits())
+        .start();
+    let (pipeline, mut events, report) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("recovered: {report}");
+    let mut publisher = pipeline.publisher();
+    for cmd in trades {
+        if let Err(e) = publisher.publish(cmd) {
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     }
-    ExitCode::SUCCESS
+    // The pipeline stops once every publisher is gone; keep reading until the output ring closes.
+    drop(publisher);
+    let stopping = std::thread::spawn(move || pipeline.stop());
+    while let Ok(n) = events.poll(|out| {
+        println!("#{}.{} {}", out.seq, out.index, out.event.describe(specs));
+    }) {
+        if n == 0 {
+            std::thread::yield_now();
+        }
+    }
+    match stopping.join() {
+        Ok(Ok(stopped)) => {
+            println!(
+                "\nstopped at sequence {} (durable {}), digest {:016x}, snapshot {}",
+                stopped.processed_seq,
+                stopped.durable_seq,
+                stopped.digest,
+                stopped
+                    .snapshot
+                    .map_or("none".to_string(), |p| p.display().to_string())
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("the stopping thread panicked");
+            ExitCode::FAILURE
+        }
+    }
 }

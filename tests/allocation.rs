@@ -1,6 +1,8 @@
 //! The hot path allocates nothing: after a warm-up, a long steady-state stream of mixed commands
 //! (limits near the touch, cancels, crossing IOC and market orders, replaces) runs through the
-//! engine while a counting global allocator watches, and the count must stay at zero.
+//! engine — and through the whole pipeline: publisher, input ring, journaler, replicator, matcher,
+//! output ring, receiver — while a counting global allocator watches every thread, and the count
+//! must stay at zero.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,6 +13,8 @@ use rust_decimal::Decimal;
 struct Counting;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
+/// The count is process-wide, so the tests in this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 unsafe impl GlobalAlloc for Counting {
@@ -201,6 +205,7 @@ impl Generator {
 
 #[test]
 fn steady_state_commands_allocate_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut engine = Engine::new(config());
     let mut events = Vec::new();
     for account in 1..=8 {
@@ -261,6 +266,85 @@ fn steady_state_commands_allocate_nothing() {
         fills > 100_000 && cancels > 20_000 && replaced > 2_000,
         "fills {fills} cancels {cancels} replaced {replaced}"
     );
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations over {} commands",
+        measured.len()
+    );
+}
+
+#[test]
+fn the_pipeline_allocates_nothing_per_command_on_any_stage() {
+    use hayate::journal::{FlushPolicy, JournalOptions};
+    use hayate::pipeline::Pipeline;
+
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::new(config());
+    let mut deposits = Vec::new();
+    for account in 1..=8 {
+        deposits.push(Command::deposit(
+            AccountId(account),
+            AssetId(0),
+            Amount(1 << 50),
+        ));
+        deposits.push(Command::deposit(
+            AccountId(account),
+            AssetId(1),
+            Amount(1 << 50),
+        ));
+    }
+    for d in &deposits {
+        engine.process(d, &mut |_: &Event| {});
+    }
+    let mut generator = Generator {
+        rng: Rng(11),
+        model: Engine::load(&engine.save()).expect("copy"),
+        live: Vec::new(),
+        position: Default::default(),
+    };
+    let warm = generator.stream(100_000);
+    let measured = generator.stream(200_000);
+
+    let (pipeline, mut events, _) = Pipeline::builder(config(), data.path())
+        // One segment holds the whole run, so no roll-over (which opens a file) lands in it.
+        .journal_options(JournalOptions {
+            segment_size: 128 << 20,
+            flush_policy: FlushPolicy::Never,
+            first_seq: 1,
+        })
+        .initial_commands(deposits)
+        .snapshot_on_stop(false)
+        .start()
+        .expect("start");
+    let mut publisher = pipeline.publisher();
+    let mut run = |commands: &[Command], events: &mut hayate::pipeline::EventReceiver| {
+        let target = pipeline.processed_seq() + commands.len() as u64;
+        let mut last = 0;
+        for cmd in commands {
+            while let Err(e) = publisher.try_publish(cmd) {
+                assert_eq!(e, hayate::pipeline::PublishError::Full);
+                let _ = events.poll(|out| last = out.seq);
+            }
+            let _ = events.poll(|out| last = out.seq);
+        }
+        while last < target {
+            let _ = events.poll(|out| last = out.seq);
+        }
+    };
+    run(&warm, &mut events);
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    run(&measured, &mut events);
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    while events.poll(|_| {}).is_ok() {}
+    let stopped = stopper.join().expect("stop thread").expect("stop");
+    assert_eq!(stopped.processed_seq, 16 + 300_000);
     assert_eq!(
         allocations,
         0,

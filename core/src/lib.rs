@@ -35,6 +35,7 @@ pub mod engine;
 pub mod event;
 mod index;
 pub mod market;
+pub mod pipeline;
 pub mod recovery;
 mod snapshot;
 pub mod units;

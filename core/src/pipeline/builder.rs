@@ -1,0 +1,221 @@
+//! Configuring and starting a pipeline. Starting is recovery: the engine is rebuilt from the newest
+//! snapshot and the journal before the first command is accepted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use bytemuck::Zeroable;
+use disruptor::{ProcessorSettings, build_multi_producer, build_single_producer};
+use hayate_journal::JournalOptions;
+
+use super::journaler::Journaler;
+use super::matcher::Matcher;
+use super::replicator::Replicator;
+use super::wait::Wait;
+use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
+use crate::command::Command;
+use crate::event::Event;
+use crate::market::EngineConfig;
+use crate::recovery::{self, RecoveryReport};
+
+/// Cores to pin each stage's thread to (`None`: let the OS schedule it). Pin only on machines with
+/// a core to spare per pinned stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StagePins {
+    /// The journaler's core.
+    pub journaler: Option<usize>,
+    /// The replicator's core.
+    pub replicator: Option<usize>,
+    /// The matcher's core.
+    pub matcher: Option<usize>,
+}
+
+/// Configures a [`Pipeline`]; [`PipelineBuilder::start`] recovers and starts it.
+#[derive(Debug)]
+pub struct PipelineBuilder {
+    engine: EngineConfig,
+    data_dir: PathBuf,
+    journal: JournalOptions,
+    input_ring: usize,
+    output_ring: usize,
+    wait: Wait,
+    pins: StagePins,
+    snapshot_on_stop: bool,
+    initial_commands: Vec<Command>,
+}
+
+impl PipelineBuilder {
+    pub(super) fn new(engine: EngineConfig, data_dir: PathBuf) -> PipelineBuilder {
+        PipelineBuilder {
+            engine,
+            data_dir,
+            journal: JournalOptions::default(),
+            input_ring: 1 << 14,
+            output_ring: 1 << 16,
+            wait: Wait::default(),
+            pins: StagePins::default(),
+            snapshot_on_stop: true,
+            initial_commands: Vec::new(),
+        }
+    }
+
+    /// Journal segment size and flush policy (default: 64 MiB, `always`).
+    pub fn journal_options(mut self, options: JournalOptions) -> Self {
+        self.journal = options;
+        self
+    }
+
+    /// Input ring slots, a power of two ≥ 64 (default 16384). A full ring pushes back on
+    /// publishers.
+    pub fn input_ring(mut self, slots: usize) -> Self {
+        self.input_ring = slots;
+        self
+    }
+
+    /// Output ring slots, a power of two (default 65536).
+    pub fn output_ring(mut self, slots: usize) -> Self {
+        self.output_ring = slots;
+        self
+    }
+
+    /// How idle stages wait (default [`Wait::Backoff`], safe on a machine with fewer cores than
+    /// stages; [`Wait::BusySpin`] only with a dedicated core per stage).
+    pub fn wait(mut self, wait: Wait) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Pin stages to cores (default: none).
+    pub fn pins(mut self, pins: StagePins) -> Self {
+        self.pins = pins;
+        self
+    }
+
+    /// Write a snapshot when stopping (default: yes), so the next start replays nothing.
+    pub fn snapshot_on_stop(mut self, yes: bool) -> Self {
+        self.snapshot_on_stop = yes;
+        self
+    }
+
+    /// Commands to journal and apply first, only when the journal is new (the configuration's
+    /// `[[deposits]]`).
+    pub fn initial_commands(mut self, commands: Vec<Command>) -> Self {
+        self.initial_commands = commands;
+        self
+    }
+
+    /// Recovers the engine from `data_dir` and starts the stages. Returns the pipeline, the
+    /// receiver of its events, and what recovery found.
+    pub fn start(self) -> Result<(Pipeline, EventReceiver, RecoveryReport), PipelineError> {
+        // The multi-producer ring of `disruptor` needs at least 64 slots.
+        for (name, slots, least) in [
+            ("input_ring", self.input_ring, 64),
+            ("output_ring", self.output_ring, 2),
+        ] {
+            if !slots.is_power_of_two() || slots < least {
+                return Err(PipelineError::Config(format!(
+                    "{name} must be a power of two ≥ {least}, not {slots}"
+                )));
+            }
+        }
+        let cores: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        for (stage, pin) in [
+            ("journaler", self.pins.journaler),
+            ("replicator", self.pins.replicator),
+            ("matcher", self.pins.matcher),
+        ] {
+            if let Some(core) = pin.filter(|core| !cores.contains(core)) {
+                return Err(PipelineError::Config(format!(
+                    "{stage} pinned to core {core}, but this machine's cores are {cores:?}"
+                )));
+            }
+        }
+
+        let snapshot_dir = self.data_dir.join("snapshots");
+        let (engine, journal, report) = recovery::recover(
+            &self.engine,
+            &self.data_dir.join("journal"),
+            &snapshot_dir,
+            self.journal,
+        )?;
+        let base = report.last_seq;
+        let fresh = base == 0 && report.snapshot.is_none();
+        let health = Arc::new(Health {
+            accepting: AtomicBool::new(true),
+            durable_seq: AtomicU64::new(base),
+            processed_seq: AtomicU64::new(base),
+            ..Health::default()
+        });
+        let (done_tx, done_rx) = crossbeam::channel::bounded(2);
+
+        let blank_output = || Output {
+            seq: 0,
+            timestamp_ns: 0,
+            index: 0,
+            event: Event::zeroed(),
+        };
+        let (poller, output) =
+            build_single_producer(self.output_ring, blank_output, self.wait).new_event_poller();
+        let output = output.build();
+
+        let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
+        let mut replicator = Replicator;
+        let snapshot_dir = self.snapshot_on_stop.then_some(snapshot_dir);
+        let mut matcher = Matcher::new(
+            engine,
+            output,
+            base,
+            Arc::clone(&health),
+            snapshot_dir,
+            done_tx,
+        );
+
+        // The topology, in one place: journaler ∥ replicator, then the matcher after both.
+        let blank_input = || InputSlot {
+            command: Command::zeroed(),
+        };
+        let producer = build_multi_producer(self.input_ring, blank_input, self.wait);
+        let producer = pin(producer, self.pins.journaler)
+            .thread_name("hayate-journaler")
+            .handle_events_with(move |slot, seq, end| journaler.on_command(slot, seq, end));
+        let producer = pin(producer, self.pins.replicator)
+            .thread_name("hayate-replicator")
+            .handle_events_with(move |slot, seq, end| replicator.on_command(slot, seq, end))
+            .and_then();
+        let producer = pin(producer, self.pins.matcher)
+            .thread_name("hayate-matcher")
+            .handle_events_with(move |slot, seq, end| matcher.on_command(slot, seq, end))
+            .build();
+
+        let mut publisher = Publisher {
+            producer,
+            health: Arc::clone(&health),
+        };
+        if fresh {
+            for command in &self.initial_commands {
+                publisher
+                    .publish(command)
+                    .map_err(|e| PipelineError::StageFailed(e.to_string()))?;
+            }
+        }
+        let pipeline = Pipeline {
+            publisher: Some(publisher),
+            health,
+            stopped: done_rx,
+        };
+        Ok((pipeline, EventReceiver { poller }, report))
+    }
+}
+
+/// Pins the next stage added to `builder` when a core is given.
+fn pin<E, W, B: ProcessorSettings<E, W>>(builder: B, core: Option<usize>) -> B {
+    match core {
+        Some(core) => builder.pin_at_core(core),
+        None => builder,
+    }
+}

@@ -1,0 +1,78 @@
+//! The journaler stage: appends every command's bytes to the journal and commits once per ring
+//! batch (group commit), so the matcher, gated on this stage's cursor, only sees durable commands.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crossbeam::channel::Sender;
+use disruptor::Sequence;
+use hayate_journal::Journal;
+
+use super::{Health, InputSlot, StageDone, panic_message};
+
+pub(crate) struct Journaler {
+    journal: Journal,
+    /// Journal sequence of ring sequence 0, minus one.
+    base: u64,
+    health: Arc<Health>,
+    done: Sender<StageDone>,
+}
+
+impl Journaler {
+    pub fn new(
+        journal: Journal,
+        base: u64,
+        health: Arc<Health>,
+        done: Sender<StageDone>,
+    ) -> Journaler {
+        Journaler {
+            journal,
+            base,
+            health,
+            done,
+        }
+    }
+
+    /// The ring handler: append, and at the end of the batch commit.
+    pub fn on_command(&mut self, slot: &InputSlot, sequence: Sequence, end_of_batch: bool) {
+        if self.health.has_failed() {
+            return;
+        }
+        let step = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+            let seq = self
+                .journal
+                .append(slot.command.as_bytes())
+                .map_err(|e| e.to_string())?;
+            let expected = self.base + sequence as u64 + 1;
+            if seq != expected {
+                return Err(format!(
+                    "journal gave sequence {seq} to ring slot {expected}"
+                ));
+            }
+            if end_of_batch {
+                let durable = self.journal.commit().map_err(|e| e.to_string())?;
+                self.health.durable_seq.store(durable, Ordering::Release);
+            }
+            Ok(())
+        }));
+        match step {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.health.fail(format!("journaler: {e}")),
+            Err(panic) => self
+                .health
+                .fail(format!("journaler panicked: {}", panic_message(&*panic))),
+        }
+    }
+}
+
+impl Drop for Journaler {
+    /// The final flush: whatever the policy, everything appended is made durable at stop.
+    fn drop(&mut self) {
+        let result = self.journal.sync().map_err(|e| e.to_string());
+        if let Ok(durable) = result {
+            self.health.durable_seq.store(durable, Ordering::Release);
+        }
+        let _ = self.done.send(StageDone::Journaler(result));
+    }
+}

@@ -1,0 +1,113 @@
+//! The matcher stage: the engine, fed durable commands in ring order, publishing every event to
+//! the output ring with the command's sequence and receive time.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crossbeam::channel::Sender;
+use disruptor::{Producer, RingBufferFull, Sequence, SingleConsumerBarrier, SingleProducer};
+
+use super::wait::Backoff;
+use super::{Health, InputSlot, Output, StageDone, panic_message};
+use crate::engine::Engine;
+use crate::event::Event;
+
+pub(crate) struct Matcher {
+    engine: Engine,
+    output: SingleProducer<Output, SingleConsumerBarrier>,
+    /// Journal sequence of ring sequence 0, minus one.
+    base: u64,
+    last_seq: u64,
+    health: Arc<Health>,
+    snapshot_dir: Option<PathBuf>,
+    done: Sender<StageDone>,
+}
+
+impl Matcher {
+    pub fn new(
+        engine: Engine,
+        output: SingleProducer<Output, SingleConsumerBarrier>,
+        base: u64,
+        health: Arc<Health>,
+        snapshot_dir: Option<PathBuf>,
+        done: Sender<StageDone>,
+    ) -> Matcher {
+        Matcher {
+            engine,
+            output,
+            base,
+            last_seq: base,
+            health,
+            snapshot_dir,
+            done,
+        }
+    }
+
+    /// The ring handler: process the command, publish its events.
+    pub fn on_command(&mut self, slot: &InputSlot, sequence: Sequence, end_of_batch: bool) {
+        // A failed journaler may not have journaled this command: never act on it.
+        if self.health.has_failed() {
+            return;
+        }
+        let seq = self.base + sequence as u64 + 1;
+        let timestamp_ns = slot.command.timestamp_ns;
+        let Matcher { engine, output, .. } = self;
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            let mut index = 0u32;
+            engine.process(&slot.command, &mut |event: &Event| {
+                publish(
+                    output,
+                    Output {
+                        seq,
+                        timestamp_ns,
+                        index,
+                        event: *event,
+                    },
+                );
+                index += 1;
+            });
+        }));
+        match step {
+            Ok(()) => {
+                self.last_seq = seq;
+                if end_of_batch {
+                    self.health.processed_seq.store(seq, Ordering::Release);
+                }
+            }
+            Err(panic) => self.health.fail(format!(
+                "matcher panicked at sequence {seq}: {}",
+                panic_message(&*panic)
+            )),
+        }
+    }
+}
+
+/// Publishes one event, waiting while the output ring is full (the disruptor's own blocking
+/// publish spins without a pause; this backs off so a slow consumer does not starve the core).
+fn publish(output: &mut SingleProducer<Output, SingleConsumerBarrier>, out: Output) {
+    let mut backoff = Backoff::default();
+    while let Err(RingBufferFull) = output.try_publish(|slot| *slot = out) {
+        backoff.snooze();
+    }
+}
+
+impl Drop for Matcher {
+    /// At stop: report the last sequence and digest, and write the stop snapshot if configured.
+    fn drop(&mut self) {
+        self.health
+            .processed_seq
+            .store(self.last_seq, Ordering::Release);
+        let snapshot = match (&self.snapshot_dir, self.health.has_failed()) {
+            (Some(dir), false) if self.last_seq > 0 => {
+                crate::recovery::write_snapshot(&self.engine, self.last_seq, dir)
+                    .map(Some)
+                    .map_err(|e| format!("stop snapshot: {e}"))
+            }
+            _ => Ok(None),
+        };
+        let report = snapshot.map(|path| (self.last_seq, self.engine.digest(), path));
+        let _ = self.done.send(StageDone::Matcher(report));
+    }
+}

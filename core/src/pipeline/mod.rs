@@ -1,0 +1,314 @@
+//! The LMAX pipeline: a multi-producer input ring whose journaler and replicator stages run in
+//! parallel, a matcher gated on both, and an output ring to whoever consumes the events.
+//!
+//! ```text
+//!  Publisher ──┐                 ┌─▶ journaler (append; one commit per ring batch) ─┐
+//!  Publisher ──┼─▶ input ring ───┤                                                  ├─▶ matcher ─▶ output ring ─▶ EventReceiver
+//!  Publisher ──┘  (disruptor)    └─▶ replicator (pass-through until it has a peer) ─┘   (Engine)     (disruptor)
+//! ```
+//!
+//! The journaler commits (group commit: one msync under `fsync = always`) at the end of each batch
+//! the ring hands it, and the ring advances its cursor only after the whole batch, so the matcher
+//! never sees a command before it is durable by the configured policy; outputs therefore never get
+//! ahead of the journal.
+//!
+//! ```no_run
+//! use hayate_core::pipeline::Pipeline;
+//! use hayate_core::*;
+//!
+//! let config = ExchangeConfig::demo();
+//! let (pipeline, mut events, report) = Pipeline::builder(config.engine_config().clone(), "data")
+//!     .initial_commands(config.initial_deposits())
+//!     .start()?;
+//! println!("recovered: {report}");
+//! let mut publisher = pipeline.publisher();
+//! publisher.publish(&Command::halt(None))?;
+//! while events.poll(|out| println!("{} {}", out.seq, out.event.describe(config.engine_config())))? == 0 {}
+//! drop(publisher);
+//! let stopped = pipeline.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod builder;
+mod journaler;
+mod matcher;
+mod replicator;
+pub mod wait;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use disruptor::{
+    EventPoller, MultiProducer, Polling, Producer, RingBufferFull, SingleConsumerBarrier,
+    SingleProducerBarrier,
+};
+
+pub use builder::{PipelineBuilder, StagePins};
+pub use wait::Wait;
+
+use crate::command::{COMMAND_VERSION, Command};
+use crate::event::Event;
+use crate::recovery::RecoveryError;
+
+/// One command on the input ring.
+#[derive(Clone, Copy, Debug)]
+pub struct InputSlot {
+    /// The command, as journaled.
+    pub command: Command,
+}
+
+/// One event on the output ring, with what a gateway needs to answer: the command's journal
+/// sequence, its receive time, and the event's place among the command's events (`(seq, index)`
+/// is unique across restarts, so it makes an ExecID).
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    /// Journal sequence of the command that produced the event.
+    pub seq: u64,
+    /// The command's receive time (ns since the Unix epoch), as journaled.
+    pub timestamp_ns: u64,
+    /// 0 for the command's first event, 1 for the next…
+    pub index: u32,
+    /// The event.
+    pub event: Event,
+}
+
+/// Why a command was not published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The input ring is full: back off and retry (the pipeline is behind).
+    #[error("the input ring is full")]
+    Full,
+    /// The command is not one the engine reads (bad version or kind); it never reaches the journal.
+    #[error("malformed command: {0}")]
+    Malformed(String),
+    /// The pipeline is stopping or a stage failed; nothing more is accepted.
+    #[error("the pipeline is not accepting commands: {0}")]
+    Stopped(String),
+}
+
+/// Why the pipeline could not start, or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Recovery failed (names the file or sequence).
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    /// The configuration cannot work (a ring size, a core id).
+    #[error("pipeline configuration: {0}")]
+    Config(String),
+    /// A stage panicked or hit an I/O error; the pipeline stopped accepting commands.
+    #[error("pipeline stage failed: {0}")]
+    StageFailed(String),
+}
+
+/// State the stages and handles share: cold except for the flags read once per command or batch.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    accepting: AtomicBool,
+    failed: AtomicBool,
+    failure: Mutex<Option<String>>,
+    /// Last sequence the journaler made durable.
+    pub(crate) durable_seq: AtomicU64,
+    /// Last sequence the matcher processed.
+    pub(crate) processed_seq: AtomicU64,
+}
+
+impl Health {
+    pub(crate) fn fail(&self, what: String) {
+        if let Ok(mut failure) = self.failure.lock() {
+            failure.get_or_insert(what);
+        }
+        self.failed.store(true, Ordering::Release);
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    #[inline]
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+/// Describes a caught panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_string())
+}
+
+/// A handle that publishes commands into the input ring. Clone one per producing thread.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: MultiProducer<InputSlot, SingleConsumerBarrier>,
+    health: Arc<Health>,
+}
+
+impl Publisher {
+    /// Publishes `command`, or reports at once that the ring is full ([`PublishError::Full`]) so a
+    /// gateway can push back on its client instead of blocking.
+    pub fn try_publish(&mut self, command: &Command) -> Result<(), PublishError> {
+        self.check(command)?;
+        match self.producer.try_publish(|slot| slot.command = *command) {
+            Ok(_) => Ok(()),
+            Err(RingBufferFull) => Err(PublishError::Full),
+        }
+    }
+
+    /// Publishes `command`, waiting (spin, then yield) while the ring is full.
+    pub fn publish(&mut self, command: &Command) -> Result<(), PublishError> {
+        let mut backoff = wait::Backoff::default();
+        loop {
+            match self.try_publish(command) {
+                Err(PublishError::Full) => backoff.snooze(),
+                done => return done,
+            }
+        }
+    }
+
+    fn check(&self, command: &Command) -> Result<(), PublishError> {
+        if !self.health.accepting.load(Ordering::Acquire) {
+            let why = self
+                .health
+                .failure()
+                .unwrap_or_else(|| "stopping".to_string());
+            return Err(PublishError::Stopped(why));
+        }
+        if command.version != COMMAND_VERSION || command.command_kind().is_none() {
+            return Err(PublishError::Malformed(format!(
+                "version {} kind {}",
+                command.version, command.kind
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Receives the matcher's events from the output ring. Each [`EventReceiver::poll`] hands over one
+/// batch (everything published since the last poll), so a gateway can flush its sockets once per
+/// batch.
+pub struct EventReceiver {
+    poller: EventPoller<Output, SingleProducerBarrier>,
+}
+
+/// The pipeline has stopped and every event has been received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the pipeline has stopped and every event was received")]
+pub struct Stopped;
+
+impl EventReceiver {
+    /// Calls `on_event` for every event available now, in order, and returns how many there were
+    /// (0 when none is waiting). `Err(Stopped)` once the pipeline has shut down and all is read.
+    pub fn poll(&mut self, mut on_event: impl FnMut(&Output)) -> Result<usize, Stopped> {
+        match self.poller.poll() {
+            Ok(mut batch) => {
+                let mut n = 0;
+                for out in &mut batch {
+                    on_event(out);
+                    n += 1;
+                }
+                Ok(n)
+            }
+            Err(Polling::NoEvents) => Ok(0),
+            Err(Polling::Shutdown) => Err(Stopped),
+        }
+    }
+}
+
+/// What [`Pipeline::stop`] reports.
+#[derive(Debug, Default)]
+pub struct StopReport {
+    /// The last sequence journaled and made durable.
+    pub durable_seq: u64,
+    /// The last sequence the matcher processed.
+    pub processed_seq: u64,
+    /// The snapshot written at stop, if configured.
+    pub snapshot: Option<std::path::PathBuf>,
+    /// The engine's digest at stop.
+    pub digest: u64,
+}
+
+/// What a stage says when its thread ends.
+pub(crate) enum StageDone {
+    /// The journaler's final durable sequence, or the error of its final sync.
+    Journaler(Result<u64, String>),
+    /// The matcher's last sequence, digest and stop snapshot, or the snapshot's error.
+    Matcher(Result<(u64, u64, Option<std::path::PathBuf>), String>),
+}
+
+/// A running pipeline. Start it with [`Pipeline::builder`]; stop it with [`Pipeline::stop`].
+pub struct Pipeline {
+    publisher: Option<Publisher>,
+    health: Arc<Health>,
+    stopped: crossbeam::channel::Receiver<StageDone>,
+}
+
+impl Pipeline {
+    /// A builder for a pipeline over `engine` whose journal and snapshots live under `data_dir`
+    /// (`data_dir/journal`, `data_dir/snapshots`).
+    pub fn builder(
+        engine: crate::market::EngineConfig,
+        data_dir: impl Into<std::path::PathBuf>,
+    ) -> PipelineBuilder {
+        PipelineBuilder::new(engine, data_dir.into())
+    }
+
+    /// A new handle for publishing commands.
+    pub fn publisher(&self) -> Publisher {
+        match &self.publisher {
+            Some(p) => p.clone(),
+            None => unreachable!("the pipeline's own publisher lives until stop consumes it"),
+        }
+    }
+
+    /// The last sequence made durable by the journaler.
+    pub fn durable_seq(&self) -> u64 {
+        self.health.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// The last sequence the matcher processed.
+    pub fn processed_seq(&self) -> u64 {
+        self.health.processed_seq.load(Ordering::Acquire)
+    }
+
+    /// Why the pipeline stopped accepting commands, if a stage failed.
+    pub fn failure(&self) -> Option<String> {
+        self.health.failure()
+    }
+
+    /// Stops accepting commands, drains what is in the rings (journaled, processed, published),
+    /// makes the journal durable, writes a snapshot if configured, and joins the stage threads.
+    ///
+    /// The stages shut down when the last [`Publisher`] is dropped, so drop every clone first;
+    /// and keep polling the [`EventReceiver`] until it reports [`Stopped`], or a full output ring
+    /// holds the matcher.
+    pub fn stop(mut self) -> Result<StopReport, PipelineError> {
+        self.health.accepting.store(false, Ordering::Release);
+        drop(self.publisher.take());
+        let mut report = StopReport::default();
+        let mut problems = Vec::new();
+        for _ in 0..2 {
+            match self.stopped.recv() {
+                Ok(StageDone::Journaler(Ok(durable))) => report.durable_seq = durable,
+                Ok(StageDone::Matcher(Ok((processed, digest, snapshot)))) => {
+                    report.processed_seq = processed;
+                    report.digest = digest;
+                    report.snapshot = snapshot;
+                }
+                Ok(StageDone::Journaler(Err(e)) | StageDone::Matcher(Err(e))) => problems.push(e),
+                Err(_) => problems.push("a stage ended without reporting".to_string()),
+            }
+        }
+        if let Some(failure) = self.health.failure() {
+            problems.insert(0, failure);
+        }
+        if problems.is_empty() {
+            Ok(report)
+        } else {
+            Err(PipelineError::StageFailed(problems.join("; ")))
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The pipeline (issue: LMAX pipeline): commands from several producer threads reach the matcher
+//! exactly once, in ring order, journaled before processed; a stop/start round trip keeps the
+//! state; a full ring pushes back instead of dropping; a failing stage stops the pipeline and says
+//! why.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use hayate::journal::{FlushPolicy, JournalOptions};
+use hayate::pipeline::{Output, Pipeline, PublishError, Wait};
+use hayate::recovery::{self, ReplayOptions};
+use hayate::*;
+
+fn config() -> ExchangeConfig {
+    ExchangeConfig::demo()
+}
+
+fn small_journal(policy: FlushPolicy) -> JournalOptions {
+    JournalOptions {
+        segment_size: 1 << 20,
+        flush_policy: policy,
+        first_seq: 1,
+    }
+}
+
+fn order(account: u32, n: u64) -> Command {
+    let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
+    let price = Price(
+        if side == Side::Buy {
+            4_990_000
+        } else {
+            5_010_000
+        } + n % 7,
+    );
+    let id = ClientOrderId::new(&format!("a{account}-{n}")).expect("short id");
+    Command::new_order(NewOrder::limit(
+        AccountId(account),
+        SymbolId(0),
+        side,
+        price,
+        Qty(1),
+        id,
+    ))
+    .at(n)
+}
+
+/// Polls until `until` says stop or the deadline passes.
+fn drain(
+    events: &mut hayate::pipeline::EventReceiver,
+    deadline: Duration,
+    mut on: impl FnMut(&Output) -> bool,
+) {
+    let end = Instant::now() + deadline;
+    let mut done = false;
+    while !done && Instant::now() < end {
+        match events.poll(|out| done |= on(out)) {
+            Ok(0) => std::thread::yield_now(),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+#[test]
+fn commands_from_several_producers_reach_the_matcher_once_in_order_and_journaled_first() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (pipeline, mut events, report) =
+        Pipeline::builder(config.engine_config().clone(), data.path())
+            .journal_options(small_journal(FlushPolicy::Always))
+            .input_ring(1 << 10)
+            .initial_commands(config.initial_deposits())
+            .start()
+            .expect("start");
+    assert_eq!(report.last_seq, 0);
+    let deposits = config.initial_deposits().len() as u64;
+    const PER_THREAD: u64 = 3_000;
+
+    let producers: Vec<_> = [1u32, 2]
+        .into_iter()
+        .map(|account| {
+            let mut publisher = pipeline.publisher();
+            std::thread::spawn(move || {
+                for n in 0..PER_THREAD {
+                    publisher.publish(&order(account, n)).expect("publish");
+                }
+            })
+        })
+        .collect();
+
+    let total = deposits + 2 * PER_THREAD;
+    let mut last = (0u64, 0u32);
+    let mut seen_accepted = HashSet::new();
+    let mut commands = 0u64;
+    let mut ahead_of_journal = 0u64;
+    drain(&mut events, Duration::from_secs(60), |out| {
+        // Ring order: sequences never go back, and a command's events are numbered 0, 1, 2…
+        assert!(
+            (out.seq, out.index) > last || last == (0, 0),
+            "{:?} after {last:?}",
+            (out.seq, out.index)
+        );
+        if out.index == 0 {
+            assert_eq!(out.seq, last.0 + 1, "a command went missing or came twice");
+            commands += 1;
+        }
+        last = (out.seq, out.index);
+        // Journaled before processed: nothing comes out past the durable sequence.
+        if out.seq > pipeline.durable_seq() {
+            ahead_of_journal += 1;
+        }
+        if out.event.event_kind() == Some(EventKind::Accepted) {
+            assert!(
+                seen_accepted.insert(out.event.client_order_id),
+                "an order was accepted twice"
+            );
+        }
+        commands == total
+    });
+    for p in producers {
+        p.join().expect("producer");
+    }
+    assert_eq!(commands, total);
+    assert_eq!(
+        ahead_of_journal, 0,
+        "events left before their command was durable"
+    );
+    assert_eq!(
+        seen_accepted.len() as u64,
+        2 * PER_THREAD,
+        "every order accepted once"
+    );
+
+    let stopped = {
+        let stopper = std::thread::spawn(move || pipeline.stop());
+        drain(&mut events, Duration::from_secs(30), |_| false);
+        stopper.join().expect("stop thread").expect("stop")
+    };
+    assert_eq!(stopped.durable_seq, total);
+    assert_eq!(stopped.processed_seq, total);
+
+    // The journal holds exactly what was processed: replaying it gives the matcher's state.
+    let (replayed, replay_report) = recovery::replay(
+        config.engine_config(),
+        &data.path().join("journal"),
+        ReplayOptions::default(),
+        |_, _, _| {},
+        |_| {},
+    )
+    .expect("replay");
+    assert_eq!(replay_report.last_seq, total);
+    assert_eq!(replayed.digest(), stopped.digest);
+}
+
+#[test]
+fn stop_then_start_recovers_the_same_state_from_the_stop_snapshot() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let start = || {
+        Pipeline::builder(config.engine_config().clone(), data.path())
+            .journal_options(small_journal(FlushPolicy::Never))
+            .initial_commands(config.initial_deposits())
+            .start()
+            .expect("start")
+    };
+    let stop = |pipeline: Pipeline, mut events: hayate::pipeline::EventReceiver| {
+        let stopper = std::thread::spawn(move || pipeline.stop());
+        drain(&mut events, Duration::from_secs(30), |_| false);
+        stopper.join().expect("stop thread").expect("stop")
+    };
+
+    let (pipeline, events, _) = start();
+    let mut publisher = pipeline.publisher();
+    for n in 0..500 {
+        publisher
+            .publish(&order(1 + (n % 2) as u32, n))
+            .expect("publish");
+    }
+    drop(publisher);
+    let first = stop(pipeline, events);
+    assert!(first.snapshot.is_some());
+
+    let (pipeline, events, report) = start();
+    assert_eq!(
+        report.snapshot.as_ref().map(|s| s.0),
+        Some(first.processed_seq),
+        "{report}"
+    );
+    assert_eq!(report.replayed, 0, "the stop snapshot covers everything");
+    let second = stop(pipeline, events);
+    assert_eq!(second.digest, first.digest);
+    assert_eq!(
+        second.processed_seq, first.processed_seq,
+        "deposits are not applied twice"
+    );
+}
+
+#[test]
+fn a_full_ring_pushes_back_instead_of_dropping() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), data.path())
+        .journal_options(small_journal(FlushPolicy::Never))
+        .input_ring(64)
+        .output_ring(8)
+        .wait(Wait::Yield)
+        .start()
+        .expect("start");
+    let mut publisher = pipeline.publisher();
+    // Nobody polls the output: the matcher blocks on the full output ring, then the input fills.
+    let mut accepted = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let full = loop {
+        match publisher.try_publish(&Command::halt(None)) {
+            Ok(()) => accepted += 1,
+            Err(PublishError::Full) => break true,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    assert!(full, "the ring never reported full");
+    assert!(
+        accepted >= 64,
+        "at least the input ring's slots were taken ({accepted})"
+    );
+    // Nothing was dropped: every accepted command comes out once the consumer reads.
+    let mut outputs = 0u64;
+    drain(&mut events, Duration::from_secs(10), |out| {
+        outputs += (out.index == 0) as u64;
+        outputs == accepted
+    });
+    assert_eq!(outputs, accepted);
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    stopper.join().expect("stop thread").expect("stop");
+}
+
+#[test]
+fn ring_sizes_the_rings_cannot_take_are_refused_at_start() {
+    let data = tempfile::tempdir().expect("tempdir");
+    for (input, output) in [(32, 8), (100, 8), (64, 3)] {
+        let started = Pipeline::builder(config().engine_config().clone(), data.path())
+            .input_ring(input)
+            .output_ring(output)
+            .start();
+        assert!(
+            matches!(started, Err(hayate::pipeline::PipelineError::Config(_))),
+            "{input}/{output} accepted"
+        );
+    }
+}
+
+#[test]
+fn a_failing_stage_stops_the_pipeline_and_says_why() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), data.path())
+        // Small segments, so the journaler soon needs a new file in the directory removed below.
+        .journal_options(JournalOptions {
+            segment_size: 8 * 1024,
+            flush_policy: FlushPolicy::Never,
+            first_seq: 1,
+        })
+        .snapshot_on_stop(false)
+        .start()
+        .expect("start");
+    std::fs::remove_dir_all(data.path().join("journal")).expect("remove the journal directory");
+    let mut publisher = pipeline.publisher();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        match publisher.try_publish(&Command::halt(None)) {
+            Ok(()) | Err(PublishError::Full) => {}
+            Err(PublishError::Stopped(why)) => break why,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        let _ = events.poll(|_| {});
+        assert!(Instant::now() < deadline, "the journaler never failed");
+    };
+    assert!(refused.contains("journaler"), "{refused}");
+    assert!(pipeline.failure().is_some());
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    let stopped = stopper.join().expect("stop thread");
+    assert!(
+        matches!(
+            stopped,
+            Err(hayate::pipeline::PipelineError::StageFailed(_))
+        ),
+        "{stopped:?}"
+    );
+}
