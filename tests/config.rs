@@ -1001,3 +1001,35 @@ fn deposit_may_name_an_account_no_user_names() {
     );
     assert_eq!(config.initial_deposits().len(), 1);
 }
+
+#[test]
+fn pipeline_section_sets_rings_wait_and_pins() {
+    let config = parse(
+        "[pipeline]\ninput_ring = 1024\noutput_ring = 4096\nwait = \"busy-spin\"\npin_matcher = 1\nsnapshot_on_stop = false\n",
+    );
+    let p = config.pipeline();
+    assert_eq!((p.input_ring, p.output_ring), (1024, 4096));
+    assert_eq!(p.wait, hayate::pipeline::Wait::BusySpin);
+    assert_eq!((p.pins.journaler, p.pins.matcher), (None, Some(1)));
+    assert!(!p.snapshot_on_stop);
+    assert_eq!(parse("").pipeline(), &PipelineConfig::default());
+}
+
+#[test]
+fn pipeline_ring_sizes_and_wait_are_checked() {
+    assert_refused(
+        "[pipeline]\ninput_ring = 32\n",
+        "pipeline.input_ring",
+        "power of two ≥ 64",
+    );
+    assert_refused(
+        "[pipeline]\noutput_ring = 1000\n",
+        "pipeline.output_ring",
+        "power of two",
+    );
+    assert_refused(
+        "[pipeline]\nwait = \"spin\"\n",
+        "pipeline.wait",
+        "unknown wait strategy",
+    );
+}

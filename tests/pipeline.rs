@@ -293,3 +293,28 @@ fn a_failing_stage_stops_the_pipeline_and_says_why() {
         "{stopped:?}"
     );
 }
+
+#[test]
+fn a_pipeline_configured_from_toml_uses_its_journal_and_deposits() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let text = hayate::config::DEMO_TOML.replace(
+        "dir = \"data\"",
+        &format!("dir = {:?}", data.path().display().to_string()),
+    );
+    let config = ExchangeConfig::from_toml_str(&text, "test.toml").expect("config");
+    let (pipeline, mut events, report) = hayate::pipeline::PipelineBuilder::configured(&config)
+        .start()
+        .expect("start");
+    assert_eq!(report.last_seq, 0);
+    let deposits = config.initial_deposits().len() as u64;
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    let mut seen = 0;
+    drain(&mut events, Duration::from_secs(30), |out| {
+        seen += (out.event.event_kind() == Some(EventKind::Deposited)) as u64;
+        false
+    });
+    let stopped = stopper.join().expect("stop thread").expect("stop");
+    assert_eq!(seen, deposits);
+    assert_eq!(stopped.durable_seq, deposits);
+    assert!(data.path().join("journal").is_dir() && stopped.snapshot.is_some());
+}

@@ -50,6 +50,7 @@ use serde::Deserialize;
 
 use crate::command::Command;
 use crate::market::{AssetSpec, BPS, EngineConfig, SymbolSpec};
+use crate::pipeline::{StagePins, Wait};
 use crate::units::{AccountId, Amount, AssetId, MAX_AMOUNT, Price, Qty};
 
 /// The demo exchange: SPEC §5's example plus a second user, so two parties can trade out of the
@@ -70,6 +71,15 @@ fsync = "always"                # always (group commit per batch) | never | inte
 # fsync_interval_ms = 10        # required with fsync = "interval"
 segment_size = 67108864         # bytes per journal segment (64 MiB)
 snapshot_every = 0              # commands between snapshots; 0 = only when an admin asks
+
+[pipeline]
+input_ring = 16384              # slots, a power of two >= 64; a full ring pushes back on gateways
+output_ring = 65536             # slots, a power of two
+wait = "backoff"                # backoff (spin, yield, nap: safe on shared cores) | yield | busy-spin
+# pin_journaler = 2             # core ids, for machines with a core to spare per stage
+# pin_replicator = 3
+# pin_matcher = 4
+snapshot_on_stop = true
 
 [limits]
 max_open_orders = 10000         # per account, over all symbols
@@ -276,6 +286,34 @@ impl Default for JournalConfig {
     }
 }
 
+/// `[pipeline]`: ring sizes, how idle stages wait, and which cores they are pinned to. The
+/// defaults suit a small shared machine; busy-spin and pinning are for dedicated cores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Input ring slots, a power of two ≥ 64 (default 16384).
+    pub input_ring: usize,
+    /// Output ring slots, a power of two ≥ 2 (default 65536).
+    pub output_ring: usize,
+    /// `"backoff"` (default), `"yield"` or `"busy-spin"`.
+    pub wait: Wait,
+    /// `pin_journaler`, `pin_replicator`, `pin_matcher`: core ids (default: none).
+    pub pins: StagePins,
+    /// Write a snapshot when stopping (default true).
+    pub snapshot_on_stop: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            input_ring: 1 << 14,
+            output_ring: 1 << 16,
+            wait: Wait::Backoff,
+            pins: StagePins::default(),
+            snapshot_on_stop: true,
+        }
+    }
+}
+
 /// How a user proves who it is at logon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -419,6 +457,7 @@ pub struct ReplicationConfig {
 pub struct ExchangeConfig {
     gateway: GatewayConfig,
     journal: JournalConfig,
+    pipeline: PipelineConfig,
     users: Vec<UserConfig>,
     admins: Vec<AdminConfig>,
     limits: LimitsConfig,
@@ -474,6 +513,11 @@ impl ExchangeConfig {
         &self.limits
     }
 
+    /// `[pipeline]`.
+    pub fn pipeline(&self) -> &PipelineConfig {
+        &self.pipeline
+    }
+
     /// `[replication]`, if this node is one of a pair.
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
@@ -516,6 +560,7 @@ struct RawConfig {
     gateway: RawGateway,
     journal: RawJournal,
     engine: RawEngine,
+    pipeline: RawPipeline,
     limits: LimitsConfig,
     assets: Vec<RawAsset>,
     symbols: Vec<RawSymbol>,
@@ -576,6 +621,33 @@ impl Default for RawJournal {
             fsync_interval_ms: None,
             segment_size: d.segment_size,
             snapshot_every: d.snapshot_every,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawPipeline {
+    input_ring: usize,
+    output_ring: usize,
+    wait: String,
+    pin_journaler: Option<usize>,
+    pin_replicator: Option<usize>,
+    pin_matcher: Option<usize>,
+    snapshot_on_stop: bool,
+}
+
+impl Default for RawPipeline {
+    fn default() -> Self {
+        let d = PipelineConfig::default();
+        RawPipeline {
+            input_ring: d.input_ring,
+            output_ring: d.output_ring,
+            wait: "backoff".to_string(),
+            pin_journaler: None,
+            pin_replicator: None,
+            pin_matcher: None,
+            snapshot_on_stop: d.snapshot_on_stop,
         }
     }
 }
@@ -866,6 +938,7 @@ impl Checker<'_> {
     fn check(&self, raw: RawConfig) -> Result<ExchangeConfig, ConfigError> {
         let gateway = self.gateway(raw.gateway)?;
         let journal = self.journal(raw.journal)?;
+        let pipeline = self.pipeline(raw.pipeline)?;
         let limits = self.limits(raw.limits)?;
         let assets = self.assets(&raw.assets)?;
         let symbols = self.symbols(&raw.symbols, &assets)?;
@@ -888,6 +961,7 @@ impl Checker<'_> {
         Ok(ExchangeConfig {
             gateway,
             journal,
+            pipeline,
             users,
             admins,
             limits,
@@ -938,6 +1012,33 @@ impl Checker<'_> {
             http_listen: self.address("gateway.http_listen", &raw.http_listen)?,
             comp_id: raw.comp_id,
             max_message_size: raw.max_message_size,
+        })
+    }
+
+    fn pipeline(&self, raw: RawPipeline) -> Result<PipelineConfig, ConfigError> {
+        // The multi-producer ring of `disruptor` needs at least 64 slots.
+        for (key, slots, least) in [
+            ("pipeline.input_ring", raw.input_ring, 64),
+            ("pipeline.output_ring", raw.output_ring, 2),
+        ] {
+            if !slots.is_power_of_two() || slots < least {
+                return Err(self.error(key, format!("{slots} is not a power of two ≥ {least}")));
+            }
+        }
+        let wait = raw
+            .wait
+            .parse()
+            .map_err(|e: String| self.error("pipeline.wait", e))?;
+        Ok(PipelineConfig {
+            input_ring: raw.input_ring,
+            output_ring: raw.output_ring,
+            wait,
+            pins: StagePins {
+                journaler: raw.pin_journaler,
+                replicator: raw.pin_replicator,
+                matcher: raw.pin_matcher,
+            },
+            snapshot_on_stop: raw.snapshot_on_stop,
         })
     }
 

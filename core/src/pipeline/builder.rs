@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use bytemuck::Zeroable;
 use disruptor::{ProcessorSettings, build_multi_producer, build_single_producer};
-use hayate_journal::JournalOptions;
+use hayate_journal::{FlushPolicy, JournalOptions};
 
 use super::journaler::Journaler;
 use super::matcher::Matcher;
@@ -15,6 +15,7 @@ use super::replicator::Replicator;
 use super::wait::Wait;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
+use crate::config::{ExchangeConfig, FsyncPolicy};
 use crate::event::Event;
 use crate::market::EngineConfig;
 use crate::recovery::{self, RecoveryReport};
@@ -58,6 +59,31 @@ impl PipelineBuilder {
             snapshot_on_stop: true,
             initial_commands: Vec::new(),
         }
+    }
+
+    /// A builder set up from the gateway configuration: the engine, `[journal]` (directory,
+    /// segment size, fsync policy), `[pipeline]` (rings, wait strategy, pins, stop snapshot) and
+    /// the `[[deposits]]` as initial commands.
+    pub fn configured(config: &ExchangeConfig) -> PipelineBuilder {
+        let journal = config.journal();
+        let pipeline = config.pipeline();
+        let flush_policy = match journal.fsync {
+            FsyncPolicy::Always => FlushPolicy::Always,
+            FsyncPolicy::Never => FlushPolicy::Never,
+            FsyncPolicy::Interval { ms } => FlushPolicy::Interval { ms },
+        };
+        PipelineBuilder::new(config.engine_config().clone(), journal.dir.clone())
+            .journal_options(JournalOptions {
+                segment_size: journal.segment_size,
+                flush_policy,
+                first_seq: 1,
+            })
+            .input_ring(pipeline.input_ring)
+            .output_ring(pipeline.output_ring)
+            .wait(pipeline.wait)
+            .pins(pipeline.pins)
+            .snapshot_on_stop(pipeline.snapshot_on_stop)
+            .initial_commands(config.initial_deposits())
     }
 
     /// Journal segment size and flush policy (default: 64 MiB, `always`).
