@@ -5,8 +5,12 @@
 //!
 //! A journal is a directory of segment files named `{first_seq:020}.seg` (the sequence of the
 //! segment's first record, zero-padded so names sort in order), plus `journal.lock` (the
-//! writer's `flock`). A `*.seg.tmp` file is a segment whose creation was interrupted; it is never
-//! read, and the next writer deletes it. Snapshot files (`snapshot-{seq:020}.snap`) are described
+//! writer's `flock`). A `*.seg.tmp` file is a segment not yet installed: `spare.seg.tmp`, the next
+//! segment the writer's background thread prepares ahead of a roll-over (sized and zero, no header
+//! yet), or `{first_seq:020}.seg.tmp`, one being created inline. It is never read; the writer
+//! renames it to its `.seg` name only once its length and header are in place, deletes an unused
+//! spare when it closes, and the next writer deletes (and reports) any left by a crash. Snapshot
+//! files (`snapshot-{seq:020}.snap`) are described
 //! in [`crate::snapshot_file`].
 //!
 //! # Segment header (64 bytes, at offset 0)

@@ -40,6 +40,7 @@
 pub mod error;
 pub mod format;
 mod lock;
+mod preparer;
 mod reader;
 pub mod record;
 pub mod recovery;

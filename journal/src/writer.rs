@@ -1,5 +1,38 @@
 //! [`Journal`]: the single writer. Appends into a memory-mapped segment, group-commits with one
-//! `msync` per batch, rolls over to preallocated segments, and deletes old ones for retention.
+//! `msync` per batch, rolls over to segments prepared ahead by a background thread, and deletes
+//! old ones for retention.
+//!
+//! # Roll-over
+//!
+//! A background thread per journal ([`crate::preparer`]) keeps one *spare* segment ready: a file
+//! named `spare.seg.tmp`, sized, its length fsynced, mapped and prefaulted (see
+//! [`segment::prepare`]). When a record does not fit, `append` rolls over on the spot:
+//!
+//! 1. writes the end-of-segment marker into the full segment (a store into the mapping);
+//! 2. `Always`/`Interval` only: msyncs what of the full segment is not durable yet (the records
+//!    since the last commit and the marker);
+//! 3. writes the spare's header with the real `first_seq` (a store into the mapping);
+//! 4. `Always`/`Interval` only: msyncs the header page;
+//! 5. renames the spare to `{first_seq:020}.seg`;
+//! 6. `Always`/`Interval` only: fsyncs the directory;
+//! 7. hands the thread the full segment's mapping to unmap, and asks it for the next spare.
+//!
+//! Under `Never` that is one `rename` plus two uncontended lock round trips and a futex wake:
+//! 70–100 µs measured on ext4 (64 MiB segments, 64-byte records; the rename is ~60 µs), against
+//! 90–160 ms when the segment was created inline. Under `Always`/`Interval` the three syncs add
+//! about three commits' worth of latency (not measured separately), on the path that pays an msync
+//! per batch anyway.
+//! If the spare is not ready (the thread fell behind), the segment is created inline as before
+//! and [`Journal::inline_rollovers`] counts it.
+//!
+//! Crash safety. A process crash at any point leaves: before step 5, a sealed (or not yet sealed)
+//! last segment and a `.seg.tmp` file, which the next open deletes and reports (a sealed last
+//! segment makes it create the next one); after step 5, a segment with a valid header, full
+//! length and no records, which is a valid empty last segment. Everything is visible in that order
+//! to the next opener because a process crash loses nothing from the page cache. Against a power
+//! cut under `Always`/`Interval`, the syncs order it the same way: the spare's length is durable
+//! before it is renamed (the thread fsyncs it), the full segment's marker and the new header
+//! before the rename can be, and the rename before any record in the new segment is acknowledged.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,9 +42,10 @@ use memmap2::MmapMut;
 
 use crate::error::{JournalError, Result};
 use crate::lock::{DirLock, lock_dir};
+use crate::preparer::Preparer;
 use crate::record::{self, FRAME_HEADER_LEN, MAX_PAYLOAD_FIELD, frame_len};
 use crate::recovery::{OpenReport, scan_segment};
-use crate::segment::{self, SEGMENT_HEADER_LEN, SegmentFile};
+use crate::segment::{self, Fill, SEGMENT_HEADER_LEN, SegmentFile};
 
 /// When appended records are made durable (msync'd to storage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +95,15 @@ impl JournalOptions {
         (room / 8 * 8).min(MAX_PAYLOAD_FIELD)
     }
 
+    /// How new segments are filled: sparse under `Never` (nothing to sync later), zeroed and
+    /// fsynced otherwise (so each commit's msync overwrites allocated blocks).
+    fn fill(&self) -> Fill {
+        match self.flush_policy {
+            FlushPolicy::Never => Fill::Sparse,
+            FlushPolicy::Always | FlushPolicy::Interval { .. } => Fill::Zeroed,
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         if self.segment_size < 4096 || self.segment_size % 8 != 0 {
             return Err(JournalError::InvalidOptions(format!(
@@ -101,6 +144,8 @@ struct ActiveSegment {
 pub struct Journal {
     dir: PathBuf,
     options: JournalOptions,
+    /// Declared before the lock so it is dropped (thread joined, unused spare deleted) first.
+    preparer: Preparer,
     _lock: DirLock,
     /// All segments, oldest first; the last one is the active one.
     segments: Vec<SegmentFile>,
@@ -109,6 +154,13 @@ pub struct Journal {
     durable_seq: u64,
     last_sync: Instant,
     max_payload: usize,
+    /// Roll-overs that found no spare ready and created the segment inline.
+    inline_rollovers: u64,
+    /// `Never` only: how many of the sealed segments just before the active one were sealed
+    /// without an msync; `sync` fsyncs them.
+    unsynced_sealed: usize,
+    /// `Never` only: a roll-over renamed a segment into place without fsyncing the directory.
+    dir_unsynced: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -118,6 +170,7 @@ impl std::fmt::Debug for Journal {
             .field("segments", &self.segments.len())
             .field("next_seq", &self.next_seq)
             .field("durable_seq", &self.durable_seq)
+            .field("inline_rollovers", &self.inline_rollovers)
             .finish()
     }
 }
@@ -183,7 +236,8 @@ impl Journal {
         let active = match active {
             Some(active) => active,
             None => {
-                let (seg, file, map) = segment::create(&dir, next_seq, options.segment_size)?;
+                let (seg, file, map) =
+                    segment::create(&dir, next_seq, options.segment_size, options.fill(), true)?;
                 segments.push(seg);
                 ActiveSegment {
                     _file: file,
@@ -197,9 +251,11 @@ impl Journal {
         report.segments = segments.len();
         report.first_seq = (next_seq > first_seq).then_some(first_seq);
         report.last_seq = (next_seq > first_seq).then(|| next_seq - 1);
+        let preparer = Preparer::spawn(&dir, options.segment_size, options.fill())?;
         let journal = Journal {
             dir,
             options,
+            preparer,
             _lock: lock,
             segments,
             active,
@@ -207,6 +263,9 @@ impl Journal {
             durable_seq: next_seq - 1,
             last_sync: Instant::now(),
             max_payload: options.max_payload(),
+            inline_rollovers: 0,
+            unsynced_sealed: 0,
+            dir_unsynced: false,
         };
         Ok((journal, report))
     }
@@ -253,10 +312,32 @@ impl Journal {
     /// Forces an msync of everything appended so far, whatever the policy; returns the durable
     /// sequence.
     pub fn sync(&mut self) -> Result<u64> {
+        // Oldest first: the sealed segments' end markers, then the active segment (with its header
+        // if it was installed without one being synced), then the names.
+        self.sync_sealed()?;
         self.flush_active()?;
+        if self.dir_unsynced {
+            segment::sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
         self.durable_seq = self.next_seq - 1;
         self.last_sync = Instant::now();
         Ok(self.durable_seq)
+    }
+
+    /// Fsyncs the segments a `Never` roll-over sealed without an msync (their mappings are gone:
+    /// the page cache is per file, so an fsync through a new descriptor covers it).
+    fn sync_sealed(&mut self) -> Result<()> {
+        let active = self.segments.len() - 1;
+        // Retention may have deleted some of them already.
+        let from = active.saturating_sub(self.unsynced_sealed);
+        for seg in &self.segments[from..active] {
+            File::open(&seg.path)
+                .and_then(|file| file.sync_data())
+                .map_err(|e| JournalError::io("fsync sealed segment", &seg.path, e))?;
+        }
+        self.unsynced_sealed = 0;
+        Ok(())
     }
 
     fn flush_active(&mut self) -> Result<()> {
@@ -280,29 +361,81 @@ impl Journal {
         Ok(())
     }
 
-    /// Seals the active segment with an end-of-segment marker (if it has room for one), makes it
-    /// durable, and starts a new segment at `next_seq`.
+    /// Seals the active segment with an end-of-segment marker (if it has room for one) and
+    /// continues in the spare the background thread prepared (or, if none is ready, in a segment
+    /// created inline) starting at `next_seq`. See the module documentation for the steps and why
+    /// they are crash-safe.
     fn roll_over(&mut self) -> Result<()> {
         let active = &mut self.active;
         if active.map.len() - active.write_offset >= FRAME_HEADER_LEN {
             record::write_end_of_segment(&mut active.map, active.write_offset, self.next_seq);
             active.write_offset += FRAME_HEADER_LEN;
         }
-        // Flushed whatever the policy: a sealed segment is never touched again, and a later
-        // segment must not be durable while the end of this one is not (recovery would call that
-        // a missing end marker).
-        self.flush_active()?;
-        self.durable_seq = self.next_seq - 1;
-        self.last_sync = Instant::now();
-        let (seg, file, map) =
-            segment::create(&self.dir, self.next_seq, self.options.segment_size)?;
-        self.segments.push(seg);
-        self.active = ActiveSegment {
-            _file: file,
-            map,
-            write_offset: SEGMENT_HEADER_LEN,
-            flushed_offset: SEGMENT_HEADER_LEN,
+        let durable = self.options.flush_policy != FlushPolicy::Never;
+        if durable {
+            // A later segment must not be durable while the end of this one is not: after a power
+            // cut, recovery would find this segment not last and without its end marker.
+            self.flush_active()?;
+            self.durable_seq = self.next_seq - 1;
+            self.last_sync = Instant::now();
+        }
+        // Under `Never` the full segment is not msynced here. `Never` promises survival of a
+        // process crash only, and after one the page cache — where the marker stored above
+        // already is — is what the next opener reads: it sees the marker before the renamed
+        // segment, in program order, with or without an msync. A power cut could leave the new
+        // name durable before the marker, but under `Never` it could always leave an unopenable
+        // journal anyway (writeback persists pages in no particular order, so a later page of a
+        // segment can reach the disk before an earlier one); `repair` is the answer there. A
+        // `sync` call still makes everything durable: it fsyncs the segments sealed this way.
+        // Sealed: if what follows fails, the next append retries the roll-over instead of writing
+        // after the marker.
+        self.active.write_offset = self.active.map.len();
+        let first_seq = self.next_seq;
+        let taken = self.preparer.take();
+        // Taking the spare (or its error) empties the slot: the next one is asked for below, once
+        // this one is renamed (it reuses the name).
+        let want_spare = taken.is_some();
+        let installed = match taken {
+            Some(Ok(spare)) => segment::install(&self.dir, spare, first_seq, durable),
+            // Not ready (the thread fell behind), or preparing it failed: create it inline, which
+            // reports the error if it persists.
+            Some(Err(_)) | None => {
+                self.inline_rollovers += 1;
+                segment::create(
+                    &self.dir,
+                    first_seq,
+                    self.options.segment_size,
+                    self.options.fill(),
+                    durable,
+                )
+            }
         };
+        let (seg, file, map) = match installed {
+            Ok(installed) => installed,
+            Err(e) => {
+                if want_spare {
+                    self.preparer.request();
+                }
+                return Err(e);
+            }
+        };
+        self.segments.push(seg);
+        let sealed = std::mem::replace(
+            &mut self.active,
+            ActiveSegment {
+                _file: file,
+                map,
+                write_offset: SEGMENT_HEADER_LEN,
+                // Not durable yet under `Never`: the next sync msyncs the header too.
+                flushed_offset: if durable { SEGMENT_HEADER_LEN } else { 0 },
+            },
+        );
+        if !durable {
+            self.unsynced_sealed += 1;
+            self.dir_unsynced = true;
+        }
+        self.preparer
+            .after_roll_over((sealed._file, sealed.map), want_spare);
         Ok(())
     }
 
@@ -357,5 +490,11 @@ impl Journal {
     /// The largest payload `append` accepts.
     pub fn max_payload(&self) -> usize {
         self.max_payload
+    }
+
+    /// How many roll-overs since open found no prepared spare segment and created the next
+    /// segment inline, stalling that `append` (0 when the background thread keeps up).
+    pub fn inline_rollovers(&self) -> u64 {
+        self.inline_rollovers
     }
 }
