@@ -70,7 +70,9 @@ dir = "data"
 fsync = "always"                # always (group commit per batch) | never | interval
 # fsync_interval_ms = 10        # required with fsync = "interval"
 segment_size = 67108864         # bytes per journal segment (64 MiB)
-snapshot_every = 0              # commands between snapshots; 0 = only when an admin asks
+snapshot_every = 0              # commands between snapshots; 0 = only at stop and when an admin asks
+keep_snapshots = 3              # newest valid snapshots kept; older ones and the journal segments
+                                # wholly covered by the oldest kept one are deleted (0 = keep all)
 
 [pipeline]
 input_ring = 16384              # slots, a power of two >= 64; a full ring pushes back on gateways
@@ -273,6 +275,9 @@ pub struct JournalConfig {
     pub segment_size: u64,
     /// Commands between automatic snapshots; 0 (the default) takes them only when asked.
     pub snapshot_every: u64,
+    /// Snapshots to keep (default 3); older ones, and journal segments wholly covered by the
+    /// oldest kept one, are deleted. 0 keeps everything.
+    pub keep_snapshots: usize,
 }
 
 impl Default for JournalConfig {
@@ -282,6 +287,7 @@ impl Default for JournalConfig {
             fsync: FsyncPolicy::Always,
             segment_size: 64 << 20,
             snapshot_every: 0,
+            keep_snapshots: 3,
         }
     }
 }
@@ -610,6 +616,7 @@ struct RawJournal {
     fsync_interval_ms: Option<u64>,
     segment_size: u64,
     snapshot_every: u64,
+    keep_snapshots: usize,
 }
 
 impl Default for RawJournal {
@@ -621,6 +628,7 @@ impl Default for RawJournal {
             fsync_interval_ms: None,
             segment_size: d.segment_size,
             snapshot_every: d.snapshot_every,
+            keep_snapshots: d.keep_snapshots,
         }
     }
 }
@@ -1081,6 +1089,7 @@ impl Checker<'_> {
             fsync,
             segment_size: raw.segment_size,
             snapshot_every: raw.snapshot_every,
+            keep_snapshots: raw.keep_snapshots,
         })
     }
 

@@ -10,8 +10,9 @@ use disruptor::{ProcessorSettings, build_multi_producer, build_single_producer};
 use hayate_journal::{FlushPolicy, JournalOptions};
 
 use super::journaler::Journaler;
-use super::matcher::Matcher;
+use super::matcher::{Matcher, Periodic};
 use super::replicator::Replicator;
+use super::snapshotter;
 use super::wait::Wait;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
@@ -43,6 +44,8 @@ pub struct PipelineBuilder {
     wait: Wait,
     pins: StagePins,
     snapshot_on_stop: bool,
+    snapshot_every: u64,
+    keep_snapshots: usize,
     initial_commands: Vec<Command>,
 }
 
@@ -57,6 +60,8 @@ impl PipelineBuilder {
             wait: Wait::default(),
             pins: StagePins::default(),
             snapshot_on_stop: true,
+            snapshot_every: 0,
+            keep_snapshots: 3,
             initial_commands: Vec::new(),
         }
     }
@@ -83,6 +88,7 @@ impl PipelineBuilder {
             .wait(pipeline.wait)
             .pins(pipeline.pins)
             .snapshot_on_stop(pipeline.snapshot_on_stop)
+            .snapshots(journal.snapshot_every, journal.keep_snapshots)
             .initial_commands(config.initial_deposits())
     }
 
@@ -121,6 +127,15 @@ impl PipelineBuilder {
     /// Write a snapshot when stopping (default: yes), so the next start replays nothing.
     pub fn snapshot_on_stop(mut self, yes: bool) -> Self {
         self.snapshot_on_stop = yes;
+        self
+    }
+
+    /// Write a snapshot every `every` commands (0: never, the default) on a background thread,
+    /// keep the newest `keep` (0: all) and delete the journal segments wholly covered by the
+    /// oldest kept one (default keep: 3).
+    pub fn snapshots(mut self, every: u64, keep: usize) -> Self {
+        self.snapshot_every = every;
+        self.keep_snapshots = keep;
         self
     }
 
@@ -191,6 +206,22 @@ impl PipelineBuilder {
 
         let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
         let mut replicator = Replicator;
+        let (periodic, snapshotter) = if self.snapshot_every > 0 {
+            let (writer, thread) = snapshotter::spawn(
+                snapshot_dir.clone(),
+                self.keep_snapshots,
+                Arc::clone(&health),
+            )
+            .map_err(|e| PipelineError::Config(format!("cannot start the snapshot writer: {e}")))?;
+            let periodic = Periodic {
+                every: self.snapshot_every,
+                since: 0,
+                writer,
+            };
+            (Some(periodic), Some(thread))
+        } else {
+            (None, None)
+        };
         let snapshot_dir = self.snapshot_on_stop.then_some(snapshot_dir);
         let mut matcher = Matcher::new(
             engine,
@@ -199,6 +230,7 @@ impl PipelineBuilder {
             Arc::clone(&health),
             snapshot_dir,
             done_tx,
+            periodic,
         );
 
         // The topology, in one place: journaler ∥ replicator, then the matcher after both.
@@ -233,6 +265,7 @@ impl PipelineBuilder {
             publisher: Some(publisher),
             health,
             stopped: done_rx,
+            snapshotter,
         };
         Ok((pipeline, EventReceiver { poller }, report))
     }

@@ -17,6 +17,8 @@ pub(crate) struct Journaler {
     base: u64,
     health: Arc<Health>,
     done: Sender<StageDone>,
+    /// Segments at or below this sequence have been deleted (retention).
+    deleted_through: u64,
 }
 
 impl Journaler {
@@ -31,6 +33,7 @@ impl Journaler {
             base,
             health,
             done,
+            deleted_through: 0,
         }
     }
 
@@ -53,6 +56,14 @@ impl Journaler {
             if end_of_batch {
                 let durable = self.journal.commit().map_err(|e| e.to_string())?;
                 self.health.durable_seq.store(durable, Ordering::Release);
+                // Retention, once per periodic snapshot: a few unlinks, never per command.
+                let retain = self.health.retain_through.load(Ordering::Acquire);
+                if retain > self.deleted_through {
+                    self.journal
+                        .delete_segments_through(retain)
+                        .map_err(|e| e.to_string())?;
+                    self.deleted_through = retain;
+                }
             }
             Ok(())
         }));

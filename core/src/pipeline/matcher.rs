@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use crossbeam::channel::Sender;
 use disruptor::{Producer, RingBufferFull, Sequence, SingleConsumerBarrier, SingleProducer};
 
+use super::snapshotter::SnapshotRequest;
 use super::wait::Backoff;
 use super::{Health, InputSlot, Output, StageDone, panic_message};
 use crate::engine::Engine;
@@ -23,6 +24,14 @@ pub(crate) struct Matcher {
     health: Arc<Health>,
     snapshot_dir: Option<PathBuf>,
     done: Sender<StageDone>,
+    periodic: Option<Periodic>,
+}
+
+/// Periodic snapshots: every `every` commands, the state goes to the snapshot writer.
+pub(crate) struct Periodic {
+    pub every: u64,
+    pub since: u64,
+    pub writer: Sender<SnapshotRequest>,
 }
 
 impl Matcher {
@@ -33,6 +42,7 @@ impl Matcher {
         health: Arc<Health>,
         snapshot_dir: Option<PathBuf>,
         done: Sender<StageDone>,
+        periodic: Option<Periodic>,
     ) -> Matcher {
         Matcher {
             engine,
@@ -42,6 +52,7 @@ impl Matcher {
             health,
             snapshot_dir,
             done,
+            periodic,
         }
     }
 
@@ -74,6 +85,23 @@ impl Matcher {
                 self.last_seq = seq;
                 if end_of_batch {
                     self.health.processed_seq.store(seq, Ordering::Release);
+                }
+                if let Some(periodic) = &mut self.periodic {
+                    periodic.since += 1;
+                    // Serialise only when the writer can take it; otherwise try next batch.
+                    if end_of_batch
+                        && periodic.since >= periodic.every
+                        && !periodic.writer.is_full()
+                    {
+                        let state = self.engine.save();
+                        if periodic
+                            .writer
+                            .try_send(SnapshotRequest { seq, state })
+                            .is_ok()
+                        {
+                            periodic.since = 0;
+                        }
+                    }
                 }
             }
             Err(panic) => self.health.fail(format!(

@@ -33,6 +33,7 @@ mod builder;
 mod journaler;
 mod matcher;
 mod replicator;
+mod snapshotter;
 pub mod wait;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -110,6 +111,12 @@ pub(crate) struct Health {
     pub(crate) durable_seq: AtomicU64,
     /// Last sequence the matcher processed.
     pub(crate) processed_seq: AtomicU64,
+    /// Sequence of the last periodic snapshot written.
+    pub(crate) snapshot_seq: AtomicU64,
+    /// Journal segments wholly at or below this sequence may be deleted (retention).
+    pub(crate) retain_through: AtomicU64,
+    /// Why the last periodic snapshot failed, until one succeeds.
+    snapshot_error: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -128,6 +135,12 @@ impl Health {
 
     fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    pub(crate) fn set_snapshot_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.snapshot_error.lock() {
+            *slot = error;
+        }
     }
 }
 
@@ -244,6 +257,7 @@ pub struct Pipeline {
     publisher: Option<Publisher>,
     health: Arc<Health>,
     stopped: crossbeam::channel::Receiver<StageDone>,
+    snapshotter: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Pipeline {
@@ -279,6 +293,21 @@ impl Pipeline {
         self.health.failure()
     }
 
+    /// The sequence of the last periodic snapshot written (0 if none yet).
+    pub fn snapshot_seq(&self) -> u64 {
+        self.health.snapshot_seq.load(Ordering::Acquire)
+    }
+
+    /// Why the last periodic snapshot failed, until a later one succeeds. Trading goes on: the
+    /// journal holds every command.
+    pub fn snapshot_error(&self) -> Option<String> {
+        self.health
+            .snapshot_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+    }
+
     /// Stops accepting commands, drains what is in the rings (journaled, processed, published),
     /// makes the journal durable, writes a snapshot if configured, and joins the stage threads.
     ///
@@ -300,6 +329,12 @@ impl Pipeline {
                 }
                 Ok(StageDone::Journaler(Err(e)) | StageDone::Matcher(Err(e))) => problems.push(e),
                 Err(_) => problems.push("a stage ended without reporting".to_string()),
+            }
+        }
+        // The matcher's end closed the snapshot channel, so the writer finishes and ends.
+        if let Some(writer) = self.snapshotter.take() {
+            if writer.join().is_err() {
+                problems.push("the snapshot writer panicked".to_string());
             }
         }
         if let Some(failure) = self.health.failure() {
