@@ -59,6 +59,8 @@ use tempfile::TempDir;
 #[allow(dead_code)]
 #[path = "support/naive_book.rs"]
 mod naive_book;
+#[path = "support/rng.rs"]
+mod rng;
 #[allow(dead_code)]
 #[path = "support/stream.rs"]
 mod stream;

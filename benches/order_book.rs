@@ -50,6 +50,8 @@ use rust_decimal::Decimal;
 
 #[path = "support/naive_book.rs"]
 mod naive_book;
+#[path = "support/rng.rs"]
+mod rng;
 #[path = "support/stream.rs"]
 mod stream;
 

@@ -124,22 +124,9 @@ fn journal_options() -> JournalOptions {
 // ---------------------------------------------------------------------------------------------
 // The command stream.
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// What the stream holds (for the printed summary).
 #[derive(Default, Debug)]
@@ -154,7 +141,7 @@ struct Mix {
 fn stream(config: &ExchangeConfig, n: usize) -> (Vec<Command>, Mix) {
     const MID: u64 = 5_000_000;
     const TRACKED: usize = 2_000;
-    let mut rng = Rng(0x4a59_4154_455f_4245);
+    let mut rng = Rng::new(0x4a59_4154_455f_4245);
     let mut mix = Mix::default();
     let mut commands = config.initial_deposits();
     mix.deposits = commands.len();

@@ -930,7 +930,7 @@ fn generate(ctx: &Context, args: &GenerateArgs, out: &mut impl Write) -> Result<
     let (mut trades, mut snapshots) = (0u64, 0u64);
     // Its own generator, so that batching and snapshots never change the commands: a journal of
     // N commands is a prefix of a longer one with the same seed.
-    let mut batches = Rng(args.seed ^ 0x6261_7463_6865_7321);
+    let mut batches = Rng::new(args.seed ^ 0x6261_7463_6865_7321);
     let mut batch_left = 0;
     for n in 1..=args.commands {
         let command = flow.next_command(&engine);
@@ -974,23 +974,17 @@ fn generate(ctx: &Context, args: &GenerateArgs, out: &mut impl Write) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// splitmix64: small, fast and the same everywhere, so a seed always gives the same journal.
-struct Rng(u64);
+// splitmix64, shared with the benches and tests, so a seed always gives the same journal.
+#[path = "../benches/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+/// Percentages for the generated flow.
+trait Percent {
+    fn percent(&mut self) -> u64;
+}
 
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
+impl Percent for Rng {
     fn percent(&mut self) -> u64 {
         self.below(100)
     }
@@ -1065,7 +1059,7 @@ impl OrderFlow {
         }
         deposits.reverse(); // popped from the back
         Ok(OrderFlow {
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             config,
             deposits,
             traders,

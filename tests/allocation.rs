@@ -38,21 +38,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// A small deterministic generator (splitmix64), so the stream is the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+// A deterministic generator (splitmix64), so the stream is the same every run.
+#[path = "../benches/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -219,7 +208,7 @@ fn steady_state_commands_allocate_nothing() {
         );
     }
     let mut generator = Generator {
-        rng: Rng(7),
+        rng: Rng::new(7),
         model: Engine::load(&engine.save()).expect("copy"),
         live: Vec::new(),
         position: Default::default(),
@@ -299,7 +288,7 @@ fn the_pipeline_allocates_nothing_per_command_on_any_stage() {
         engine.process(d, &mut |_: &Event| {});
     }
     let mut generator = Generator {
-        rng: Rng(11),
+        rng: Rng::new(11),
         model: Engine::load(&engine.save()).expect("copy"),
         live: Vec::new(),
         position: Default::default(),
