@@ -69,37 +69,28 @@ pub fn truncate_after(dir: impl AsRef<Path>, seq: u64) -> Result<RepairReport> {
         if map.len() - offset < FRAME_HEADER_LEN {
             return Err(beyond_end(dir, seq, next_seq));
         }
-        match record::decode(&map, offset) {
+        let defect = match record::decode(&map, offset) {
             Ok(Frame::Record { record, frame_len }) if record.seq == next_seq => {
                 offset += frame_len;
                 next_seq += 1;
+                continue;
             }
-            Ok(Frame::Record { record, .. }) => {
-                let defect = Defect::SeqMismatch {
-                    expected: next_seq,
-                    found: record.seq,
-                };
-                return Err(corrupt(
-                    target,
-                    offset,
-                    next_seq,
-                    defect,
-                    "; cannot keep records up to the requested seq",
-                ));
-            }
+            Ok(Frame::Record { record, .. }) => Defect::SeqMismatch {
+                expected: next_seq,
+                found: record.seq,
+            },
             Ok(Frame::Empty | Frame::EndOfSegment { .. }) => {
                 return Err(beyond_end(dir, seq, next_seq));
             }
-            Err(defect) => {
-                return Err(corrupt(
-                    target,
-                    offset,
-                    next_seq,
-                    defect,
-                    "; cannot keep records up to the requested seq",
-                ));
-            }
-        }
+            Err(defect) => defect,
+        };
+        return Err(corrupt(
+            target,
+            offset,
+            next_seq,
+            defect,
+            "; cannot keep records up to the requested seq",
+        ));
     }
     // Nothing is changed until the kept prefix is known to be valid. Then later segments go
     // first (newest first), so an interrupted repair can simply be run again.
