@@ -56,14 +56,7 @@ impl Journaler {
             if end_of_batch {
                 let durable = self.journal.commit().map_err(|e| e.to_string())?;
                 self.health.durable_seq.store(durable, Ordering::Release);
-                // Retention, once per periodic snapshot: a few unlinks, never per command.
-                let retain = self.health.retain_through.load(Ordering::Acquire);
-                if retain > self.deleted_through {
-                    self.journal
-                        .delete_segments_through(retain)
-                        .map_err(|e| e.to_string())?;
-                    self.deleted_through = retain;
-                }
+                self.retire_covered_segments()?;
             }
             Ok(())
         }));
@@ -77,6 +70,21 @@ impl Journaler {
     }
 }
 
+impl Journaler {
+    /// Retention, once per periodic snapshot: deletes the segments the oldest kept snapshot
+    /// covers (a few unlinks; never per command).
+    fn retire_covered_segments(&mut self) -> Result<(), String> {
+        let retain = self.health.retain_through.load(Ordering::Acquire);
+        if retain > self.deleted_through {
+            self.journal
+                .delete_segments_through(retain)
+                .map_err(|e| e.to_string())?;
+            self.deleted_through = retain;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Journaler {
     /// The final flush: whatever the policy, everything appended is made durable at stop.
     fn drop(&mut self) {
@@ -84,6 +92,16 @@ impl Drop for Journaler {
         if let Ok(durable) = result {
             self.health.durable_seq.store(durable, Ordering::Release);
         }
+        // Retention a snapshot asked for after the last batch is applied now.
+        let result = result.and_then(|durable| {
+            if self.health.has_failed() {
+                return Ok(durable);
+            }
+            self.retire_covered_segments()
+                .map(|()| durable)
+                .map_err(|e| format!("retention at stop: {e}"))
+        });
+        // The receiver is gone only if the pipeline handle was dropped without stop().
         let _ = self.done.send(StageDone::Journaler(result));
     }
 }
