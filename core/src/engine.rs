@@ -230,7 +230,8 @@ impl Engine {
         self.state.check_invariants(&self.config)
     }
 
-    /// Loads an engine from [`Engine::save`] bytes (see [`crate::snapshot`]).
+    /// Loads an engine from [`Engine::save`] bytes, checking every field and then every
+    /// invariant, so damaged bytes are an error, never a panic or a silently wrong engine.
     pub fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         crate::snapshot::load(bytes)
     }
