@@ -16,6 +16,8 @@
 //! assert!(!events.is_empty());
 //! ```
 
+#![warn(missing_docs)]
+
 pub use hayate_adapters as adapters;
 pub use hayate_core::*;
 pub use hayate_journal as journal;

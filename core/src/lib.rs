@@ -20,6 +20,8 @@
 //! assert_eq!(events.last().unwrap().event_kind(), Some(EventKind::Accepted));
 //! ```
 
+#![warn(missing_docs)]
+
 #[cfg(not(target_endian = "little"))]
 compile_error!(
     "Hayate's POD commands and events are little-endian on the wire; big-endian hosts are not supported"

@@ -37,6 +37,8 @@
 //! - [`snapshot_file`]: atomic snapshot files.
 //! - [`format`](mod@format): the on-disk format, byte by byte.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod format;
 mod lock;
