@@ -2,7 +2,8 @@
 //! the arena, and each book side as a sorted ring (`VecDeque`) of levels with the best price last.
 //!
 //! Why a sorted ring and not a tree: almost all activity is near the touch, the back of the ring,
-//! and a search gallops from there, so finding a level costs O(log distance from the touch);
+//! and a search starts from there — a level `d` ticks from the best is among the last `d + 1`
+//! places, and in a dense book exactly at the first place probed;
 //! inserting or removing a level moves only the shorter side of the ring, so levels near the touch
 //! or at the far end of a deep book are O(1), and nothing allocates within the preallocated
 //! capacity — a tree allocates a node per new level. Each resting order knows its level, so
@@ -132,46 +133,41 @@ impl BookSide {
         }
     }
 
-    /// The index of the level at `price`, or where it would be inserted. Gallops from the best
-    /// level (1, 2, 4, … levels away), then bisects the last step: most lookups are within a few
-    /// levels of the touch. Works on the ring's two contiguous slices, so each probe is a plain
-    /// slice access.
+    /// The index of the level at `price`, or where it would be inserted.
+    ///
+    /// Prices are distinct whole ticks, so at most `d` levels lie between `price` and the best
+    /// one, `d` ticks away (the best included): the answer is among the last `d + 1` places. In a
+    /// dense book the first probe, `d` places below the best, is the level itself; otherwise a
+    /// bisection of that window finishes the search. Near the touch the window is tiny.
     #[inline]
     fn position(&self, price: Price) -> Result<usize, usize> {
-        let (front, back) = self.ladder.as_slices();
-        // The ring is `front ++ back`; `back` holds the best levels when the ring has wrapped.
-        if let Some(first) = back.first() {
-            if self.order(first.0, price) != Ordering::Greater {
-                return self
-                    .gallop(back, price)
-                    .map(|i| i + front.len())
-                    .map_err(|i| i + front.len());
+        let len = self.ladder.len();
+        let Some(&(best, _)) = self.ladder.back() else {
+            return Err(0);
+        };
+        match self.order(best, price) {
+            Ordering::Equal => return Ok(len - 1),
+            Ordering::Less => return Err(len), // better than the best
+            Ordering::Greater => {}
+        }
+        let distance = usize::try_from(best.0.abs_diff(price.0)).unwrap_or(usize::MAX);
+        let mut low = (len - 1).saturating_sub(distance);
+        let mut high = len - 1; // the best sorts after `price`
+        match self.order(self.ladder[low].0, price) {
+            Ordering::Equal => return Ok(low),
+            // Only when the window reaches the worst level: everything sorts after `price`.
+            Ordering::Greater => return Err(low),
+            Ordering::Less => low += 1,
+        }
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.order(self.ladder[mid].0, price) {
+                Ordering::Equal => return Ok(mid),
+                Ordering::Greater => high = mid,
+                Ordering::Less => low = mid + 1,
             }
         }
-        self.gallop(front, price)
-    }
-
-    fn gallop(&self, levels: &[(Price, u32)], price: Price) -> Result<usize, usize> {
-        let mut high = levels.len(); // every level at or after `high` sorts after `price`
-        let mut step = 1;
-        let low = loop {
-            if step > high {
-                break 0;
-            }
-            let i = high - step;
-            match self.order(levels[i].0, price) {
-                Ordering::Equal => return Ok(i),
-                Ordering::Greater => {
-                    high = i;
-                    step *= 2;
-                }
-                Ordering::Less => break i + 1,
-            }
-        };
-        levels[low..high]
-            .binary_search_by(|l| self.order(l.0, price))
-            .map(|i| i + low)
-            .map_err(|i| i + low)
+        Err(low)
     }
 
     /// The best level.
@@ -335,5 +331,45 @@ pub(crate) fn crosses(side: Side, limit: Price, resting: Price) -> bool {
     match side {
         Side::Buy => resting <= limit,
         Side::Sell => resting >= limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `position` agrees with a linear scan on dense, sparse and wrapped ladders, both sides.
+    #[test]
+    fn position_agrees_with_a_linear_scan() {
+        for side in [Side::Buy, Side::Sell] {
+            for gap in [1u64, 2, 7] {
+                let mut book = BookSide::new(side, 4);
+                // Push at the front and the back so the ring wraps.
+                for k in 0..40u64 {
+                    let price = Price(1_000 + k * gap);
+                    let at = match side {
+                        Side::Buy => book.ladder.len(),
+                        Side::Sell => 0,
+                    };
+                    book.ladder.insert(at, (price, 0));
+                }
+                let linear = |p: Price| {
+                    let found = book.ladder.iter().position(|&(q, _)| q == p);
+                    found.ok_or_else(|| {
+                        book.ladder
+                            .iter()
+                            .position(|&(q, _)| book.order(q, p) == Ordering::Greater)
+                            .unwrap_or(book.ladder.len())
+                    })
+                };
+                for p in 900..1_400 {
+                    assert_eq!(
+                        book.position(Price(p)),
+                        linear(Price(p)),
+                        "{side:?} gap {gap} price {p}"
+                    );
+                }
+            }
+        }
     }
 }
