@@ -50,17 +50,20 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use hayate::journal::{FlushPolicy, Journal, JournalOptions, JournalReader};
 use hayate::recovery::{self, ReplayOptions};
 use hayate::{
-    AccountId, Amount, AssetId, AssetSpec, ClientOrderId, Command, Engine, EngineConfig, Event,
-    EventKind, NewOrder, OrderId, OrderRef, Price, Qty, Side, SymbolId, SymbolSpec, TimeInForce,
+    AccountId, Amount, ClientOrderId, Command, Engine, EngineConfig, Event, EventKind, NewOrder,
+    OrderId, OrderRef, Price, Qty, Side, SymbolId, TimeInForce,
 };
-use rust_decimal::Decimal;
 use tempfile::TempDir;
 
+#[path = "support/market.rs"]
+mod market;
 #[allow(dead_code)]
 #[path = "support/naive_book.rs"]
 mod naive_book;
 #[path = "support/rng.rs"]
 mod rng;
+
+use market::{BASE, MID, QUOTE, hayate_config};
 #[allow(dead_code)]
 #[path = "support/stream.rs"]
 mod stream;
@@ -83,47 +86,13 @@ const GEN_COMMIT: usize = 4096;
 
 // ----- workload: the order-book bench's mixed stream as Hayate commands ----------------------
 
-const MID: u64 = 100_000;
 const SYMBOL: SymbolId = SymbolId(0);
-const BASE: AssetId = AssetId(0);
-const QUOTE: AssetId = AssetId(1);
 /// Each account gets this much of each asset: far more than the stream can spend.
 const DEPOSIT: u64 = 1_000_000_000_000_000;
 
-/// One symbol, BTC-USD, as in `benches/order_book.rs`: tick and lot 0.01, taker fee 10 bps, a
-/// ±50% band that no order comes near (market orders need a protection price).
+/// The benches' one-symbol market (`benches/support/market.rs`).
 fn engine_config() -> EngineConfig {
-    EngineConfig {
-        assets: vec![
-            AssetSpec {
-                name: "BTC".into(),
-                decimals: 8,
-            },
-            AssetSpec {
-                name: "USD".into(),
-                decimals: 4,
-            },
-        ],
-        symbols: vec![SymbolSpec {
-            name: "BTC-USD".into(),
-            base: BASE,
-            quote: QUOTE,
-            tick_size: Decimal::new(1, 2),
-            lot_size: Decimal::new(1, 2),
-            unit_notional: 1,
-            lot_base_minor: 1_000_000,
-            min_qty: Qty(1),
-            max_qty: Qty(u64::MAX),
-            maker_fee_bps: 0,
-            taker_fee_bps: 10,
-            band_bps: 5_000,
-            reference_price: Some(Price(MID)),
-        }],
-        accounts: (1..=4).map(AccountId).collect(),
-        max_open_orders: 10_000_000,
-        order_capacity: 1 << 14,
-        level_capacity: 4096,
-    }
+    hayate_config(1 << 14)
 }
 
 /// Buyers are accounts 1–2, sellers 3–4, alternating by order id (no self-trades).

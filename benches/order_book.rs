@@ -41,68 +41,30 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use hayate::{
-    AccountId, Amount, AssetId, AssetSpec, ClientOrderId, Command, Engine, EngineConfig, Event,
-    EventKind, EventSink, NewOrder, OrderId, OrderRef, Price, Qty, Side, SymbolId, SymbolSpec,
-    TimeInForce,
+    AccountId, Amount, ClientOrderId, Command, Engine, EngineConfig, Event, EventKind, EventSink,
+    NewOrder, OrderId, OrderRef, Price, Qty, Side, SymbolId, TimeInForce,
 };
 use matchcore as mc;
-use rust_decimal::Decimal;
 
+#[path = "support/market.rs"]
+mod market;
 #[path = "support/naive_book.rs"]
 mod naive_book;
 #[path = "support/rng.rs"]
 mod rng;
+
+use market::{BASE, MID, QUOTE, hayate_config};
 #[path = "support/stream.rs"]
 mod stream;
 
 use naive_book::{NaiveBook, Trade};
 use stream::{Op, OpSide, Scenario, StreamConfig, StreamStats};
 
-const MID: u64 = 100_000;
 const SYMBOL: SymbolId = SymbolId(0);
-const BASE: AssetId = AssetId(0);
-const QUOTE: AssetId = AssetId(1);
 /// Each account gets this much of each asset: far more than the stream can spend.
 const DEPOSIT: u64 = 1_000_000_000_000_000;
 
 // ----- Hayate ------------------------------------------------------------------------------
-
-/// One symbol, BTC-USD: base 8 decimals, quote 4, tick 0.01 and lot 0.01 so one tick·lot is one
-/// quote minor unit. Taker fee 10 bps, maker 0. The band is ±50% around the last trade: it is
-/// there only because market orders need a protection price (SPEC §3); no order comes near it.
-fn hayate_config(order_capacity: u32) -> EngineConfig {
-    EngineConfig {
-        assets: vec![
-            AssetSpec {
-                name: "BTC".into(),
-                decimals: 8,
-            },
-            AssetSpec {
-                name: "USD".into(),
-                decimals: 4,
-            },
-        ],
-        symbols: vec![SymbolSpec {
-            name: "BTC-USD".into(),
-            base: BASE,
-            quote: QUOTE,
-            tick_size: Decimal::new(1, 2),
-            lot_size: Decimal::new(1, 2),
-            unit_notional: 1,
-            lot_base_minor: 1_000_000,
-            min_qty: Qty(1),
-            max_qty: Qty(u64::MAX),
-            maker_fee_bps: 0,
-            taker_fee_bps: 10,
-            band_bps: 5_000,
-            reference_price: Some(Price(MID)),
-        }],
-        accounts: (1..=4).map(AccountId).collect(),
-        max_open_orders: 10_000_000,
-        order_capacity,
-        level_capacity: 4096,
-    }
-}
 
 /// Buyers are accounts 1–2, sellers 3–4, alternating by order id.
 fn account_of(side: OpSide, id: u64) -> AccountId {
