@@ -405,3 +405,46 @@ fn periodic_snapshots_keep_the_newest_and_retire_covered_segments() {
     let again = stopper.join().expect("stop thread").expect("stop");
     assert_eq!(again.digest, stopped.digest);
 }
+
+/// A consumer that parks is woken when the matcher publishes; one that does not park never is.
+#[test]
+fn a_parked_consumer_is_woken_by_the_matcher_and_a_busy_one_is_not() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (wake_tx, wake_rx) = crossbeam::channel::unbounded::<()>();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), data.path())
+        .journal_options(small_journal(FlushPolicy::Never))
+        .output_wakeup(move || {
+            let _ = wake_tx.send(());
+        })
+        .start()
+        .expect("start");
+    let mut publisher = pipeline.publisher();
+
+    // Busy: never parked, so the matcher never calls the wake function.
+    publisher.publish(&Command::halt(None)).expect("publish");
+    drain(&mut events, Duration::from_secs(10), |_| true);
+    assert_eq!(events.wakes(), 0);
+    assert!(wake_rx.try_recv().is_err());
+
+    // Parked: the next batch wakes us, and the events are there.
+    events.park();
+    assert_eq!(events.poll(|_| {}).expect("poll"), 0);
+    publisher.publish(&Command::resume(None)).expect("publish");
+    wake_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the matcher wakes a parked consumer");
+    events.unpark();
+    let mut resumed = false;
+    drain(&mut events, Duration::from_secs(10), |out| {
+        resumed |= out.event.event_kind() == Some(EventKind::Resumed);
+        resumed
+    });
+    assert!(resumed);
+    assert_eq!(events.wakes(), 1);
+
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    stopper.join().expect("stop thread").expect("stop");
+}

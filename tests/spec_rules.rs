@@ -2691,6 +2691,15 @@ fn cancel_on_disconnect_cancels_with_its_reason() {
     assert_eq!(ev[3].count(), 3);
 }
 
+/// Cancel on disconnect of one session's orders (FIX 8013 = S): one order at a time, same reason.
+#[test]
+fn cancel_on_disconnect_of_one_order_carries_the_reason() {
+    let mut x = mass_cancel_setup();
+    let ev = x.run(Command::cancel_on_disconnect_order(A1, OrderId(2)));
+    assert_eq!(kinds(&ev), [K::Canceled]);
+    assert_canceled(&ev[0], 2, Reason::CancelOnDisconnect, 0);
+}
+
 /// Query: an OrderStatus event with the order's state (current ClOrdID), or QueryRejected.
 #[test]
 fn query_reports_the_orders_state() {

@@ -307,6 +307,14 @@ impl Command {
         cmd
     }
 
+    /// The exchange cancels one order of `account` because the session that placed it dropped
+    /// (FIX CancelOrdersOnDisconnect `S`); the cancel carries `CANCEL_ON_DISCONNECT`.
+    pub fn cancel_on_disconnect_order(account: AccountId, order_id: OrderId) -> Command {
+        let mut cmd = Command::cancel(account, OrderRef::Id(order_id), ClientOrderId::EMPTY);
+        cmd.flags |= FLAG_CANCEL_ON_DISCONNECT;
+        cmd
+    }
+
     /// Ask for one order's state.
     pub fn query_order(account: AccountId, target: OrderRef, request_id: ClientOrderId) -> Command {
         Command {

@@ -101,9 +101,14 @@ impl Command {
                 s
             }
             Some(CommandKind::Cancel) => format!(
-                "cancel acct {} {}",
+                "cancel acct {} {}{}",
                 self.account,
-                target(self.order_id, self.orig_client_order_id)
+                target(self.order_id, self.orig_client_order_id),
+                if self.flags & FLAG_CANCEL_ON_DISCONNECT != 0 {
+                    " (cancel on disconnect)"
+                } else {
+                    ""
+                }
             ),
             // A replace names its order, not its symbol, so its sizes stay in the symbol's units.
             Some(CommandKind::Replace) => format!(

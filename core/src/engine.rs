@@ -837,7 +837,13 @@ impl State {
             ));
             return;
         };
-        let mut e = self.canceled_event(slot, Reason::None);
+        // A gateway cancels one session's orders one by one when it drops (FIX 8013 = S).
+        let reason = if cmd.flags & FLAG_CANCEL_ON_DISCONNECT != 0 {
+            Reason::CancelOnDisconnect
+        } else {
+            Reason::None
+        };
+        let mut e = self.canceled_event(slot, reason);
         if !cmd.client_order_id.is_empty() {
             e.client_order_id = cmd.client_order_id;
         }

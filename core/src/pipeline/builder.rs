@@ -14,6 +14,7 @@ use super::matcher::{Matcher, Periodic};
 use super::replicator::Replicator;
 use super::snapshotter;
 use super::wait::Wait;
+use super::wakeup::OutputWakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
 use crate::config::{ExchangeConfig, FsyncPolicy};
@@ -34,7 +35,6 @@ pub struct StagePins {
 }
 
 /// Configures a [`Pipeline`]; [`PipelineBuilder::start`] recovers and starts it.
-#[derive(Debug)]
 pub struct PipelineBuilder {
     engine: EngineConfig,
     data_dir: PathBuf,
@@ -47,6 +47,20 @@ pub struct PipelineBuilder {
     snapshot_every: u64,
     keep_snapshots: usize,
     initial_commands: Vec<Command>,
+    wakeup: Option<Arc<OutputWakeup>>,
+}
+
+impl std::fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("data_dir", &self.data_dir)
+            .field("input_ring", &self.input_ring)
+            .field("output_ring", &self.output_ring)
+            .field("wait", &self.wait)
+            .field("pins", &self.pins)
+            .field("snapshot_every", &self.snapshot_every)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineBuilder {
@@ -63,6 +77,7 @@ impl PipelineBuilder {
             snapshot_every: 0,
             keep_snapshots: 3,
             initial_commands: Vec::new(),
+            wakeup: None,
         }
     }
 
@@ -143,6 +158,14 @@ impl PipelineBuilder {
     /// `[[deposits]]`).
     pub fn initial_commands(mut self, commands: Vec<Command>) -> Self {
         self.initial_commands = commands;
+        self
+    }
+
+    /// Lets the consumer of the output ring sleep: the matcher calls `wake` at the end of a batch
+    /// that produced events, but only while the consumer is parked ([`EventReceiver::park`]), so
+    /// a busy consumer costs the matcher one fence per batch and no system call.
+    pub fn output_wakeup(mut self, wake: impl Fn() + Send + Sync + 'static) -> Self {
+        self.wakeup = Some(Arc::new(OutputWakeup::new(Box::new(wake))));
         self
     }
 
@@ -231,6 +254,7 @@ impl PipelineBuilder {
             snapshot_dir,
             done_tx,
             periodic,
+            self.wakeup.clone(),
         );
 
         // The topology, in one place: journaler ∥ replicator, then the matcher after both.
@@ -267,7 +291,11 @@ impl PipelineBuilder {
             stopped: done_rx,
             snapshotter,
         };
-        Ok((pipeline, EventReceiver { poller }, report))
+        let receiver = EventReceiver {
+            poller,
+            wakeup: self.wakeup,
+        };
+        Ok((pipeline, receiver, report))
     }
 }
 

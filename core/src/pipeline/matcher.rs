@@ -11,6 +11,7 @@ use disruptor::{Producer, RingBufferFull, Sequence, SingleConsumerBarrier, Singl
 
 use super::snapshotter::SnapshotRequest;
 use super::wait::Backoff;
+use super::wakeup::OutputWakeup;
 use super::{Health, InputSlot, Output, StageDone, panic_message};
 use crate::engine::Engine;
 use crate::event::Event;
@@ -25,6 +26,10 @@ pub(crate) struct Matcher {
     snapshot_dir: Option<PathBuf>,
     done: Sender<StageDone>,
     periodic: Option<Periodic>,
+    /// Wakes a parked consumer of the output ring at the end of a batch that produced events.
+    wakeup: Option<Arc<OutputWakeup>>,
+    /// Whether this batch published anything yet.
+    published: bool,
 }
 
 /// Periodic snapshots: every `every` commands, the state goes to the snapshot writer.
@@ -43,6 +48,7 @@ impl Matcher {
         snapshot_dir: Option<PathBuf>,
         done: Sender<StageDone>,
         periodic: Option<Periodic>,
+        wakeup: Option<Arc<OutputWakeup>>,
     ) -> Matcher {
         Matcher {
             engine,
@@ -53,6 +59,8 @@ impl Matcher {
             snapshot_dir,
             done,
             periodic,
+            wakeup,
+            published: false,
         }
     }
 
@@ -79,12 +87,19 @@ impl Matcher {
                 );
                 index += 1;
             });
+            index > 0
         }));
         match step {
-            Ok(()) => {
+            Ok(published) => {
                 self.last_seq = seq;
+                self.published |= published;
                 if end_of_batch {
                     self.health.processed_seq.store(seq, Ordering::Release);
+                    if std::mem::take(&mut self.published) {
+                        if let Some(wakeup) = &self.wakeup {
+                            wakeup.notify();
+                        }
+                    }
                 }
                 if let Some(periodic) = &mut self.periodic {
                     periodic.since += 1;

@@ -35,6 +35,7 @@ mod matcher;
 mod replicator;
 mod snapshotter;
 pub mod wait;
+mod wakeup;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -205,6 +206,7 @@ impl Publisher {
 /// batch.
 pub struct EventReceiver {
     poller: EventPoller<Output, SingleProducerBarrier>,
+    wakeup: Option<Arc<wakeup::OutputWakeup>>,
 }
 
 /// The pipeline has stopped and every event has been received.
@@ -228,6 +230,28 @@ impl EventReceiver {
             Err(Polling::NoEvents) => Ok(0),
             Err(Polling::Shutdown) => Err(Stopped),
         }
+    }
+
+    /// Announces that the caller is about to sleep until the wake function given to
+    /// [`PipelineBuilder::output_wakeup`] is called. Poll once more after parking: events that
+    /// arrived just before are not signalled. Call [`EventReceiver::unpark`] when awake. Without a
+    /// wake function this does nothing (the caller must not sleep long).
+    pub fn park(&self) {
+        if let Some(wakeup) = &self.wakeup {
+            wakeup.park();
+        }
+    }
+
+    /// Ends a [`EventReceiver::park`]: the caller is awake and polling again.
+    pub fn unpark(&self) {
+        if let Some(wakeup) = &self.wakeup {
+            wakeup.unpark();
+        }
+    }
+
+    /// How many times the matcher called the wake function (a parked consumer was woken).
+    pub fn wakes(&self) -> u64 {
+        self.wakeup.as_ref().map_or(0, |w| w.wakes())
     }
 }
 
