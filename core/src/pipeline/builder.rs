@@ -254,8 +254,8 @@ impl PipelineBuilder {
             snapshot_dir,
             done_tx,
             periodic,
-            self.wakeup.clone(),
-        );
+        )
+        .waking(self.wakeup.clone());
 
         // The topology, in one place: journaler ∥ replicator, then the matcher after both.
         let blank_input = || InputSlot {

@@ -48,7 +48,6 @@ impl Matcher {
         snapshot_dir: Option<PathBuf>,
         done: Sender<StageDone>,
         periodic: Option<Periodic>,
-        wakeup: Option<Arc<OutputWakeup>>,
     ) -> Matcher {
         Matcher {
             engine,
@@ -59,9 +58,15 @@ impl Matcher {
             snapshot_dir,
             done,
             periodic,
-            wakeup,
+            wakeup: None,
             published: false,
         }
+    }
+
+    /// The same matcher, waking a parked output consumer (see `wakeup.rs`).
+    pub fn waking(mut self, wakeup: Option<Arc<OutputWakeup>>) -> Matcher {
+        self.wakeup = wakeup;
+        self
     }
 
     /// The ring handler: process the command, publish its events.
