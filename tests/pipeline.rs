@@ -448,3 +448,37 @@ fn a_parked_consumer_is_woken_by_the_matcher_and_a_busy_one_is_not() {
     drain(&mut events, Duration::from_secs(30), |_| false);
     stopper.join().expect("stop thread").expect("stop");
 }
+
+/// The counters /metrics shows: published, ring depth, journal bytes and commits.
+#[test]
+fn pipeline_stats_count_published_journaled_and_committed() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), data.path())
+        .journal_options(small_journal(FlushPolicy::Never))
+        .start()
+        .expect("start");
+    let monitor = pipeline.monitor();
+    let mut publisher = pipeline.publisher();
+    for n in 0..100 {
+        publisher.publish(&order(1, n)).expect("publish");
+    }
+    let mut seen = 0;
+    drain(&mut events, Duration::from_secs(10), |out| {
+        seen += usize::from(out.index == 0);
+        seen == 100
+    });
+    let stats = monitor.stats();
+    assert_eq!(stats.published, 100);
+    assert_eq!(stats.processed_seq, 100);
+    assert_eq!(stats.ring_depth, 0);
+    assert_eq!(
+        stats.journal_bytes,
+        100 * hayate::journal::record::frame_len(128) as u64
+    );
+    assert!(stats.commits >= 1 && stats.commits <= 100, "{stats:?}");
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    stopper.join().expect("stop thread").expect("stop");
+}

@@ -213,6 +213,7 @@ impl PipelineBuilder {
             accepting: AtomicBool::new(true),
             durable_seq: AtomicU64::new(base),
             processed_seq: AtomicU64::new(base),
+            start_seq: base,
             ..Health::default()
         });
         let (done_tx, done_rx) = crossbeam::channel::bounded(2);

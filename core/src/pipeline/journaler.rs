@@ -19,6 +19,8 @@ pub(crate) struct Journaler {
     done: Sender<StageDone>,
     /// Segments at or below this sequence have been deleted (retention).
     deleted_through: u64,
+    /// Bytes appended since the last commit.
+    batch_bytes: u64,
 }
 
 impl Journaler {
@@ -34,6 +36,7 @@ impl Journaler {
             health,
             done,
             deleted_through: 0,
+            batch_bytes: 0,
         }
     }
 
@@ -53,8 +56,20 @@ impl Journaler {
                     "journal gave sequence {seq} to ring slot {expected}"
                 ));
             }
+            self.batch_bytes +=
+                hayate_journal::record::frame_len(slot.command.as_bytes().len()) as u64;
             if end_of_batch {
+                // vDSO clock reads, not system calls: what /metrics shows as flush time.
+                let started = std::time::Instant::now();
                 let durable = self.journal.commit().map_err(|e| e.to_string())?;
+                let stats = &self.health.stats;
+                stats
+                    .commit_ns
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .journal_bytes
+                    .fetch_add(std::mem::take(&mut self.batch_bytes), Ordering::Relaxed);
                 self.health.durable_seq.store(durable, Ordering::Release);
                 self.retire_covered_segments()?;
             }

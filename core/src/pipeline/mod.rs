@@ -114,10 +114,42 @@ pub(crate) struct Health {
     pub(crate) processed_seq: AtomicU64,
     /// Sequence of the last periodic snapshot written.
     pub(crate) snapshot_seq: AtomicU64,
+    /// The last sequence recovered at start (what `processed_seq` was before any publish).
+    pub(crate) start_seq: u64,
     /// Journal segments wholly at or below this sequence may be deleted (retention).
     pub(crate) retain_through: AtomicU64,
     /// Why the last periodic snapshot failed, until one succeeds.
     snapshot_error: Mutex<Option<String>>,
+    /// Counters for monitoring.
+    pub(crate) stats: Stats,
+}
+
+/// Monitoring counters the stages bump with relaxed atomics (never a lock on the hot path).
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) published: AtomicU64,
+    pub(crate) journal_bytes: AtomicU64,
+    pub(crate) commits: AtomicU64,
+    pub(crate) commit_ns: AtomicU64,
+}
+
+/// A point-in-time reading of the pipeline's counters, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Commands published since start.
+    pub published: u64,
+    /// The last sequence made durable.
+    pub durable_seq: u64,
+    /// The last sequence the matcher processed.
+    pub processed_seq: u64,
+    /// Commands in the input ring not yet processed (published − processed since start).
+    pub ring_depth: u64,
+    /// Journal bytes written since start (frames, headers included).
+    pub journal_bytes: u64,
+    /// Journal commits (group commits, one per ring batch).
+    pub commits: u64,
+    /// Total time spent in commits (the fsync under `fsync = always`), nanoseconds.
+    pub commit_ns: u64,
 }
 
 impl Health {
@@ -136,6 +168,21 @@ impl Health {
 
     fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn stats(&self) -> PipelineStats {
+        let published = self.stats.published.load(Ordering::Relaxed);
+        let processed_seq = self.processed_seq.load(Ordering::Acquire);
+        let processed_since_start = processed_seq.saturating_sub(self.start_seq);
+        PipelineStats {
+            published,
+            durable_seq: self.durable_seq.load(Ordering::Acquire),
+            processed_seq,
+            ring_depth: published.saturating_sub(processed_since_start),
+            journal_bytes: self.stats.journal_bytes.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            commit_ns: self.stats.commit_ns.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn set_snapshot_error(&self, error: Option<String>) {
@@ -167,7 +214,10 @@ impl Publisher {
     pub fn try_publish(&mut self, command: &Command) -> Result<(), PublishError> {
         self.check(command)?;
         match self.producer.try_publish(|slot| slot.command = *command) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.health.stats.published.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(RingBufferFull) => Err(PublishError::Full),
         }
     }
@@ -276,6 +326,24 @@ pub(crate) enum StageDone {
     Matcher(Result<(u64, u64, Option<std::path::PathBuf>), String>),
 }
 
+/// Reads a running pipeline's state from any thread; outlives nothing (the stages may stop).
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    health: Arc<Health>,
+}
+
+impl Monitor {
+    /// The pipeline's counters now.
+    pub fn stats(&self) -> PipelineStats {
+        self.health.stats()
+    }
+
+    /// Why the pipeline stopped accepting commands, if a stage failed.
+    pub fn failure(&self) -> Option<String> {
+        self.health.failure()
+    }
+}
+
 /// A running pipeline. Start it with [`Pipeline::builder`]; stop it with [`Pipeline::stop`].
 pub struct Pipeline {
     publisher: Option<Publisher>,
@@ -310,6 +378,18 @@ impl Pipeline {
     /// The last sequence the matcher processed.
     pub fn processed_seq(&self) -> u64 {
         self.health.processed_seq.load(Ordering::Acquire)
+    }
+
+    /// The pipeline's counters now.
+    pub fn stats(&self) -> PipelineStats {
+        self.health.stats()
+    }
+
+    /// A cheap handle for reading [`PipelineStats`] from another thread (e.g. an HTTP server).
+    pub fn monitor(&self) -> Monitor {
+        Monitor {
+            health: Arc::clone(&self.health),
+        }
     }
 
     /// Why the pipeline stopped accepting commands, if a stage failed.
