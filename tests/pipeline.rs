@@ -482,3 +482,49 @@ fn pipeline_stats_count_published_journaled_and_committed() {
     drain(&mut events, Duration::from_secs(30), |_| false);
     stopper.join().expect("stop thread").expect("stop");
 }
+
+/// An operator's Snapshot command is journaled and the matcher writes the state at its sequence,
+/// even with periodic snapshots off.
+#[test]
+fn a_snapshot_command_writes_a_snapshot_at_its_sequence() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), data.path())
+        .journal_options(small_journal(FlushPolicy::Never))
+        .initial_commands(config.initial_deposits())
+        .snapshot_on_stop(false)
+        .start()
+        .expect("start");
+    let mut publisher = pipeline.publisher();
+    publisher.publish(&Command::snapshot()).expect("publish");
+    let mut marked = None;
+    drain(&mut events, Duration::from_secs(10), |out| {
+        if out.event.event_kind() == Some(EventKind::SnapshotMarked) {
+            marked = Some(out.seq);
+        }
+        marked.is_some()
+    });
+    let seq = marked.expect("the engine marks the snapshot request");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pipeline.snapshot_seq() != seq && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pipeline.snapshot_seq(), seq);
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    stopper.join().expect("stop thread").expect("stop");
+    let report = recovery::replay(
+        config.engine_config(),
+        &data.path().join("journal"),
+        ReplayOptions {
+            snapshot_dir: Some(&data.path().join("snapshots")),
+            to_seq: None,
+        },
+        |_, _, _| {},
+        |_| {},
+    )
+    .expect("replay")
+    .1;
+    assert_eq!(report.snapshot.map(|s| s.0), Some(seq));
+}

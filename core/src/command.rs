@@ -37,6 +37,8 @@ pub enum CommandKind {
     Halt = 8,
     /// Resume one symbol, or the whole exchange.
     Resume = 9,
+    /// An operator asks for a snapshot at this point of the journal; changes no state.
+    Snapshot = 10,
 }
 
 impl CommandKind {
@@ -53,6 +55,7 @@ impl CommandKind {
             7 => Withdraw,
             8 => Halt,
             9 => Resume,
+            10 => Snapshot,
             _ => return None,
         })
     }
@@ -313,6 +316,12 @@ impl Command {
         let mut cmd = Command::cancel(account, OrderRef::Id(order_id), ClientOrderId::EMPTY);
         cmd.flags |= FLAG_CANCEL_ON_DISCONNECT;
         cmd
+    }
+
+    /// An operator's request for a snapshot: journaled like every admin action, and the matcher
+    /// writes the state as of this command.
+    pub fn snapshot() -> Command {
+        Command::blank(CommandKind::Snapshot, AccountId(0))
     }
 
     /// Ask for one order's state.

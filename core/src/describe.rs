@@ -148,6 +148,7 @@ impl Command {
             ),
             Some(CommandKind::Halt) => format!("halt {}", scope(self.is_all_symbols())),
             Some(CommandKind::Resume) => format!("resume {}", scope(self.is_all_symbols())),
+            Some(CommandKind::Snapshot) => "snapshot request".to_owned(),
             None => format!("unknown command kind {}", self.kind),
         }
     }
@@ -267,6 +268,7 @@ impl Event {
                 format!("{verb}{why} {what}")
             }
             Some(EventKind::CommandRejected) => format!("command rejected{why}"),
+            Some(EventKind::SnapshotMarked) => "snapshot requested".to_owned(),
             None => format!("unknown event kind {}", self.kind),
         }
     }

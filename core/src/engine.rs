@@ -138,6 +138,7 @@ impl Engine {
             CommandKind::Deposit => state.deposit(config, cmd, out),
             CommandKind::Withdraw => state.withdraw(config, cmd, out),
             CommandKind::Halt | CommandKind::Resume => state.halt(config, cmd, kind, out),
+            CommandKind::Snapshot => out.emit(&Event::new(EventKind::SnapshotMarked)),
         }
     }
 

@@ -209,6 +209,9 @@ pub enum EventKind {
     HaltRejected = 19,
     /// The command could not be decoded at all.
     CommandRejected = 20,
+    /// An operator's snapshot request was taken: the state at this sequence goes to the
+    /// snapshot writer.
+    SnapshotMarked = 21,
 }
 
 impl EventKind {
@@ -236,6 +239,7 @@ impl EventKind {
             18 => Resumed,
             19 => HaltRejected,
             20 => CommandRejected,
+            21 => SnapshotMarked,
             _ => return None,
         })
     }

@@ -16,6 +16,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::market::EngineConfig;
 use crate::snapshot::SnapshotError;
+use crate::units::{AccountId, SymbolId};
 
 /// What recovery found and did.
 #[derive(Debug, Default)]
@@ -31,6 +32,13 @@ pub struct RecoveryReport {
     /// What opening the journal for writing found (the torn tail it truncated), when recovery
     /// opened the writer.
     pub open: Option<OpenReport>,
+    /// Whether the recovered exchange is halted as a whole.
+    pub exchange_halted: bool,
+    /// The symbols halted on their own in the recovered state.
+    pub halted_symbols: Vec<SymbolId>,
+    /// The accounts with open orders in the recovered state (a gateway cancels those of users
+    /// with cancel-on-disconnect, since every session was lost).
+    pub accounts_with_orders: Vec<AccountId>,
 }
 
 impl std::fmt::Display for RecoveryReport {
@@ -176,6 +184,16 @@ pub fn recover(
         |_| {},
     )?;
     report.open = Some(open);
+    report.exchange_halted = engine.is_halted(None);
+    report.halted_symbols = (0..engine.config().symbols.len())
+        .map(|i| SymbolId(i as u16))
+        .filter(|&s| engine.is_halted(Some(s)))
+        .collect();
+    report.accounts_with_orders = engine
+        .accounts()
+        .into_iter()
+        .filter(|&a| !engine.open_orders(a).is_empty())
+        .collect();
     Ok((engine, journal, report))
 }
 

@@ -230,22 +230,23 @@ impl PipelineBuilder {
 
         let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
         let mut replicator = Replicator;
-        let (periodic, snapshotter) = if self.snapshot_every > 0 {
-            let (writer, thread) = snapshotter::spawn(
-                snapshot_dir.clone(),
-                self.keep_snapshots,
-                Arc::clone(&health),
-            )
-            .map_err(|e| PipelineError::Config(format!("cannot start the snapshot writer: {e}")))?;
-            let periodic = Periodic {
-                every: self.snapshot_every,
-                since: 0,
-                writer,
-            };
-            (Some(periodic), Some(thread))
-        } else {
-            (None, None)
-        };
+        // The writer runs even without periodic snapshots: an operator's Snapshot command uses it.
+        let (writer, snapshotter) = snapshotter::spawn(
+            snapshot_dir.clone(),
+            self.keep_snapshots,
+            Arc::clone(&health),
+        )
+        .map_err(|e| PipelineError::Config(format!("cannot start the snapshot writer: {e}")))?;
+        let periodic = Some(Periodic {
+            every: if self.snapshot_every > 0 {
+                self.snapshot_every
+            } else {
+                u64::MAX
+            },
+            since: 0,
+            writer,
+        });
+        let snapshotter = Some(snapshotter);
         let snapshot_dir = self.snapshot_on_stop.then_some(snapshot_dir);
         let mut matcher = Matcher::new(
             engine,

@@ -13,6 +13,7 @@ use super::snapshotter::SnapshotRequest;
 use super::wait::Backoff;
 use super::wakeup::OutputWakeup;
 use super::{Health, InputSlot, Output, StageDone, panic_message};
+use crate::command::CommandKind;
 use crate::engine::Engine;
 use crate::event::Event;
 
@@ -107,7 +108,11 @@ impl Matcher {
                     }
                 }
                 if let Some(periodic) = &mut self.periodic {
-                    periodic.since += 1;
+                    periodic.since = periodic.since.saturating_add(1);
+                    // An operator's request: snapshot at the end of this batch.
+                    if slot.command.kind == CommandKind::Snapshot as u8 {
+                        periodic.since = periodic.every;
+                    }
                     // Serialise only when the writer can take it; otherwise try next batch.
                     if end_of_batch
                         && periodic.since >= periodic.every
