@@ -1,2 +1,25 @@
-//! Hayate's edges: FIX 4.4 and binary order-entry codecs, servers, replication and HTTP status.
-//! (The gateway and replication issues fill this crate.)
+//! Hayate's edges: the FIX 4.4 and binary order-entry protocols, the gateway's event loop and
+//! its defences, and the HTTP status page.
+//!
+//! Codecs are pure (bytes in, typed messages or a protocol-level refusal out; no sockets, no
+//! clocks), so they are tested and fuzzed alone. [`gateway::Gateway`] puts them together with a
+//! pipeline from `hayate-core`: `cargo run --release --example gateway` runs one.
+//!
+//! ```no_run
+//! use hayate_adapters::gateway::Gateway;
+//! use hayate_core::ExchangeConfig;
+//!
+//! let gateway = Gateway::start(ExchangeConfig::demo())?;
+//! println!("FIX 4.4 on {}, binary on {}", gateway.addrs().fix, gateway.addrs().binary);
+//! gateway.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod binary;
+pub mod fix;
+pub mod gateway;
+pub mod http;
+pub mod metrics;
+pub mod net;

@@ -1,0 +1,1254 @@
+//! FIX 4.4 tag=value wire format: framing a receive buffer into messages,
+//! splitting a message into fields, encoding outgoing messages, and the
+//! UTCTimestamp and float formats the session and dictionary layers share.
+//!
+//! Everything here works on untrusted bytes, so nothing indexes blindly:
+//! malformed input yields `Garbled`, `Incomplete`, `None` or a
+//! [`ParseError`], never a panic.
+
+use rust_decimal::Decimal;
+
+/// The field delimiter, ASCII SOH.
+pub const SOH: u8 = 1;
+
+/// The BeginString (8) value this gateway speaks.
+pub const BEGIN_STRING: &str = "FIX.4.4";
+
+/// The longest "8=...<SOH>" field accepted before giving up on a buffer;
+/// real BeginStrings are about ten bytes, and without a bound a buffer of
+/// garbage starting with "8=" would stay `Incomplete` forever.
+const MAX_BEGIN_STRING_FIELD: usize = 32;
+
+/// BodyLength digits accepted; seven digits already exceed any sane
+/// `max_message_size`, and the bound keeps the arithmetic far from overflow.
+const MAX_BODY_LENGTH_DIGITS: usize = 7;
+
+/// "10=nnn<SOH>".
+const CHECKSUM_FIELD_LEN: usize = 7;
+
+/// What a resynchronising reader looks for after garbage.
+const MESSAGE_START: &[u8] = b"8=FIX";
+
+/// What `frame` found at the start of a receive buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole message of `len` bytes (from "8=" through the checksum's
+    /// SOH) whose BodyLength and CheckSum are right.
+    Complete {
+        /// Bytes the message occupies at the start of the buffer.
+        len: usize,
+    },
+    /// Need more bytes.
+    Incomplete,
+    /// Broken framing, bad BodyLength, bad CheckSum or not starting with
+    /// "8=": drop `skip` bytes (to the next "8=FIX" that could start a
+    /// message, or the whole buffer except a possible partial "8=FIX" prefix
+    /// at its end) and try again. Garbled messages are ignored without
+    /// consuming a sequence number.
+    Garbled {
+        /// Bytes to discard; always at least 1.
+        skip: usize,
+        /// What was wrong, for the log.
+        why: &'static str,
+    },
+    /// The declared BodyLength makes the message longer than
+    /// `max_message_size`: the caller closes the connection before
+    /// buffering it.
+    TooLarge {
+        /// The BodyLength (9) value the peer declared.
+        declared: usize,
+    },
+}
+
+/// Finds the first message at the start of `buf`.
+///
+/// `max_message_size` bounds the whole message, header and trailer
+/// included; it is enforced as soon as BodyLength is known.
+pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
+    let garbled = |why| Framing::Garbled {
+        skip: resync_skip(buf),
+        why,
+    };
+
+    // 8=<BeginString><SOH>
+    if !starts_with_partial(buf, b"8=") {
+        return garbled("message does not start with 8=");
+    }
+    let Some(begin_soh) = find_soh(buf, 2, MAX_BEGIN_STRING_FIELD) else {
+        return if buf.len() >= MAX_BEGIN_STRING_FIELD {
+            garbled("BeginString field too long")
+        } else {
+            Framing::Incomplete
+        };
+    };
+    if begin_soh == 2 {
+        return garbled("empty BeginString");
+    }
+
+    // 9=<digits><SOH>
+    let length_start = begin_soh + 1;
+    let rest = buf.get(length_start..).unwrap_or_default();
+    if !starts_with_partial(rest, b"9=") {
+        return garbled("second field is not BodyLength (9)");
+    }
+    let digits_start = length_start + 2;
+    let mut declared: usize = 0;
+    let mut pos = digits_start;
+    loop {
+        let Some(&byte) = buf.get(pos) else {
+            return Framing::Incomplete;
+        };
+        if byte == SOH {
+            break;
+        }
+        if !byte.is_ascii_digit() {
+            return garbled("BodyLength is not a number");
+        }
+        if pos - digits_start >= MAX_BODY_LENGTH_DIGITS {
+            return garbled("BodyLength has too many digits");
+        }
+        declared = declared * 10 + usize::from(byte - b'0');
+        pos += 1;
+    }
+    if pos == digits_start {
+        return garbled("empty BodyLength");
+    }
+    let body_start = pos + 1;
+    let checksum_start = body_start + declared;
+    let total = checksum_start + CHECKSUM_FIELD_LEN;
+    if total > max_message_size {
+        return Framing::TooLarge { declared };
+    }
+    let Some(message) = buf.get(..total) else {
+        return Framing::Incomplete;
+    };
+
+    // The body ends with a SOH unless it is empty, in which case the byte
+    // before the checksum is 9's own SOH; either way it must be SOH.
+    if message.get(checksum_start - 1) != Some(&SOH) {
+        return garbled("BodyLength does not end on a field boundary");
+    }
+    let Some(trailer) = message.get(checksum_start..) else {
+        return garbled("BodyLength does not match");
+    };
+    let [b'1', b'0', b'=', d0, d1, d2, SOH] = *trailer else {
+        return garbled("CheckSum (10) does not follow the body");
+    };
+    if !(d0.is_ascii_digit() && d1.is_ascii_digit() && d2.is_ascii_digit()) {
+        return garbled("CheckSum is not three digits");
+    }
+    let declared_sum =
+        u32::from(d0 - b'0') * 100 + u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0');
+    let actual = checksum(message.get(..checksum_start).unwrap_or_default());
+    if declared_sum != u32::from(actual) {
+        return garbled("CheckSum mismatch");
+    }
+    Framing::Complete { len: total }
+}
+
+/// Whether `buf` starts with `prefix`, or is a (possibly empty) prefix of
+/// it and so might still become a match.
+fn starts_with_partial(buf: &[u8], prefix: &[u8]) -> bool {
+    let n = buf.len().min(prefix.len());
+    buf.get(..n) == prefix.get(..n)
+}
+
+/// Position of the first SOH in `buf[from..limit]`.
+fn find_soh(buf: &[u8], from: usize, limit: usize) -> Option<usize> {
+    let end = buf.len().min(limit);
+    buf.get(from..end)?
+        .iter()
+        .position(|&b| b == SOH)
+        .map(|p| p + from)
+}
+
+/// How far to skip after garbage at the start of `buf`: to the next
+/// "8=FIX" after the first byte, else everything but a trailing partial
+/// "8=FIX" that more bytes could complete. Never 0, so the caller always
+/// makes progress.
+fn resync_skip(buf: &[u8]) -> usize {
+    let rest = buf.get(1..).unwrap_or_default();
+    if let Some(p) = rest
+        .windows(MESSAGE_START.len())
+        .position(|w| w == MESSAGE_START)
+    {
+        return p + 1;
+    }
+    let keep = (1..MESSAGE_START.len())
+        .rev()
+        .find(|&k| k < buf.len() && buf.ends_with(MESSAGE_START.get(..k).unwrap_or_default()))
+        .unwrap_or(0);
+    (buf.len() - keep).max(1)
+}
+
+/// FIX CheckSum: the byte sum modulo 256.
+fn checksum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |acc, &b| acc.wrapping_add(b))
+}
+
+/// FIX 4.4 SessionRejectReason (373).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionRejectReason {
+    /// 0: Invalid tag number.
+    InvalidTagNumber = 0,
+    /// 1: Required tag missing.
+    RequiredTagMissing = 1,
+    /// 2: Tag not defined for this message type.
+    TagNotDefinedForMessageType = 2,
+    /// 3: Undefined tag.
+    UndefinedTag = 3,
+    /// 4: Tag specified without a value.
+    TagSpecifiedWithoutAValue = 4,
+    /// 5: Value is incorrect (out of range) for this tag.
+    ValueIsIncorrect = 5,
+    /// 6: Incorrect data format for value.
+    IncorrectDataFormat = 6,
+    /// 7: Decryption problem.
+    DecryptionProblem = 7,
+    /// 8: Signature problem.
+    SignatureProblem = 8,
+    /// 9: CompID problem.
+    CompIdProblem = 9,
+    /// 10: SendingTime accuracy problem.
+    SendingTimeAccuracyProblem = 10,
+    /// 11: Invalid MsgType.
+    InvalidMsgType = 11,
+    /// 13: Tag appears more than once.
+    TagAppearsMoreThanOnce = 13,
+    /// 14: Tag specified out of required order.
+    TagSpecifiedOutOfRequiredOrder = 14,
+    /// 15: Repeating group fields out of order.
+    RepeatingGroupFieldsOutOfOrder = 15,
+    /// 16: Incorrect NumInGroup count for repeating group.
+    IncorrectNumInGroupCount = 16,
+    /// 17: Non-data value includes field delimiter (SOH).
+    NonDataValueIncludesFieldDelimiter = 17,
+    /// 99: Other.
+    Other = 99,
+}
+
+impl SessionRejectReason {
+    /// The value sent in SessionRejectReason (373).
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Why a framed message could not be split into fields; each maps to a
+/// session Reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{text} (reason {}, tag {ref_tag})", reason.code())]
+pub struct ParseError {
+    /// SessionRejectReason (373) to answer with.
+    pub reason: SessionRejectReason,
+    /// RefTagID (371); 0 when unknown.
+    pub ref_tag: u32,
+    /// Text (58) to answer with.
+    pub text: &'static str,
+}
+
+/// One field: its tag and the byte range of its value within the message.
+#[derive(Debug, Clone, Copy)]
+struct FieldPos {
+    tag: u32,
+    start: usize,
+    end: usize,
+}
+
+/// A parsed message: a copy of its bytes and (tag, value range) per field,
+/// in order. Reuse one per connection; `parse` clears it, keeping capacity.
+#[derive(Debug, Clone, Default)]
+pub struct FieldList {
+    bytes: Vec<u8>,
+    fields: Vec<FieldPos>,
+}
+
+impl FieldList {
+    /// An empty list; buffers grow on first use and are then reused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Splits a framed message (the bytes `frame` accepted) into fields. On
+    /// error nothing is trustworthy but the fields parsed before it.
+    pub fn parse(&mut self, message: &[u8]) -> Result<(), ParseError> {
+        self.bytes.clear();
+        self.fields.clear();
+        self.bytes.extend_from_slice(message);
+        let mut pos = 0;
+        while pos < message.len() {
+            let rest = message.get(pos..).unwrap_or_default();
+            let Some(eq) = rest.iter().position(|&b| b == b'=' || b == SOH) else {
+                return Err(ParseError {
+                    reason: SessionRejectReason::InvalidTagNumber,
+                    ref_tag: 0,
+                    text: "field without '='",
+                });
+            };
+            if rest.get(eq) != Some(&b'=') {
+                return Err(ParseError {
+                    reason: SessionRejectReason::InvalidTagNumber,
+                    ref_tag: 0,
+                    text: "field without '='",
+                });
+            }
+            let tag = parse_tag(rest.get(..eq).unwrap_or_default()).ok_or(ParseError {
+                reason: SessionRejectReason::InvalidTagNumber,
+                ref_tag: 0,
+                text: "tag is not a positive number",
+            })?;
+            let value_start = pos + eq + 1;
+            let value = message.get(value_start..).unwrap_or_default();
+            let Some(value_len) = value.iter().position(|&b| b == SOH) else {
+                return Err(ParseError {
+                    reason: SessionRejectReason::Other,
+                    ref_tag: tag,
+                    text: "field not terminated by SOH",
+                });
+            };
+            if value_len == 0 {
+                return Err(ParseError {
+                    reason: SessionRejectReason::TagSpecifiedWithoutAValue,
+                    ref_tag: tag,
+                    text: "tag specified without a value",
+                });
+            }
+            self.fields.push(FieldPos {
+                tag,
+                start: value_start,
+                end: value_start + value_len,
+            });
+            pos = value_start + value_len + 1;
+        }
+        Ok(())
+    }
+
+    /// Number of fields parsed.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether no field was parsed.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        self.fields.iter().map(|f| (f.tag, self.value(f)))
+    }
+
+    /// The value of the first occurrence of `tag`.
+    pub fn get(&self, tag: u32) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|f| f.tag == tag)
+            .map(|f| self.value(f))
+    }
+
+    /// The value of the first occurrence of `tag`; `None` if absent or not
+    /// UTF-8.
+    pub fn get_str(&self, tag: u32) -> Option<&str> {
+        std::str::from_utf8(self.get(tag)?).ok()
+    }
+
+    /// MsgType (35).
+    pub fn msg_type(&self) -> Option<&[u8]> {
+        self.get(35)
+    }
+
+    /// MsgSeqNum (34) as a number; `None` if absent or not a plain decimal.
+    pub fn msg_seq_num(&self) -> Option<u64> {
+        parse_u64(self.get(34)?)
+    }
+
+    /// The field at position `index` in wire order.
+    pub fn field_at(&self, index: usize) -> Option<(u32, &[u8])> {
+        self.fields.get(index).map(|f| (f.tag, self.value(f)))
+    }
+
+    /// The raw message.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn value(&self, f: &FieldPos) -> &[u8] {
+        self.bytes.get(f.start..f.end).unwrap_or_default()
+    }
+}
+
+/// A tag: a positive decimal without leading zeros that fits in u32.
+fn parse_tag(text: &[u8]) -> Option<u32> {
+    if text.first() == Some(&b'0') {
+        return None;
+    }
+    let n = parse_u64(text)?;
+    u32::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// Plain decimal digits (no sign) as u64; `None` when empty, non-digit or
+/// overflowing.
+pub(crate) fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+const SECS_PER_DAY: u64 = 86_400;
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), using
+/// 400-year eras so that leap rules fall out of whole-era arithmetic.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so the leap day is the last day of the
+    // "year" and month lengths from March on follow a fixed pattern.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The inverse of [`civil_from_days`]; `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let year_of_era = year % 400;
+    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).checked_sub(719_468)
+}
+
+fn is_leap_year(year: u64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Writes `value` as exactly `out.len()` zero-padded digits.
+fn write_padded(out: &mut [u8], mut value: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Writes a UTCTimestamp with milliseconds, "YYYYMMDD-HH:MM:SS.sss", for
+/// `ns` since the Unix epoch.
+pub fn format_utc_timestamp(ns: u64, out: &mut [u8; 21]) {
+    let secs = ns / NS_PER_SEC;
+    let millis = (ns % NS_PER_SEC) / 1_000_000;
+    let (year, month, day) = civil_from_days(secs / SECS_PER_DAY);
+    let second_of_day = secs % SECS_PER_DAY;
+    let (date, time) = out.split_at_mut(8);
+    write_padded(date, year * 10_000 + month * 100 + day);
+    let [dash, h0, h1, c0, m0, m1, c1, s0, s1, dot, f0, f1, f2] = time else {
+        return;
+    };
+    *dash = b'-';
+    *c0 = b':';
+    *c1 = b':';
+    *dot = b'.';
+    let hour = second_of_day / 3_600;
+    let minute = second_of_day / 60 % 60;
+    let second = second_of_day % 60;
+    for (slot, digit) in [
+        (h0, hour / 10),
+        (h1, hour % 10),
+        (m0, minute / 10),
+        (m1, minute % 10),
+        (s0, second / 10),
+        (s1, second % 10),
+        (f0, millis / 100),
+        (f1, millis / 10 % 10),
+        (f2, millis % 10),
+    ] {
+        *slot = b'0' + digit as u8;
+    }
+}
+
+/// Parses "YYYYMMDD-HH:MM:SS" or with ".sss" (also 1-9 fractional digits:
+/// micro/nano), validating ranges (month 1-12, day valid for the month incl.
+/// leap years, hour<24, min<60, sec<=60). Returns ns since the Unix epoch.
+pub fn parse_utc_timestamp(text: &[u8]) -> Option<u64> {
+    let (head, fraction) = match text.get(17..) {
+        Some([]) => (text, &[][..]),
+        Some([b'.', digits @ ..]) if (1..=9).contains(&digits.len()) => (text.get(..17)?, digits),
+        _ => return None,
+    };
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        mo0,
+        mo1,
+        d0,
+        d1,
+        b'-',
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+    ] = *head
+    else {
+        return None;
+    };
+    let year = parse_u64(&[y0, y1, y2, y3])?;
+    let month = parse_u64(&[mo0, mo1])?;
+    let day = parse_u64(&[d0, d1])?;
+    let hour = parse_u64(&[h0, h1])?;
+    let minute = parse_u64(&[mi0, mi1])?;
+    let second = parse_u64(&[s0, s1])?;
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour >= 24
+        || minute >= 60
+        || second > 60
+    {
+        return None;
+    }
+    let mut nanos = parse_u64(fraction).unwrap_or(0);
+    if fraction.iter().any(|b| !b.is_ascii_digit()) {
+        return None;
+    }
+    for _ in fraction.len()..9 {
+        nanos *= 10;
+    }
+    let days = days_from_civil(year, month, day)?;
+    let secs = days * SECS_PER_DAY + hour * 3_600 + minute * 60 + second;
+    secs.checked_mul(NS_PER_SEC)?.checked_add(nanos)
+}
+
+/// Parses a FIX float: optional '-', digits, optional '.' and digits, at
+/// least one digit, no exponent, '+' or spaces, at most 28 significant
+/// digits. Trailing zeros of the fraction are dropped, so "1.50" and "1.5"
+/// give the same value and scale.
+pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
+    let (negative, unsigned) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    let (int_part, frac_part) = match unsigned.iter().position(|&b| b == b'.') {
+        Some(dot) => (
+            unsigned.get(..dot)?,
+            unsigned.get(dot + 1..).unwrap_or_default(),
+        ),
+        None => (unsigned, &[][..]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.iter().chain(frac_part).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_len = frac_part
+        .iter()
+        .rposition(|&b| b != b'0')
+        .map_or(0, |p| p + 1);
+    let frac_part = frac_part.get(..frac_len).unwrap_or_default();
+    let scale = u32::try_from(frac_part.len()).ok()?;
+    if scale > Decimal::MAX_SCALE {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    let mut significant = 0usize;
+    for &b in int_part.iter().chain(frac_part) {
+        if mantissa == 0 && b == b'0' {
+            continue;
+        }
+        significant += 1;
+        if significant > 28 {
+            return None;
+        }
+        mantissa = mantissa * 10 + i128::from(b - b'0');
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, scale).ok()
+}
+
+/// Writes `value` in decimal into the tail of `buf`, returning the digits.
+fn u128_digits(mut value: u128, buf: &mut [u8; 40]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
+}
+
+/// Builds outgoing messages into reusable buffers, so the steady state
+/// allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Encoder {
+    body: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl Encoder {
+    /// An encoder with empty buffers; they grow on first use and are then
+    /// reused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a message: writes 35, 49, 56, 34, 52 (SendingTime with ms).
+    /// BeginString/BodyLength are prefixed by `finish`.
+    pub fn start(
+        &mut self,
+        msg_type: &[u8],
+        sender_comp_id: &[u8],
+        target_comp_id: &[u8],
+        msg_seq_num: u64,
+        sending_time_ns: u64,
+    ) {
+        self.body.clear();
+        self.message.clear();
+        self.field(35, msg_type);
+        self.field(49, sender_comp_id);
+        self.field(56, target_comp_id);
+        self.field_u64(34, msg_seq_num);
+        self.field_timestamp(52, sending_time_ns);
+    }
+
+    /// Appends `tag=value<SOH>`. The value must be non-empty and free of
+    /// SOH; the encoder does not check, since values come from our own code.
+    pub fn field(&mut self, tag: u32, value: &[u8]) {
+        self.tag(tag);
+        self.body.extend_from_slice(value);
+        self.body.push(SOH);
+    }
+
+    /// Appends an unsigned integer field.
+    pub fn field_u64(&mut self, tag: u32, value: u64) {
+        self.tag(tag);
+        let mut buf = [0u8; 40];
+        self.body
+            .extend_from_slice(u128_digits(u128::from(value), &mut buf));
+        self.body.push(SOH);
+    }
+
+    /// Appends a signed integer field.
+    pub fn field_i64(&mut self, tag: u32, value: i64) {
+        self.tag(tag);
+        if value < 0 {
+            self.body.push(b'-');
+        }
+        let mut buf = [0u8; 40];
+        self.body
+            .extend_from_slice(u128_digits(u128::from(value.unsigned_abs()), &mut buf));
+        self.body.push(SOH);
+    }
+
+    /// Appends a single-character field.
+    pub fn field_char(&mut self, tag: u32, value: u8) {
+        self.field(tag, &[value]);
+    }
+
+    /// Appends a UTCTimestamp field with milliseconds.
+    pub fn field_timestamp(&mut self, tag: u32, ns: u64) {
+        let mut text = [0u8; 21];
+        format_utc_timestamp(ns, &mut text);
+        self.field(tag, &text);
+    }
+
+    /// A decimal `mantissa / 10^scale` written without exponent, trailing
+    /// zeros of the fraction trimmed, e.g. (12345, 2) -> "123.45", (500, 2)
+    /// -> "5", (-5, 1) -> "-0.5", (0, 3) -> "0".
+    pub fn field_decimal(&mut self, tag: u32, mantissa: i128, scale: u32) {
+        self.tag(tag);
+        let mut buf = [0u8; 40];
+        if mantissa == 0 {
+            self.body.extend_from_slice(b"0\x01");
+            return;
+        }
+        let digits = u128_digits(mantissa.unsigned_abs(), &mut buf);
+        // Fraction digits that are not trailing zeros: trimming them first
+        // tells us whether a '.' is needed at all.
+        let scale = usize::try_from(scale).unwrap_or(usize::MAX);
+        let trailing_zeros = digits.iter().rev().take_while(|&&b| b == b'0').count();
+        let kept_scale = scale.saturating_sub(trailing_zeros);
+        if mantissa < 0 {
+            self.body.push(b'-');
+        }
+        if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            self.body.extend_from_slice(int);
+            if kept_scale > 0 {
+                self.body.push(b'.');
+                self.body
+                    .extend_from_slice(frac.get(..kept_scale).unwrap_or_default());
+            }
+        } else {
+            self.body.push(b'0');
+            if kept_scale > 0 {
+                self.body.push(b'.');
+                let zeros = scale - digits.len();
+                self.body.extend(std::iter::repeat_n(b'0', zeros));
+                self.body
+                    .extend_from_slice(digits.get(..kept_scale - zeros).unwrap_or_default());
+            }
+        }
+        self.body.push(SOH);
+    }
+
+    /// Prefixes 8=FIX.4.4|9=len| and appends 10=checksum|; returns the
+    /// whole message. Valid until the next start.
+    pub fn finish(&mut self) -> &[u8] {
+        self.message.clear();
+        self.message.extend_from_slice(b"8=");
+        self.message.extend_from_slice(BEGIN_STRING.as_bytes());
+        self.message.extend_from_slice(b"\x019=");
+        let mut buf = [0u8; 40];
+        self.message
+            .extend_from_slice(u128_digits(self.body.len() as u128, &mut buf));
+        self.message.push(SOH);
+        self.message.extend_from_slice(&self.body);
+        let mut sum = [0u8; 3];
+        write_padded(&mut sum, u64::from(checksum(&self.message)));
+        self.message.extend_from_slice(b"10=");
+        self.message.extend_from_slice(&sum);
+        self.message.push(SOH);
+        &self.message
+    }
+
+    fn tag(&mut self, tag: u32) {
+        let mut buf = [0u8; 40];
+        self.body
+            .extend_from_slice(u128_digits(u128::from(tag), &mut buf));
+        self.body.push(b'=');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Wraps a body written with '|' for SOH into a correctly framed
+    /// message.
+    fn wire(body: &str) -> Vec<u8> {
+        let body = body.replace('|', "\x01");
+        let mut msg = format!("8=FIX.4.4\x019={}\x01{}", body.len(), body).into_bytes();
+        let sum = checksum(&msg);
+        msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        msg
+    }
+
+    const BODY: &str = "35=0|49=CLIENT|56=HAYATE|34=7|52=20240229-12:34:56.789|";
+
+    #[test]
+    fn complete_message_frames_with_its_length() {
+        let msg = wire(BODY);
+        assert_eq!(frame(&msg, 4096), Framing::Complete { len: msg.len() });
+    }
+
+    #[test]
+    fn every_split_is_incomplete_until_the_last_byte() {
+        let msg = wire(BODY);
+        for cut in 0..msg.len() {
+            assert_eq!(frame(&msg[..cut], 4096), Framing::Incomplete, "cut {cut}");
+        }
+        assert_eq!(frame(&msg, 4096), Framing::Complete { len: msg.len() });
+    }
+
+    #[test]
+    fn back_to_back_messages_frame_one_at_a_time() {
+        let first = wire(BODY);
+        let second = wire("35=1|49=C|56=S|34=8|52=20240229-12:34:57|112=X|");
+        let buf = [first.clone(), second.clone()].concat();
+        assert_eq!(frame(&buf, 4096), Framing::Complete { len: first.len() });
+        assert_eq!(
+            frame(&buf[first.len()..], 4096),
+            Framing::Complete { len: second.len() }
+        );
+    }
+
+    #[test]
+    fn bad_checksum_skips_to_the_next_message() {
+        let mut first = wire(BODY);
+        let n = first.len();
+        first[n - 2] = if first[n - 2] == b'0' { b'1' } else { b'0' };
+        let second = wire(BODY);
+        let buf = [first.clone(), second].concat();
+        match frame(&buf, 4096) {
+            Framing::Garbled { skip, .. } => assert_eq!(skip, first.len()),
+            other => panic!("expected Garbled, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_body_length_is_garbled() {
+        let msg = wire(BODY);
+        let text = String::from_utf8(msg).unwrap();
+        let wrong = text.replacen(
+            &format!("9={}", BODY.len()),
+            &format!("9={}", BODY.len() - 1),
+            1,
+        );
+        assert!(matches!(
+            frame(wrong.as_bytes(), 4096),
+            Framing::Garbled { .. }
+        ));
+    }
+
+    #[test]
+    fn oversized_body_length_is_too_large_before_the_body_arrives() {
+        assert_eq!(
+            frame(b"8=FIX.4.4\x019=5000\x01", 4096),
+            Framing::TooLarge { declared: 5000 }
+        );
+        // Still Incomplete while the length itself may grow.
+        assert_eq!(frame(b"8=FIX.4.4\x019=5000", 4096), Framing::Incomplete);
+    }
+
+    #[test]
+    fn bad_body_length_is_garbled() {
+        for bad in [
+            &b"8=FIX.4.4\x019=12a\x01"[..],
+            b"8=FIX.4.4\x019=12345678\x01",
+            b"8=FIX.4.4\x019=\x01",
+            b"8=FIX.4.4\x019=-5\x01",
+            b"8=FIX.4.4\x019= 5\x01",
+        ] {
+            assert!(
+                matches!(frame(bad, usize::MAX), Framing::Garbled { .. }),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn junk_before_the_message_is_skipped() {
+        let msg = wire(BODY);
+        let buf = [b"garbage".as_slice(), &msg].concat();
+        assert!(matches!(
+            frame(&buf, 4096),
+            Framing::Garbled { skip: 7, .. }
+        ));
+        assert_eq!(frame(&buf[7..], 4096), Framing::Complete { len: msg.len() });
+    }
+
+    #[test]
+    fn junk_keeps_a_trailing_partial_message_start() {
+        assert!(matches!(
+            frame(b"xyz8=FI", 4096),
+            Framing::Garbled { skip: 3, .. }
+        ));
+        assert!(matches!(
+            frame(b"x", 4096),
+            Framing::Garbled { skip: 1, .. }
+        ));
+        assert_eq!(frame(b"8", 4096), Framing::Incomplete);
+        assert_eq!(frame(b"", 4096), Framing::Incomplete);
+    }
+
+    #[test]
+    fn fields_out_of_place_are_garbled() {
+        assert!(matches!(
+            frame(b"9=5\x018=FIX.4.4\x01", 4096),
+            Framing::Garbled { .. }
+        ));
+        assert!(matches!(
+            frame(b"8=FIX.4.4\x0135=0\x01", 4096),
+            Framing::Garbled { .. }
+        ));
+        assert!(matches!(
+            frame(b"8=\x019=5\x01", 4096),
+            Framing::Garbled { .. }
+        ));
+    }
+
+    #[test]
+    fn endless_begin_string_is_garbled_not_incomplete_forever() {
+        let mut buf = b"8=".to_vec();
+        buf.extend(std::iter::repeat_n(b'A', 100));
+        assert!(matches!(frame(&buf, 4096), Framing::Garbled { .. }));
+        assert_eq!(frame(&buf[..20], 4096), Framing::Incomplete);
+    }
+
+    #[test]
+    fn parse_splits_fields_in_order() {
+        let msg = wire("35=D|49=C|34=12|58=a=b|");
+        let mut fields = FieldList::new();
+        fields.parse(&msg).unwrap();
+        assert_eq!(fields.len(), 7);
+        assert!(!fields.is_empty());
+        assert_eq!(fields.field_at(0), Some((8, &b"FIX.4.4"[..])));
+        assert_eq!(fields.msg_type(), Some(&b"D"[..]));
+        assert_eq!(fields.msg_seq_num(), Some(12));
+        assert_eq!(fields.get(58), Some(&b"a=b"[..]));
+        assert_eq!(fields.get_str(49), Some("C"));
+        assert_eq!(fields.get(999), None);
+        assert_eq!(fields.field_at(7), None);
+        assert_eq!(fields.as_bytes(), &msg[..]);
+        let tags: Vec<u32> = fields.iter().map(|(t, _)| t).collect();
+        assert_eq!(tags, [8, 9, 35, 49, 34, 58, 10]);
+    }
+
+    #[test]
+    fn parse_reuses_the_list() {
+        let mut fields = FieldList::new();
+        fields.parse(&wire("35=D|58=long text here|")).unwrap();
+        fields.parse(&wire("35=0|")).unwrap();
+        assert_eq!(fields.len(), 4);
+        assert_eq!(fields.get(58), None);
+    }
+
+    #[test]
+    fn parse_errors_map_to_reject_reasons() {
+        let mut fields = FieldList::new();
+        let err = fields.parse(b"8=FIX.4.4\x01x5=1\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+        assert_eq!(err.ref_tag, 0);
+        let err = fields.parse(b"8=FIX.4.4\x010=1\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+        let err = fields.parse(b"8=FIX.4.4\x01=1\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+        let err = fields.parse(b"8=FIX.4.4\x0144\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+        assert_eq!(err.text, "field without '='");
+        let err = fields.parse(b"8=FIX.4.4\x0199999999999=1\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+        let err = fields.parse(b"8=FIX.4.4\x0144=\x01").unwrap_err();
+        assert_eq!(err.reason, SessionRejectReason::TagSpecifiedWithoutAValue);
+        assert_eq!(err.ref_tag, 44);
+        // Fields before the error remain readable.
+        assert_eq!(fields.get(8), Some(&b"FIX.4.4"[..]));
+    }
+
+    #[test]
+    fn msg_seq_num_rejects_non_numbers() {
+        let mut fields = FieldList::new();
+        fields.parse(&wire("35=0|34=-1|")).unwrap();
+        assert_eq!(fields.msg_seq_num(), None);
+        fields
+            .parse(&wire("35=0|34=99999999999999999999|"))
+            .unwrap();
+        assert_eq!(fields.msg_seq_num(), None);
+    }
+
+    #[test]
+    fn reject_reason_codes_match_fix() {
+        assert_eq!(SessionRejectReason::InvalidTagNumber.code(), 0);
+        assert_eq!(SessionRejectReason::InvalidMsgType.code(), 11);
+        assert_eq!(SessionRejectReason::TagAppearsMoreThanOnce.code(), 13);
+        assert_eq!(SessionRejectReason::IncorrectNumInGroupCount.code(), 16);
+        assert_eq!(SessionRejectReason::Other.code(), 99);
+    }
+
+    fn formatted(ns: u64) -> String {
+        let mut out = [0u8; 21];
+        format_utc_timestamp(ns, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn timestamp_formats_the_epoch_and_a_leap_day() {
+        assert_eq!(formatted(0), "19700101-00:00:00.000");
+        // 2024-02-29T23:59:59.999999999Z
+        let leap = 1_709_251_199_999_999_999;
+        assert_eq!(formatted(leap), "20240229-23:59:59.999");
+        assert_eq!(
+            formatted(1_709_251_200_000_000_000),
+            "20240301-00:00:00.000"
+        );
+        assert_eq!(formatted(951_782_400_000_000_000), "20000229-00:00:00.000");
+    }
+
+    #[test]
+    fn timestamp_parses_with_and_without_fractions() {
+        assert_eq!(parse_utc_timestamp(b"19700101-00:00:00"), Some(0));
+        assert_eq!(parse_utc_timestamp(b"19700101-00:00:00.000"), Some(0));
+        assert_eq!(
+            parse_utc_timestamp(b"20240229-23:59:59.999"),
+            Some(1_709_251_199_999_000_000)
+        );
+        assert_eq!(
+            parse_utc_timestamp(b"20240229-23:59:59.999999"),
+            Some(1_709_251_199_999_999_000)
+        );
+        assert_eq!(
+            parse_utc_timestamp(b"20240229-23:59:59.999999999"),
+            Some(1_709_251_199_999_999_999)
+        );
+        assert_eq!(
+            parse_utc_timestamp(b"19700101-00:00:00.5"),
+            Some(500_000_000)
+        );
+        // A leap second is accepted.
+        assert_eq!(
+            parse_utc_timestamp(b"19700101-00:00:60"),
+            Some(60_000_000_000)
+        );
+    }
+
+    #[test]
+    fn timestamp_rejects_invalid_dates_and_shapes() {
+        for bad in [
+            &b"20230229-00:00:00"[..],
+            b"21000229-00:00:00",
+            b"20240431-00:00:00",
+            b"20241301-00:00:00",
+            b"20240001-00:00:00",
+            b"20240100-00:00:00",
+            b"20240101-24:00:00",
+            b"20240101-00:60:00",
+            b"20240101-00:00:61",
+            b"20240101-00:00:00.",
+            b"20240101-00:00:00.1234567890",
+            b"20240101-00:00:00.12a",
+            b"20240101 00:00:00",
+            b"2024010-00:00:00",
+            b"19691231-23:59:59",
+            b"99991231-23:59:59",
+            b"+0240101-00:00:00",
+            b"",
+        ] {
+            assert_eq!(
+                parse_utc_timestamp(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_utc_timestamp(b"20000229-00:00:00").is_some());
+    }
+
+    #[test]
+    fn decimal_parses_fix_floats_only() {
+        let d = |s: &str| parse_decimal(s.as_bytes()).map(|d| d.to_string());
+        assert_eq!(d("123.45").as_deref(), Some("123.45"));
+        assert_eq!(d("-0.5").as_deref(), Some("-0.5"));
+        assert_eq!(d("5").as_deref(), Some("5"));
+        assert_eq!(d("5.").as_deref(), Some("5"));
+        assert_eq!(d(".5").as_deref(), Some("0.5"));
+        assert_eq!(d("1.50").as_deref(), Some("1.5"));
+        assert_eq!(d("0000012").as_deref(), Some("12"));
+        assert_eq!(
+            d("1234567890123456789012345678").as_deref(),
+            Some("1234567890123456789012345678")
+        );
+        assert_eq!(
+            d("0.0000000000000000000000000001").as_deref(),
+            Some("0.0000000000000000000000000001")
+        );
+        for bad in [
+            "",
+            "-",
+            ".",
+            "-.",
+            "+1",
+            "1e5",
+            "1.2.3",
+            " 1",
+            "1 ",
+            "--1",
+            "1-",
+            "12345678901234567890123456789",
+            "0.00000000000000000000000000001",
+        ] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+    }
+
+    fn encoded_decimal(mantissa: i128, scale: u32) -> String {
+        let mut enc = Encoder::new();
+        enc.start(b"0", b"S", b"T", 1, 0);
+        enc.field_decimal(44, mantissa, scale);
+        let msg = enc.finish().to_vec();
+        let mut fields = FieldList::new();
+        fields.parse(&msg).unwrap();
+        fields.get_str(44).unwrap().to_owned()
+    }
+
+    #[test]
+    fn decimal_formatting_trims_and_pads() {
+        assert_eq!(encoded_decimal(12345, 2), "123.45");
+        assert_eq!(encoded_decimal(500, 2), "5");
+        assert_eq!(encoded_decimal(-5, 1), "-0.5");
+        assert_eq!(encoded_decimal(0, 3), "0");
+        assert_eq!(encoded_decimal(0, 0), "0");
+        assert_eq!(encoded_decimal(7, 0), "7");
+        assert_eq!(encoded_decimal(1200, 0), "1200");
+        assert_eq!(encoded_decimal(5, 4), "0.0005");
+        assert_eq!(encoded_decimal(-1050, 3), "-1.05");
+        assert_eq!(encoded_decimal(i128::MIN, 0), i128::MIN.to_string());
+    }
+
+    #[test]
+    fn encoder_round_trips_through_frame_and_parse() {
+        let mut enc = Encoder::default();
+        enc.start(b"8", b"HAYATE", b"CLIENT", 42, 1_709_251_199_999_999_999);
+        enc.field(11, b"order-1");
+        enc.field_u64(38, 100);
+        enc.field_i64(1000, -7);
+        enc.field_char(54, b'1');
+        enc.field_timestamp(60, 0);
+        enc.field_decimal(44, 10125, 2);
+        let msg = enc.finish().to_vec();
+        assert_eq!(frame(&msg, 4096), Framing::Complete { len: msg.len() });
+        let mut fields = FieldList::new();
+        fields.parse(&msg).unwrap();
+        let got: Vec<(u32, Vec<u8>)> = fields.iter().map(|(t, v)| (t, v.to_vec())).collect();
+        let want: Vec<(u32, &[u8])> = vec![
+            (35, b"8"),
+            (49, b"HAYATE"),
+            (56, b"CLIENT"),
+            (34, b"42"),
+            (52, b"20240229-23:59:59.999"),
+            (11, b"order-1"),
+            (38, b"100"),
+            (1000, b"-7"),
+            (54, b"1"),
+            (60, b"19700101-00:00:00.000"),
+            (44, b"101.25"),
+        ];
+        assert_eq!(got[0], (8, b"FIX.4.4".to_vec()));
+        assert_eq!(got[1].0, 9);
+        assert_eq!(got.len(), want.len() + 3);
+        for ((tag, value), (want_tag, want_value)) in got.iter().skip(2).zip(&want) {
+            assert_eq!(*tag, *want_tag);
+            assert_eq!(value.as_slice(), *want_value);
+        }
+        assert_eq!(got.last().map(|f| f.0), Some(10));
+    }
+
+    #[test]
+    fn encoder_reuse_starts_afresh() {
+        let mut enc = Encoder::new();
+        enc.start(b"D", b"A", b"B", 1, 0);
+        enc.field(58, b"first");
+        let _ = enc.finish();
+        enc.start(b"0", b"A", b"B", 2, 0);
+        let msg = enc.finish().to_vec();
+        let mut fields = FieldList::new();
+        fields.parse(&msg).unwrap();
+        assert_eq!(fields.get(58), None);
+        assert_eq!(fields.msg_seq_num(), Some(2));
+    }
+
+    proptest! {
+        #[test]
+        fn frame_and_parse_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            max in 0usize..1000,
+        ) {
+            let framing = frame(&bytes, max);
+            if let Framing::Garbled { skip, .. } = framing {
+                prop_assert!(skip >= 1 && skip <= bytes.len());
+            }
+            if let Framing::Complete { len } = framing {
+                prop_assert!(len <= bytes.len());
+            }
+            let mut fields = FieldList::new();
+            let _ = fields.parse(&bytes);
+            let _ = fields.msg_seq_num();
+            let _ = parse_utc_timestamp(&bytes);
+            let _ = parse_decimal(&bytes);
+        }
+
+        #[test]
+        fn prefixed_garbage_frames_somewhere(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'8'), Just(b'='), Just(b'9'), Just(1u8), Just(b'1'), Just(b'0'), any::<u8>()],
+                0..200,
+            ),
+        ) {
+            let framing = frame(&[b"8=FIX.4.4\x01".as_slice(), &bytes].concat(), 4096);
+            if let Framing::Garbled { skip, .. } = framing {
+                prop_assert!(skip >= 1);
+            }
+        }
+
+        #[test]
+        fn timestamps_round_trip_at_millisecond_precision(ns in 0u64..=u64::MAX) {
+            let mut out = [0u8; 21];
+            format_utc_timestamp(ns, &mut out);
+            prop_assert_eq!(parse_utc_timestamp(&out), Some(ns / 1_000_000 * 1_000_000));
+        }
+
+        #[test]
+        fn decimals_round_trip(mantissa in -(10i128.pow(27))..10i128.pow(27), scale in 0u32..=28) {
+            let text = encoded_decimal(mantissa, scale);
+            let parsed = parse_decimal(text.as_bytes());
+            let expected = Decimal::from_i128_with_scale(mantissa, scale).normalize();
+            prop_assert_eq!(parsed.map(|d| d.normalize()), Some(expected));
+        }
+
+        #[test]
+        fn encoded_messages_frame_and_parse_back(
+            msg_type in "[0-9A-Za-z]{1,2}",
+            sender in "[A-Z]{1,12}",
+            seq in any::<u64>(),
+            time in any::<u64>(),
+            fields in proptest::collection::vec((1u32..100_000, "[ -~]{1,20}"), 0..20),
+            numbers in proptest::collection::vec((1u32..100_000, any::<i64>()), 0..5),
+        ) {
+            let mut enc = Encoder::new();
+            enc.start(msg_type.as_bytes(), sender.as_bytes(), b"HAYATE", seq, time);
+            for (tag, value) in &fields {
+                enc.field(*tag, value.as_bytes());
+            }
+            for (tag, value) in &numbers {
+                enc.field_i64(*tag, *value);
+            }
+            let msg = enc.finish().to_vec();
+            prop_assert_eq!(frame(&msg, msg.len()), Framing::Complete { len: msg.len() });
+            let mut list = FieldList::new();
+            prop_assert!(list.parse(&msg).is_ok());
+            prop_assert_eq!(list.msg_type(), Some(msg_type.as_bytes()));
+            prop_assert_eq!(list.msg_seq_num(), Some(seq));
+            let body: Vec<(u32, Vec<u8>)> = list.iter().skip(7).take(fields.len() + numbers.len())
+                .map(|(t, v)| (t, v.to_vec())).collect();
+            let want: Vec<(u32, Vec<u8>)> = fields.iter()
+                .map(|(t, v)| (*t, v.as_bytes().to_vec()))
+                .chain(numbers.iter().map(|(t, v)| (*t, v.to_string().into_bytes())))
+                .collect();
+            prop_assert_eq!(body, want);
+        }
+    }
+}

@@ -1,0 +1,1212 @@
+//! The FIX 4.4 data dictionary subset the gateway enforces: which MsgTypes
+//! exist, which fields each accepted message may carry, their formats,
+//! enumerations and repeating groups.
+//!
+//! The message definitions live in one table (`MESSAGES`) built from
+//! component blocks, mirroring how the FIX specification composes messages.
+//! Per-message tag sets are computed at compile time so that validating an
+//! order costs a handful of bit tests per field.
+
+use super::codec::{FieldList, SessionRejectReason, parse_decimal, parse_u64, parse_utc_timestamp};
+
+/// How the gateway treats a MsgType.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgClass {
+    /// Session-level message handled by the session layer.
+    Session,
+    /// Application message the gateway accepts.
+    Application,
+    /// Defined by FIX 4.4 but not supported: answer BusinessMessageReject.
+    Unsupported,
+    /// Not a FIX 4.4 MsgType: answer a session Reject with InvalidMsgType.
+    Invalid,
+}
+
+/// Classifies a MsgType (35) value.
+///
+/// `Session`: 0 1 2 3 4 5 A. `Application`: D F G H q. `Unsupported`: every
+/// other MsgType FIX 4.4 defines. `Invalid`: anything else.
+pub fn classify(msg_type: &[u8]) -> MsgClass {
+    match msg_type {
+        b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A" => MsgClass::Session,
+        b"D" | b"F" | b"G" | b"H" | b"q" => MsgClass::Application,
+        // FIX 4.4 leaves I, O and U undefined ("U..." is the private-use
+        // prefix), and every lower-case letter except the session ones is
+        // assigned.
+        [b'6'..=b'9' | b'B' | b'C' | b'E' | b'J'..=b'N' | b'P'..=b'T' | b'V'..=b'Z']
+        | [b'a'..=b'z']
+        | [b'A', b'A'..=b'Z']
+        | [b'B', b'A'..=b'H'] => MsgClass::Unsupported,
+        _ => MsgClass::Invalid,
+    }
+}
+
+/// A rule the message breaks; the session answers Reject(3) with 373 =
+/// reason, 371 = ref_tag (omitted when 0), 58 = text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    /// SessionRejectReason (373).
+    pub reason: SessionRejectReason,
+    /// RefTagID (371); 0 when not about one tag.
+    pub ref_tag: u32,
+    /// Text (58).
+    pub text: &'static str,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (reason {}, tag {})",
+            self.text,
+            self.reason.code(),
+            self.ref_tag
+        )
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn violation(reason: SessionRejectReason, ref_tag: u32, text: &'static str) -> Violation {
+    Violation {
+        reason,
+        ref_tag,
+        text,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tag sets
+// ---------------------------------------------------------------------------
+
+/// Highest standard FIX 4.4 tag.
+const MAX_STANDARD_TAG: u32 = 956;
+/// Custom SelfTradeType.
+const SELF_TRADE_TYPE: u32 = 7928;
+/// Custom CancelOrdersOnDisconnect.
+const CANCEL_ON_DISCONNECT: u32 = 8013;
+
+/// A set of defined tags as a bitmap. Standard tags map to their own bit;
+/// the two custom tags get spare bits above 956.
+#[derive(Clone, Copy)]
+struct TagSet([u64; 16]);
+
+impl TagSet {
+    const EMPTY: Self = Self([0; 16]);
+
+    const fn slot(tag: u32) -> Option<usize> {
+        match tag {
+            1..=MAX_STANDARD_TAG => Some(tag as usize),
+            SELF_TRADE_TYPE => Some(1000),
+            CANCEL_ON_DISCONNECT => Some(1001),
+            _ => None,
+        }
+    }
+
+    const fn contains(&self, tag: u32) -> bool {
+        match Self::slot(tag) {
+            Some(s) => self.0[s / 64] & (1 << (s % 64)) != 0,
+            None => false,
+        }
+    }
+
+    /// Inserts `tag`; returns false if it was already present or undefined.
+    const fn insert(&mut self, tag: u32) -> bool {
+        match Self::slot(tag) {
+            Some(s) => {
+                let bit = 1 << (s % 64);
+                let fresh = self.0[s / 64] & bit == 0;
+                self.0[s / 64] |= bit;
+                fresh
+            }
+            None => false,
+        }
+    }
+
+    /// The tags of `items` that `pick` selects.
+    const fn with_items(mut self, items: &[Item], pick: Pick) -> Self {
+        let mut i = 0;
+        while i < items.len() {
+            match items[i] {
+                Item::Field { tag, .. } => {
+                    if !matches!(pick, Pick::CountTags) {
+                        self.insert(tag);
+                    }
+                }
+                Item::Group { group, .. } => {
+                    self.insert(group.count_tag);
+                    if matches!(pick, Pick::Deep) {
+                        self = self.with_items(group.items, pick);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self
+    }
+
+    const fn with_blocks(mut self, blocks: &[&[Item]], pick: Pick) -> Self {
+        let mut i = 0;
+        while i < blocks.len() {
+            self = self.with_items(blocks[i], pick);
+            i += 1;
+        }
+        self
+    }
+}
+
+/// Which tags of a definition a [`TagSet`] collects.
+#[derive(Clone, Copy)]
+enum Pick {
+    /// Every tag, group members included.
+    Deep,
+    /// Fields and NumInGroup tags outside groups.
+    TopLevel,
+    /// NumInGroup tags outside groups.
+    CountTags,
+}
+
+fn is_defined(tag: u32) -> bool {
+    TagSet::slot(tag).is_some()
+}
+
+// ---------------------------------------------------------------------------
+// Message definitions
+// ---------------------------------------------------------------------------
+
+/// One entry of a message or group definition.
+#[derive(Clone, Copy)]
+enum Item {
+    Field {
+        tag: u32,
+        required: bool,
+    },
+    Group {
+        group: &'static Group,
+        required: bool,
+    },
+}
+
+/// A repeating group: its NumInGroup tag and its fields in order; the first
+/// is the delimiter every instance starts with.
+struct Group {
+    count_tag: u32,
+    items: &'static [Item],
+}
+
+impl Group {
+    fn position(&self, tag: u32) -> Option<(usize, &Item)> {
+        self.items
+            .iter()
+            .enumerate()
+            .find(|(_, item)| item.tag() == tag)
+    }
+
+    fn delimiter(&self) -> u32 {
+        self.items.first().map_or(0, Item::tag)
+    }
+}
+
+impl Item {
+    const fn tag(&self) -> u32 {
+        match self {
+            Item::Field { tag, .. } => *tag,
+            Item::Group { group, .. } => group.count_tag,
+        }
+    }
+
+    const fn required(&self) -> bool {
+        match self {
+            Item::Field { required, .. } | Item::Group { required, .. } => *required,
+        }
+    }
+}
+
+/// An optional field.
+const fn o(tag: u32) -> Item {
+    Item::Field {
+        tag,
+        required: false,
+    }
+}
+
+/// A required field.
+const fn r(tag: u32) -> Item {
+    Item::Field {
+        tag,
+        required: true,
+    }
+}
+
+/// An optional repeating group.
+const fn g(group: &'static Group) -> Item {
+    Item::Group {
+        group,
+        required: false,
+    }
+}
+
+/// A message type's body: the component blocks it is made of, plus tag sets
+/// derived from them at compile time.
+struct MsgDef {
+    msg_type: &'static [u8],
+    blocks: &'static [&'static [Item]],
+    /// Every body tag, group members included.
+    allowed: TagSet,
+    /// Body tags that may appear outside any group.
+    top_level: TagSet,
+    /// NumInGroup tags of the body's top-level groups.
+    count_tags: TagSet,
+}
+
+impl MsgDef {
+    const fn new(msg_type: &'static [u8], blocks: &'static [&'static [Item]]) -> Self {
+        Self {
+            msg_type,
+            blocks,
+            allowed: TagSet::EMPTY.with_blocks(blocks, Pick::Deep),
+            top_level: TagSet::EMPTY.with_blocks(blocks, Pick::TopLevel),
+            count_tags: TagSet::EMPTY.with_blocks(blocks, Pick::CountTags),
+        }
+    }
+
+    fn items(&self) -> impl Iterator<Item = &'static Item> {
+        self.blocks.iter().flat_map(|block| block.iter())
+    }
+}
+
+// Repeating groups.
+static NO_HOPS: Group = Group {
+    count_tag: 627,
+    items: &[o(628), o(629), o(630)],
+};
+static NO_MSG_TYPES: Group = Group {
+    count_tag: 384,
+    items: &[o(372), o(385)],
+};
+static NO_PARTY_SUB_IDS: Group = Group {
+    count_tag: 802,
+    items: &[o(523), o(803)],
+};
+static NO_PARTY_IDS: Group = Group {
+    count_tag: 453,
+    items: &[o(448), o(447), o(452), g(&NO_PARTY_SUB_IDS)],
+};
+static NO_ALLOCS: Group = Group {
+    count_tag: 78,
+    items: &[o(79), o(661), o(736), o(467), o(80)],
+};
+static NO_TRADING_SESSIONS: Group = Group {
+    count_tag: 386,
+    items: &[o(336), o(625)],
+};
+static NO_SECURITY_ALT_ID: Group = Group {
+    count_tag: 454,
+    items: &[o(455), o(456)],
+};
+static NO_UNDERLYINGS: Group = Group {
+    count_tag: 711,
+    items: &[o(311)],
+};
+
+/// StandardHeader. 8, 9 and 35 lead, in that order.
+#[rustfmt::skip]
+const HEADER: &[Item] = &[
+    r(8), r(9), r(35), r(49), r(56), o(115), o(128), o(90), o(91), r(34),
+    o(50), o(142), o(57), o(143), o(116), o(144), o(129), o(145), o(43), o(97),
+    r(52), o(122), o(212), o(213), o(347), o(369), g(&NO_HOPS),
+];
+
+/// StandardTrailer; 10 is last, 93/89 just before it.
+const TRAILER: &[Item] = &[o(93), o(89), r(10)];
+
+// Component blocks shared by the order messages.
+const PARTIES: &[Item] = &[g(&NO_PARTY_IDS)];
+#[rustfmt::skip]
+const INSTRUMENT: &[Item] = &[
+    o(65), o(48), o(22), g(&NO_SECURITY_ALT_ID), o(460), o(461), o(167), o(762), o(200), o(541),
+    o(224), o(225), o(239), o(226), o(227), o(228), o(255), o(543), o(470), o(471),
+    o(472), o(240), o(202), o(947), o(206), o(231), o(223), o(207), o(106), o(348),
+    o(349), o(107), o(350), o(351), o(691), o(667), o(875), o(876), o(873), o(874),
+];
+const UNDERLYINGS: &[Item] = &[g(&NO_UNDERLYINGS)];
+const ALLOCS: &[Item] = &[g(&NO_ALLOCS)];
+const TRADING_SESSIONS: &[Item] = &[g(&NO_TRADING_SESSIONS)];
+const ORDER_QTY: &[Item] = &[o(38), o(152), o(516), o(468), o(469)];
+const TEXT: &[Item] = &[o(58), o(354), o(355)];
+
+// Message-specific fields.
+const HEARTBEAT: &[Item] = &[o(112)];
+const TEST_REQUEST: &[Item] = &[r(112)];
+const RESEND_REQUEST: &[Item] = &[r(7), r(16)];
+const REJECT: &[Item] = &[r(45), o(371), o(372), o(373)];
+const SEQUENCE_RESET: &[Item] = &[o(123), r(36)];
+#[rustfmt::skip]
+const LOGON: &[Item] = &[
+    r(98), r(108), o(95), o(96), o(141), o(789), o(383), g(&NO_MSG_TYPES), o(464), o(553),
+    o(554), o(925), o(CANCEL_ON_DISCONNECT),
+];
+#[rustfmt::skip]
+const NEW_ORDER_SINGLE: &[Item] = &[
+    r(11), o(526), o(583), o(1), o(660), o(581), o(589), o(590), o(591), o(70),
+    o(63), o(64), o(544), o(635), o(21), o(18), o(110), o(111), o(100), o(81),
+    r(55), o(140), r(54), o(114), o(854), r(40), o(423), o(44), o(99), o(15),
+    o(376), o(377), o(23), o(117), o(59), o(168), o(432), o(126), o(427), o(12),
+    o(13), o(479), o(497), o(528), o(529), o(582), o(121), o(120), o(775), o(193),
+    o(192), o(640), o(77), o(203), o(210), o(211), o(388), o(389), o(494), o(SELF_TRADE_TYPE),
+    r(60),
+];
+#[rustfmt::skip]
+const ORDER_CANCEL_REQUEST: &[Item] = &[
+    r(41), o(37), r(11), o(526), o(583), o(66), o(1), o(660), o(581), r(55),
+    r(54), r(60), o(376),
+];
+#[rustfmt::skip]
+const ORDER_CANCEL_REPLACE_REQUEST: &[Item] = &[
+    o(37), r(41), r(11), o(526), o(583), o(66), o(586), o(1), o(660), o(581),
+    o(589), o(590), o(591), o(70), o(63), o(64), o(544), o(635), o(21), o(18),
+    o(110), o(111), o(100), o(81), r(55), r(54), r(60), r(40), o(423), o(44),
+    o(99), o(211), o(388), o(389), o(15), o(376), o(377), o(23), o(117), o(59),
+    o(168), o(432), o(126), o(427), o(12), o(13), o(479), o(497), o(528), o(529),
+    o(582), o(121), o(120), o(193), o(192), o(640), o(77), o(203), o(210), o(SELF_TRADE_TYPE),
+];
+const ORDER_STATUS_REQUEST: &[Item] = &[o(37), r(11), o(526), o(790), o(1), o(660), r(55), r(54)];
+#[rustfmt::skip]
+const ORDER_MASS_CANCEL_REQUEST: &[Item] = &[
+    r(11), o(526), r(530), o(336), o(625), o(55), o(311), o(309), o(305), o(463),
+    o(310), o(54), r(60),
+];
+
+/// Every MsgType `validate` understands: the session messages and the
+/// application messages the gateway accepts.
+#[rustfmt::skip]
+static MESSAGES: &[MsgDef] = &[
+    MsgDef::new(b"0", &[HEARTBEAT]),
+    MsgDef::new(b"1", &[TEST_REQUEST]),
+    MsgDef::new(b"2", &[RESEND_REQUEST]),
+    MsgDef::new(b"3", &[REJECT, TEXT]),
+    MsgDef::new(b"4", &[SEQUENCE_RESET]),
+    MsgDef::new(b"5", &[TEXT]),
+    MsgDef::new(b"A", &[LOGON]),
+    MsgDef::new(b"D", &[NEW_ORDER_SINGLE, PARTIES, ALLOCS, TRADING_SESSIONS, INSTRUMENT, UNDERLYINGS, ORDER_QTY, TEXT]),
+    MsgDef::new(b"F", &[ORDER_CANCEL_REQUEST, PARTIES, INSTRUMENT, UNDERLYINGS, ORDER_QTY, TEXT]),
+    MsgDef::new(b"G", &[ORDER_CANCEL_REPLACE_REQUEST, PARTIES, ALLOCS, TRADING_SESSIONS, INSTRUMENT, UNDERLYINGS, ORDER_QTY, TEXT]),
+    MsgDef::new(b"H", &[ORDER_STATUS_REQUEST, PARTIES, INSTRUMENT]),
+    MsgDef::new(b"q", &[ORDER_MASS_CANCEL_REQUEST, PARTIES, INSTRUMENT, TEXT]),
+];
+
+const HEADER_TAGS: TagSet = TagSet::EMPTY.with_items(HEADER, Pick::Deep);
+const HEADER_TOP_LEVEL: TagSet = TagSet::EMPTY.with_items(HEADER, Pick::TopLevel);
+const HEADER_COUNT_TAGS: TagSet = TagSet::EMPTY.with_items(HEADER, Pick::CountTags);
+const TRAILER_TAGS: TagSet = TagSet::EMPTY.with_items(TRAILER, Pick::Deep);
+
+// ---------------------------------------------------------------------------
+// Field formats and enumerations
+// ---------------------------------------------------------------------------
+
+/// The wire formats `validate` checks; anything else is free text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Digits only: SeqNum, Length, NumInGroup and counts.
+    UnsignedInt,
+    /// Optional '-' then digits.
+    Int,
+    /// FIX float (Qty, Price, PriceOffset, Amt, Percentage).
+    Float,
+    UtcTimestamp,
+    /// YYYYMMDD.
+    LocalMktDate,
+    /// Y or N.
+    Boolean,
+    /// Exactly one byte.
+    Char,
+    Text,
+}
+
+fn format(tag: u32) -> Format {
+    match tag {
+        7 | 9 | 16 | 34 | 36 | 45 | 78 | 90 | 93 | 95 | 108 | 212 | 354 | 369 | 371 | 383 | 384
+        | 386 | 453 | 454 | 627 | 630 | 711 | 789 | 802 => Format::UnsignedInt,
+        98 | 203 | 373 | 423 | 427 | 582 | 854 => Format::Int,
+        12 | 38 | 44 | 80 | 99 | 110 | 111 | 140 | 152 | 192 | 202 | 210 | 211 | 223 | 231
+        | 389 | 469 | 516 | 640 => Format::Float,
+        52 | 60 | 122 | 126 | 168 | 629 => Format::UtcTimestamp,
+        64 | 432 | 541 => Format::LocalMktDate,
+        43 | 97 | 121 | 123 | 141 | 377 | 464 => Format::Boolean,
+        13 | 21 | 40 | 54 | 59 | 77 | 81 | 385 | 447 | 468 | 528 | 530 | SELF_TRADE_TYPE
+        | CANCEL_ON_DISCONNECT => Format::Char,
+        _ => Format::Text,
+    }
+}
+
+fn well_formed(format: Format, value: &[u8]) -> bool {
+    match format {
+        Format::UnsignedInt => value.iter().all(u8::is_ascii_digit) && !value.is_empty(),
+        Format::Int => {
+            let digits = value.strip_prefix(b"-").unwrap_or(value);
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
+        Format::Float => parse_decimal(value).is_some(),
+        Format::UtcTimestamp => parse_utc_timestamp(value).is_some(),
+        Format::LocalMktDate => {
+            let mut stamp = [0u8; 17];
+            let (date, time) = stamp.split_at_mut(8);
+            time.copy_from_slice(b"-00:00:00");
+            value.len() == 8 && {
+                date.copy_from_slice(value);
+                parse_utc_timestamp(&stamp).is_some()
+            }
+        }
+        Format::Boolean => matches!(value, b"Y" | b"N"),
+        Format::Char => value.len() == 1,
+        Format::Text => true,
+    }
+}
+
+/// Whether `value` is one of `tag`'s enumerated values; tags without an
+/// enforced enumeration accept anything well-formed.
+fn valid_enum(tag: u32, value: &[u8]) -> bool {
+    match tag {
+        54 => matches!(value, [b'1'..=b'9' | b'A'..=b'G']),
+        40 => matches!(value, [b'1'..=b'9' | b'A'..=b'M' | b'P']),
+        59 => matches!(value, [b'0'..=b'7']),
+        21 => matches!(value, [b'1'..=b'3']),
+        530 => matches!(value, [b'1'..=b'7']),
+        98 => matches!(value, [b'0'..=b'6']),
+        CANCEL_ON_DISCONNECT => matches!(value, b"S" | b"Y" | b"N"),
+        SELF_TRADE_TYPE => matches!(value, b"D" | b"O" | b"N" | b"B"),
+        18 => value
+            .split(|&b| b == b' ')
+            .all(|c| matches!(c, [b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'f'])),
+        _ => true,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------
+
+/// Checks a parsed message whose class is Session or Application against
+/// the dictionary. First violation wins, checked in this order: header
+/// order, tag numbers defined, tags allowed for the message type,
+/// duplicates, empty values, data formats, enum values, repeating groups,
+/// required fields.
+pub fn validate(msg: &FieldList) -> Result<(), Violation> {
+    use SessionRejectReason as R;
+
+    let msg_type =
+        msg.msg_type()
+            .ok_or(violation(R::RequiredTagMissing, 35, "MsgType (35) missing"))?;
+    let def = MESSAGES
+        .iter()
+        .find(|d| d.msg_type == msg_type)
+        .ok_or(violation(
+            R::InvalidMsgType,
+            35,
+            "MsgType not handled by this gateway",
+        ))?;
+
+    check_order(msg)?;
+
+    for (tag, _) in msg.iter() {
+        if !is_defined(tag) {
+            return Err(violation(R::UndefinedTag, tag, "undefined tag"));
+        }
+    }
+    for (tag, _) in msg.iter() {
+        if !(HEADER_TAGS.contains(tag) || TRAILER_TAGS.contains(tag) || def.allowed.contains(tag)) {
+            return Err(violation(
+                R::TagNotDefinedForMessageType,
+                tag,
+                "tag not defined for this message type",
+            ));
+        }
+    }
+    check_duplicates(msg, def)?;
+    for (tag, value) in msg.iter() {
+        if value.is_empty() {
+            return Err(violation(
+                R::TagSpecifiedWithoutAValue,
+                tag,
+                "tag specified without a value",
+            ));
+        }
+    }
+    for (tag, value) in msg.iter() {
+        if !well_formed(format(tag), value) {
+            return Err(violation(
+                R::IncorrectDataFormat,
+                tag,
+                "incorrect data format for value",
+            ));
+        }
+    }
+    for (tag, value) in msg.iter() {
+        if !valid_enum(tag, value) {
+            return Err(violation(
+                R::ValueIsIncorrect,
+                tag,
+                "value is incorrect (out of range) for this tag",
+            ));
+        }
+    }
+    check_groups(msg, def)?;
+    check_required(msg, def)
+}
+
+/// Where a field sits in the message's header / body / trailer layout.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Header,
+    Body,
+    Trailer,
+}
+
+fn check_order(msg: &FieldList) -> Result<(), Violation> {
+    use SessionRejectReason as R;
+    let out_of_order = |tag| {
+        violation(
+            R::TagSpecifiedOutOfRequiredOrder,
+            tag,
+            "tag specified out of required order",
+        )
+    };
+    for (index, expected) in [8u32, 9, 35].into_iter().enumerate() {
+        if msg.field_at(index).map(|(tag, _)| tag) != Some(expected) {
+            return Err(out_of_order(expected));
+        }
+    }
+    let mut section = Section::Header;
+    let last = msg.len().saturating_sub(1);
+    for (index, (tag, _)) in msg.iter().enumerate() {
+        let here = if HEADER_TAGS.contains(tag) {
+            Section::Header
+        } else if TRAILER_TAGS.contains(tag) {
+            Section::Trailer
+        } else {
+            Section::Body
+        };
+        if here < section || (tag == 10 && index != last) {
+            return Err(out_of_order(tag));
+        }
+        section = here;
+    }
+    // Within the trailer, SignatureLength precedes Signature.
+    let position = |tag| msg.iter().position(|(t, _)| t == tag);
+    if let (Some(length), Some(signature)) = (position(93), position(89))
+        && signature < length
+    {
+        return Err(out_of_order(93));
+    }
+    Ok(())
+}
+
+/// The fields a scope of the message may contain: the message top level
+/// (header, body and trailer) or one repeating group.
+#[derive(Clone, Copy)]
+enum Scope {
+    Top(&'static MsgDef),
+    In(&'static Group),
+}
+
+impl Scope {
+    /// The group `tag` opens in this scope, if it is a NumInGroup tag here.
+    fn group_opened_by(self, tag: u32) -> Option<&'static Group> {
+        let find = |item: &'static Item| match item {
+            Item::Group { group, .. } if group.count_tag == tag => Some(*group),
+            _ => None,
+        };
+        match self {
+            // The tag sets spare a scan of the whole definition for the
+            // vast majority of tags, which open no group.
+            Scope::Top(_) if HEADER_COUNT_TAGS.contains(tag) => HEADER.iter().find_map(find),
+            Scope::Top(def) if def.count_tags.contains(tag) => def.items().find_map(find),
+            Scope::Top(_) => None,
+            Scope::In(group) => group.items.iter().find_map(find),
+        }
+    }
+}
+
+/// A tag outside a group may appear once; inside one, once per instance.
+/// Group boundaries are tracked loosely here (count mismatches and ordering
+/// are `check_groups`' business) so that every duplicate is found even in
+/// a malformed group.
+fn check_duplicates(msg: &FieldList, def: &'static MsgDef) -> Result<(), Violation> {
+    /// Deep enough for the deepest nesting in the tables (parties within
+    /// a message).
+    const MAX_DEPTH: usize = 4;
+    let mut scopes: [(Scope, TagSet); MAX_DEPTH] = [(Scope::Top(def), TagSet::EMPTY); MAX_DEPTH];
+    let mut depth = 0;
+    for (tag, _) in msg.iter() {
+        // Leave the groups this tag is not a member of.
+        while depth > 0 {
+            match scopes.get(depth).map(|s| s.0) {
+                Some(Scope::In(group)) if group.position(tag).is_some() => break,
+                _ => depth -= 1,
+            }
+        }
+        let Some((scope, seen)) = scopes.get_mut(depth) else {
+            break;
+        };
+        let scope = *scope;
+        if let Scope::In(group) = scope
+            && tag == group.delimiter()
+        {
+            *seen = TagSet::EMPTY;
+        }
+        if !seen.insert(tag) {
+            return Err(violation(
+                SessionRejectReason::TagAppearsMoreThanOnce,
+                tag,
+                "tag appears more than once",
+            ));
+        }
+        if let Some(group) = scope.group_opened_by(tag)
+            && let Some(inner) = scopes.get_mut(depth + 1)
+        {
+            *inner = (Scope::In(group), TagSet::EMPTY);
+            depth += 1;
+        }
+    }
+    Ok(())
+}
+
+fn check_groups(msg: &FieldList, def: &'static MsgDef) -> Result<(), Violation> {
+    let mut index = 0;
+    while let Some((tag, value)) = msg.field_at(index) {
+        index += 1;
+        if let Some(group) = Scope::Top(def).group_opened_by(tag) {
+            index = check_group(msg, index, group, value)?;
+        } else if !(HEADER_TOP_LEVEL.contains(tag)
+            || TRAILER_TAGS.contains(tag)
+            || def.top_level.contains(tag))
+        {
+            // Allowed for the message type, so it belongs to one of its
+            // groups, but no group is open here.
+            return Err(violation(
+                SessionRejectReason::RepeatingGroupFieldsOutOfOrder,
+                tag,
+                "repeating group field outside its group",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the instances of `group` starting at field `index`, just after
+/// its NumInGroup field whose value is `count`; returns the index of the
+/// first field after the group.
+fn check_group(
+    msg: &FieldList,
+    mut index: usize,
+    group: &'static Group,
+    count: &[u8],
+) -> Result<usize, Violation> {
+    use SessionRejectReason as R;
+    let declared = parse_u64(count).ok_or(violation(
+        R::IncorrectDataFormat,
+        group.count_tag,
+        "NumInGroup is not a number",
+    ))?;
+    let delimiter = group.delimiter();
+    let mut instances: u64 = 0;
+    while let Some((tag, _)) = msg.field_at(index) {
+        if tag != delimiter {
+            if group.position(tag).is_some() {
+                return Err(violation(
+                    R::RepeatingGroupFieldsOutOfOrder,
+                    tag,
+                    "repeating group instance does not start with its first field",
+                ));
+            }
+            break;
+        }
+        instances += 1;
+        index += 1;
+        let mut last_position = 0;
+        while let Some((tag, value)) = msg.field_at(index) {
+            match group.position(tag) {
+                Some((0, _)) | None => break,
+                Some((position, item)) if position > last_position => {
+                    last_position = position;
+                    index += 1;
+                    if let Item::Group { group: inner, .. } = item {
+                        index = check_group(msg, index, inner, value)?;
+                    }
+                }
+                Some(_) => {
+                    return Err(violation(
+                        R::RepeatingGroupFieldsOutOfOrder,
+                        tag,
+                        "repeating group fields out of order",
+                    ));
+                }
+            }
+        }
+    }
+    if instances != declared {
+        return Err(violation(
+            R::IncorrectNumInGroupCount,
+            group.count_tag,
+            "incorrect NumInGroup count for repeating group",
+        ));
+    }
+    Ok(index)
+}
+
+fn check_required(msg: &FieldList, def: &'static MsgDef) -> Result<(), Violation> {
+    let mut present = TagSet::EMPTY;
+    for (tag, _) in msg.iter() {
+        present.insert(tag);
+    }
+    let required = HEADER
+        .iter()
+        .chain(def.items())
+        .chain(TRAILER)
+        .filter(|item| item.required());
+    for item in required {
+        if !present.contains(item.tag()) {
+            return Err(violation(
+                SessionRejectReason::RequiredTagMissing,
+                item.tag(),
+                "required tag missing",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::codec::{Encoder, Framing, frame};
+    use proptest::prelude::*;
+
+    const HEAD: &str = "49=CLIENT|56=HAYATE|34=2|52=20240229-12:00:00.000|";
+    const ORDER: &str = "11=ord-1|55=ACME|54=1|60=20240229-12:00:00.001|40=2|44=101.25|38=100|";
+
+    /// A correctly framed message: 8 and 9 added, '|' standing for SOH,
+    /// checksum computed.
+    fn wire(fields: &str) -> Vec<u8> {
+        let body = fields.replace('|', "\x01");
+        let mut msg = format!("8=FIX.4.4\x019={}\x01{}", body.len(), body).into_bytes();
+        let sum = msg.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+        msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        msg
+    }
+
+    fn check(fields: &str) -> Result<(), Violation> {
+        let mut list = FieldList::new();
+        list.parse(&wire(fields))
+            .map_err(|e| violation(e.reason, e.ref_tag, e.text))?;
+        validate(&list)
+    }
+
+    fn order(extra: &str) -> Result<(), Violation> {
+        check(&format!("35=D|{HEAD}{ORDER}{extra}"))
+    }
+
+    #[track_caller]
+    fn assert_violation(result: Result<(), Violation>, reason: SessionRejectReason, ref_tag: u32) {
+        match result {
+            Err(v) => {
+                assert_eq!((v.reason, v.ref_tag), (reason, ref_tag), "{v}");
+                assert_eq!(v.reason.code(), reason as u32);
+            }
+            Ok(()) => panic!("expected {reason:?} on {ref_tag}, got Ok"),
+        }
+    }
+
+    use SessionRejectReason as R;
+
+    #[test]
+    fn valid_messages_of_every_supported_type_pass() {
+        let cases = [
+            format!("35=0|{HEAD}"),
+            format!("35=0|{HEAD}112=ping|"),
+            format!("35=1|{HEAD}112=ping|"),
+            format!("35=2|{HEAD}7=1|16=0|"),
+            format!("35=3|{HEAD}45=1|371=44|372=D|373=5|58=bad price|"),
+            format!("35=4|{HEAD}123=Y|36=10|"),
+            format!("35=5|{HEAD}58=bye|"),
+            format!("35=A|{HEAD}98=0|108=30|141=Y|8013=Y|384=2|372=D|385=R|372=F|"),
+            format!("35=D|{HEAD}{ORDER}"),
+            format!(
+                "35=D|{HEAD}{ORDER}59=0|18=M 6|7928=O|1=ACC|21=1|453=2|448=TRADER1|447=D|452=11|802=1|523=X|803=2|448=FIRM|447=D|452=1|"
+            ),
+            format!("35=F|{HEAD}41=ord-1|11=ord-2|55=ACME|54=1|60=20240229-12:00:01|38=100|"),
+            format!(
+                "35=G|{HEAD}41=ord-1|11=ord-3|55=ACME|54=1|60=20240229-12:00:01|40=2|44=101.5|38=50|"
+            ),
+            format!("35=H|{HEAD}37=42|11=ord-1|55=ACME|54=1|"),
+            format!("35=q|{HEAD}11=mc-1|530=7|60=20240229-12:00:01|"),
+            format!(
+                "35=D|97=N|{HEAD}43=Y|122=20240229-11:00:00|627=1|628=H|629=20240229-11:00:00|{ORDER}93=1|89=X|"
+            ),
+        ];
+        for case in cases {
+            assert_eq!(check(&case), Ok(()), "{case}");
+        }
+    }
+
+    #[test]
+    fn msg_type_must_be_the_third_field() {
+        assert_violation(
+            check("49=CLIENT|35=0|56=HAYATE|34=2|52=20240229-12:00:00|"),
+            R::TagSpecifiedOutOfRequiredOrder,
+            35,
+        );
+    }
+
+    #[test]
+    fn header_tag_after_body_tag_is_out_of_order() {
+        assert_violation(
+            check(&format!(
+                "35=D|49=CLIENT|56=HAYATE|34=2|{ORDER}52=20240229-12:00:00|"
+            )),
+            R::TagSpecifiedOutOfRequiredOrder,
+            52,
+        );
+    }
+
+    #[test]
+    fn trailer_tag_before_body_tag_is_out_of_order() {
+        assert_violation(
+            order("93=1|89=X|58=late|"),
+            R::TagSpecifiedOutOfRequiredOrder,
+            58,
+        );
+        assert_violation(order("89=X|93=1|"), R::TagSpecifiedOutOfRequiredOrder, 93);
+    }
+
+    #[test]
+    fn undefined_tag_is_named() {
+        assert_violation(order("957=1|"), R::UndefinedTag, 957);
+        assert_violation(order("5001=1|"), R::UndefinedTag, 5001);
+        assert_eq!(
+            order("8013=N|"),
+            Err(violation(
+                R::TagNotDefinedForMessageType,
+                8013,
+                "tag not defined for this message type",
+            ))
+        );
+    }
+
+    #[test]
+    fn tag_not_defined_for_message_type_is_named() {
+        assert_violation(order("112=x|"), R::TagNotDefinedForMessageType, 112);
+        assert_violation(
+            check(&format!("35=0|{HEAD}11=x|")),
+            R::TagNotDefinedForMessageType,
+            11,
+        );
+    }
+
+    #[test]
+    fn tag_appearing_twice_is_a_duplicate() {
+        assert_violation(order("44=101|"), R::TagAppearsMoreThanOnce, 44);
+        assert_violation(
+            check(&format!("35=0|{HEAD}49=AGAIN|")),
+            R::TagAppearsMoreThanOnce,
+            49,
+        );
+    }
+
+    #[test]
+    fn tag_repeated_within_a_group_instance_is_a_duplicate() {
+        assert_violation(
+            order("453=1|448=A|447=D|447=D|"),
+            R::TagAppearsMoreThanOnce,
+            447,
+        );
+        // Across instances it is expected.
+        assert_eq!(order("453=2|448=A|447=D|448=B|447=D|"), Ok(()));
+    }
+
+    #[test]
+    fn incorrect_data_format_names_the_tag() {
+        for (extra, tag) in [
+            ("59=0|110=ten|", 110),
+            ("126=2024-02-29|", 126),
+            ("432=20230229|", 432),
+            ("121=y|", 121),
+            ("21=12|", 21),
+            ("423=1.5|", 423),
+        ] {
+            assert_violation(order(extra), R::IncorrectDataFormat, tag);
+        }
+        assert_violation(
+            check(&format!("35=2|{HEAD}7=-1|16=0|")),
+            R::IncorrectDataFormat,
+            7,
+        );
+        assert_violation(
+            check("35=0|49=C|56=S|34=2|52=20230229-00:00:00|"),
+            R::IncorrectDataFormat,
+            52,
+        );
+        assert_eq!(order("423=-1|432=20240229|"), Ok(()));
+    }
+
+    #[test]
+    fn value_out_of_range_is_incorrect() {
+        for (extra, tag) in [
+            ("59=8|", 59),
+            ("21=4|", 21),
+            ("7928=X|", 7928),
+            ("18=1  2|", 18),
+            ("18=g|", 18),
+            ("18=AB|", 18),
+        ] {
+            assert_violation(order(extra), R::ValueIsIncorrect, tag);
+        }
+        assert_violation(
+            check(&format!(
+                "35=D|{HEAD}11=x|55=X|54=Z|60=20240229-12:00:00|40=2|"
+            )),
+            R::ValueIsIncorrect,
+            54,
+        );
+        assert_violation(
+            check(&format!(
+                "35=D|{HEAD}11=x|55=X|54=1|60=20240229-12:00:00|40=N|"
+            )),
+            R::ValueIsIncorrect,
+            40,
+        );
+        assert_violation(
+            check(&format!("35=A|{HEAD}98=7|108=30|")),
+            R::ValueIsIncorrect,
+            98,
+        );
+        assert_violation(
+            check(&format!("35=A|{HEAD}98=0|108=30|8013=X|")),
+            R::ValueIsIncorrect,
+            8013,
+        );
+        assert_violation(
+            check(&format!("35=q|{HEAD}11=x|530=8|60=20240229-12:00:00|")),
+            R::ValueIsIncorrect,
+            530,
+        );
+        assert_eq!(order("18=0 A f|7928=B|"), Ok(()));
+    }
+
+    #[test]
+    fn group_count_mismatch_names_the_count_tag() {
+        assert_violation(
+            order("453=2|448=A|447=D|"),
+            R::IncorrectNumInGroupCount,
+            453,
+        );
+        assert_violation(
+            order("453=1|448=A|448=B|"),
+            R::IncorrectNumInGroupCount,
+            453,
+        );
+        assert_violation(order("453=0|448=A|"), R::IncorrectNumInGroupCount, 453);
+        assert_violation(order("453=1|"), R::IncorrectNumInGroupCount, 453);
+        assert_violation(
+            order("453=1|448=A|802=2|523=x|"),
+            R::IncorrectNumInGroupCount,
+            802,
+        );
+        assert_eq!(order("453=0|"), Ok(()));
+    }
+
+    #[test]
+    fn group_instance_without_its_first_field_is_out_of_order() {
+        assert_violation(
+            order("453=1|447=D|448=A|"),
+            R::RepeatingGroupFieldsOutOfOrder,
+            447,
+        );
+        assert_violation(
+            order("453=2|448=A|447=D|447=D|"),
+            R::TagAppearsMoreThanOnce,
+            447,
+        );
+        assert_violation(
+            order("453=2|448=A|452=1|447=D|"),
+            R::RepeatingGroupFieldsOutOfOrder,
+            447,
+        );
+    }
+
+    #[test]
+    fn group_field_outside_its_group_is_out_of_order() {
+        assert_violation(order("448=A|"), R::RepeatingGroupFieldsOutOfOrder, 448);
+        assert_violation(
+            order("453=1|448=A|58=x|447=D|"),
+            R::RepeatingGroupFieldsOutOfOrder,
+            447,
+        );
+    }
+
+    #[test]
+    fn required_tag_missing_names_the_tag() {
+        assert_violation(
+            check(&format!(
+                "35=D|{HEAD}55=ACME|54=1|60=20240229-12:00:00|40=2|"
+            )),
+            R::RequiredTagMissing,
+            11,
+        );
+        assert_violation(
+            check("35=0|49=C|56=S|52=20240229-12:00:00|"),
+            R::RequiredTagMissing,
+            34,
+        );
+        assert_violation(check(&format!("35=1|{HEAD}")), R::RequiredTagMissing, 112);
+    }
+
+    #[test]
+    fn first_violation_in_rule_order_wins() {
+        // Undefined beats not-allowed beats duplicate beats format.
+        assert_violation(order("112=x|44=1|38=x|999999=1|"), R::UndefinedTag, 999_999);
+        assert_violation(
+            order("112=x|44=1|38=x|"),
+            R::TagNotDefinedForMessageType,
+            112,
+        );
+        assert_violation(order("59=x|44=1|"), R::TagAppearsMoreThanOnce, 44);
+        assert_violation(order("59=xx|54=Z|"), R::TagAppearsMoreThanOnce, 54);
+        assert_violation(
+            check(&format!("35=D|{HEAD}11=x|55=X|54=Z|60=bad|40=2|")),
+            R::IncorrectDataFormat,
+            60,
+        );
+    }
+
+    #[test]
+    fn classify_sorts_msg_types() {
+        for t in ["0", "1", "2", "3", "4", "5", "A"] {
+            assert_eq!(classify(t.as_bytes()), MsgClass::Session, "{t}");
+        }
+        for t in ["D", "F", "G", "H", "q"] {
+            assert_eq!(classify(t.as_bytes()), MsgClass::Application, "{t}");
+        }
+        for t in [
+            "6", "8", "9", "B", "E", "J", "R", "V", "Z", "a", "j", "z", "AA", "AZ", "BA", "BH",
+        ] {
+            assert_eq!(classify(t.as_bytes()), MsgClass::Unsupported, "{t}");
+        }
+        for t in [
+            "", "I", "O", "U", "BI", "CA", "AAA", "Aa", "00", " D", "d\x01",
+        ] {
+            assert_eq!(classify(t.as_bytes()), MsgClass::Invalid, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tables_are_consistent() {
+        for def in MESSAGES {
+            assert!(matches!(
+                classify(def.msg_type),
+                MsgClass::Session | MsgClass::Application
+            ));
+            let mut seen = HEADER_TAGS;
+            for tag in TRAILER.iter().map(Item::tag) {
+                assert!(seen.insert(tag));
+            }
+            fn walk(items: &[Item], seen: &mut TagSet, msg_type: &[u8]) {
+                for item in items {
+                    assert!(is_defined(item.tag()), "{}", item.tag());
+                    assert!(
+                        seen.insert(item.tag()),
+                        "tag {} listed twice for {:?}",
+                        item.tag(),
+                        msg_type
+                    );
+                    if let Item::Group { group, .. } = item {
+                        assert_eq!(format(group.count_tag), Format::UnsignedInt);
+                        walk(group.items, seen, msg_type);
+                    }
+                }
+            }
+            for block in def.blocks {
+                walk(block, &mut seen, def.msg_type);
+            }
+        }
+        for tag in [628, 629, 630] {
+            assert!(HEADER_TAGS.contains(tag) && !HEADER_TOP_LEVEL.contains(tag));
+        }
+    }
+
+    fn valid_order_bytes() -> Vec<u8> {
+        let mut enc = Encoder::new();
+        enc.start(b"D", b"CLIENT", b"HAYATE", 2, 1_709_251_199_999_000_000);
+        enc.field(11, b"ord-1");
+        enc.field(55, b"ACME");
+        enc.field_char(54, b'1');
+        enc.field_timestamp(60, 1_709_251_199_999_000_000);
+        enc.field_char(40, b'2');
+        enc.field_decimal(44, 10125, 2);
+        enc.field_u64(38, 100);
+        enc.field_u64(453, 1);
+        enc.field(448, b"T1");
+        enc.field_char(447, b'D');
+        enc.field_u64(452, 11);
+        enc.finish().to_vec()
+    }
+
+    #[test]
+    fn encoded_order_validates() {
+        let msg = valid_order_bytes();
+        assert_eq!(frame(&msg, 4096), Framing::Complete { len: msg.len() });
+        let mut list = FieldList::new();
+        list.parse(&msg).unwrap();
+        assert_eq!(validate(&list), Ok(()));
+    }
+
+    fn pipeline(bytes: &[u8]) {
+        let mut list = FieldList::new();
+        if let Framing::Complete { len } = frame(bytes, 4096)
+            && list.parse(bytes.get(..len).unwrap_or_default()).is_ok()
+        {
+            let _ = classify(list.msg_type().unwrap_or_default());
+            let _ = validate(&list);
+        }
+        // Also straight on the bytes, framing or not.
+        if list.parse(bytes).is_ok() {
+            let _ = validate(&list);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            pipeline(&bytes);
+        }
+
+        #[test]
+        fn mutated_orders_never_panic(index in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut msg = valid_order_bytes();
+            let i = index.index(msg.len());
+            msg[i] = byte;
+            pipeline(&msg);
+        }
+
+        #[test]
+        fn shuffled_fields_never_panic(
+            fields in proptest::collection::vec(
+                (prop::sample::select(vec![
+                    8u32, 9, 35, 49, 56, 34, 52, 11, 55, 54, 60, 40, 44, 38, 453, 448, 447, 452,
+                    802, 523, 803, 627, 628, 10, 93, 89, 18, 7928, 8013, 384, 372,
+                ]), "[0-9A-Z]{1,3}"),
+                0..30,
+            ),
+            msg_type in prop::sample::select(vec!["0", "1", "2", "3", "4", "5", "A", "D", "F", "G", "H", "q"]),
+        ) {
+            let mut text = format!("35={msg_type}|");
+            for (tag, value) in &fields {
+                text.push_str(&format!("{tag}={value}|"));
+            }
+            let mut list = FieldList::new();
+            if list.parse(&wire(&text)).is_ok() {
+                let _ = validate(&list);
+            }
+        }
+    }
+}

@@ -1,0 +1,775 @@
+//! The FIX 4.4 session layer (acceptor side): logon, heartbeats and test requests, sequence
+//! numbers with gap detection, resend requests answered by gap fill, sequence resets, rejects and
+//! logout, as FIX 4.4 Volume 2 and its session test cases describe.
+//!
+//! A [`FixSession`] is pure: the server hands it each framed message and the current time, and
+//! it appends its answers to [`FixSession::outbound`] and says what the server must do next
+//! ([`Inbound`]). Authentication and "is this comp id already logged on" need the whole gateway,
+//! so a Logon comes back as [`Inbound::Logon`] and the server answers with
+//! [`FixSession::accept_logon`] or [`FixSession::refuse_logon`].
+
+use std::time::{Duration, Instant};
+
+use super::codec::{BEGIN_STRING, Encoder, FieldList, SessionRejectReason, parse_utc_timestamp};
+use super::dictionary::{self, MsgClass};
+use super::seq_store::SeqStore;
+
+/// How far a message's SendingTime may be from our clock (FIX: "within a reasonable time", 2 min).
+pub const SENDING_TIME_TOLERANCE: Duration = Duration::from_secs(120);
+
+/// Tags the session layer reads.
+mod tag {
+    pub const BEGIN_SEQ_NO: u32 = 7;
+    pub const END_SEQ_NO: u32 = 16;
+    pub const NEW_SEQ_NO: u32 = 36;
+    pub const POSS_DUP_FLAG: u32 = 43;
+    pub const REF_SEQ_NUM: u32 = 45;
+    pub const SENDER_COMP_ID: u32 = 49;
+    pub const SENDING_TIME: u32 = 52;
+    pub const TARGET_COMP_ID: u32 = 56;
+    pub const TEXT: u32 = 58;
+    pub const ENCRYPT_METHOD: u32 = 98;
+    pub const HEART_BT_INT: u32 = 108;
+    pub const TEST_REQ_ID: u32 = 112;
+    pub const ORIG_SENDING_TIME: u32 = 122;
+    pub const GAP_FILL_FLAG: u32 = 123;
+    pub const RESET_SEQ_NUM_FLAG: u32 = 141;
+    pub const REF_TAG_ID: u32 = 371;
+    pub const REF_MSG_TYPE: u32 = 372;
+    pub const SESSION_REJECT_REASON: u32 = 373;
+    pub const BUSINESS_REJECT_REASON: u32 = 380;
+    pub const USERNAME: u32 = 553;
+    pub const PASSWORD: u32 = 554;
+    pub const CANCEL_ORDERS_ON_DISCONNECT: u32 = 8013;
+}
+
+/// What the server must do after [`FixSession::on_message`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// Nothing more (an answer, if any, is in the outbound buffer).
+    Nothing,
+    /// A well-formed Logon: authenticate it, then call `accept_logon` or `refuse_logon`.
+    Logon(LogonRequest),
+    /// An application message in sequence and valid against the dictionary; read it from
+    /// [`FixSession::fields`].
+    Application,
+    /// Flush the outbound buffer and close the connection.
+    Close,
+}
+
+/// A Logon's credentials and options, for the server to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogonRequest {
+    /// SenderCompID (49): who the client says it is.
+    pub sender_comp_id: String,
+    /// TargetCompID (56): who the client thinks we are.
+    pub target_comp_id: String,
+    /// Username (553), if given.
+    pub username: Option<String>,
+    /// Password (554), if given.
+    pub password: Option<String>,
+    /// HeartBtInt (108), seconds.
+    pub heartbeat_s: u32,
+    /// ResetSeqNumFlag (141) = Y.
+    pub reset_seq_num: bool,
+    /// The Logon's MsgSeqNum.
+    pub msg_seq_num: u64,
+    /// CancelOrdersOnDisconnect (8013): `S`, `Y` or `N`.
+    pub cancel_on_disconnect: Option<u8>,
+}
+
+/// What the server decided about a Logon.
+#[derive(Debug)]
+pub struct LogonGrant {
+    /// The session's persisted sequence numbers.
+    pub seqs: SeqStore,
+    /// Reset both sides to 1 even without ResetSeqNumFlag (the user's `reset_on_logon`).
+    pub reset_on_logon: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Connected; the first message must be a Logon.
+    AwaitingLogon,
+    /// A Logon is with the server for authentication.
+    Authenticating,
+    /// Logged on.
+    Active,
+    /// Done: the connection closes once the outbound buffer is flushed.
+    Closed,
+}
+
+/// One FIX session over one connection.
+#[derive(Debug)]
+pub struct FixSession {
+    our_comp_id: String,
+    client_comp_id: String,
+    state: State,
+    fields: FieldList,
+    encoder: Encoder,
+    outbound: Vec<u8>,
+    seqs: Option<SeqStore>,
+    next_in: u64,
+    next_out: u64,
+    /// Inbound sequence number we asked to be resent up to; `None` when no gap is open.
+    resend_until: Option<u64>,
+    heartbeat: Duration,
+    last_received: Instant,
+    last_sent: Instant,
+    test_request_sent: Option<Instant>,
+    test_requests: u64,
+    /// The time of the call being handled (for `last_sent`).
+    clock: Instant,
+    /// Why the session closed, for the log.
+    close_reason: Option<String>,
+}
+
+impl FixSession {
+    /// A new connection, waiting for its Logon. `our_comp_id` is our SenderCompID.
+    pub fn new(our_comp_id: &str, now: Instant) -> FixSession {
+        FixSession {
+            our_comp_id: our_comp_id.to_owned(),
+            client_comp_id: String::new(),
+            state: State::AwaitingLogon,
+            fields: FieldList::new(),
+            encoder: Encoder::new(),
+            outbound: Vec::with_capacity(4096),
+            seqs: None,
+            next_in: 1,
+            next_out: 1,
+            resend_until: None,
+            heartbeat: Duration::from_secs(30),
+            last_received: now,
+            last_sent: now,
+            test_request_sent: None,
+            test_requests: 0,
+            clock: now,
+            close_reason: None,
+        }
+    }
+
+    /// True once a Logon was accepted and until the session ends.
+    pub fn is_active(&self) -> bool {
+        self.state == State::Active
+    }
+
+    /// True when the connection should close once the outbound buffer is written.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Why the session closed, if it did.
+    pub fn close_reason(&self) -> Option<&str> {
+        self.close_reason.as_deref()
+    }
+
+    /// The client's SenderCompID once logged on.
+    pub fn client_comp_id(&self) -> &str {
+        &self.client_comp_id
+    }
+
+    /// The last message handed to [`FixSession::on_message`], parsed.
+    pub fn fields(&self) -> &FieldList {
+        &self.fields
+    }
+
+    /// The next sequence number expected from the client.
+    pub fn next_in(&self) -> u64 {
+        self.next_in
+    }
+
+    /// The next sequence number we will send.
+    pub fn next_out(&self) -> u64 {
+        self.next_out
+    }
+
+    /// Bytes to write to the socket.
+    pub fn outbound(&mut self) -> &mut Vec<u8> {
+        &mut self.outbound
+    }
+
+    /// Handles one framed message received at `now` (`now_ns`: the same instant as Unix time).
+    pub fn on_message(&mut self, message: &[u8], now: Instant, now_ns: u64) -> Inbound {
+        if self.state == State::Closed {
+            return Inbound::Close;
+        }
+        self.clock = now;
+        self.last_received = now;
+        self.test_request_sent = None;
+        let parsed = self.fields.parse(message);
+        match self.state {
+            State::AwaitingLogon => self.first_message(parsed.is_ok(), now, now_ns),
+            // A client must wait for the Logon reply; anything else now breaks the protocol.
+            State::Authenticating => self.close_without_logout("message before the Logon reply"),
+            State::Active => match parsed {
+                Ok(()) => self.active_message(now_ns),
+                Err(error) => self.unparseable(error.reason, error.ref_tag, error.text, now_ns),
+            },
+            State::Closed => Inbound::Close,
+        }
+    }
+
+    /// Checks the first message on a connection: it must be a valid Logon.
+    fn first_message(&mut self, parsed: bool, now: Instant, now_ns: u64) -> Inbound {
+        // Answers before authentication (a refusing Logout) go to whoever the client says it is.
+        self.client_comp_id = match self.fields.get_str(tag::SENDER_COMP_ID) {
+            Some(comp_id) if !comp_id.is_empty() => comp_id.to_owned(),
+            _ => "UNKNOWN".to_owned(),
+        };
+        let is_logon = self.fields.msg_type() == Some(b"A".as_slice());
+        if !parsed || !is_logon {
+            // FIX: the first message must be a Logon; otherwise disconnect without answering.
+            return self.close_without_logout("first message was not a valid Logon");
+        }
+        if self.fields.get(8) != Some(BEGIN_STRING.as_bytes()) {
+            return self.refuse_logon("BeginString must be FIX.4.4", now_ns);
+        }
+        let Some(msg_seq_num) = self.fields.msg_seq_num() else {
+            return self.refuse_logon("MsgSeqNum missing or not a number", now_ns);
+        };
+        if let Err(violation) = dictionary::validate(&self.fields) {
+            let text = format!(
+                "invalid Logon: {} (tag {})",
+                violation.text, violation.ref_tag
+            );
+            return self.refuse_logon(&text, now_ns);
+        }
+        if let Some(why) = self.sending_time_problem(now_ns) {
+            return self.refuse_logon(why, now_ns);
+        }
+        if self.fields.get(tag::ENCRYPT_METHOD) != Some(b"0".as_slice()) {
+            return self.refuse_logon("EncryptMethod must be 0 (none)", now_ns);
+        }
+        let heartbeat_s = match self
+            .fields
+            .get_str(tag::HEART_BT_INT)
+            .map(str::parse::<u32>)
+        {
+            Some(Ok(s)) if s <= 3600 => s,
+            _ => return self.refuse_logon("HeartBtInt must be 0 to 3600 seconds", now_ns),
+        };
+        let text = |tag| self.fields.get_str(tag).map(str::to_owned);
+        let request = LogonRequest {
+            sender_comp_id: text(tag::SENDER_COMP_ID).unwrap_or_default(),
+            target_comp_id: text(tag::TARGET_COMP_ID).unwrap_or_default(),
+            username: text(tag::USERNAME),
+            password: text(tag::PASSWORD),
+            heartbeat_s,
+            reset_seq_num: self.fields.get(tag::RESET_SEQ_NUM_FLAG) == Some(b"Y".as_slice()),
+            msg_seq_num,
+            cancel_on_disconnect: self
+                .fields
+                .get(tag::CANCEL_ORDERS_ON_DISCONNECT)
+                .and_then(|v| v.first().copied()),
+        };
+        self.last_received = now;
+        self.state = State::Authenticating;
+        Inbound::Logon(request)
+    }
+
+    /// The server accepted the Logon: answer it (repeating HeartBtInt), set up the sequence
+    /// numbers, and ask for a resend if the client is ahead.
+    pub fn accept_logon(
+        &mut self,
+        request: &LogonRequest,
+        grant: LogonGrant,
+        now: Instant,
+        now_ns: u64,
+    ) -> Inbound {
+        let mut seqs = grant.seqs;
+        let reset = request.reset_seq_num || grant.reset_on_logon;
+        if reset {
+            seqs.set(1, 1);
+        }
+        self.client_comp_id = request.sender_comp_id.clone();
+        self.next_in = seqs.next_in();
+        self.next_out = seqs.next_out();
+        self.seqs = Some(seqs);
+        self.heartbeat = Duration::from_secs(u64::from(request.heartbeat_s));
+        if request.msg_seq_num < self.next_in {
+            let text = format!(
+                "MsgSeqNum too low, expecting {} but received {}",
+                self.next_in, request.msg_seq_num
+            );
+            return self.logout_and_close(&text, now_ns);
+        }
+        self.state = State::Active;
+        self.clock = now;
+        self.last_received = now;
+        self.send(b"A", now_ns, |e| {
+            e.field(tag::ENCRYPT_METHOD, b"0");
+            e.field_u64(tag::HEART_BT_INT, u64::from(request.heartbeat_s));
+            if reset {
+                e.field(tag::RESET_SEQ_NUM_FLAG, b"Y");
+            }
+        });
+        if request.msg_seq_num > self.next_in {
+            self.request_resend(request.msg_seq_num, now_ns);
+        } else {
+            self.advance_in();
+        }
+        Inbound::Nothing
+    }
+
+    /// The server refused the Logon (bad credentials, unknown comp id, already logged on…):
+    /// answer Logout with `text` and close.
+    pub fn refuse_logon(&mut self, text: &str, now_ns: u64) -> Inbound {
+        self.logout_and_close(text, now_ns)
+    }
+
+    /// A message on an active session.
+    fn active_message(&mut self, now_ns: u64) -> Inbound {
+        let Some(seq) = self.fields.msg_seq_num() else {
+            return self.logout_and_close("MsgSeqNum missing or not a number", now_ns);
+        };
+        if self.fields.get(8) != Some(BEGIN_STRING.as_bytes()) {
+            return self.logout_and_close("BeginString must be FIX.4.4", now_ns);
+        }
+        let comp_ids_ok = self.fields.get(tag::SENDER_COMP_ID)
+            == Some(self.client_comp_id.as_bytes())
+            && self.fields.get(tag::TARGET_COMP_ID) == Some(self.our_comp_id.as_bytes());
+        if !comp_ids_ok {
+            self.reject(
+                seq,
+                SessionRejectReason::CompIdProblem,
+                0,
+                "CompID problem",
+                now_ns,
+            );
+            self.consume(seq);
+            return self.logout_and_close("CompID problem", now_ns);
+        }
+        if let Some(why) = self.sending_time_problem(now_ns) {
+            self.reject(
+                seq,
+                SessionRejectReason::SendingTimeAccuracyProblem,
+                tag::SENDING_TIME,
+                why,
+                now_ns,
+            );
+            self.consume(seq);
+            return self.logout_and_close(why, now_ns);
+        }
+        let msg_type = self.msg_type_byte();
+        // A SequenceReset in reset mode is taken whatever its own number (FIX 4.4 Vol. 2).
+        if msg_type == MsgTypeByte::Single(b'4')
+            && self.fields.get(tag::GAP_FILL_FLAG) != Some(b"Y".as_slice())
+        {
+            return self.sequence_reset(seq, false, now_ns);
+        }
+        if seq > self.next_in {
+            // Answer their resend request before asking for ours, so neither side waits forever.
+            if msg_type == MsgTypeByte::Single(b'2') {
+                self.answer_resend_request(seq, now_ns);
+            }
+            if msg_type == MsgTypeByte::Single(b'5') {
+                return self.logout_and_close("Logout received", now_ns);
+            }
+            self.request_resend(seq, now_ns);
+            return Inbound::Nothing;
+        }
+        let poss_dup = self.fields.get(tag::POSS_DUP_FLAG) == Some(b"Y".as_slice());
+        if poss_dup {
+            if let Some(inbound) = self.check_orig_sending_time(seq, now_ns) {
+                return inbound;
+            }
+        }
+        if seq < self.next_in {
+            if poss_dup {
+                // A duplicate we have already processed: ignore it.
+                return Inbound::Nothing;
+            }
+            let text = format!(
+                "MsgSeqNum too low, expecting {} but received {seq}",
+                self.next_in
+            );
+            return self.logout_and_close(&text, now_ns);
+        }
+        // In sequence.
+        match dictionary::classify(self.fields.msg_type().unwrap_or_default()) {
+            MsgClass::Invalid => {
+                self.consume(seq);
+                self.reject(
+                    seq,
+                    SessionRejectReason::InvalidMsgType,
+                    MSG_TYPE,
+                    "Invalid MsgType",
+                    now_ns,
+                );
+                return Inbound::Nothing;
+            }
+            MsgClass::Unsupported => {
+                self.consume(seq);
+                self.business_reject(seq, 3, "Unsupported Message Type", now_ns);
+                return Inbound::Nothing;
+            }
+            MsgClass::Session | MsgClass::Application => {}
+        }
+        if let Err(violation) = dictionary::validate(&self.fields) {
+            self.consume(seq);
+            self.reject(
+                seq,
+                violation.reason,
+                violation.ref_tag,
+                violation.text,
+                now_ns,
+            );
+            return Inbound::Nothing;
+        }
+        match msg_type {
+            MsgTypeByte::Single(b'4') => self.sequence_reset(seq, true, now_ns),
+            MsgTypeByte::Single(b'0') => {
+                self.consume(seq);
+                Inbound::Nothing
+            }
+            MsgTypeByte::Single(b'1') => {
+                self.consume(seq);
+                let id = self
+                    .fields
+                    .get(tag::TEST_REQ_ID)
+                    .unwrap_or_default()
+                    .to_vec();
+                self.send(b"0", now_ns, |e| e.field(tag::TEST_REQ_ID, &id));
+                Inbound::Nothing
+            }
+            MsgTypeByte::Single(b'2') => {
+                self.consume(seq);
+                self.answer_resend_request(seq, now_ns);
+                Inbound::Nothing
+            }
+            MsgTypeByte::Single(b'3') => {
+                self.consume(seq);
+                Inbound::Nothing
+            }
+            MsgTypeByte::Single(b'5') => {
+                self.consume(seq);
+                self.logout_and_close("Logout acknowledged", now_ns)
+            }
+            MsgTypeByte::Single(b'A') => {
+                self.consume(seq);
+                self.logout_and_close("Logon received on an active session", now_ns)
+            }
+            _ => {
+                self.consume(seq);
+                Inbound::Application
+            }
+        }
+    }
+
+    /// A message that framed but could not be split into fields.
+    fn unparseable(
+        &mut self,
+        reason: SessionRejectReason,
+        ref_tag: u32,
+        text: &'static str,
+        now_ns: u64,
+    ) -> Inbound {
+        match self.fields.msg_seq_num() {
+            Some(seq) if seq == self.next_in => {
+                self.consume(seq);
+                self.reject(seq, reason, ref_tag, text, now_ns);
+            }
+            // Without a trustworthy sequence number the message is as good as garbled: ignore it.
+            _ => {}
+        }
+        Inbound::Nothing
+    }
+
+    /// SequenceReset (4): gap fill moves the expected number forward past what the client
+    /// skips; reset mode sets it outright. Neither may go backwards.
+    fn sequence_reset(&mut self, seq: u64, gap_fill: bool, now_ns: u64) -> Inbound {
+        let new_seq = self
+            .fields
+            .get_str(tag::NEW_SEQ_NO)
+            .and_then(|v| v.parse::<u64>().ok());
+        let backwards = match new_seq {
+            Some(new_seq) if gap_fill => new_seq <= seq,
+            Some(new_seq) => new_seq < self.next_in,
+            None => true,
+        };
+        match new_seq {
+            Some(new_seq) if !backwards => {
+                if new_seq > self.next_in {
+                    self.next_in = new_seq;
+                    self.store_in();
+                    if self.resend_until.is_some_and(|until| self.next_in > until) {
+                        self.resend_until = None;
+                    }
+                }
+            }
+            _ => {
+                if gap_fill {
+                    self.consume(seq);
+                }
+                self.reject(
+                    seq,
+                    SessionRejectReason::ValueIsIncorrect,
+                    tag::NEW_SEQ_NO,
+                    "NewSeqNo may not go backwards",
+                    now_ns,
+                );
+            }
+        }
+        Inbound::Nothing
+    }
+
+    /// PossDup checks: OrigSendingTime is required and may not be after SendingTime.
+    fn check_orig_sending_time(&mut self, seq: u64, now_ns: u64) -> Option<Inbound> {
+        let orig = self
+            .fields
+            .get(tag::ORIG_SENDING_TIME)
+            .and_then(parse_utc_timestamp);
+        let sending = self
+            .fields
+            .get(tag::SENDING_TIME)
+            .and_then(parse_utc_timestamp);
+        match (orig, sending) {
+            (None, _) => {
+                // A gap fill's PossDup may come without it; everything else must carry it.
+                if self.fields.msg_type() == Some(b"4".as_slice()) {
+                    return None;
+                }
+                if seq == self.next_in {
+                    self.consume(seq);
+                }
+                self.reject(
+                    seq,
+                    SessionRejectReason::RequiredTagMissing,
+                    tag::ORIG_SENDING_TIME,
+                    "OrigSendingTime missing on a PossDup message",
+                    now_ns,
+                );
+                Some(Inbound::Nothing)
+            }
+            (Some(orig), Some(sending)) if orig > sending => {
+                if seq == self.next_in {
+                    self.consume(seq);
+                }
+                self.reject(
+                    seq,
+                    SessionRejectReason::SendingTimeAccuracyProblem,
+                    tag::ORIG_SENDING_TIME,
+                    "OrigSendingTime is after SendingTime",
+                    now_ns,
+                );
+                Some(self.logout_and_close("OrigSendingTime is after SendingTime", now_ns))
+            }
+            _ => None,
+        }
+    }
+
+    /// ResendRequest (2): we keep no copy of what we sent (every report can be had again with an
+    /// OrderStatusRequest), so the whole range is one SequenceReset-GapFill, PossDup.
+    fn answer_resend_request(&mut self, _seq: u64, now_ns: u64) {
+        let begin = self
+            .fields
+            .get_str(tag::BEGIN_SEQ_NO)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(1);
+        if begin >= self.next_out {
+            return;
+        }
+        let new_seq = self.next_out;
+        self.encoder.start(
+            b"4",
+            self.our_comp_id.as_bytes(),
+            self.client_comp_id.as_bytes(),
+            begin,
+            now_ns,
+        );
+        self.encoder.field(tag::POSS_DUP_FLAG, b"Y");
+        self.encoder.field_timestamp(tag::ORIG_SENDING_TIME, now_ns);
+        self.encoder.field(tag::GAP_FILL_FLAG, b"Y");
+        self.encoder.field_u64(tag::NEW_SEQ_NO, new_seq);
+        let bytes = self.encoder.finish();
+        self.outbound.extend_from_slice(bytes);
+    }
+
+    /// The client is ahead of us: ask once for everything from the next expected number.
+    fn request_resend(&mut self, received: u64, now_ns: u64) {
+        let already_asked = self.resend_until.is_some();
+        self.resend_until = Some(self.resend_until.unwrap_or(0).max(received));
+        if !already_asked {
+            let begin = self.next_in;
+            self.send(b"2", now_ns, |e| {
+                e.field_u64(tag::BEGIN_SEQ_NO, begin);
+                e.field_u64(tag::END_SEQ_NO, 0);
+            });
+        }
+    }
+
+    /// Timers: heartbeats we owe, test requests when the client falls silent, and the logon
+    /// deadline. Returns `Inbound::Close` when the session must end.
+    pub fn on_timer(&mut self, now: Instant, now_ns: u64, logon_timeout: Duration) -> Inbound {
+        self.clock = now;
+        match self.state {
+            State::Closed => return Inbound::Close,
+            State::AwaitingLogon | State::Authenticating => {
+                if now.saturating_duration_since(self.last_received) >= logon_timeout {
+                    return self.close_without_logout("no Logon within the logon timeout");
+                }
+                return Inbound::Nothing;
+            }
+            State::Active => {}
+        }
+        if self.heartbeat.is_zero() {
+            return Inbound::Nothing;
+        }
+        // FIX leaves "reasonable transmission time" to the parties: a fifth of the interval.
+        let grace = self.heartbeat + self.heartbeat / 5;
+        let silent = now.saturating_duration_since(self.last_received);
+        match self.test_request_sent {
+            Some(sent) if now.saturating_duration_since(sent) >= grace => {
+                return self.logout_and_close("no answer to TestRequest", now_ns);
+            }
+            None if silent >= grace => {
+                self.test_requests += 1;
+                let id = format!("TEST{}", self.test_requests);
+                self.send(b"1", now_ns, |e| e.field(tag::TEST_REQ_ID, id.as_bytes()));
+                self.test_request_sent = Some(now);
+            }
+            _ => {}
+        }
+        if now.saturating_duration_since(self.last_sent) >= self.heartbeat {
+            self.send(b"0", now_ns, |_| {});
+        }
+        Inbound::Nothing
+    }
+
+    /// Sends a Logout (e.g. at shutdown) and marks the session closed.
+    pub fn logout(&mut self, text: &str, now_ns: u64) {
+        if self.state == State::Active {
+            self.send(b"5", now_ns, |e| e.field(tag::TEXT, text.as_bytes()));
+        }
+        self.state = State::Closed;
+        self.close_reason.get_or_insert_with(|| text.to_owned());
+    }
+
+    /// Sends an application message: header by us, body by `body`. Consumes an outbound number.
+    pub fn send(&mut self, msg_type: &[u8], now_ns: u64, body: impl FnOnce(&mut Encoder)) {
+        self.encoder.start(
+            msg_type,
+            self.our_comp_id.as_bytes(),
+            self.client_comp_id.as_bytes(),
+            self.next_out,
+            now_ns,
+        );
+        body(&mut self.encoder);
+        let bytes = self.encoder.finish();
+        self.outbound.extend_from_slice(bytes);
+        self.next_out += 1;
+        if let Some(seqs) = &mut self.seqs {
+            seqs.set_next_out(self.next_out);
+        }
+        self.last_sent_now();
+    }
+
+    /// A session Reject (3) of message `seq`.
+    pub fn reject(
+        &mut self,
+        seq: u64,
+        reason: SessionRejectReason,
+        ref_tag: u32,
+        text: &str,
+        now_ns: u64,
+    ) {
+        let ref_msg_type = self.fields.msg_type().unwrap_or_default().to_vec();
+        self.send(b"3", now_ns, |e| {
+            e.field_u64(tag::REF_SEQ_NUM, seq);
+            if ref_tag != 0 {
+                e.field_u64(tag::REF_TAG_ID, u64::from(ref_tag));
+            }
+            if !ref_msg_type.is_empty() {
+                e.field(tag::REF_MSG_TYPE, &ref_msg_type);
+            }
+            e.field_u64(tag::SESSION_REJECT_REASON, u64::from(reason.code()));
+            e.field(tag::TEXT, text.as_bytes());
+        });
+    }
+
+    /// A BusinessMessageReject (j) of message `seq` (380: 3 unsupported type, 5 conditionally
+    /// required field missing, 0 other…).
+    pub fn business_reject(&mut self, seq: u64, reason: u32, text: &str, now_ns: u64) {
+        let ref_msg_type = self.fields.msg_type().unwrap_or_default().to_vec();
+        self.send(b"j", now_ns, |e| {
+            e.field_u64(tag::REF_SEQ_NUM, seq);
+            e.field(tag::REF_MSG_TYPE, &ref_msg_type);
+            e.field_u64(tag::BUSINESS_REJECT_REASON, u64::from(reason));
+            e.field(tag::TEXT, text.as_bytes());
+        });
+    }
+
+    /// The MsgSeqNum of the last application message (for RefSeqNum in a business reject).
+    pub fn last_seq(&self) -> u64 {
+        self.fields.msg_seq_num().unwrap_or(0)
+    }
+
+    fn logout_and_close(&mut self, text: &str, now_ns: u64) -> Inbound {
+        self.send(b"5", now_ns, |e| e.field(tag::TEXT, text.as_bytes()));
+        self.state = State::Closed;
+        self.close_reason.get_or_insert_with(|| text.to_owned());
+        Inbound::Close
+    }
+
+    fn close_without_logout(&mut self, why: &str) -> Inbound {
+        self.state = State::Closed;
+        self.close_reason.get_or_insert_with(|| why.to_owned());
+        Inbound::Close
+    }
+
+    fn sending_time_problem(&self, now_ns: u64) -> Option<&'static str> {
+        let Some(sent) = self
+            .fields
+            .get(tag::SENDING_TIME)
+            .and_then(parse_utc_timestamp)
+        else {
+            return Some("SendingTime missing or malformed");
+        };
+        let skew = sent.abs_diff(now_ns);
+        (skew > SENDING_TIME_TOLERANCE.as_nanos() as u64)
+            .then_some("SendingTime accuracy problem: more than 120 s from our clock")
+    }
+
+    /// Takes message `seq` as processed (it was the next expected).
+    fn consume(&mut self, seq: u64) {
+        if seq == self.next_in {
+            self.advance_in();
+        }
+    }
+
+    fn advance_in(&mut self) {
+        self.next_in += 1;
+        self.store_in();
+        if self.resend_until.is_some_and(|until| self.next_in > until) {
+            self.resend_until = None;
+        }
+    }
+
+    fn store_in(&mut self) {
+        if let Some(seqs) = &mut self.seqs {
+            seqs.set_next_in(self.next_in);
+        }
+    }
+
+    fn last_sent_now(&mut self) {
+        self.last_sent = self.clock;
+    }
+
+    fn msg_type_byte(&self) -> MsgTypeByte {
+        match self.fields.msg_type() {
+            Some([b]) => MsgTypeByte::Single(*b),
+            _ => MsgTypeByte::Other,
+        }
+    }
+}
+
+/// A MsgType of one character (every session message's) or anything else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MsgTypeByte {
+    Single(u8),
+    Other,
+}
+
+/// MsgType's tag, the RefTagID of an invalid MsgType.
+const MSG_TYPE: u32 = 35;

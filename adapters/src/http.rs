@@ -1,0 +1,131 @@
+//! `/status` (JSON) and `/metrics` (Prometheus text) over HTTP, on a thread of their own so a
+//! slow or hostile HTTP client can never touch the order path.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Produces the body of a page: `(content type, body)`, or `None` for 404.
+pub type PageSource = dyn Fn(&str) -> Option<(&'static str, String)> + Send + Sync;
+
+/// The running HTTP server; stops when dropped.
+pub struct HttpServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl HttpServer {
+    /// Listens on `addr` and answers GET requests with `pages`.
+    pub fn start(addr: SocketAddr, pages: Arc<PageSource>) -> io::Result<HttpServer> {
+        let server = tiny_http::Server::http(addr).map_err(io::Error::other)?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("the HTTP server has no IP address"))?;
+        let server = Arc::new(server);
+        let serving = Arc::clone(&server);
+        let thread = std::thread::Builder::new()
+            .name("hayate-http".into())
+            .spawn(move || serve(&serving, &*pages))?;
+        Ok(HttpServer {
+            server,
+            thread: Some(thread),
+            addr,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+fn serve(server: &tiny_http::Server, pages: &PageSource) {
+    for request in server.incoming_requests() {
+        let (status, content_type, body) = if *request.method() != tiny_http::Method::Get {
+            (405, "text/plain", "only GET\n".to_owned())
+        } else {
+            let path = request.url().split('?').next().unwrap_or_default();
+            match pages(path) {
+                Some((content_type, body)) => (200, content_type, body),
+                None => (
+                    404,
+                    "text/plain",
+                    "not found: try /status or /metrics\n".to_owned(),
+                ),
+            }
+        };
+        let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes());
+        let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+        if let Ok(header) = header {
+            response = response.with_header(header);
+        }
+        // A client that hangs up early is its own problem.
+        let _ = request.respond(response);
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Fetches `path` from an HTTP server with a plain blocking socket (for tests and the admin
+/// client's `status`): returns the status code and body.
+pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::other("no end of HTTP headers"))?;
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| io::Error::other("no HTTP status code"))?;
+    Ok((code, body.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_pages_and_404s_the_rest() {
+        let pages: Arc<PageSource> = Arc::new(|path: &str| match path {
+            "/status" => Some(("application/json", "{\"state\":\"running\"}".to_owned())),
+            _ => None,
+        });
+        let server =
+            HttpServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), pages).expect("start");
+        let timeout = Duration::from_secs(5);
+        let (code, body) = get(server.addr(), "/status", timeout).expect("get");
+        assert_eq!((code, body.as_str()), (200, "{\"state\":\"running\"}"));
+        let (code, _) = get(server.addr(), "/nope", timeout).expect("get");
+        assert_eq!(code, 404);
+        drop(server);
+    }
+}

@@ -1,0 +1,474 @@
+//! What the gateway counts, shared between its event loop (which writes, with relaxed atomics)
+//! and the HTTP thread (which reads): the numbers behind `/status` and `/metrics`.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
+
+use hayate_core::event::Reason;
+use hayate_core::pipeline::PipelineStats;
+
+/// The exchange's state as `/status` names it (SPEC §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExchangeState {
+    /// Replaying the journal; not serving yet.
+    Recovering = 0,
+    /// Serving.
+    Running = 1,
+    /// The whole exchange is halted (orders are refused `HALTED`).
+    Halted = 2,
+    /// A standby: applies the primary's stream, accepts no orders.
+    Standby = 3,
+    /// Shutting down.
+    Stopping = 4,
+}
+
+impl ExchangeState {
+    /// The name `/status` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangeState::Recovering => "recovering",
+            ExchangeState::Running => "running",
+            ExchangeState::Halted => "halted",
+            ExchangeState::Standby => "standby",
+            ExchangeState::Stopping => "stopping",
+        }
+    }
+
+    fn from_u8(v: u8) -> ExchangeState {
+        match v {
+            1 => ExchangeState::Running,
+            2 => ExchangeState::Halted,
+            3 => ExchangeState::Standby,
+            4 => ExchangeState::Stopping,
+            _ => ExchangeState::Recovering,
+        }
+    }
+}
+
+/// Number of [`Reason`] codes (the rejects-by-reason table).
+pub const REASONS: usize = 22;
+
+/// Latency percentiles of order → first report, refreshed by the event loop about once a second.
+#[derive(Debug, Default)]
+pub struct LatencySummary {
+    /// Median, nanoseconds.
+    pub p50: AtomicU64,
+    /// 99th percentile.
+    pub p99: AtomicU64,
+    /// 99.9th percentile.
+    pub p999: AtomicU64,
+    /// Maximum.
+    pub max: AtomicU64,
+    /// Samples so far.
+    pub count: AtomicU64,
+}
+
+/// The gateway's counters.
+#[derive(Debug)]
+pub struct GatewayMetrics {
+    started: Instant,
+    state: AtomicU8,
+    /// FIX sessions logged on.
+    pub fix_sessions: AtomicU64,
+    /// Binary sessions logged on.
+    pub binary_sessions: AtomicU64,
+    /// Open TCP connections (FIX and binary).
+    pub connections: AtomicU64,
+    /// Connections refused by the caps.
+    pub connections_refused: AtomicU64,
+    /// Messages received (framed).
+    pub messages_in: AtomicU64,
+    /// Commands published to the input ring.
+    pub commands: AtomicU64,
+    /// Reports written to sessions.
+    pub reports: AtomicU64,
+    /// Messages refused by a session's rate limit.
+    pub throttled: AtomicU64,
+    /// Sessions dropped for sustained abuse of the rate limit.
+    pub throttle_disconnects: AtomicU64,
+    /// Garbled FIX messages ignored (bad checksum, length, framing).
+    pub garbled: AtomicU64,
+    /// Session-level Rejects (3) sent, and binary Rejects.
+    pub session_rejects: AtomicU64,
+    /// BusinessMessageRejects (j) sent.
+    pub business_rejects: AtomicU64,
+    /// Logons refused.
+    pub logons_refused: AtomicU64,
+    /// Order rejects by reason, engine's and gateway's together.
+    pub rejects_by_reason: [AtomicU64; REASONS],
+    /// Order → first report latency.
+    pub latency: LatencySummary,
+    halted_symbols: Mutex<Vec<String>>,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        GatewayMetrics::new()
+    }
+}
+
+impl GatewayMetrics {
+    /// Zeroed counters, state `recovering`.
+    pub fn new() -> GatewayMetrics {
+        GatewayMetrics {
+            started: Instant::now(),
+            state: AtomicU8::new(ExchangeState::Recovering as u8),
+            fix_sessions: AtomicU64::new(0),
+            binary_sessions: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            messages_in: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            reports: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            throttle_disconnects: AtomicU64::new(0),
+            garbled: AtomicU64::new(0),
+            session_rejects: AtomicU64::new(0),
+            business_rejects: AtomicU64::new(0),
+            logons_refused: AtomicU64::new(0),
+            rejects_by_reason: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: LatencySummary::default(),
+            halted_symbols: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one away from a gauge.
+    pub fn drop_one(gauge: &AtomicU64) {
+        let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// Counts a refused order by reason.
+    pub fn reject(&self, reason: Reason) {
+        if let Some(counter) = self.rejects_by_reason.get(reason as usize) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the state.
+    pub fn set_state(&self, state: ExchangeState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+
+    /// The state.
+    pub fn state(&self) -> ExchangeState {
+        ExchangeState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the list of halted symbols (rare: on a halt or resume).
+    pub fn set_halted_symbols(&self, names: Vec<String>) {
+        if let Ok(mut halted) = self.halted_symbols.lock() {
+            *halted = names;
+        }
+    }
+
+    /// The halted symbols.
+    pub fn halted_symbols(&self) -> Vec<String> {
+        self.halted_symbols
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
+    }
+
+    /// Seconds since the gateway started.
+    pub fn uptime_s(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+/// What `/status` and `/metrics` need besides the counters.
+#[derive(Debug, Clone, Default)]
+pub struct StatusContext {
+    /// `primary` or `standby`.
+    pub role: String,
+    /// The replication epoch (1 until failover exists).
+    pub epoch: u64,
+    /// `(mode, peer, lag)` on a replicated pair.
+    pub replication: Option<(String, String, u64)>,
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The `/status` JSON (SPEC §7).
+pub fn status_json(
+    metrics: &GatewayMetrics,
+    pipeline: &PipelineStats,
+    context: &StatusContext,
+) -> String {
+    let mut out = String::with_capacity(512);
+    out.push_str("{\"state\":");
+    json_string(&mut out, metrics.state().name());
+    out.push_str(",\"role\":");
+    json_string(&mut out, &context.role);
+    let _ = write!(
+        out,
+        ",\"epoch\":{},\"sequence\":{},\"processed\":{},\"halted_symbols\":[",
+        context.epoch, pipeline.durable_seq, pipeline.processed_seq
+    );
+    for (i, name) in metrics.halted_symbols().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(&mut out, name);
+    }
+    let sessions = metrics.fix_sessions.load(Ordering::Relaxed)
+        + metrics.binary_sessions.load(Ordering::Relaxed);
+    let _ = write!(
+        out,
+        "],\"sessions\":{sessions},\"connections\":{},\"uptime_s\":{}",
+        metrics.connections.load(Ordering::Relaxed),
+        metrics.uptime_s()
+    );
+    if let Some((mode, peer, lag)) = &context.replication {
+        out.push_str(",\"replication\":{\"mode\":");
+        json_string(&mut out, mode);
+        out.push_str(",\"peer\":");
+        json_string(&mut out, peer);
+        let _ = write!(out, ",\"lag\":{lag}}}");
+    }
+    out.push('}');
+    out
+}
+
+/// The `/metrics` page in Prometheus text format.
+pub fn prometheus_text(metrics: &GatewayMetrics, pipeline: &PipelineStats) -> String {
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    metric(
+        "hayate_commands_total",
+        "counter",
+        "Commands published to the input ring (rate() gives commands/s).",
+        pipeline.published,
+    );
+    metric(
+        "hayate_sequence",
+        "gauge",
+        "Last journal sequence made durable.",
+        pipeline.durable_seq,
+    );
+    metric(
+        "hayate_ring_depth",
+        "gauge",
+        "Commands in the input ring not yet processed by the matcher.",
+        pipeline.ring_depth,
+    );
+    metric(
+        "hayate_journal_bytes_total",
+        "counter",
+        "Bytes appended to the journal since start.",
+        pipeline.journal_bytes,
+    );
+    metric(
+        "hayate_journal_commits_total",
+        "counter",
+        "Journal group commits (one per ring batch).",
+        pipeline.commits,
+    );
+    // Seconds are not integers: written by hand rather than through `metric`.
+    let _ = writeln!(
+        out,
+        "# HELP hayate_journal_commit_seconds_total Time spent committing (flushing) the journal.\n# TYPE hayate_journal_commit_seconds_total counter\nhayate_journal_commit_seconds_total {:.9}",
+        pipeline.commit_ns as f64 / 1e9
+    );
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "hayate_fix_sessions",
+        "gauge",
+        "FIX sessions logged on.",
+        load(&metrics.fix_sessions),
+    );
+    metric(
+        "hayate_binary_sessions",
+        "gauge",
+        "Binary sessions logged on.",
+        load(&metrics.binary_sessions),
+    );
+    metric(
+        "hayate_connections",
+        "gauge",
+        "Open client connections.",
+        load(&metrics.connections),
+    );
+    metric(
+        "hayate_connections_refused_total",
+        "counter",
+        "Connections refused by the connection caps.",
+        load(&metrics.connections_refused),
+    );
+    metric(
+        "hayate_messages_in_total",
+        "counter",
+        "Client messages received.",
+        load(&metrics.messages_in),
+    );
+    metric(
+        "hayate_reports_total",
+        "counter",
+        "Reports written to sessions.",
+        load(&metrics.reports),
+    );
+    metric(
+        "hayate_throttled_total",
+        "counter",
+        "Messages refused by a session rate limit.",
+        load(&metrics.throttled),
+    );
+    metric(
+        "hayate_throttle_disconnects_total",
+        "counter",
+        "Sessions dropped for sustained rate-limit abuse.",
+        load(&metrics.throttle_disconnects),
+    );
+    metric(
+        "hayate_garbled_total",
+        "counter",
+        "Garbled FIX messages ignored.",
+        load(&metrics.garbled),
+    );
+    metric(
+        "hayate_session_rejects_total",
+        "counter",
+        "Session-level rejects sent.",
+        load(&metrics.session_rejects),
+    );
+    metric(
+        "hayate_business_rejects_total",
+        "counter",
+        "BusinessMessageRejects sent.",
+        load(&metrics.business_rejects),
+    );
+    metric(
+        "hayate_logons_refused_total",
+        "counter",
+        "Logons refused.",
+        load(&metrics.logons_refused),
+    );
+    metric(
+        "hayate_uptime_seconds",
+        "gauge",
+        "Seconds since the gateway started.",
+        metrics.uptime_s(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hayate_rejects_total Orders and requests refused, by reason code.\n# TYPE hayate_rejects_total counter"
+    );
+    for (code, counter) in metrics.rejects_by_reason.iter().enumerate() {
+        let Some(reason) = Reason::from_u8(code as u8).filter(|r| *r != Reason::None) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "hayate_rejects_total{{reason=\"{}\"}} {}",
+            reason.code(),
+            load(counter)
+        );
+    }
+    let latency = &metrics.latency;
+    let _ = writeln!(
+        out,
+        "# HELP hayate_order_ack_latency_seconds Gateway receive to first report written, from an HdrHistogram.\n# TYPE hayate_order_ack_latency_seconds summary"
+    );
+    for (quantile, value) in [
+        ("0.5", &latency.p50),
+        ("0.99", &latency.p99),
+        ("0.999", &latency.p999),
+        ("1", &latency.max),
+    ] {
+        let _ = writeln!(
+            out,
+            "hayate_order_ack_latency_seconds{{quantile=\"{quantile}\"}} {:.9}",
+            load(value) as f64 / 1e9
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hayate_order_ack_latency_seconds_count {}",
+        load(&latency.count)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_has_the_fields_of_spec_7() {
+        let metrics = GatewayMetrics::new();
+        metrics.set_state(ExchangeState::Running);
+        metrics.set_halted_symbols(vec!["BTC-JPY".into()]);
+        GatewayMetrics::bump(&metrics.fix_sessions);
+        let stats = PipelineStats {
+            durable_seq: 42,
+            ..PipelineStats::default()
+        };
+        let context = StatusContext {
+            role: "primary".into(),
+            epoch: 1,
+            replication: None,
+        };
+        let json = status_json(&metrics, &stats, &context);
+        for field in [
+            "\"state\":\"running\"",
+            "\"role\":\"primary\"",
+            "\"epoch\":1",
+            "\"sequence\":42",
+            "\"halted_symbols\":[\"BTC-JPY\"]",
+            "\"sessions\":1",
+            "\"uptime_s\":",
+        ] {
+            assert!(json.contains(field), "{field} missing from {json}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_prometheus_text_with_rejects_by_reason() {
+        let metrics = GatewayMetrics::new();
+        metrics.reject(Reason::InsufficientFunds);
+        let stats = PipelineStats {
+            commit_ns: 1_500_000_000,
+            ..PipelineStats::default()
+        };
+        let text = prometheus_text(&metrics, &stats);
+        assert!(text.contains("hayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1"));
+        assert!(text.contains("hayate_journal_commit_seconds_total 1.500000000"));
+        assert!(text.contains("# TYPE hayate_commands_total counter"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let mut parts = line.rsplitn(2, ' ');
+            let value = parts.next().unwrap_or_default();
+            assert!(value.parse::<f64>().is_ok(), "bad sample line {line}");
+        }
+    }
+}

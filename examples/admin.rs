@@ -1,0 +1,148 @@
+//! The operator's client (SPEC §7): talks to the gateway's binary port as an `[[admins]]` user.
+//!
+//! ```text
+//! cargo run --release --example admin -- --addr 127.0.0.1:9000 --user admin --password change-me COMMAND
+//!
+//!   deposit ACCOUNT ASSET AMOUNT     credit an account (AMOUNT in asset units, e.g. 1000.5)
+//!   withdraw ACCOUNT ASSET AMOUNT    debit an account's available balance
+//!   halt SYMBOL|all                  halt one symbol or the whole exchange
+//!   resume SYMBOL|all                resume it
+//!   snapshot                         write a snapshot of the state now
+//!   status                           print the exchange's status (the /status JSON)
+//!   promote                          make a standby the primary
+//! ```
+//!
+//! Every command that changes state is a journaled command. Exits 0 on success, non-zero with a
+//! one-line reason otherwise.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hayate::AccountId;
+use hayate::adapters::binary::client::BinaryClient;
+use hayate::adapters::binary::messages::{
+    CancelOnDisconnect, ClientMessage, Funds, HaltTarget, Logon, ServerMessage,
+};
+
+#[derive(Parser)]
+#[command(about = "Operate a running Hayate gateway over its binary port")]
+struct Cli {
+    /// The gateway's binary address.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    addr: String,
+    /// An `[[admins]]` username.
+    #[arg(long)]
+    user: String,
+    /// Its password.
+    #[arg(long)]
+    password: String,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Credit ACCOUNT with AMOUNT of ASSET.
+    Deposit {
+        account: u32,
+        asset: String,
+        amount: String,
+    },
+    /// Debit ACCOUNT by AMOUNT of ASSET.
+    Withdraw {
+        account: u32,
+        asset: String,
+        amount: String,
+    },
+    /// Halt a symbol, or `all`.
+    Halt { target: String },
+    /// Resume a symbol, or `all`.
+    Resume { target: String },
+    /// Snapshot the state now.
+    Snapshot,
+    /// Print the status.
+    Status,
+    /// Promote a standby to primary.
+    Promote,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("admin: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn message(command: &Command) -> Result<ClientMessage, String> {
+    let funds = |account: u32, asset: &str, amount: &str| {
+        Funds::new(AccountId(account), asset, amount)
+            .ok_or_else(|| format!("asset {asset:?} or amount {amount:?} is too long"))
+    };
+    let target = |t: &str| HaltTarget::new(t).ok_or_else(|| format!("symbol {t:?} is too long"));
+    Ok(match command {
+        Command::Deposit {
+            account,
+            asset,
+            amount,
+        } => ClientMessage::Deposit(funds(*account, asset, amount)?),
+        Command::Withdraw {
+            account,
+            asset,
+            amount,
+        } => ClientMessage::Withdraw(funds(*account, asset, amount)?),
+        Command::Halt { target: t } => ClientMessage::Halt(target(t)?),
+        Command::Resume { target: t } => ClientMessage::Resume(target(t)?),
+        Command::Snapshot => ClientMessage::Snapshot,
+        Command::Status => ClientMessage::Status,
+        Command::Promote => ClientMessage::Promote,
+    })
+}
+
+fn run(cli: &Cli) -> Result<String, String> {
+    let request = message(&cli.command)?;
+    let addr: SocketAddr = cli
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| format!("bad --addr {}: {e}", cli.addr))?
+        .next()
+        .ok_or_else(|| format!("--addr {} resolves to nothing", cli.addr))?;
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    let mut client = BinaryClient::connect(addr, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let logon = Logon::new(&cli.user, &cli.password, CancelOnDisconnect::None)
+        .ok_or("username or password longer than 32 bytes")?;
+    let io = |e: std::io::Error| format!("connection to {addr}: {e}");
+    client.send(&ClientMessage::Logon(logon)).map_err(io)?;
+    loop {
+        let bytes = client.recv().map_err(io)?;
+        match ServerMessage::decode(&bytes).map_err(|e| format!("bad answer: {e}"))? {
+            ServerMessage::LogonAck(ack) if ack.is_admin != 0 => break,
+            ServerMessage::LogonAck(_) => return Err(format!("{} is not an admin", cli.user)),
+            ServerMessage::Reject { text, .. } => return Err(format!("logon refused: {text}")),
+            _ => {}
+        }
+    }
+    client.send(&request).map_err(io)?;
+    loop {
+        let bytes = client.recv().map_err(io)?;
+        match ServerMessage::decode(&bytes).map_err(|e| format!("bad answer: {e}"))? {
+            ServerMessage::AdminResult { ok: true, text, .. } => return Ok(text.to_owned()),
+            ServerMessage::AdminResult { text, .. } => return Err(text.to_owned()),
+            ServerMessage::Reject { text, .. } => return Err(text.to_owned()),
+            // Symbol list and heartbeats.
+            _ => {}
+        }
+    }
+}

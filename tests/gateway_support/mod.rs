@@ -1,0 +1,201 @@
+//! Shared by the socket tests: a gateway on 127.0.0.1 with ephemeral ports and a temporary data
+//! directory, and a small blocking FIX client. Every wait is bounded.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hayate::ExchangeConfig;
+use hayate::adapters::fix::codec::{Encoder, FieldList, Framing, frame};
+use hayate::adapters::gateway::Gateway;
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The demo exchange on ephemeral ports, journaling into `dir`, with `extra` TOML appended
+/// (more users, tighter limits…). `limits` replaces the `[limits]` section when given.
+pub fn config(dir: &Path, limits: Option<&str>, extra: &str) -> ExchangeConfig {
+    let demo = hayate::config::DEMO_TOML
+        .replace("127.0.0.1:9878", "127.0.0.1:0")
+        .replace("127.0.0.1:9000", "127.0.0.1:0")
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace(
+            "dir = \"data\"",
+            &format!("dir = {:?}", dir.display().to_string()),
+        )
+        .replace("fsync = \"always\"", "fsync = \"never\"");
+    let demo = match limits {
+        Some(limits) => {
+            let start = demo.find("[limits]").expect("demo has [limits]");
+            let end = start + demo[start..].find("\n\n").expect("section end");
+            format!("{}{}{}", &demo[..start], limits, &demo[end..])
+        }
+        None => demo,
+    };
+    let text = format!("{demo}\n{extra}");
+    ExchangeConfig::from_toml_str(&text, "test.toml").expect("test config is valid")
+}
+
+/// A user without cancel-on-disconnect, funded with both assets.
+pub const CAROL: &str = r#"
+[[users]]
+username = "carol"
+password = "pw-carol"
+comp_id = "CAROL"
+account = 3
+cancel_on_disconnect = false
+
+[[deposits]]
+account = 3
+asset = "JPY"
+amount = "100000000"
+[[deposits]]
+account = 3
+asset = "BTC"
+amount = "10"
+"#;
+
+pub fn start(config: ExchangeConfig) -> Gateway {
+    Gateway::start(config).expect("the gateway starts")
+}
+
+pub fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A blocking FIX 4.4 initiator, enough to drive the acceptor in tests.
+pub struct FixClient {
+    pub stream: TcpStream,
+    pub comp_id: String,
+    pub next_seq: u64,
+    inbound: Vec<u8>,
+    encoder: Encoder,
+}
+
+impl FixClient {
+    pub fn connect(addr: SocketAddr, comp_id: &str) -> FixClient {
+        let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        FixClient {
+            stream,
+            comp_id: comp_id.to_owned(),
+            next_seq: 1,
+            inbound: Vec::new(),
+            encoder: Encoder::new(),
+        }
+    }
+
+    /// Encodes a message with our next sequence number.
+    pub fn encode(&mut self, msg_type: &str, fields: &[(u32, &str)]) -> Vec<u8> {
+        self.encoder.start(
+            msg_type.as_bytes(),
+            self.comp_id.as_bytes(),
+            b"HAYATE",
+            self.next_seq,
+            unix_ns(),
+        );
+        for (tag, value) in fields {
+            self.encoder.field(*tag, value.as_bytes());
+        }
+        self.next_seq += 1;
+        self.encoder.finish().to_vec()
+    }
+
+    pub fn send(&mut self, msg_type: &str, fields: &[(u32, &str)]) {
+        let bytes = self.encode(msg_type, fields);
+        self.send_raw(&bytes);
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// The next message, or `None` when the server closed the connection (or the wait ran out).
+    pub fn try_recv(&mut self) -> Option<FieldList> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match frame(&self.inbound, 1 << 20) {
+                Framing::Complete { len } => {
+                    let mut fields = FieldList::new();
+                    fields
+                        .parse(&self.inbound[..len])
+                        .expect("the server writes valid FIX");
+                    self.inbound.drain(..len);
+                    return Some(fields);
+                }
+                Framing::Incomplete => {}
+                other => panic!("the server wrote a bad frame: {other:?}"),
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.inbound.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// The next message that is not a Heartbeat.
+    pub fn recv(&mut self) -> FieldList {
+        loop {
+            let m = self.try_recv().expect("a message from the gateway");
+            if m.msg_type() != Some(b"0".as_slice()) {
+                return m;
+            }
+        }
+    }
+
+    /// The next message of type `msg_type`, skipping others.
+    pub fn recv_type(&mut self, msg_type: &str) -> FieldList {
+        loop {
+            let m = self.try_recv().expect("a message from the gateway");
+            if m.msg_type() == Some(msg_type.as_bytes()) {
+                return m;
+            }
+        }
+    }
+
+    /// True once the server has closed the connection.
+    pub fn closed(&mut self) -> bool {
+        loop {
+            match self.try_recv() {
+                None => return true,
+                Some(_) => continue,
+            }
+        }
+    }
+
+    pub fn logon(&mut self, username: &str, password: &str, extra: &[(u32, &str)]) -> FieldList {
+        let mut fields = vec![(98, "0"), (108, "30"), (553, username), (554, password)];
+        fields.extend_from_slice(extra);
+        self.send("A", &fields);
+        self.recv()
+    }
+
+    pub fn new_order(&mut self, id: &str, side: &str, qty: &str, price: &str) {
+        self.send(
+            "D",
+            &[
+                (11, id),
+                (55, "BTC-JPY"),
+                (54, side),
+                (60, "20260101-00:00:00.000"),
+                (38, qty),
+                (40, "2"),
+                (44, price),
+            ],
+        );
+    }
+}
+
+pub fn field(m: &FieldList, tag: u32) -> &str {
+    m.get_str(tag).unwrap_or("")
+}
