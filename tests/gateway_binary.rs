@@ -1,0 +1,275 @@
+//! The binary port over real sockets on 127.0.0.1: logon, an order to its report, refusals named
+//! by field, the rate limit, a bad length closing the connection, and the admin client's commands
+//! (each a journaled command), with `/status` reporting halts.
+
+mod gateway_support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command as Process;
+
+use gateway_support::*;
+use hayate::adapters::binary::client::BinaryClient;
+use hayate::adapters::binary::messages::{
+    CancelOnDisconnect, ClientMessage, Logon, NewOrder, RejectCode, ServerMessage,
+};
+use hayate::{
+    AccountId, ClientOrderId, EventKind, OrderType, Price, Qty, Reason, Side, SymbolId, TimeInForce,
+};
+
+fn logged_on(addr: SocketAddr, user: &str, password: &str) -> BinaryClient {
+    let mut client = BinaryClient::connect(addr, WAIT).expect("connect");
+    let logon = Logon::new(user, password, CancelOnDisconnect::Configured).expect("short");
+    client.send(&ClientMessage::Logon(logon)).expect("send");
+    let ack = client.recv().expect("logon answer");
+    match ServerMessage::decode(&ack).expect("decode") {
+        ServerMessage::LogonAck(_) => {}
+        other => panic!("logon of {user} refused: {other:?}"),
+    }
+    // One SymbolInfo per symbol follows.
+    let info = client.recv().expect("symbol info");
+    match ServerMessage::decode(&info).expect("decode") {
+        ServerMessage::SymbolInfo(info) => assert_eq!(info.name(), Some("BTC-JPY")),
+        other => panic!("expected SymbolInfo, got {other:?}"),
+    }
+    client
+}
+
+fn order(id: &str, side: Side, price: u64, lots: u64) -> ClientMessage {
+    ClientMessage::NewOrder(NewOrder::new(
+        ClientOrderId::new(id).expect("short id"),
+        SymbolId(0),
+        side,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        Price(price),
+        Qty(lots),
+    ))
+}
+
+/// The next message that is not a heartbeat, decoded into an owned form the test can inspect.
+fn next(client: &mut BinaryClient) -> Vec<u8> {
+    loop {
+        let bytes = client.recv().expect("a message");
+        if !matches!(ServerMessage::decode(&bytes), Ok(ServerMessage::Heartbeat)) {
+            return bytes;
+        }
+    }
+}
+
+#[test]
+fn an_order_gets_its_reports_and_bad_fields_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), None, ""));
+    let addr = gateway.addrs().binary;
+    let mut alice = logged_on(addr, "alice", "change-me");
+    let mut bob = logged_on(addr, "bob", "change-me");
+
+    alice
+        .send(&order("b1", Side::Buy, 5_000_000, 3))
+        .expect("send");
+    let bytes = next(&mut alice);
+    let ServerMessage::Report(report) = ServerMessage::decode(&bytes).expect("decode") else {
+        panic!("expected a report");
+    };
+    let accepted = report.event();
+    assert_eq!(accepted.event_kind(), Some(EventKind::Accepted));
+    assert_eq!(accepted.account, AccountId(1));
+    assert_eq!(accepted.client_order_id.as_bytes(), b"b1");
+
+    bob.send(&order("s1", Side::Sell, 5_000_000, 2))
+        .expect("send");
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let bytes = next(&mut bob);
+        if let Ok(ServerMessage::Report(r)) = ServerMessage::decode(&bytes) {
+            kinds.push(r.event().event_kind());
+        }
+    }
+    assert_eq!(kinds, [Some(EventKind::Accepted), Some(EventKind::Fill)]);
+    let bytes = next(&mut alice);
+    let ServerMessage::Report(fill) = ServerMessage::decode(&bytes).expect("decode") else {
+        panic!("expected alice's fill");
+    };
+    assert_eq!(fill.event().event_kind(), Some(EventKind::Fill));
+    assert_eq!(fill.event().fill().last_qty, Qty(2));
+
+    // A side byte out of range is refused by the gateway, naming the field.
+    let mut bad = order("bad", Side::Buy, 5_000_000, 1);
+    if let ClientMessage::NewOrder(o) = &mut bad {
+        o.side = 9;
+    }
+    alice.send(&bad).expect("send");
+    match ServerMessage::decode(&next(&mut alice)).expect("decode") {
+        ServerMessage::Reject { code, text, .. } => {
+            assert_eq!(code, RejectCode::BadValue);
+            assert!(text.contains("side"), "{text}");
+        }
+        other => panic!("expected a reject, got {other:?}"),
+    }
+    // A trader may not send admin messages.
+    alice.send(&ClientMessage::Snapshot).expect("send");
+    match ServerMessage::decode(&next(&mut alice)).expect("decode") {
+        ServerMessage::Reject { code, .. } => assert_eq!(code, RejectCode::NotPermitted),
+        other => panic!("expected a reject, got {other:?}"),
+    }
+    // The engine's own refusals come back as Reports with the reason.
+    alice.send(&order("far", Side::Buy, 1, 1)).expect("send");
+    let ServerMessage::Report(rejected) = ServerMessage::decode(&next(&mut alice)).expect("decode")
+    else {
+        panic!("expected a report");
+    };
+    assert_eq!(rejected.event().reason(), Reason::PriceBand);
+    gateway.stop().expect("stop");
+}
+
+#[test]
+fn bad_logon_bad_length_and_throttling_are_answered_and_others_keep_trading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = "[limits]\nmessages_per_second = 10\nburst = 10";
+    let gateway = start(config(dir.path(), Some(limits), ""));
+    let addr = gateway.addrs().binary;
+
+    let mut wrong = BinaryClient::connect(addr, WAIT).expect("connect");
+    let logon = Logon::new("alice", "nope", CancelOnDisconnect::Configured).expect("short");
+    wrong.send(&ClientMessage::Logon(logon)).expect("send");
+    match ServerMessage::decode(&wrong.recv().expect("answer")).expect("decode") {
+        ServerMessage::Reject { code, .. } => assert_eq!(code, RejectCode::LogonRefused),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(wrong.recv().is_err(), "the connection is closed");
+
+    // A declared length above the maximum closes the connection at once.
+    let mut huge = BinaryClient::connect(addr, WAIT).expect("connect");
+    huge.send_raw(&[0xff, 0xff, 0x10, 0x01]).expect("send");
+    assert!(huge.recv().is_err());
+
+    let mut flood = logged_on(addr, "alice", "change-me");
+    for i in 0..40 {
+        flood
+            .send(&order(&format!("f{i}"), Side::Buy, 4_600_000, 1))
+            .expect("send");
+    }
+    let mut throttled = 0;
+    let mut reported = 0;
+    while throttled + reported < 40 {
+        match ServerMessage::decode(&next(&mut flood)).expect("decode") {
+            ServerMessage::Reject { code, .. } if code == RejectCode::Throttled => throttled += 1,
+            ServerMessage::Report(r) if r.index == 0 => reported += 1,
+            _ => {}
+        }
+    }
+    assert!(throttled >= 20, "only {throttled} throttled");
+    let mut bob = logged_on(addr, "bob", "change-me");
+    bob.send(&order("ok", Side::Sell, 5_400_000, 1))
+        .expect("send");
+    let ServerMessage::Report(r) = ServerMessage::decode(&next(&mut bob)).expect("decode") else {
+        panic!("bob is served");
+    };
+    assert_eq!(r.event().event_kind(), Some(EventKind::Accepted));
+    gateway.stop().expect("stop");
+}
+
+/// `target/<profile>/examples/admin`: `cargo test` builds examples along with the tests; a
+/// filtered run (`--test gateway_binary`) does not, so build it then.
+fn admin_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join("admin");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Process::new(cargo);
+        build.args(["build", "--example", "admin"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cannot build the admin example");
+    }
+    path
+}
+
+fn admin(addr: SocketAddr, password: &str, args: &[&str]) -> (bool, String) {
+    let output = Process::new(admin_binary())
+        .args([
+            "--addr",
+            &addr.to_string(),
+            "--user",
+            "admin",
+            "--password",
+            password,
+        ])
+        .args(args)
+        .output()
+        .expect("run the admin client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_admin_client_deposits_halts_resumes_snapshots_and_reports_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), None, ""));
+    let addrs = gateway.addrs();
+    let before = gateway.monitor().stats().published;
+
+    let (ok, text) = admin(
+        addrs.binary,
+        "change-me",
+        &["deposit", "2", "JPY", "1234.5"],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("deposit"), "{text}");
+    let (ok, text) = admin(addrs.binary, "change-me", &["halt", "BTC-JPY"]);
+    assert!(ok, "{text}");
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(
+        status.contains("\"halted_symbols\":[\"BTC-JPY\"]"),
+        "{status}"
+    );
+    let (ok, status) = admin(addrs.binary, "change-me", &["status"]);
+    assert!(
+        ok && status.contains("\"halted_symbols\":[\"BTC-JPY\"]"),
+        "{status}"
+    );
+
+    // A trader's order on the halted symbol is refused HALTED.
+    let mut alice = logged_on(addrs.binary, "alice", "change-me");
+    alice
+        .send(&order("h", Side::Buy, 5_000_000, 1))
+        .expect("send");
+    let ServerMessage::Report(r) = ServerMessage::decode(&next(&mut alice)).expect("decode") else {
+        panic!("expected a report");
+    };
+    assert_eq!(r.event().reason(), Reason::Halted);
+
+    let (ok, text) = admin(addrs.binary, "change-me", &["resume", "all"]);
+    assert!(ok, "{text}");
+    let (ok, text) = admin(addrs.binary, "change-me", &["resume", "BTC-JPY"]);
+    assert!(ok, "{text}");
+    let (ok, text) = admin(addrs.binary, "change-me", &["snapshot"]);
+    assert!(ok && text.contains("snapshot of sequence"), "{text}");
+
+    // Refusals exit non-zero with a one-line reason.
+    let (ok, text) = admin(addrs.binary, "change-me", &["withdraw", "2", "JPY", "1e99"]);
+    assert!(!ok && text.contains("amount"), "{text}");
+    let (ok, text) = admin(addrs.binary, "change-me", &["halt", "DOGE-JPY"]);
+    assert!(!ok && text.contains("unknown symbol"), "{text}");
+    let (ok, text) = admin(addrs.binary, "wrong", &["status"]);
+    assert!(!ok && text.contains("logon refused"), "{text}");
+
+    // deposit, halt, resume all, resume, snapshot and alice's order: journaled commands.
+    let after = gateway.monitor().stats().published;
+    assert_eq!(after - before, 6);
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(status.contains("\"halted_symbols\":[]"), "{status}");
+    assert!(status.contains("\"state\":\"running\""), "{status}");
+    gateway.stop().expect("stop");
+}

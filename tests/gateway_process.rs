@@ -1,0 +1,196 @@
+//! The example gateway as a process: killed with SIGKILL mid-session, restarted on the same ports
+//! (SO_REUSEADDR), it recovers every acknowledged order from the journal, keeps FIX sequence
+//! numbers, and cancels the orders of users with cancel-on-disconnect as journaled commands
+//! (SPEC §8). SIGTERM stops it cleanly.
+
+mod gateway_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use gateway_support::*;
+
+/// `target/<profile>/examples/gateway`, built if a filtered test run did not build it.
+fn gateway_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join("gateway");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Process::new(cargo);
+        build.args(["build", "--example", "gateway"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        assert!(build.status().expect("cargo build").success());
+    }
+    path
+}
+
+struct Running {
+    child: Child,
+    fix: SocketAddr,
+    binary: SocketAddr,
+    http: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the gateway with `config_text` and waits (bounded) for the line naming its addresses.
+fn run(dir: &Path, config_text: &str) -> Running {
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config_text).expect("write config");
+    let mut child = Process::new(gateway_binary())
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the gateway");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("the gateway says where it listens");
+        if let Some(rest) = line.strip_prefix("hayate: FIX 4.4 on ") {
+            let addr = |s: &str| s.parse::<SocketAddr>().expect("an address");
+            let fix = addr(rest.split_whitespace().next().expect("fix"));
+            let binary = addr(
+                rest.split("binary on ")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+                    .expect("binary"),
+            );
+            let http = addr(
+                rest.split("http://")
+                    .nth(1)
+                    .and_then(|r| r.strip_suffix("/status"))
+                    .expect("http"),
+            );
+            return Running {
+                child,
+                fix,
+                binary,
+                http,
+                lines,
+            };
+        }
+    }
+}
+
+fn config_text(dir: &Path, fix: &str, binary: &str, http: &str) -> String {
+    let journal = dir.join("data");
+    let demo = hayate::config::DEMO_TOML
+        .replace("127.0.0.1:9878", fix)
+        .replace("127.0.0.1:9000", binary)
+        .replace("127.0.0.1:8080", http)
+        .replace(
+            "dir = \"data\"",
+            &format!("dir = {:?}", journal.display().to_string()),
+        );
+    format!("{demo}\n{CAROL}")
+}
+
+#[test]
+fn sigkill_then_restart_on_the_same_ports_recovers_orders_and_sequence_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run(
+        dir.path(),
+        &config_text(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
+    );
+    let mut carol = FixClient::connect(first.fix, "CAROL");
+    assert_eq!(field(&carol.logon("carol", "pw-carol", &[]), 35), "A");
+    carol.new_order("keep", "1", "1", "4900000");
+    assert_eq!(field(&carol.recv_type("8"), 150), "0");
+    let mut alice = FixClient::connect(first.fix, "ALICE");
+    assert_eq!(field(&alice.logon("alice", "change-me", &[]), 35), "A");
+    alice.new_order("gone", "1", "1", "4900000");
+    assert_eq!(field(&alice.recv_type("8"), 150), "0");
+    let (fix, binary, http) = (first.fix, first.binary, first.http);
+    let mut first = first;
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("reaped");
+    drop(first);
+
+    // The same ports again, at once: SO_REUSEADDR.
+    let text = config_text(
+        dir.path(),
+        &fix.to_string(),
+        &binary.to_string(),
+        &http.to_string(),
+    );
+    let second = run(dir.path(), &text);
+    assert_eq!(
+        (second.fix, second.binary, second.http),
+        (fix, binary, http)
+    );
+
+    let mut carol2 = FixClient::connect(second.fix, "CAROL");
+    carol2.next_seq = carol.next_seq;
+    let reply = carol2.logon("carol", "pw-carol", &[]);
+    assert_eq!(
+        field(&reply, 35),
+        "A",
+        "sequence numbers survived the crash"
+    );
+    carol2.send("H", &[(11, "keep"), (55, "BTC-JPY"), (54, "1")]);
+    let status = carol2.recv_type("8");
+    assert_eq!(
+        field(&status, 39),
+        "0",
+        "an acknowledged order survived the crash"
+    );
+
+    let mut alice2 = FixClient::connect(second.fix, "ALICE");
+    alice2.next_seq = alice.next_seq;
+    assert_eq!(field(&alice2.logon("alice", "change-me", &[]), 35), "A");
+    alice2.send("H", &[(11, "gone"), (55, "BTC-JPY"), (54, "1")]);
+    let status = alice2.recv_type("8");
+    assert_eq!(
+        (field(&status, 39), field(&status, 58)),
+        ("8", "UNKNOWN_ORDER"),
+        "alice's session was lost, so her order was cancelled on recovery"
+    );
+
+    // SIGTERM: a clean stop that says so.
+    let mut second = second;
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(second.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + WAIT;
+    let mut stopped = false;
+    while !stopped {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match second.lines.recv_timeout(left) {
+            Ok(line) => stopped = line.starts_with("stopped: durable sequence"),
+            Err(_) => break,
+        }
+    }
+    assert!(stopped, "the gateway reports a clean stop");
+    let status = second.child.wait().expect("exit");
+    assert!(status.success());
+}
