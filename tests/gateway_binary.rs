@@ -154,7 +154,10 @@ fn bad_logon_bad_length_and_throttling_are_answered_and_others_keep_trading() {
     let mut reported = 0;
     while throttled + reported < 40 {
         match ServerMessage::decode(&next(&mut flood)).expect("decode") {
-            ServerMessage::Reject { code, .. } if code == RejectCode::Throttled => throttled += 1,
+            ServerMessage::Reject {
+                code: RejectCode::Throttled,
+                ..
+            } => throttled += 1,
             ServerMessage::Report(r) if r.index == 0 => reported += 1,
             _ => {}
         }

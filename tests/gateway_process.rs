@@ -60,8 +60,18 @@ fn run(dir: &Path, config_text: &str) -> Running {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the gateway");
-    let stdout = child.stdout.take().expect("stdout");
+    let stdout = child.stdout.take();
     let (tx, lines) = mpsc::channel();
+    let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
+    // Owned by the guard from here on, so a failed wait below still kills and reaps it.
+    let mut running = Running {
+        child,
+        fix: unbound,
+        binary: unbound,
+        http: unbound,
+        lines,
+    };
+    let stdout = stdout.expect("stdout");
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
@@ -72,7 +82,8 @@ fn run(dir: &Path, config_text: &str) -> Running {
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
+        let line = running
+            .lines
             .recv_timeout(left)
             .expect("the gateway says where it listens");
         if let Some(rest) = line.strip_prefix("hayate: FIX 4.4 on ") {
@@ -90,13 +101,8 @@ fn run(dir: &Path, config_text: &str) -> Running {
                     .and_then(|r| r.strip_suffix("/status"))
                     .expect("http"),
             );
-            return Running {
-                child,
-                fix,
-                binary,
-                http,
-                lines,
-            };
+            (running.fix, running.binary, running.http) = (fix, binary, http);
+            return running;
         }
     }
 }
