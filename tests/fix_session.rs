@@ -501,3 +501,21 @@ fn no_logon_within_the_logon_timeout_closes() {
     );
     assert_eq!(verdict, Inbound::Close);
 }
+
+#[test]
+fn reset_on_logon_starts_both_sides_at_one_without_the_flag() {
+    let mut rig = Rig::new();
+    let Inbound::Logon(request) = rig.send(&msg("A", 1, &[(98, "0"), (108, "30")])) else {
+        panic!("expected a logon");
+    };
+    let mut seqs = SeqStore::open(rig.dir.path(), THEM).expect("store");
+    seqs.set(40, 50);
+    let grant = LogonGrant {
+        seqs,
+        reset_on_logon: true,
+    };
+    rig.session.accept_logon(&request, grant, rig.t0, NOW_NS);
+    let out = replies(&mut rig.session);
+    assert_eq!((get(&out[0], 35), get(&out[0], 34)), ("A", "1"));
+    assert_eq!(rig.session.next_in(), 2);
+}

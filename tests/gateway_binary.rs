@@ -276,3 +276,27 @@ fn the_admin_client_deposits_halts_resumes_snapshots_and_reports_status() {
     assert!(status.contains("\"state\":\"running\""), "{status}");
     gateway.stop().expect("stop");
 }
+
+#[test]
+fn connection_caps_and_the_logon_timeout_close_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = "[limits]\nmax_connections_per_address = 2\nlogon_timeout_s = 1";
+    let gateway = start(config(dir.path(), Some(limits), ""));
+    let addr = gateway.addrs().binary;
+    let mut first = BinaryClient::connect(addr, WAIT).expect("connect");
+    let _second = logged_on(addr, "bob", "change-me");
+    // The third from the same address is closed at accept.
+    let mut third = BinaryClient::connect(addr, WAIT).expect("tcp connect");
+    assert!(third.recv().is_err(), "over the per-address cap");
+    // The first never logged on: closed after the logon timeout (bounded by WAIT).
+    let started = std::time::Instant::now();
+    assert!(first.recv().is_err());
+    assert!(started.elapsed() < WAIT);
+    let (_, metrics) =
+        hayate::adapters::http::get(gateway.addrs().http, "/metrics", WAIT).expect("metrics");
+    assert!(
+        metrics.contains("hayate_connections_refused_total 1"),
+        "{metrics}"
+    );
+    gateway.stop().expect("stop");
+}

@@ -264,9 +264,15 @@ fn target(fields: &FieldList, orig_required: bool) -> Option<OrderRef> {
     }
 }
 
-fn cancel(fields: &FieldList, account: AccountId) -> Result<Command, Refusal> {
+/// What a cancel and a replace both need: the request's ClOrdID, the session's account (Account
+/// 1, if given, must be it) and the target order.
+fn cancel_replace_ids(
+    fields: &FieldList,
+    account: AccountId,
+    replace: bool,
+) -> Result<(ClientOrderId, OrderRef), Refusal> {
     let refuse = |reason, detail| Refusal::CancelReplace {
-        replace: false,
+        replace,
         reason,
         detail,
     };
@@ -280,11 +286,16 @@ fn cancel(fields: &FieldList, account: AccountId) -> Result<Command, Refusal> {
             "Account is not the session's",
         ));
     }
-    // An OrderID that is not one of ours cannot name an order of this account.
+    // An OrderID that is not a number cannot name an order of this account.
     let target = target(fields, true).ok_or(refuse(
         Reason::UnknownOrder,
         "OrigClOrdID or OrderID names no order",
     ))?;
+    Ok((id, target))
+}
+
+fn cancel(fields: &FieldList, account: AccountId) -> Result<Command, Refusal> {
+    let (id, target) = cancel_replace_ids(fields, account, false)?;
     Ok(Command::cancel(account, target, id))
 }
 
@@ -298,20 +309,7 @@ fn replace(
         reason,
         detail,
     };
-    let id = client_order_id(fields, tag::CL_ORD_ID).ok_or(refuse(
-        Reason::InvalidOrder,
-        "ClOrdID must be 1 to 32 bytes",
-    ))?;
-    if !account_matches(fields, account) {
-        return Err(refuse(
-            Reason::UnknownAccount,
-            "Account is not the session's",
-        ));
-    }
-    let target = target(fields, true).ok_or(refuse(
-        Reason::UnknownOrder,
-        "OrigClOrdID or OrderID names no order",
-    ))?;
+    let (id, target) = cancel_replace_ids(fields, account, true)?;
     let (_, spec) =
         symbol(fields, engine).ok_or(refuse(Reason::UnknownSymbol, "unknown Symbol"))?;
     if fields.get(tag::ORD_TYPE) != Some(b"2".as_slice()) {

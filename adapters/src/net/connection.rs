@@ -28,8 +28,11 @@ pub struct Conn {
     pub stream: TcpStream,
     /// The peer.
     pub peer: SocketAddr,
-    /// Received bytes not yet framed.
-    pub inbound: Vec<u8>,
+    /// Received bytes; those before `start` are consumed.
+    inbound: Vec<u8>,
+    /// Where the unconsumed bytes begin (consuming a message is O(1); the buffer is compacted
+    /// once per read, not once per message).
+    start: usize,
     /// Bytes to send that the socket has not taken yet.
     pub outbound: Vec<u8>,
     /// Part of `outbound` already sent.
@@ -43,6 +46,7 @@ impl Conn {
             stream,
             peer,
             inbound: Vec::with_capacity(max_message_size.min(1 << 16)),
+            start: 0,
             outbound: Vec::with_capacity(4096),
             sent: 0,
         }
@@ -50,6 +54,8 @@ impl Conn {
 
     /// Reads what the socket has, up to [`READ_BUDGET`] bytes.
     pub fn read(&mut self) -> ReadOutcome {
+        self.inbound.drain(..self.start);
+        self.start = 0;
         let mut chunk = [0u8; 16 * 1024];
         let mut total = 0;
         loop {
@@ -69,10 +75,14 @@ impl Conn {
         }
     }
 
-    /// Drops the first `n` bytes of the receive buffer (consumed messages).
+    /// Received bytes not yet consumed.
+    pub fn unread(&self) -> &[u8] {
+        &self.inbound[self.start..]
+    }
+
+    /// Marks the first `n` unread bytes consumed.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.inbound.len());
-        self.inbound.drain(..n);
+        self.start = (self.start + n).min(self.inbound.len());
     }
 
     /// Writes what is queued; `Ok(true)` when everything went out.

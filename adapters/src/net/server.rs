@@ -632,7 +632,7 @@ impl Server {
             if client.closing {
                 return;
             }
-            match fix_codec::frame(&client.conn.inbound, max) {
+            match fix_codec::frame(client.conn.unread(), max) {
                 FixFraming::Incomplete => return,
                 FixFraming::Garbled { skip, .. } => {
                     // Ignored without consuming a sequence number (SPEC §6).
@@ -645,12 +645,24 @@ impl Server {
                     return;
                 }
                 FixFraming::Complete { len } => {
-                    let message = client.conn.inbound[..len].to_vec();
-                    client.conn.consume(len);
-                    self.on_fix_message(index, &message);
+                    self.handle_framed(index, len, Server::on_fix_message);
                 }
             }
         }
+    }
+
+    /// Takes the framed message of `len` bytes off a connection's buffer and handles it. It is
+    /// copied out (into a reused buffer) so the handler can borrow the connection mutably.
+    fn handle_framed(&mut self, index: usize, len: usize, handle: fn(&mut Server, usize, &[u8])) {
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut message = std::mem::take(&mut self.scratch);
+        message.clear();
+        message.extend_from_slice(&client.conn.unread()[..len]);
+        client.conn.consume(len);
+        handle(self, index, &message);
+        self.scratch = message;
     }
 
     fn on_fix_message(&mut self, index: usize, message: &[u8]) {
@@ -889,20 +901,14 @@ impl Server {
             if client.closing {
                 return;
             }
-            match binary_codec::frame(&client.conn.inbound, max) {
+            match binary_codec::frame(client.conn.unread(), max) {
                 BinaryFraming::Incomplete => return,
                 BinaryFraming::Invalid { .. } => {
                     self.close(index, "binary message length out of bounds");
                     return;
                 }
                 BinaryFraming::Complete { len } => {
-                    let message = std::mem::take(&mut self.scratch);
-                    let mut message = message;
-                    message.clear();
-                    message.extend_from_slice(&client.conn.inbound[..len]);
-                    client.conn.consume(len);
-                    self.on_binary_message(index, &message);
-                    self.scratch = message;
+                    self.handle_framed(index, len, Server::on_binary_message);
                 }
             }
         }
