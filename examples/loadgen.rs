@@ -6,6 +6,8 @@
 //! cargo run --release --example loadgen -- --rate 500000 --duration 10
 //! cargo run --release --example loadgen -- --rate 100000 --fsync always   # measures the disk too
 //! cargo run --release --example loadgen -- --rate 1000000 --wait yield --hgrm out.hgrm
+//! cargo run --release --example loadgen -- --mode binary --rate 10000 --clients 4
+//! cargo run --release --example loadgen -- --mode fix --rate 10000 --addr 127.0.0.1:9878
 //! ```
 //!
 //! **Open loop, with coordinated-omission correction.** Command `i` is scheduled at
@@ -23,14 +25,17 @@
 //! gives up; the commands it never sent are recorded at a lower bound of their latency (give-up
 //! time − scheduled time) and the report says so.
 //!
-//! **Modes.** `--mode in-process` (the default, and the only one so far) drives a
-//! [`hayate::pipeline::Pipeline`] in this process: the producer is a `Publisher`, the consumer the
-//! `EventReceiver`. The pacing ([`run_producer`] over a [`CommandSink`]), the recording
-//! ([`Recorder`]) and the report are independent of the mode, so a network mode only has to supply
-//! a sink that writes to TCP sessions and a loop that feeds the recorder from their replies.
+//! **Modes.** `--mode in-process` (the default) drives a [`hayate::pipeline::Pipeline`] in this
+//! process: the producer is a `Publisher`, the consumer the `EventReceiver`. `--mode binary` and
+//! `--mode fix` go through a gateway's TCP ports instead (one started in this process, or
+//! `--addr`'s), with `--clients` sessions and a TCP echo round trip measured first as the floor
+//! the order path is compared with; see `support/network.rs`. The recording ([`Recorder`]), the
+//! schedule ([`Plan`], [`Ticker`]) and the coordinated-omission correction are shared by all modes.
 
 #[path = "support/flow.rs"]
 mod flow;
+#[path = "support/network.rs"]
+mod network;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -67,6 +72,10 @@ const MIN_RESTING: usize = 2_000;
 enum Mode {
     /// A pipeline in this process: publish into its input ring, read its output ring.
     InProcess,
+    /// The binary order-entry protocol over TCP.
+    Binary,
+    /// FIX 4.4 over TCP.
+    Fix,
 }
 
 /// The journal's flush policy: `always`, `never` or `interval:MS`.
@@ -173,6 +182,35 @@ struct Args {
     /// Seed of the command flow.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Network modes: TCP sessions, each its own connection; the rate is split across them.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    clients: u64,
+    /// Network modes: a running gateway's binary or FIX port (default: start a gateway in this
+    /// process on ephemeral 127.0.0.1 ports).
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+    /// Network modes with --addr: a trader's credentials, repeated for more (default: the demo's
+    /// alice and bob). FIX needs one user per client; binary sessions share users round robin.
+    #[arg(long, value_name = "NAME:PASSWORD[:COMPID]")]
+    user: Vec<String>,
+    /// Network modes with --addr: the gateway's FIX comp id (TargetCompID).
+    #[arg(long, default_value = "HAYATE")]
+    target_comp_id: String,
+    /// Network modes: seconds of TCP echo round trips measured before the order load (0: none).
+    #[arg(long, default_value = "3", value_parser = seconds)]
+    echo_seconds: f64,
+    /// Network modes: the symbol the IOC orders name.
+    #[arg(long, default_value = "BTC-JPY")]
+    symbol: String,
+    /// Network modes: the buys' limit price (below every resting sell, so they never trade).
+    #[arg(long, default_value = "4600000")]
+    buy_price: rust_decimal::Decimal,
+    /// Network modes: the sells' limit price (above every resting buy).
+    #[arg(long, default_value = "5400000")]
+    sell_price: rust_decimal::Decimal,
+    /// Network modes: each order's quantity.
+    #[arg(long, default_value = "0.0001")]
+    qty: rust_decimal::Decimal,
 }
 
 fn main() -> ExitCode {
@@ -191,13 +229,14 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--duration must be more than 0 seconds".into());
     }
     let plan = Plan::new(args.rate, args.warmup, args.duration, args.drain_timeout)?;
-    let config = ExchangeConfig::demo();
-    let market = Market::of(&config)?;
     match args.mode {
         Mode::InProcess => {
+            let config = ExchangeConfig::demo();
+            let market = Market::of(&config)?;
             let result = run_in_process(args, &config, &market, &plan)?;
             report(args, &plan, result)
         }
+        Mode::Binary | Mode::Fix => network::run(args, &plan),
     }
 }
 
@@ -530,7 +569,14 @@ impl Recorder {
     /// One event, received at `now_ns`.
     #[inline]
     fn on_event(&mut self, now_ns: u64, timestamp_ns: u64, index: u32, event: &Event) {
-        self.events[usize::from(event.kind & 31)][usize::from(event.reason & 31)] += 1;
+        self.record(now_ns, timestamp_ns, index, event.kind, event.reason);
+    }
+
+    /// One reply of `kind` and `reason` to the command scheduled at `timestamp_ns`; `index` 0
+    /// marks its first, which completes it.
+    #[inline]
+    fn record(&mut self, now_ns: u64, timestamp_ns: u64, index: u32, kind: u8, reason: u8) {
+        self.events[usize::from(kind & 31)][usize::from(reason & 31)] += 1;
         if index != 0 {
             return;
         }
@@ -907,7 +953,6 @@ fn print_timeline(plan: &Plan, recorder: &Recorder) {
 }
 
 fn print_events(recorder: &Recorder, flow: &FlowCounts) {
-    let total: u64 = recorder.events.iter().flatten().sum();
     println!(
         "  flow sent      {} passive, {} aggressive, {} market, {} IOC, {} cancels of passive orders, {} of recent aggressive ones, {} replaces",
         group(flow.passive),
@@ -918,6 +963,12 @@ fn print_events(recorder: &Recorder, flow: &FlowCounts) {
         group(flow.cancels_recent),
         group(flow.replaces)
     );
+    print_event_counts(recorder);
+}
+
+/// Events by kind, then the refusals and the cancels by reason.
+fn print_event_counts(recorder: &Recorder) {
+    let total: u64 = recorder.events.iter().flatten().sum();
     let mut kinds = String::new();
     for kind in 1..32u8 {
         let Some(k) = EventKind::from_u8(kind) else {
