@@ -38,6 +38,16 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Session events (logons, refusals, closes with their reason) go to stderr; RUST_LOG
+    // (e.g. `RUST_LOG=debug`) changes the level.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
     let config = match &cli.config {
         Some(path) => match ExchangeConfig::load(path) {
             Ok(config) => config,

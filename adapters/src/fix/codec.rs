@@ -105,7 +105,11 @@ pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
             return garbled("BodyLength is not a number");
         }
         if pos - digits_start >= MAX_BODY_LENGTH_DIGITS {
-            return garbled("BodyLength has too many digits");
+            // A length past any message size we take: the connection closes (SPEC §6) rather
+            // than waiting for a body that large.
+            return Framing::TooLarge {
+                declared: usize::MAX,
+            };
         }
         declared = declared * 10 + usize::from(byte - b'0');
         pos += 1;
@@ -849,7 +853,6 @@ mod tests {
     fn bad_body_length_is_garbled() {
         for bad in [
             &b"8=FIX.4.4\x019=12a\x01"[..],
-            b"8=FIX.4.4\x019=12345678\x01",
             b"8=FIX.4.4\x019=\x01",
             b"8=FIX.4.4\x019=-5\x01",
             b"8=FIX.4.4\x019= 5\x01",
@@ -859,6 +862,18 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Eight digits or more cannot be a message we take, whatever the maximum: too large, so the
+    /// connection closes at once instead of waiting for the body.
+    #[test]
+    fn a_body_length_of_eight_digits_is_too_large() {
+        assert_eq!(
+            frame(b"8=FIX.4.4\x019=12345678", usize::MAX),
+            Framing::TooLarge {
+                declared: usize::MAX
+            }
+        );
     }
 
     #[test]

@@ -121,6 +121,8 @@ struct Client {
     want_write: bool,
     /// Read budget spent: more input may be waiting.
     more_input: bool,
+    /// Why it is closing, for the log.
+    close_reason: Option<String>,
 }
 
 /// The settings the loop needs, taken from the configuration.
@@ -286,7 +288,7 @@ impl Server {
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     // Nothing can be served without the poller: stop cleanly, saying why.
-                    eprintln!("hayate gateway: poll failed, stopping: {e}");
+                    tracing::error!(error = %e, "poll failed: the gateway stops");
                     break;
                 }
             }
@@ -394,6 +396,10 @@ impl Server {
             let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
                 continue;
             };
+            // Nothing follows a Logout (ours or theirs) on a closing session.
+            if client.closing {
+                continue;
+            }
             let sent = match &mut client.protocol {
                 Protocol::Fix(session) => {
                     let sent = orders::write_report(session, out, engine, now_ns);
@@ -561,7 +567,7 @@ impl Server {
             };
             if let Err(why) = self.caps.open(peer.ip()) {
                 GatewayMetrics::bump(&self.metrics.connections_refused);
-                let _ = why;
+                tracing::debug!(%peer, why, "connection refused");
                 drop(stream);
                 continue;
             }
@@ -608,6 +614,7 @@ impl Server {
                 closing: false,
                 want_write: false,
                 more_input: false,
+                close_reason: None,
             });
             GatewayMetrics::bump(&self.metrics.connections);
         }
@@ -759,6 +766,7 @@ impl Server {
         match decision {
             Err(why) => {
                 GatewayMetrics::bump(&self.metrics.logons_refused);
+                tracing::warn!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, why, "FIX logon refused");
                 session.refuse_logon(&why, now_ns);
             }
             Ok((grant, account, cod)) => {
@@ -774,6 +782,7 @@ impl Server {
                         .insert(request.sender_comp_id.clone(), index);
                     self.by_account.entry(account).or_default().push(index);
                     GatewayMetrics::bump(&self.metrics.fix_sessions);
+                    tracing::info!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, account = account.0, next_in = session.next_in(), next_out = session.next_out(), "FIX logon");
                 }
             }
         }
@@ -1032,6 +1041,7 @@ impl Server {
         match decision {
             Err(why) => {
                 GatewayMetrics::bump(&self.metrics.logons_refused);
+                tracing::warn!(username, why, "binary logon refused");
                 self.binary_reject(index, RejectCode::LogonRefused, 0x01, &why);
                 self.close_after_flush(index, "logon refused");
             }
@@ -1065,6 +1075,7 @@ impl Server {
                 if !admin {
                     self.by_account.entry(account).or_default().push(index);
                 }
+                tracing::info!(username, admin, account = account.0, "binary logon");
                 GatewayMetrics::bump(&self.metrics.binary_sessions);
                 self.mark_dirty(index);
             }
@@ -1263,7 +1274,7 @@ impl Server {
     fn close_after_flush(&mut self, index: usize, why: &str) {
         if let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) {
             client.closing = true;
-            let _ = why;
+            client.close_reason.get_or_insert_with(|| why.to_owned());
             self.mark_dirty(index);
         }
     }
@@ -1274,7 +1285,17 @@ impl Server {
         let Some(mut client) = self.clients.get_mut(index).and_then(Option::take) else {
             return;
         };
-        let _ = why;
+        let why = client.close_reason.as_deref().unwrap_or(why);
+        let peer = client.conn.peer;
+        match (&client.protocol, &client.login) {
+            (Protocol::Fix(session), Some(_)) => {
+                tracing::info!(comp_id = session.client_comp_id(), %peer, why, "FIX session closed");
+            }
+            (Protocol::Binary { .. }, Some(login)) => {
+                tracing::info!(account = login.account.0, %peer, why, "binary session closed");
+            }
+            _ => tracing::debug!(%peer, why, "connection closed"),
+        }
         let _ = client.conn.flush();
         let _ = self.poll.registry().deregister(&mut client.conn.stream);
         self.caps.close(client.conn.peer.ip());
