@@ -19,6 +19,7 @@
 
 pub mod binary;
 pub mod fix;
+pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod metrics;

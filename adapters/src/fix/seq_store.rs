@@ -49,6 +49,19 @@ impl SeqStore {
         Ok(store)
     }
 
+    /// A store at 1 and 1 that lives only in memory (an anonymous map, no file): nothing
+    /// survives the process. For tests and fuzzing, where a file per session is only cost.
+    pub fn in_memory() -> io::Result<SeqStore> {
+        let map = memmap2::MmapOptions::new().len(LEN).map_anon()?;
+        let mut store = SeqStore {
+            map,
+            path: PathBuf::new(),
+        };
+        store.map[..8].copy_from_slice(MAGIC);
+        store.set(1, 1);
+        Ok(store)
+    }
+
     /// The next sequence number expected from the client.
     pub fn next_in(&self) -> u64 {
         self.word(8)
@@ -114,6 +127,15 @@ mod tests {
         drop(store);
         let store = SeqStore::open(dir.path(), "ALICE").expect("reopen");
         assert_eq!((store.next_in(), store.next_out()), (42, 17));
+    }
+
+    #[test]
+    fn an_in_memory_store_starts_at_one_and_keeps_numbers() {
+        let mut store = SeqStore::in_memory().expect("anonymous map");
+        assert_eq!((store.next_in(), store.next_out()), (1, 1));
+        store.set_next_in(5);
+        store.set_next_out(9);
+        assert_eq!((store.next_in(), store.next_out()), (5, 9));
     }
 
     #[test]
