@@ -465,3 +465,21 @@ fn hostile_input_gets_the_fix_answer_and_the_gateway_keeps_serving() {
 fn deposits() -> u64 {
     hayate::ExchangeConfig::demo().initial_deposits().len() as u64
 }
+
+#[test]
+fn a_session_without_heartbeats_is_dropped_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), Some("[limits]\nidle_timeout_s = 1"), ""));
+    let mut alice = FixClient::connect(gateway.addrs().fix, "ALICE");
+    alice.send(
+        "A",
+        &[(98, "0"), (108, "0"), (553, "alice"), (554, "change-me")],
+    );
+    assert_eq!(field(&alice.recv(), 35), "A");
+    let started = std::time::Instant::now();
+    let logout = alice.recv_type("5");
+    assert_eq!(field(&logout, 58), "idle timeout");
+    assert!(alice.closed());
+    assert!(started.elapsed() < WAIT);
+    gateway.stop().expect("stop");
+}

@@ -70,10 +70,11 @@ pub const MAX_REJECT_TEXT: usize = 256;
 /// The longest AdminResult text in bytes; longer text is truncated on encode.
 pub const MAX_ADMIN_TEXT: usize = 4096;
 
-/// `NewOrder::order_type` for a market order (the FIX OrdType digit, not `hayate_core`'s byte).
-pub const ORDER_TYPE_MARKET: u8 = 1;
-/// `NewOrder::order_type` for a limit order (the FIX OrdType digit, not `hayate_core`'s byte).
-pub const ORDER_TYPE_LIMIT: u8 = 2;
+/// `NewOrder::order_type` for a limit order: the engine's byte, as in every Report's event, so
+/// one numbering holds in both directions (FIX's OrdType digits are the other way round).
+pub const ORDER_TYPE_LIMIT: u8 = 1;
+/// `NewOrder::order_type` for a market order (the engine's byte).
+pub const ORDER_TYPE_MARKET: u8 = 2;
 
 /// Why a message was decoded as nothing. The `Display` text is what a Reject carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -360,7 +361,7 @@ impl NewOrder {
         Side::from_u8(self.side)
     }
 
-    /// The decoded order type; the wire uses FIX's digits, which differ from `OrderType`'s bytes.
+    /// The decoded order type.
     pub fn order_type(&self) -> Option<OrderType> {
         match self.order_type {
             ORDER_TYPE_MARKET => Some(OrderType::Market),

@@ -173,6 +173,11 @@ impl FixSession {
         &self.fields
     }
 
+    /// The heartbeat interval agreed at logon (zero: none).
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
+    }
+
     /// The next sequence number expected from the client.
     pub fn next_in(&self) -> u64 {
         self.next_in

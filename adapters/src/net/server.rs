@@ -1175,6 +1175,13 @@ impl Server {
             let silent = now.saturating_duration_since(client.last_received);
             let close = match &mut client.protocol {
                 Protocol::Fix(session) => {
+                    // Without heartbeats (HeartBtInt 0) silence is judged by the idle timeout.
+                    if session.is_active()
+                        && session.heartbeat().is_zero()
+                        && silent >= idle_timeout
+                    {
+                        session.logout("idle timeout", now_ns);
+                    }
                     let verdict = session.on_timer(now, now_ns, logon_timeout);
                     if !session.outbound().is_empty() {
                         client.conn.outbound.append(session.outbound());
