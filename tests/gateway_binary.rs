@@ -300,3 +300,34 @@ fn connection_caps_and_the_logon_timeout_close_connections() {
     );
     gateway.stop().expect("stop");
 }
+
+#[test]
+fn sustained_abuse_of_the_rate_limit_disconnects_the_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = "[limits]\nmessages_per_second = 10\nburst = 10";
+    let gateway = start(config(dir.path(), Some(limits), ""));
+    let mut flood = logged_on(gateway.addrs().binary, "alice", "change-me");
+    let mut burst = Vec::new();
+    for i in 0..300 {
+        order(&format!("f{i}"), Side::Buy, 4_600_000, 1).encode(&mut burst);
+    }
+    flood.send_raw(&burst).expect("send");
+    let mut disconnected = false;
+    for _ in 0..1000 {
+        match flood.recv() {
+            Ok(_) => {}
+            Err(_) => {
+                disconnected = true;
+                break;
+            }
+        }
+    }
+    assert!(disconnected, "the abusive session is dropped");
+    let (_, metrics) =
+        hayate::adapters::http::get(gateway.addrs().http, "/metrics", WAIT).expect("metrics");
+    assert!(
+        metrics.contains("hayate_throttle_disconnects_total 1"),
+        "{metrics}"
+    );
+    gateway.stop().expect("stop");
+}

@@ -483,3 +483,22 @@ fn a_session_without_heartbeats_is_dropped_after_the_idle_timeout() {
     assert!(started.elapsed() < WAIT);
     gateway.stop().expect("stop");
 }
+
+/// `auth = "none"` (conformance rigs): the comp id alone logs on, no Username/Password.
+#[test]
+fn a_user_with_auth_none_logs_on_without_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = r#"
+[[users]]
+username = "rig"
+password = "unused"
+comp_id = "RIG"
+account = 9
+auth = "none"
+"#;
+    let gateway = start(config(dir.path(), None, rig));
+    let mut client = FixClient::connect(gateway.addrs().fix, "RIG");
+    client.send("A", &[(98, "0"), (108, "30")]);
+    assert_eq!(field(&client.recv(), 35), "A");
+    gateway.stop().expect("stop");
+}
