@@ -17,7 +17,7 @@ use hayate_core::event::{Event, EventKind, OrderStatus, Reason};
 use hayate_core::market::{EngineConfig, SymbolSpec};
 use hayate_core::pipeline::Output;
 use hayate_core::units::{
-    AccountId, ClientOrderId, OrderId, OrderType, Price, SelfTradePrevention, Side, SymbolId,
+    AccountId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, SymbolId,
     TimeInForce,
 };
 
@@ -95,25 +95,30 @@ pub fn to_command(
     account: AccountId,
     engine: &EngineConfig,
 ) -> Result<Command, Refusal> {
-    let msg_type = fields.msg_type().unwrap_or_default();
-    match msg_type {
-        b"D" => new_order(fields, account, engine),
-        b"F" => cancel(fields, account),
-        b"G" => replace(fields, account, engine),
-        b"H" => status(fields, account),
-        b"q" => mass_cancel(fields, account, engine),
-        _ => Err(Refusal::Order {
-            reason: Reason::InvalidOrder,
-            detail: "not an order message",
-        }),
+    let order = |(reason, detail): Fault| Refusal::Order { reason, detail };
+    let cancel_replace = |replace| {
+        move |(reason, detail): Fault| Refusal::CancelReplace {
+            replace,
+            reason,
+            detail,
+        }
+    };
+    match fields.msg_type().unwrap_or_default() {
+        b"D" => new_order(fields, account, engine).map_err(order),
+        b"F" => cancel(fields, account).map_err(cancel_replace(false)),
+        b"G" => replace(fields, account, engine).map_err(cancel_replace(true)),
+        b"H" => status(fields, account).map_err(order),
+        b"q" => mass_cancel(fields, account, engine)
+            .map_err(|(reason, detail)| Refusal::MassCancel { reason, detail }),
+        _ => Err(order((Reason::InvalidOrder, "not an order message"))),
     }
 }
 
-fn order_refusal(reason: Reason, detail: &'static str) -> Refusal {
-    Refusal::Order { reason, detail }
-}
+/// What is wrong with a request, before it becomes the answer its message type gets
+/// ([`Refusal`]): the reason code and the detail appended to it in Text.
+type Fault = (Reason, &'static str);
 
-/// ClOrdID (11): 1 to 32 bytes (SPEC §8).
+/// A ClOrdID-like field: 1 to 32 bytes (SPEC §8).
 fn client_order_id(fields: &FieldList, tag: u32) -> Option<ClientOrderId> {
     fields
         .get(tag)
@@ -121,57 +126,76 @@ fn client_order_id(fields: &FieldList, tag: u32) -> Option<ClientOrderId> {
         .and_then(ClientOrderId::from_bytes)
 }
 
-/// Account (1), when present, must be the session's.
-fn account_matches(fields: &FieldList, account: AccountId) -> bool {
+/// The request's own ClOrdID (11).
+fn request_id(fields: &FieldList) -> Result<ClientOrderId, Fault> {
+    client_order_id(fields, tag::CL_ORD_ID)
+        .ok_or((Reason::InvalidOrder, "ClOrdID must be 1 to 32 bytes"))
+}
+
+/// Account (1), when present, must be the session's (SPEC §8).
+fn own_account(fields: &FieldList, account: AccountId) -> Result<(), Fault> {
     match fields.get_str(tag::ACCOUNT) {
-        None => true,
-        Some(text) => text.parse::<u32>().ok() == Some(account.0),
+        Some(text) if text.parse::<u32>().ok() != Some(account.0) => {
+            Err((Reason::UnknownAccount, "Account is not the session's"))
+        }
+        _ => Ok(()),
     }
 }
 
-fn symbol<'a>(fields: &FieldList, engine: &'a EngineConfig) -> Option<(SymbolId, &'a SymbolSpec)> {
-    let id = engine.symbol_id(fields.get_str(tag::SYMBOL)?)?;
-    Some((id, engine.symbol(id)?))
+fn symbol<'a>(
+    fields: &FieldList,
+    engine: &'a EngineConfig,
+) -> Result<(SymbolId, &'a SymbolSpec), Fault> {
+    let unknown = (Reason::UnknownSymbol, "unknown Symbol");
+    let id = fields
+        .get_str(tag::SYMBOL)
+        .and_then(|name| engine.symbol_id(name))
+        .ok_or(unknown)?;
+    Ok((id, engine.symbol(id).ok_or(unknown)?))
 }
 
 fn decimal(fields: &FieldList, tag: u32) -> Option<Decimal> {
     fields.get(tag).and_then(parse_decimal)
 }
 
-fn side(fields: &FieldList) -> Option<Side> {
-    match fields.get(tag::SIDE) {
-        Some(b"1") => Some(Side::Buy),
-        Some(b"2") => Some(Side::Sell),
-        _ => None,
-    }
+/// OrderQty (38) in lots.
+fn quantity(fields: &FieldList, spec: &SymbolSpec) -> Result<Qty, Fault> {
+    decimal(fields, tag::ORDER_QTY)
+        .and_then(|q| spec.qty_from_decimal(q))
+        .ok_or((
+            Reason::InvalidQty,
+            "OrderQty must be a positive multiple of the lot size",
+        ))
+}
+
+/// Price (44) in ticks.
+fn limit_price(fields: &FieldList, spec: &SymbolSpec) -> Result<Price, Fault> {
+    decimal(fields, tag::PRICE)
+        .and_then(|p| spec.price_from_decimal(p))
+        .ok_or((
+            Reason::InvalidPrice,
+            "Price must be a positive multiple of the tick size",
+        ))
 }
 
 fn new_order(
     fields: &FieldList,
     account: AccountId,
     engine: &EngineConfig,
-) -> Result<Command, Refusal> {
-    let id = client_order_id(fields, tag::CL_ORD_ID).ok_or(order_refusal(
-        Reason::InvalidOrder,
-        "ClOrdID must be 1 to 32 bytes",
-    ))?;
-    if !account_matches(fields, account) {
-        return Err(order_refusal(
-            Reason::UnknownAccount,
-            "Account is not the session's",
-        ));
-    }
-    let (symbol_id, spec) =
-        symbol(fields, engine).ok_or(order_refusal(Reason::UnknownSymbol, "unknown Symbol"))?;
-    let side = side(fields).ok_or(order_refusal(
-        Reason::InvalidOrder,
-        "Side must be 1 (buy) or 2 (sell)",
-    ))?;
+) -> Result<Command, Fault> {
+    let id = request_id(fields)?;
+    own_account(fields, account)?;
+    let (symbol_id, spec) = symbol(fields, engine)?;
+    let side = match fields.get(tag::SIDE) {
+        Some(b"1") => Side::Buy,
+        Some(b"2") => Side::Sell,
+        _ => return Err((Reason::InvalidOrder, "Side must be 1 (buy) or 2 (sell)")),
+    };
     let order_type = match fields.get(tag::ORD_TYPE) {
         Some(b"1") => OrderType::Market,
         Some(b"2") => OrderType::Limit,
         _ => {
-            return Err(order_refusal(
+            return Err((
                 Reason::InvalidOrder,
                 "OrdType must be 1 (market) or 2 (limit)",
             ));
@@ -182,58 +206,41 @@ fn new_order(
         Some(b"3") => TimeInForce::Ioc,
         Some(b"4") => TimeInForce::Fok,
         Some(_) => {
-            return Err(order_refusal(
+            return Err((
                 Reason::InvalidOrder,
                 "TimeInForce must be 1 (GTC), 3 (IOC) or 4 (FOK)",
             ));
         }
     };
-    let qty = decimal(fields, tag::ORDER_QTY)
-        .and_then(|q| spec.qty_from_decimal(q))
-        .ok_or(order_refusal(
-            Reason::InvalidQty,
-            "OrderQty must be a positive multiple of the lot size",
-        ))?;
+    let qty = quantity(fields, spec)?;
     let price = match order_type {
         OrderType::Market => Price(0),
-        OrderType::Limit => decimal(fields, tag::PRICE)
-            .and_then(|p| spec.price_from_decimal(p))
-            .ok_or(order_refusal(
-                Reason::InvalidPrice,
-                "Price must be a positive multiple of the tick size",
-            ))?,
+        OrderType::Limit => limit_price(fields, spec)?,
     };
-    let post_only = match fields.get(tag::EXEC_INST) {
-        None => false,
-        Some(list) => {
-            let mut post_only = false;
-            for inst in list.split(|b| *b == b' ') {
-                match inst {
-                    b"6" | b"A" => post_only = true,
-                    _ => {
-                        return Err(order_refusal(
-                            Reason::InvalidOrder,
-                            "ExecInst supports only 6 or A (post-only)",
-                        ));
-                    }
+    let mut post_only = false;
+    if let Some(list) = fields.get(tag::EXEC_INST) {
+        for inst in list.split(|b| *b == b' ') {
+            match inst {
+                b"6" | b"A" => post_only = true,
+                _ => {
+                    return Err((
+                        Reason::InvalidOrder,
+                        "ExecInst supports only 6 or A (post-only)",
+                    ));
                 }
             }
-            post_only
         }
-    };
+    }
     let stp = match fields.get(tag::SELF_TRADE_TYPE) {
         None | Some(b"D") => SelfTradePrevention::DecrementCancel,
         Some(b"O") => SelfTradePrevention::CancelOldest,
         Some(b"N") => SelfTradePrevention::CancelNewest,
         Some(b"B") => SelfTradePrevention::CancelBoth,
         Some(_) => {
-            return Err(order_refusal(
-                Reason::InvalidOrder,
-                "SelfTradeType must be D, O, N or B",
-            ));
+            return Err((Reason::InvalidOrder, "SelfTradeType must be D, O, N or B"));
         }
     };
-    let order = NewOrder {
+    Ok(Command::new_order(NewOrder {
         account,
         symbol: symbol_id,
         side,
@@ -244,116 +251,65 @@ fn new_order(
         post_only,
         stp,
         client_order_id: id,
-    };
-    Ok(Command::new_order(order))
+    }))
 }
 
-/// The target of a cancel, replace or status request: OrigClOrdID (41) and, when given, OrderID
-/// (37), which must then name the same order (the engine checks).
-fn target(fields: &FieldList, orig_required: bool) -> Option<OrderRef> {
-    let orig = client_order_id(fields, tag::ORIG_CL_ORD_ID);
-    let order_id = match fields.get_str(tag::ORDER_ID) {
-        None => None,
-        Some(text) => Some(OrderId(text.parse::<u64>().ok()?)),
-    };
-    match (order_id, orig) {
-        (Some(id), Some(orig)) => Some(OrderRef::Both(id, orig)),
-        (None, Some(orig)) => Some(OrderRef::Client(orig)),
-        (Some(id), None) if !orig_required => Some(OrderRef::Id(id)),
-        _ => None,
-    }
-}
-
-/// What a cancel and a replace both need: the request's ClOrdID, the session's account (Account
-/// 1, if given, must be it) and the target order.
-fn cancel_replace_ids(
-    fields: &FieldList,
-    account: AccountId,
-    replace: bool,
-) -> Result<(ClientOrderId, OrderRef), Refusal> {
-    let refuse = |reason, detail| Refusal::CancelReplace {
-        replace,
-        reason,
-        detail,
-    };
-    let id = client_order_id(fields, tag::CL_ORD_ID).ok_or(refuse(
-        Reason::InvalidOrder,
-        "ClOrdID must be 1 to 32 bytes",
-    ))?;
-    if !account_matches(fields, account) {
-        return Err(refuse(
-            Reason::UnknownAccount,
-            "Account is not the session's",
-        ));
-    }
-    // An OrderID that is not a number cannot name an order of this account.
-    let target = target(fields, true).ok_or(refuse(
+/// The target of a cancel or replace: OrigClOrdID (41) and, when given, OrderID (37), which
+/// must then name the same order (the engine checks). An OrderID that is not a number names no
+/// order of this account.
+fn target(fields: &FieldList) -> Result<OrderRef, Fault> {
+    let no_order = (
         Reason::UnknownOrder,
         "OrigClOrdID or OrderID names no order",
-    ))?;
-    Ok((id, target))
+    );
+    let orig = client_order_id(fields, tag::ORIG_CL_ORD_ID).ok_or(no_order)?;
+    match fields.get_str(tag::ORDER_ID) {
+        None => Ok(OrderRef::Client(orig)),
+        Some(text) => {
+            let id = text.parse::<u64>().map_err(|_| no_order)?;
+            Ok(OrderRef::Both(OrderId(id), orig))
+        }
+    }
 }
 
-fn cancel(fields: &FieldList, account: AccountId) -> Result<Command, Refusal> {
-    let (id, target) = cancel_replace_ids(fields, account, false)?;
-    Ok(Command::cancel(account, target, id))
+fn cancel(fields: &FieldList, account: AccountId) -> Result<Command, Fault> {
+    let id = request_id(fields)?;
+    own_account(fields, account)?;
+    Ok(Command::cancel(account, target(fields)?, id))
 }
 
 fn replace(
     fields: &FieldList,
     account: AccountId,
     engine: &EngineConfig,
-) -> Result<Command, Refusal> {
-    let refuse = |reason, detail| Refusal::CancelReplace {
-        replace: true,
-        reason,
-        detail,
-    };
-    let (id, target) = cancel_replace_ids(fields, account, true)?;
-    let (_, spec) =
-        symbol(fields, engine).ok_or(refuse(Reason::UnknownSymbol, "unknown Symbol"))?;
+) -> Result<Command, Fault> {
+    let id = request_id(fields)?;
+    own_account(fields, account)?;
+    let target = target(fields)?;
+    let (_, spec) = symbol(fields, engine)?;
     if fields.get(tag::ORD_TYPE) != Some(b"2".as_slice()) {
-        return Err(refuse(
+        return Err((
             Reason::InvalidOrder,
             "only limit orders (OrdType 2) can be replaced",
         ));
     }
-    let price = decimal(fields, tag::PRICE)
-        .and_then(|p| spec.price_from_decimal(p))
-        .ok_or(refuse(
-            Reason::InvalidPrice,
-            "Price must be a positive multiple of the tick size",
-        ))?;
-    let qty = decimal(fields, tag::ORDER_QTY)
-        .and_then(|q| spec.qty_from_decimal(q))
-        .ok_or(refuse(
-            Reason::InvalidQty,
-            "OrderQty must be a positive multiple of the lot size",
-        ))?;
+    let price = limit_price(fields, spec)?;
+    let qty = quantity(fields, spec)?;
     Ok(Command::replace(account, target, id, price, qty))
 }
 
-fn status(fields: &FieldList, account: AccountId) -> Result<Command, Refusal> {
-    let id = client_order_id(fields, tag::CL_ORD_ID).ok_or(order_refusal(
-        Reason::InvalidOrder,
-        "ClOrdID must be 1 to 32 bytes",
-    ))?;
-    if !account_matches(fields, account) {
-        return Err(order_refusal(
-            Reason::UnknownAccount,
-            "Account is not the session's",
-        ));
-    }
+fn status(fields: &FieldList, account: AccountId) -> Result<Command, Fault> {
+    let id = request_id(fields)?;
+    own_account(fields, account)?;
     // OrderStatusRequest has no OrigClOrdID: its ClOrdID names the order, OrderID optionally.
-    let order_id = match fields.get_str(tag::ORDER_ID) {
-        None => None,
-        Some(text) => Some(OrderId(text.parse::<u64>().map_err(|_| {
-            order_refusal(Reason::UnknownOrder, "OrderID names no order")
-        })?)),
-    };
-    let target = match order_id {
-        Some(order_id) => OrderRef::Both(order_id, id),
+    let target = match fields.get_str(tag::ORDER_ID) {
         None => OrderRef::Client(id),
+        Some(text) => {
+            let order_id = text
+                .parse::<u64>()
+                .map_err(|_| (Reason::UnknownOrder, "OrderID names no order"))?;
+            OrderRef::Both(OrderId(order_id), id)
+        }
     };
     Ok(Command::query_order(account, target, id))
 }
@@ -362,20 +318,15 @@ fn mass_cancel(
     fields: &FieldList,
     account: AccountId,
     engine: &EngineConfig,
-) -> Result<Command, Refusal> {
-    let refuse = |reason, detail| Refusal::MassCancel { reason, detail };
-    let id = client_order_id(fields, tag::CL_ORD_ID).ok_or(refuse(
-        Reason::InvalidOrder,
-        "ClOrdID must be 1 to 32 bytes",
-    ))?;
+) -> Result<Command, Fault> {
+    let id = request_id(fields)?;
     match fields.get(tag::MASS_CANCEL_REQUEST_TYPE) {
         Some(b"7") => Ok(Command::mass_cancel(account, None, id)),
         Some(b"1") => {
-            let (symbol_id, _) =
-                symbol(fields, engine).ok_or(refuse(Reason::UnknownSymbol, "unknown Symbol"))?;
+            let (symbol_id, _) = symbol(fields, engine)?;
             Ok(Command::mass_cancel(account, Some(symbol_id), id))
         }
-        _ => Err(refuse(
+        _ => Err((
             Reason::InvalidOrder,
             "MassCancelRequestType must be 1 (symbol) or 7 (all)",
         )),
@@ -736,7 +687,7 @@ impl RequestIds {
 
 /// A decimal quantity in lots, for the tests.
 #[cfg(test)]
-fn lots(spec: &SymbolSpec, qty: &str) -> Option<hayate_core::units::Qty> {
+fn lots(spec: &SymbolSpec, qty: &str) -> Option<Qty> {
     spec.qty_from_decimal(qty.parse().ok()?)
 }
 
