@@ -20,11 +20,11 @@ use hayate_core::{
 };
 
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming, HEADER_LEN};
-use crate::binary::messages::{Cancel, RejectCode, ServerMessage};
 use crate::binary::messages::{
     CancelOnDisconnect, ClientMessage, DecodeError, Funds, HaltTarget, Logon, LogonAck, MassCancel,
-    NewOrder, QueryOrder, Replace, Report, SymbolInfo,
+    NewOrder, Replace, Report, SymbolInfo,
 };
+use crate::binary::messages::{OrderRequest, RejectCode, ServerMessage};
 use crate::binary::orders as binary_orders;
 use crate::fix::codec::{
     self as fix_codec, BEGIN_STRING, Encoder, FieldList, Framing as FixFraming, SOH,
@@ -533,7 +533,7 @@ pub fn binary_seeds() -> Vec<Vec<u8>> {
         seeds.push(encode(&[
             ClientMessage::Logon(logon),
             ClientMessage::NewOrder(order),
-            ClientMessage::Cancel(Cancel::new(id("c1"), id("o1"), OrderId(0))),
+            ClientMessage::Cancel(OrderRequest::new(id("c1"), id("o1"), OrderId(0))),
             ClientMessage::Replace(Replace::new(
                 id("o2"),
                 id("o1"),
@@ -543,7 +543,11 @@ pub fn binary_seeds() -> Vec<Vec<u8>> {
             )),
             ClientMessage::MassCancel(MassCancel::new(id("m1"), Some(symbol))),
             ClientMessage::MassCancel(MassCancel::new(ClientOrderId::EMPTY, None)),
-            ClientMessage::QueryOrder(QueryOrder::new(ClientOrderId::EMPTY, id("o2"), OrderId(0))),
+            ClientMessage::QueryOrder(OrderRequest::new(
+                ClientOrderId::EMPTY,
+                id("o2"),
+                OrderId(0),
+            )),
             ClientMessage::Heartbeat,
             ClientMessage::Logout,
         ]));

@@ -396,10 +396,11 @@ impl Body for NewOrder {
     }
 }
 
-/// Cancel (0x11): by `order_id`, or by `orig_client_order_id` when `order_id` is 0.
+/// Cancel (0x11) and QueryOrder (0x14): a request about one order, named by `order_id`, or by
+/// `orig_client_order_id` when `order_id` is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
-pub struct Cancel {
+pub struct OrderRequest {
     /// The request's own ClOrdID (may be empty).
     pub client_order_id: ClientOrderId,
     /// The target order's current ClOrdID.
@@ -408,14 +409,14 @@ pub struct Cancel {
     pub order_id: OrderId,
 }
 
-impl Cancel {
-    /// A cancel request.
+impl OrderRequest {
+    /// A cancel or query request.
     pub fn new(
         client_order_id: ClientOrderId,
         orig_client_order_id: ClientOrderId,
         order_id: OrderId,
-    ) -> Cancel {
-        Cancel {
+    ) -> OrderRequest {
+        OrderRequest {
             client_order_id,
             orig_client_order_id,
             order_id,
@@ -423,15 +424,20 @@ impl Cancel {
     }
 }
 
-impl Body for Cancel {
+impl Body for OrderRequest {
     fn check(&self, msg_type: u8) -> Result<(), DecodeError> {
-        check_text(msg_type, "client_order_id", &self.client_order_id.0)?;
-        check_text(
-            msg_type,
-            "orig_client_order_id",
-            &self.orig_client_order_id.0,
-        )
+        check_order_ids(msg_type, &self.client_order_id, &self.orig_client_order_id)
     }
+}
+
+/// The request's and the target's ClOrdIDs, as every request about an existing order carries.
+fn check_order_ids(
+    msg_type: u8,
+    client_order_id: &ClientOrderId,
+    orig_client_order_id: &ClientOrderId,
+) -> Result<(), DecodeError> {
+    check_text(msg_type, "client_order_id", &client_order_id.0)?;
+    check_text(msg_type, "orig_client_order_id", &orig_client_order_id.0)
 }
 
 /// Replace (0x12): a new price and/or a new total quantity.
@@ -471,12 +477,7 @@ impl Replace {
 
 impl Body for Replace {
     fn check(&self, msg_type: u8) -> Result<(), DecodeError> {
-        check_text(msg_type, "client_order_id", &self.client_order_id.0)?;
-        check_text(
-            msg_type,
-            "orig_client_order_id",
-            &self.orig_client_order_id.0,
-        )
+        check_order_ids(msg_type, &self.client_order_id, &self.orig_client_order_id)
     }
 }
 
@@ -508,44 +509,6 @@ impl MassCancel {
 impl Body for MassCancel {
     fn check(&self, msg_type: u8) -> Result<(), DecodeError> {
         check_text(msg_type, "client_order_id", &self.client_order_id.0)
-    }
-}
-
-/// QueryOrder (0x14): by `order_id`, or by `orig_client_order_id` when `order_id` is 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
-#[repr(C)]
-pub struct QueryOrder {
-    /// The request's own ClOrdID (may be empty).
-    pub client_order_id: ClientOrderId,
-    /// The target order's current ClOrdID.
-    pub orig_client_order_id: ClientOrderId,
-    /// The target order's id, 0 to address it by `orig_client_order_id`.
-    pub order_id: OrderId,
-}
-
-impl QueryOrder {
-    /// A query.
-    pub fn new(
-        client_order_id: ClientOrderId,
-        orig_client_order_id: ClientOrderId,
-        order_id: OrderId,
-    ) -> QueryOrder {
-        QueryOrder {
-            client_order_id,
-            orig_client_order_id,
-            order_id,
-        }
-    }
-}
-
-impl Body for QueryOrder {
-    fn check(&self, msg_type: u8) -> Result<(), DecodeError> {
-        check_text(msg_type, "client_order_id", &self.client_order_id.0)?;
-        check_text(
-            msg_type,
-            "orig_client_order_id",
-            &self.orig_client_order_id.0,
-        )
     }
 }
 
@@ -798,10 +761,9 @@ const _: () = {
     use std::mem::size_of;
     assert!(size_of::<Logon>() == 72);
     assert!(size_of::<NewOrder>() == 56);
-    assert!(size_of::<Cancel>() == 72);
+    assert!(size_of::<OrderRequest>() == 72);
     assert!(size_of::<Replace>() == 88);
     assert!(size_of::<MassCancel>() == 40);
-    assert!(size_of::<QueryOrder>() == 72);
     assert!(size_of::<Funds>() == 56);
     assert!(size_of::<HaltTarget>() == 16);
     assert!(size_of::<LogonAck>() == 16);
@@ -903,13 +865,13 @@ pub enum ClientMessage {
     /// 0x10.
     NewOrder(NewOrder),
     /// 0x11.
-    Cancel(Cancel),
+    Cancel(OrderRequest),
     /// 0x12.
     Replace(Replace),
     /// 0x13.
     MassCancel(MassCancel),
     /// 0x14.
-    QueryOrder(QueryOrder),
+    QueryOrder(OrderRequest),
     /// 0x20 (admin).
     Deposit(Funds),
     /// 0x21 (admin).
@@ -1143,7 +1105,7 @@ mod tests {
             ClientMessage::Logout,
             ClientMessage::Heartbeat,
             ClientMessage::NewOrder(order),
-            ClientMessage::Cancel(Cancel::new(cl("c-1"), cl("o-1"), OrderId(0))),
+            ClientMessage::Cancel(OrderRequest::new(cl("c-1"), cl("o-1"), OrderId(0))),
             ClientMessage::Replace(Replace::new(
                 cl("o-2"),
                 cl("o-1"),
@@ -1153,7 +1115,11 @@ mod tests {
             )),
             ClientMessage::MassCancel(MassCancel::new(cl("m-1"), Some(SymbolId(3)))),
             ClientMessage::MassCancel(MassCancel::new(ClientOrderId::EMPTY, None)),
-            ClientMessage::QueryOrder(QueryOrder::new(ClientOrderId::EMPTY, cl("o-1"), OrderId(5))),
+            ClientMessage::QueryOrder(OrderRequest::new(
+                ClientOrderId::EMPTY,
+                cl("o-1"),
+                OrderId(5),
+            )),
             ClientMessage::Deposit(Funds::new(AccountId(1), "JPY", "10000000.5").unwrap()),
             ClientMessage::Withdraw(Funds::new(AccountId(2), "BTC", "0.00000001").unwrap()),
             ClientMessage::Halt(HaltTarget::new("BTC-JPY").unwrap()),
@@ -1311,7 +1277,7 @@ mod tests {
         assert!(ClientMessage::Promote.is_admin());
         assert!(ClientMessage::Deposit(funds).is_admin());
         assert!(
-            !ClientMessage::QueryOrder(QueryOrder::new(cl("q"), cl("o"), OrderId(0))).is_admin()
+            !ClientMessage::QueryOrder(OrderRequest::new(cl("q"), cl("o"), OrderId(0))).is_admin()
         );
     }
 
@@ -1327,14 +1293,13 @@ mod tests {
         assert_eq!(offset_of!(NewOrder, time_in_force), 52);
         assert_eq!(offset_of!(NewOrder, stp), 53);
         assert_eq!(offset_of!(NewOrder, post_only), 54);
-        assert_eq!(offset_of!(Cancel, orig_client_order_id), 32);
-        assert_eq!(offset_of!(Cancel, order_id), 64);
+        assert_eq!(offset_of!(OrderRequest, orig_client_order_id), 32);
+        assert_eq!(offset_of!(OrderRequest, order_id), 64);
         assert_eq!(offset_of!(Replace, order_id), 64);
         assert_eq!(offset_of!(Replace, price), 72);
         assert_eq!(offset_of!(Replace, qty), 80);
         assert_eq!(offset_of!(MassCancel, symbol), 32);
         assert_eq!(offset_of!(MassCancel, all_symbols), 34);
-        assert_eq!(offset_of!(QueryOrder, order_id), 64);
         assert_eq!(offset_of!(Funds, asset), 8);
         assert_eq!(offset_of!(Funds, amount), 24);
         assert_eq!(offset_of!(LogonAck, is_admin), 4);
@@ -1669,9 +1634,9 @@ mod tests {
             });
         let cancel = (arb_cl(), arb_cl(), any::<u64>(), any::<bool>()).prop_map(|(c, o, id, q)| {
             if q {
-                ClientMessage::QueryOrder(QueryOrder::new(c, o, OrderId(id)))
+                ClientMessage::QueryOrder(OrderRequest::new(c, o, OrderId(id)))
             } else {
-                ClientMessage::Cancel(Cancel::new(c, o, OrderId(id)))
+                ClientMessage::Cancel(OrderRequest::new(c, o, OrderId(id)))
             }
         });
         let replace = (arb_cl(), arb_cl(), any::<[u64; 3]>()).prop_map(|(c, o, [id, p, q])| {
