@@ -410,8 +410,9 @@ const NS_PER_SEC: u64 = 1_000_000_000;
 const SECS_PER_DAY: u64 = 86_400;
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), using
-/// 400-year eras so that leap rules fall out of whole-era arithmetic.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// 400-year eras so that leap rules fall out of whole-era arithmetic. Public for the other
+/// tools that print UTC dates (the replay tool), so the calendar is written once.
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     // Shift the epoch to 0000-03-01 so the leap day is the last day of the
     // "year" and month lengths from March on follow a fixed pattern.
     let z = days + 719_468;
