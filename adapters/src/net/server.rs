@@ -172,6 +172,42 @@ pub struct Server {
     status_source: Option<Arc<dyn Fn() -> String + Send + Sync>>,
 }
 
+/// Handles one framed message from connection `index`.
+type MessageHandler = fn(&mut Server, usize, &[u8]);
+
+/// What the front of a receive buffer holds, whatever the protocol.
+enum Cut {
+    /// A whole message of this many bytes.
+    Message(usize),
+    /// Not a whole message yet.
+    More,
+    /// Garbage to skip (FIX: ignored without consuming a sequence number).
+    Garbled(usize),
+    /// A declared length the gateway will not buffer: close the connection.
+    Close(&'static str),
+}
+
+impl Cut {
+    fn fix(buf: &[u8], max: usize) -> Cut {
+        match fix_codec::frame(buf, max) {
+            FixFraming::Complete { len } => Cut::Message(len),
+            FixFraming::Incomplete => Cut::More,
+            FixFraming::Garbled { skip, .. } => Cut::Garbled(skip),
+            FixFraming::TooLarge { .. } => {
+                Cut::Close("declared BodyLength above the maximum message size")
+            }
+        }
+    }
+
+    fn binary(buf: &[u8], max: usize) -> Cut {
+        match binary_codec::frame(buf, max) {
+            BinaryFraming::Complete { len } => Cut::Message(len),
+            BinaryFraming::Incomplete => Cut::More,
+            BinaryFraming::Invalid { .. } => Cut::Close("binary message length out of bounds"),
+        }
+    }
+}
+
 /// Nanoseconds since the Unix epoch.
 pub fn unix_ns() -> u64 {
     SystemTime::now()
@@ -385,12 +421,12 @@ impl Server {
         let Some(tokens) = self.by_account.get(&event.account) else {
             return;
         };
+        let now_ns = unix_ns();
         if out.index == 0 && out.timestamp_ns > 0 {
             let _ = self
                 .latency
-                .record(unix_ns().saturating_sub(out.timestamp_ns).max(1));
+                .record(now_ns.saturating_sub(out.timestamp_ns).max(1));
         }
-        let now_ns = unix_ns();
         let engine = self.settings.config.engine_config();
         for &index in tokens {
             let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
@@ -532,6 +568,13 @@ impl Server {
         }
     }
 
+    /// The open-connections gauge is the caps' own count, not a second tally.
+    fn publish_connections(&self) {
+        self.metrics
+            .connections
+            .store(self.caps.total() as u64, Ordering::Relaxed);
+    }
+
     fn publish_latency(&mut self) {
         let summary = &self.metrics.latency;
         let h = &self.latency;
@@ -616,7 +659,7 @@ impl Server {
                 more_input: false,
                 close_reason: None,
             });
-            GatewayMetrics::bump(&self.metrics.connections);
+            self.publish_connections();
         }
     }
 
@@ -629,19 +672,15 @@ impl Server {
         }
         let outcome = client.conn.read();
         client.more_input = outcome == ReadOutcome::BudgetSpent;
-        let is_fix = matches!(client.protocol, Protocol::Fix(_));
-        if is_fix {
-            self.frame_fix(index);
-        } else {
-            self.frame_binary(index);
-        }
+        self.frame_input(index);
         if outcome == ReadOutcome::Closed {
             self.close(index, "connection closed by peer");
         }
     }
 
-    /// Frames and handles every complete FIX message in the receive buffer.
-    fn frame_fix(&mut self, index: usize) {
+    /// Frames and handles every complete message in a connection's receive buffer, in either
+    /// protocol.
+    fn frame_input(&mut self, index: usize) {
         let max = self.settings.config.gateway().max_message_size;
         loop {
             let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
@@ -650,37 +689,37 @@ impl Server {
             if client.closing {
                 return;
             }
-            match fix_codec::frame(client.conn.unread(), max) {
-                FixFraming::Incomplete => return,
-                FixFraming::Garbled { skip, .. } => {
+            let (cut, handle): (Cut, MessageHandler) = match client.protocol {
+                Protocol::Fix(_) => (Cut::fix(client.conn.unread(), max), Server::on_fix_message),
+                Protocol::Binary { .. } => (
+                    Cut::binary(client.conn.unread(), max),
+                    Server::on_binary_message,
+                ),
+            };
+            match cut {
+                Cut::More => return,
+                Cut::Garbled(skip) => {
                     // Ignored without consuming a sequence number (SPEC §6).
                     GatewayMetrics::bump(&self.metrics.garbled);
                     client.conn.consume(skip.max(1));
                 }
-                FixFraming::TooLarge { .. } => {
+                Cut::Close(why) => {
                     // Closed before anything of it is buffered (SPEC §6).
-                    self.close(index, "declared BodyLength above the maximum message size");
+                    self.close(index, why);
                     return;
                 }
-                FixFraming::Complete { len } => {
-                    self.handle_framed(index, len, Server::on_fix_message);
+                Cut::Message(len) => {
+                    // Copied out (into a reused buffer) so the handler can borrow the
+                    // connection mutably.
+                    let mut message = std::mem::take(&mut self.scratch);
+                    message.clear();
+                    message.extend_from_slice(&client.conn.unread()[..len]);
+                    client.conn.consume(len);
+                    handle(self, index, &message);
+                    self.scratch = message;
                 }
             }
         }
-    }
-
-    /// Takes the framed message of `len` bytes off a connection's buffer and handles it. It is
-    /// copied out (into a reused buffer) so the handler can borrow the connection mutably.
-    fn handle_framed(&mut self, index: usize, len: usize, handle: fn(&mut Server, usize, &[u8])) {
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        let mut message = std::mem::take(&mut self.scratch);
-        message.clear();
-        message.extend_from_slice(&client.conn.unread()[..len]);
-        client.conn.consume(len);
-        handle(self, index, &message);
-        self.scratch = message;
     }
 
     fn on_fix_message(&mut self, index: usize, message: &[u8]) {
@@ -906,29 +945,6 @@ impl Server {
                 Err(PublishError::Malformed(why)) => return Err(format!("malformed: {why}")),
                 Err(PublishError::Stopped(why)) => {
                     return Err(format!("exchange unavailable: {why}"));
-                }
-            }
-        }
-    }
-
-    /// Frames and handles every complete binary message in the receive buffer.
-    fn frame_binary(&mut self, index: usize) {
-        let max = self.settings.config.gateway().max_message_size;
-        loop {
-            let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-                return;
-            };
-            if client.closing {
-                return;
-            }
-            match binary_codec::frame(client.conn.unread(), max) {
-                BinaryFraming::Incomplete => return,
-                BinaryFraming::Invalid { .. } => {
-                    self.close(index, "binary message length out of bounds");
-                    return;
-                }
-                BinaryFraming::Complete { len } => {
-                    self.handle_framed(index, len, Server::on_binary_message);
                 }
             }
         }
@@ -1307,7 +1323,7 @@ impl Server {
         let _ = self.poll.registry().deregister(&mut client.conn.stream);
         self.caps.close(client.conn.peer.ip());
         self.free.push(index);
-        GatewayMetrics::drop_one(&self.metrics.connections);
+        self.publish_connections();
         if let Protocol::Fix(session) = &client.protocol {
             if self.fix_comp_ids.get(session.client_comp_id()) == Some(&index) {
                 self.fix_comp_ids.remove(session.client_comp_id());
