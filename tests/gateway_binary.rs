@@ -2,12 +2,16 @@
 //! by field, the rate limit, a bad length closing the connection, and the admin client's commands
 //! (each a journaled command), with `/status` reporting halts.
 
+#[path = "support/example.rs"]
+mod example;
 mod gateway_support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command as Process;
+use std::sync::OnceLock;
 
+use example::example_binary;
 use gateway_support::*;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
@@ -173,26 +177,10 @@ fn bad_logon_bad_length_and_throttling_are_answered_and_others_keep_trading() {
     gateway.stop().expect("stop");
 }
 
-/// `target/<profile>/examples/admin`: `cargo test` builds examples along with the tests; a
-/// filtered run (`--test gateway_binary`) does not, so build it then.
-fn admin_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join("admin");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Process::new(cargo);
-        build.args(["build", "--example", "admin"]);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cannot build the admin example");
-    }
-    path
+/// The admin example, built once per test run (see `support/example.rs`).
+fn admin_binary() -> &'static Path {
+    static ADMIN: OnceLock<PathBuf> = OnceLock::new();
+    ADMIN.get_or_init(|| example_binary("admin"))
 }
 
 fn admin(addr: SocketAddr, password: &str, args: &[&str]) -> (bool, String) {

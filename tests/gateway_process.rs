@@ -3,36 +3,19 @@
 //! numbers, and cancels the orders of users with cancel-on-disconnect as journaled commands
 //! (SPEC §8). SIGTERM stops it cleanly.
 
+#[path = "support/example.rs"]
+mod example;
 mod gateway_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use example::example_binary;
 use gateway_support::*;
-
-/// `target/<profile>/examples/gateway`, built if a filtered test run did not build it.
-fn gateway_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join("gateway");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Process::new(cargo);
-        build.args(["build", "--example", "gateway"]);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        assert!(build.status().expect("cargo build").success());
-    }
-    path
-}
 
 struct Running {
     child: Child,
@@ -53,7 +36,7 @@ impl Drop for Running {
 fn run(dir: &Path, config_text: &str) -> Running {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config_text).expect("write config");
-    let mut child = Process::new(gateway_binary())
+    let mut child = Process::new(example_binary("gateway"))
         .arg("--config")
         .arg(&path)
         .stdout(Stdio::piped())

@@ -7,10 +7,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, ExitStatus, Stdio};
+use std::process::{Command as Process, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[path = "support/example.rs"]
+mod example;
+
+use example::{example_binary, wait_bounded};
 use hayate::journal::record::frame_len;
 use hayate::recovery::{self, ReplayOptions};
 use hayate::*;
@@ -19,75 +23,15 @@ use tempfile::TempDir;
 /// No single run of the tool may take longer (a debug build generates 20,000 commands in about
 /// a second).
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Building the example, when `cargo test` did not.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 /// Commands in the generated journal.
 const COMMANDS: u64 = 20_000;
 /// Segments of 1 MiB hold about 7,000 commands, so the journal spans three segments.
 const SEGMENT_SIZE: u64 = 1 << 20;
 
-/// The compiled example, next to this test's binary: `…/target/<profile>/deps/replay_tool-…` →
-/// `…/target/<profile>/examples/replay`. `cargo test --test replay_tool` does not build examples,
-/// so the first call builds it (a no-op when it is up to date), with the same profile and target
-/// directory; `cargo build --example replay` is what to run by hand if that fails.
+/// The replay example, built once per test run (see `support/example.rs`).
 fn tool() -> &'static Path {
     static TOOL: OnceLock<PathBuf> = OnceLock::new();
-    TOOL.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in target/<profile>/deps");
-        let path = profile_dir
-            .join("examples")
-            .join(format!("replay{}", std::env::consts::EXE_SUFFIX));
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(name) => name,
-        };
-        let mut cargo = Process::new(env!("CARGO"));
-        cargo
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "replay",
-                "--profile",
-                profile,
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if let Some(target_dir) = profile_dir.parent() {
-            cargo.arg("--target-dir").arg(target_dir);
-        }
-        let status = wait_bounded(
-            cargo.spawn().expect("start cargo"),
-            BUILD_TIMEOUT,
-            "cargo build",
-        );
-        assert!(
-            status.success() && path.is_file(),
-            "could not build the replay example at {} ({status}): run `cargo build --example \
-             replay` and look at its errors",
-            path.display()
-        );
-        path
-    })
-}
-
-/// Waits for `child` at most `timeout`, killing it past that.
-fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for a child process") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{what}` did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    TOOL.get_or_init(|| example_binary("replay"))
 }
 
 /// What one run of the tool did.

@@ -1,0 +1,63 @@
+//! The example binaries the process tests run (`examples/replay`, `admin`, `gateway`), built
+//! next to the test binary with its profile and target directory. `cargo test` builds examples
+//! along with the tests; a filtered run (`cargo test --test replay_tool`) does not, so the first
+//! call builds the example (a no-op when it is up to date, so a stale binary is never run).
+//! `cargo build --example NAME` is what to run by hand if that fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// Building an example may take this long (a cold debug build of the workspace).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// `…/target/<profile>/deps/<test>-…` → `…/target/<profile>/examples/<name>`, built.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(profile) => profile,
+    };
+    let mut cargo = Process::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "--example", name, "--profile", profile])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(target_dir) = profile_dir.parent() {
+        cargo.arg("--target-dir").arg(target_dir);
+    }
+    let status = wait_bounded(
+        cargo.spawn().expect("start cargo"),
+        BUILD_TIMEOUT,
+        "cargo build",
+    );
+    assert!(
+        status.success() && path.is_file(),
+        "could not build the {name} example at {} ({status}): run `cargo build --example \
+         {name}` and look at its errors",
+        path.display()
+    );
+    path
+}
+
+/// Waits for `child` at most `timeout`, killing it past that.
+pub fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child process") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{what}` did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
