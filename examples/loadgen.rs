@@ -595,6 +595,20 @@ impl Recorder {
         }
     }
 
+    /// Charges the last `count` commands of the plan, which were never sent, from their
+    /// scheduled time to when the sender gave up (`gave_up_ns`): a lower bound of what a client
+    /// would have waited. Returns how many (0 for `None`).
+    fn charge_never_sent(&mut self, abandoned: Option<(u64, u64)>) -> u64 {
+        let Some((count, gave_up_ns)) = abandoned else {
+            return 0;
+        };
+        for i in self.plan.total() - count..self.plan.total() {
+            let latency = gave_up_ns.saturating_sub(self.plan.due_ns(i)).max(1);
+            self.histogram.saturating_record(latency);
+        }
+        count
+    }
+
     fn count(&self, kind: EventKind) -> u64 {
         self.events[kind as usize & 31].iter().sum()
     }
@@ -810,16 +824,7 @@ fn report(args: &Args, plan: &Plan, result: RunResult) -> Result<(), String> {
     let achieved = recorder.completed_in_window as f64 / window;
     let ratio = achieved / offered;
 
-    // Commands the producer never sent are charged at least until it gave up.
-    let mut abandoned = 0;
-    if let Some((count, gave_up_ns)) = producer.abandoned {
-        abandoned = count;
-        let first = plan.total() - count;
-        for i in first..plan.total() {
-            let latency = gave_up_ns.saturating_sub(plan.due_ns(i)).max(1);
-            recorder.histogram.saturating_record(latency);
-        }
-    }
+    let abandoned = recorder.charge_never_sent(producer.abandoned);
     let h = &recorder.histogram;
 
     println!();
@@ -872,18 +877,8 @@ fn report(args: &Args, plan: &Plan, result: RunResult) -> Result<(), String> {
             .map(|why| format!("; REFUSED: {why}"))
             .unwrap_or_default()
     );
-    let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
     println!("  latency (µs, scheduled send → first event):");
-    println!(
-        "    p50 {:>10.1}   p90 {:>10.1}   p99 {:>10.1}   p99.9 {:>10.1}   p99.99 {:>10.1}   max {:>10.1}   mean {:.1}",
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(0.999),
-        us(0.9999),
-        h.max() as f64 / 1e3,
-        h.mean() / 1e3
-    );
+    println!("    {}", percentiles_line(h));
 
     print_timeline(plan, &recorder);
     print_events(&recorder, &producer.flow);
@@ -1063,6 +1058,21 @@ fn write_hgrm(h: &Histogram<u64>, scale: f64, out: &mut String) -> std::fmt::Res
 }
 
 /// 1234567 → "1,234,567".
+/// p50 … max and the mean of a histogram of nanoseconds, in µs, on one line.
+fn percentiles_line(h: &Histogram<u64>) -> String {
+    let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+    format!(
+        "p50 {:>10.1}   p90 {:>10.1}   p99 {:>10.1}   p99.9 {:>10.1}   p99.99 {:>10.1}   max {:>10.1}   mean {:.1}",
+        us(0.5),
+        us(0.9),
+        us(0.99),
+        us(0.999),
+        us(0.9999),
+        h.max() as f64 / 1e3,
+        h.mean() / 1e3
+    )
+}
+
 fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

@@ -45,7 +45,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::{
     Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Ticker, group, hgrm_path,
-    is_empty_dir, print_event_counts, print_timeline, write_hgrm,
+    is_empty_dir, percentiles_line, print_event_counts, print_timeline, write_hgrm,
 };
 
 /// How long the set-up steps (connect, logon) may take.
@@ -1350,20 +1350,6 @@ fn print_configuration(args: &Args, plan: &Plan, target: &Target, spec: &OrderSp
     let _ = std::io::stdout().flush();
 }
 
-fn percentiles_line(h: &Histogram<u64>) -> String {
-    let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
-    format!(
-        "p50 {:>9.1}   p90 {:>9.1}   p99 {:>9.1}   p99.9 {:>9.1}   p99.99 {:>9.1}   max {:>9.1}   mean {:.1}",
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(0.999),
-        us(0.9999),
-        h.max() as f64 / 1e3,
-        h.mean() / 1e3
-    )
-}
-
 fn report(
     args: &Args,
     plan: &Plan,
@@ -1381,14 +1367,7 @@ fn report(
     let window = plan.window_s();
     let achieved = recorder.completed_in_window as f64 / window;
     let ratio = achieved / offered;
-    let mut abandoned = 0;
-    if let Some((count, gave_up_ns)) = stats.abandoned {
-        abandoned = count;
-        for i in plan.total() - count..plan.total() {
-            let latency = gave_up_ns.saturating_sub(plan.due_ns(i)).max(1);
-            recorder.histogram.saturating_record(latency);
-        }
-    }
+    let abandoned = recorder.charge_never_sent(stats.abandoned);
     let unanswered = stats.unanswered.map_or(0, |(n, _)| n);
 
     println!();
