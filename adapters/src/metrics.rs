@@ -81,8 +81,6 @@ pub struct GatewayMetrics {
     pub connections_refused: AtomicU64,
     /// Messages received (framed).
     pub messages_in: AtomicU64,
-    /// Commands published to the input ring.
-    pub commands: AtomicU64,
     /// Reports written to sessions.
     pub reports: AtomicU64,
     /// Messages refused by a session's rate limit.
@@ -121,7 +119,6 @@ impl GatewayMetrics {
             connections: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),
-            commands: AtomicU64::new(0),
             reports: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             throttle_disconnects: AtomicU64::new(0),

@@ -933,10 +933,7 @@ impl Server {
     fn publish(&mut self, command: Command) -> Result<(), String> {
         loop {
             match self.publisher.try_publish(&command) {
-                Ok(()) => {
-                    GatewayMetrics::bump(&self.metrics.commands);
-                    return Ok(());
-                }
+                Ok(()) => return Ok(()),
                 Err(PublishError::Full) => {
                     if self.drain_output() == 0 {
                         std::thread::yield_now();
