@@ -208,6 +208,14 @@ impl Cut {
     }
 }
 
+/// Adds a connection to those flushed at the end of the pass, once. (A free function so it
+/// can be called while other fields of the server are borrowed.)
+fn queue_flush(dirty: &mut Vec<usize>, index: usize) {
+    if !dirty.contains(&index) {
+        dirty.push(index);
+    }
+}
+
 /// Nanoseconds since the Unix epoch.
 pub fn unix_ns() -> u64 {
     SystemTime::now()
@@ -451,9 +459,7 @@ impl Server {
             };
             if sent {
                 GatewayMetrics::bump(&self.metrics.reports);
-                if !self.dirty.contains(&index) {
-                    self.dirty.push(index);
-                }
+                queue_flush(&mut self.dirty, index);
             }
         }
     }
@@ -1198,9 +1204,7 @@ impl Server {
                     let verdict = session.on_timer(now, now_ns, logon_timeout);
                     if !session.outbound().is_empty() {
                         client.conn.outbound.append(session.outbound());
-                        if !self.dirty.contains(&index) {
-                            self.dirty.push(index);
-                        }
+                        queue_flush(&mut self.dirty, index);
                     }
                     match verdict {
                         Inbound::Close => Some(
@@ -1225,9 +1229,7 @@ impl Server {
                         {
                             *last_sent = now;
                             ServerMessage::Heartbeat.encode(&mut client.conn.outbound);
-                            if !self.dirty.contains(&index) {
-                                self.dirty.push(index);
-                            }
+                            queue_flush(&mut self.dirty, index);
                         }
                         None
                     }
@@ -1240,9 +1242,7 @@ impl Server {
     }
 
     fn mark_dirty(&mut self, index: usize) {
-        if !self.dirty.contains(&index) {
-            self.dirty.push(index);
-        }
+        queue_flush(&mut self.dirty, index);
     }
 
     /// Writes every queued answer: once per pass, so a batch of events costs one write per socket.
