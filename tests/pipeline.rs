@@ -528,3 +528,112 @@ fn a_snapshot_command_writes_a_snapshot_at_its_sequence() {
     .1;
     assert_eq!(report.snapshot.map(|s| s.0), Some(seq));
 }
+
+fn replicated(
+    data: &std::path::Path,
+    link: std::sync::Arc<hayate::pipeline::ReplicaLink>,
+) -> (Pipeline, hayate::pipeline::EventReceiver) {
+    let config = config();
+    let (pipeline, events, _) = Pipeline::builder(config.engine_config().clone(), data)
+        .journal_options(small_journal(FlushPolicy::Never))
+        .replica(link)
+        .start()
+        .expect("start");
+    (pipeline, events)
+}
+
+fn stop(pipeline: Pipeline, mut events: hayate::pipeline::EventReceiver) {
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    let _ = stopper.join().expect("stop thread");
+}
+
+/// Synchronous replication: the matcher does not see a command before the standby acknowledged it.
+#[test]
+fn sync_replication_holds_each_batch_until_the_standby_acknowledges_it() {
+    use hayate::config::ReplicationMode;
+    use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
+    let data = tempfile::tempdir().expect("tempdir");
+    let link = ReplicaLink::new(
+        ReplicationMode::Sync,
+        StandbyLossPolicy::Halt,
+        Duration::from_secs(20),
+    );
+    link.set_connected(true);
+    let (pipeline, mut events) = replicated(data.path(), std::sync::Arc::clone(&link));
+    let mut publisher = pipeline.publisher();
+    publisher.publish(&Command::halt(None)).expect("publish");
+    // Journaled, but not matched: the standby has not acknowledged it.
+    let mut seen = 0;
+    drain(&mut events, Duration::from_millis(200), |_| {
+        seen += 1;
+        false
+    });
+    assert_eq!(seen, 0, "nothing is matched before the standby has it");
+    assert_eq!(pipeline.durable_seq(), 1);
+    link.acknowledge(1);
+    drain(&mut events, Duration::from_secs(10), |_| {
+        seen += 1;
+        true
+    });
+    assert_eq!(seen, 1);
+    assert!(!link.is_degraded());
+    drop(publisher);
+    stop(pipeline, events);
+}
+
+/// With the standby gone, `halt` stops the pipeline and `degrade` trades on with the alarm up.
+#[test]
+fn losing_the_standby_halts_or_degrades_by_policy() {
+    use hayate::config::ReplicationMode;
+    use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
+    let data = tempfile::tempdir().expect("tempdir");
+    let link = ReplicaLink::new(
+        ReplicationMode::Sync,
+        StandbyLossPolicy::Halt,
+        Duration::from_millis(50),
+    );
+    let (pipeline, events) = replicated(data.path(), link);
+    let mut publisher = pipeline.publisher();
+    publisher.publish(&Command::halt(None)).expect("publish");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pipeline.failure().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let failure = pipeline.failure().expect("halted");
+    assert!(
+        failure.contains("did not acknowledge sequence 1"),
+        "{failure}"
+    );
+    assert!(matches!(
+        publisher.publish(&Command::resume(None)),
+        Err(PublishError::Stopped(_))
+    ));
+    drop(publisher);
+    stop(pipeline, events);
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let link = ReplicaLink::new(
+        ReplicationMode::Sync,
+        StandbyLossPolicy::Degrade,
+        Duration::from_millis(50),
+    );
+    let (pipeline, mut events) = replicated(data.path(), std::sync::Arc::clone(&link));
+    let mut publisher = pipeline.publisher();
+    publisher.publish(&Command::halt(None)).expect("publish");
+    let mut seen = 0;
+    drain(&mut events, Duration::from_secs(10), |_| {
+        seen += 1;
+        true
+    });
+    assert_eq!(seen, 1, "degraded: trading goes on");
+    assert!(link.is_degraded());
+    // The standby catches up: the next batch clears the alarm and waits again from then on.
+    link.set_connected(true);
+    link.acknowledge(2);
+    publisher.publish(&Command::resume(None)).expect("publish");
+    drain(&mut events, Duration::from_secs(10), |_| true);
+    assert!(!link.is_degraded());
+    drop(publisher);
+    stop(pipeline, events);
+}

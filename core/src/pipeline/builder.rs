@@ -11,7 +11,7 @@ use hayate_journal::{FlushPolicy, JournalOptions};
 
 use super::journaler::Journaler;
 use super::matcher::{Matcher, Periodic};
-use super::replicator::Replicator;
+use super::replicator::{ReplicaLink, Replicator};
 use super::snapshotter;
 use super::wait::Wait;
 use super::wakeup::OutputWakeup;
@@ -48,6 +48,7 @@ pub struct PipelineBuilder {
     keep_snapshots: usize,
     initial_commands: Vec<Command>,
     wakeup: Option<Arc<OutputWakeup>>,
+    replica: Option<Arc<ReplicaLink>>,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -78,6 +79,7 @@ impl PipelineBuilder {
             keep_snapshots: 3,
             initial_commands: Vec::new(),
             wakeup: None,
+            replica: None,
         }
     }
 
@@ -169,6 +171,14 @@ impl PipelineBuilder {
         self
     }
 
+    /// Gives the replicator stage a standby: in synchronous mode each batch waits until the
+    /// standby has acknowledged it (see [`ReplicaLink`]). The replication transport, outside the
+    /// core, feeds the link.
+    pub fn replica(mut self, link: Arc<ReplicaLink>) -> Self {
+        self.replica = Some(link);
+        self
+    }
+
     /// Recovers the engine from `data_dir` and starts the stages. Returns the pipeline, the
     /// receiver of its events, and what recovery found.
     pub fn start(self) -> Result<(Pipeline, EventReceiver, RecoveryReport), PipelineError> {
@@ -229,7 +239,7 @@ impl PipelineBuilder {
         let output = output.build();
 
         let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
-        let mut replicator = Replicator;
+        let mut replicator = Replicator::new(self.replica.clone(), Arc::clone(&health), base);
         // The writer runs even without periodic snapshots: an operator's Snapshot command uses it.
         let (writer, snapshotter) = snapshotter::spawn(
             snapshot_dir.clone(),

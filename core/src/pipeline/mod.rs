@@ -46,6 +46,7 @@ use disruptor::{
 };
 
 pub use builder::{PipelineBuilder, StagePins};
+pub use replicator::{ReplicaLink, StandbyLossPolicy};
 pub use wait::Wait;
 
 use crate::command::{COMMAND_VERSION, Command};

@@ -1,15 +1,156 @@
 //! The replicator stage. It reads the same slots as the journaler, in parallel, and the matcher
-//! waits for both; until replication gives it a standby to stream to, it passes commands through.
-//! The topology is in place so that adding a peer changes this stage only.
+//! waits for both. Without a standby it passes commands through. With one (a [`ReplicaLink`],
+//! fed by a replication transport that streams the journal to the standby and reports its
+//! acknowledgements), it holds each batch in synchronous mode until the standby has made the
+//! batch durable, so no command is matched — and no client acknowledged — before the standby
+//! has it. The transport lives outside the core (it needs sockets); the link is the only thing
+//! they share: a few atomics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use disruptor::Sequence;
 
-use super::InputSlot;
+use super::wait::Backoff;
+use super::{Health, InputSlot};
+use crate::config::ReplicationMode;
 
-pub(crate) struct Replicator;
+/// What synchronous replication does when the standby does not acknowledge in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StandbyLossPolicy {
+    /// Keep trading without the standby and raise the `degraded` alarm until it has caught up
+    /// again (availability first; a failover in the meantime may lose the unreplicated tail).
+    #[default]
+    Degrade,
+    /// Stop accepting commands (safety first: no acknowledgement without a standby copy).
+    Halt,
+}
+
+/// The replicator's view of the standby, shared with the replication transport.
+#[derive(Debug)]
+pub struct ReplicaLink {
+    mode: ReplicationMode,
+    on_loss: StandbyLossPolicy,
+    timeout: Duration,
+    acked_seq: AtomicU64,
+    connected: AtomicBool,
+    degraded: AtomicBool,
+    held_ns: AtomicU64,
+}
+
+impl ReplicaLink {
+    /// A link in `mode`; in sync mode a batch waits at most `timeout` for the standby before
+    /// `on_loss` applies.
+    pub fn new(
+        mode: ReplicationMode,
+        on_loss: StandbyLossPolicy,
+        timeout: Duration,
+    ) -> Arc<ReplicaLink> {
+        Arc::new(ReplicaLink {
+            mode,
+            on_loss,
+            timeout,
+            acked_seq: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            // Nothing is acknowledged yet. Degrade: trade until a standby has caught up. Halt:
+            // the first batch waits for a standby, as every later one.
+            degraded: AtomicBool::new(on_loss == StandbyLossPolicy::Degrade),
+            held_ns: AtomicU64::new(0),
+        })
+    }
+
+    /// Transport: the standby has made everything up to `seq` durable.
+    pub fn acknowledge(&self, seq: u64) {
+        self.acked_seq.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// Transport: a standby is connected (or not).
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Release);
+    }
+
+    /// The highest sequence the standby has acknowledged.
+    pub fn acked_seq(&self) -> u64 {
+        self.acked_seq.load(Ordering::Acquire)
+    }
+
+    /// Whether a standby is connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Synchronous replication is running without its standby (the alarm of `/status`).
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Acquire)
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> ReplicationMode {
+        self.mode
+    }
+
+    /// Total time batches were held waiting for the standby, nanoseconds.
+    pub fn held_ns(&self) -> u64 {
+        self.held_ns.load(Ordering::Relaxed)
+    }
+}
+
+/// The stage.
+pub(crate) struct Replicator {
+    link: Option<Arc<ReplicaLink>>,
+    health: Arc<Health>,
+    /// Journal sequence of ring sequence 0, minus one.
+    base: u64,
+}
 
 impl Replicator {
-    /// The ring handler: nothing to send without a peer.
+    pub fn new(link: Option<Arc<ReplicaLink>>, health: Arc<Health>, base: u64) -> Replicator {
+        Replicator { link, health, base }
+    }
+
+    /// The ring handler: in sync mode, hold the batch until the standby has it.
     #[inline]
-    pub fn on_command(&mut self, _slot: &InputSlot, _sequence: Sequence, _end_of_batch: bool) {}
+    pub fn on_command(&mut self, _slot: &InputSlot, sequence: Sequence, end_of_batch: bool) {
+        if !end_of_batch {
+            return;
+        }
+        let Some(link) = &self.link else {
+            return;
+        };
+        if link.mode != ReplicationMode::Sync || self.health.has_failed() {
+            return;
+        }
+        let seq = self.base + sequence as u64 + 1;
+        if link.acked_seq() >= seq {
+            link.degraded.store(false, Ordering::Release);
+            return;
+        }
+        // Degraded and the standby still behind: do not wait on every batch for a standby that
+        // is catching up; trading goes on until it has caught up (checked above).
+        if link.is_degraded() {
+            return;
+        }
+        let started = Instant::now();
+        let mut backoff = Backoff::default();
+        loop {
+            if link.acked_seq() >= seq {
+                break;
+            }
+            if !link.is_connected() || started.elapsed() >= link.timeout {
+                match link.on_loss {
+                    StandbyLossPolicy::Degrade => link.degraded.store(true, Ordering::Release),
+                    StandbyLossPolicy::Halt => self.health.fail(format!(
+                        "the standby did not acknowledge sequence {seq} within {:?}: halted \
+                         (synchronous replication, on_standby_loss = halt)",
+                        link.timeout
+                    )),
+                }
+                break;
+            }
+            backoff.snooze();
+        }
+        link.held_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
 }
