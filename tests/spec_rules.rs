@@ -3052,3 +3052,26 @@ fn save_then_load_gives_the_same_digest_and_continues_identically() {
         }
     }
 }
+
+/// Replication epochs (issue 6): a promotion raises the epoch from a later sequence; the history
+/// is state (snapshot, digest), and an epoch that does not rise is refused without a change.
+#[test]
+fn an_epoch_command_raises_the_epoch_and_a_stale_one_is_refused() {
+    let mut x = Exchange::funded();
+    assert_eq!(x.engine.epoch(), (1, 1));
+    let ev = x.run(Command::epoch(2, 40));
+    assert_eq!(kinds(&ev), [K::EpochRaised]);
+    assert_eq!(x.engine.epoch(), (2, 40));
+    for stale in [
+        Command::epoch(2, 50),
+        Command::epoch(3, 40),
+        Command::epoch(1, 60),
+    ] {
+        let ev = x.run_unchanged(stale);
+        assert_eq!(kinds(&ev), [K::EpochRejected]);
+    }
+    let bytes = x.engine.save();
+    let loaded = Engine::load(&bytes).expect("load");
+    assert_eq!(loaded.epochs(), [(2, 40)]);
+    assert_eq!(loaded.digest(), x.engine.digest());
+}

@@ -39,6 +39,9 @@ pub enum CommandKind {
     Resume = 9,
     /// An operator asks for a snapshot at this point of the journal; changes no state.
     Snapshot = 10,
+    /// A standby was promoted: a new epoch begins at this command's sequence (replication
+    /// fencing; the history of epochs is part of the replicated state).
+    Epoch = 11,
 }
 
 impl CommandKind {
@@ -56,6 +59,7 @@ impl CommandKind {
             8 => Halt,
             9 => Resume,
             10 => Snapshot,
+            11 => Epoch,
             _ => return None,
         })
     }
@@ -322,6 +326,16 @@ impl Command {
     /// writes the state as of this command.
     pub fn snapshot() -> Command {
         Command::blank(CommandKind::Snapshot, AccountId(0))
+    }
+
+    /// A new epoch `epoch` beginning at journal sequence `start_seq` (the sequence this command
+    /// will get: a node promotes itself while nothing else is being published).
+    pub fn epoch(epoch: u64, start_seq: u64) -> Command {
+        Command {
+            qty: epoch,
+            order_id: OrderId(start_seq),
+            ..Command::blank(CommandKind::Epoch, AccountId(0))
+        }
     }
 
     /// Ask for one order's state.

@@ -149,6 +149,9 @@ impl Command {
             Some(CommandKind::Halt) => format!("halt {}", scope(self.is_all_symbols())),
             Some(CommandKind::Resume) => format!("resume {}", scope(self.is_all_symbols())),
             Some(CommandKind::Snapshot) => "snapshot request".to_owned(),
+            Some(CommandKind::Epoch) => {
+                format!("epoch {} from sequence {}", self.qty, self.order_id.0)
+            }
             None => format!("unknown command kind {}", self.kind),
         }
     }
@@ -269,6 +272,13 @@ impl Event {
             }
             Some(EventKind::CommandRejected) => format!("command rejected{why}"),
             Some(EventKind::SnapshotMarked) => "snapshot requested".to_owned(),
+            Some(EventKind::EpochRaised) => {
+                format!("epoch {} from sequence {}", self.detail[0], self.detail[1])
+            }
+            Some(EventKind::EpochRejected) => format!(
+                "epoch {} refused: the current epoch is {}",
+                self.detail[0], self.detail[1]
+            ),
             None => format!("unknown event kind {}", self.kind),
         }
     }

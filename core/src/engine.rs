@@ -75,6 +75,8 @@ pub(crate) struct State {
     pub index: OrderIndex,
     pub accounts: Accounts,
     pub exchange_halted: bool,
+    /// (epoch, first sequence) of every epoch after the first (epoch 1 starts at sequence 1).
+    pub epochs: Vec<(u64, u64)>,
     pub next_order_id: u64,
     pub next_trade_id: u64,
     pub max_open_orders: u32,
@@ -107,6 +109,7 @@ impl Engine {
             index: OrderIndex::with_capacity(order_capacity),
             accounts,
             exchange_halted: false,
+            epochs: Vec::new(),
             next_order_id: 1,
             next_trade_id: 1,
             max_open_orders: config.max_open_orders,
@@ -139,7 +142,18 @@ impl Engine {
             CommandKind::Withdraw => state.withdraw(config, cmd, out),
             CommandKind::Halt | CommandKind::Resume => state.halt(config, cmd, kind, out),
             CommandKind::Snapshot => out.emit(&Event::new(EventKind::SnapshotMarked)),
+            CommandKind::Epoch => state.raise_epoch(cmd, out),
         }
+    }
+
+    /// The current replication epoch and the sequence it began at (`(1, 1)` until a promotion).
+    pub fn epoch(&self) -> (u64, u64) {
+        self.state.epochs.last().copied().unwrap_or((1, 1))
+    }
+
+    /// Every epoch after the first, as (epoch, first sequence), oldest first.
+    pub fn epochs(&self) -> &[(u64, u64)] {
+        &self.state.epochs
     }
 
     /// The configuration.
@@ -1023,6 +1037,26 @@ impl State {
             self.take(spec, slot, o.stp, out);
             self.settle_taker(spec, slot, out);
         }
+    }
+
+    /// A promotion: the epoch must rise, and its first sequence must follow the current one's.
+    fn raise_epoch<S: EventSink>(&mut self, cmd: &Command, out: &mut S) {
+        let (epoch, start) = self.epochs.last().copied().unwrap_or((1, 1));
+        let mut e;
+        if cmd.qty > epoch && cmd.order_id.0 > start {
+            self.epochs.push((cmd.qty, cmd.order_id.0));
+            e = Event::new(EventKind::EpochRaised);
+        } else {
+            e = Event::new(EventKind::EpochRejected);
+            e.reason = Reason::InvalidOrder as u8;
+        }
+        e.detail[0] = cmd.qty;
+        e.detail[1] = if e.event_kind() == Some(EventKind::EpochRaised) {
+            cmd.order_id.0
+        } else {
+            epoch
+        };
+        out.emit(&e);
     }
 
     fn mass_cancel<S: EventSink>(&mut self, config: &EngineConfig, cmd: &Command, out: &mut S) {

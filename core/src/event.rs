@@ -212,6 +212,11 @@ pub enum EventKind {
     /// An operator's snapshot request was taken: the state at this sequence goes to the
     /// snapshot writer.
     SnapshotMarked = 21,
+    /// A new epoch began (`detail`: epoch, first sequence).
+    EpochRaised = 22,
+    /// An epoch command that did not raise the epoch was refused (`detail`: the epoch asked for,
+    /// the current one).
+    EpochRejected = 23,
 }
 
 impl EventKind {
@@ -240,6 +245,8 @@ impl EventKind {
             19 => HaltRejected,
             20 => CommandRejected,
             21 => SnapshotMarked,
+            22 => EpochRaised,
+            23 => EpochRejected,
             _ => return None,
         })
     }

@@ -36,6 +36,9 @@ pub struct RecoveryReport {
     pub exchange_halted: bool,
     /// The symbols halted on their own in the recovered state.
     pub halted_symbols: Vec<SymbolId>,
+    /// The recovered replication epoch and the sequence it began at (`(1, 1)` before any
+    /// promotion).
+    pub epoch: (u64, u64),
     /// The accounts with open orders in the recovered state (a gateway cancels those of users
     /// with cancel-on-disconnect, since every session was lost).
     pub accounts_with_orders: Vec<AccountId>,
@@ -185,6 +188,7 @@ pub fn recover(
     )?;
     report.open = Some(open);
     report.exchange_halted = engine.is_halted(None);
+    report.epoch = engine.epoch();
     report.halted_symbols = (0..engine.config().symbols.len())
         .map(|i| SymbolId(i as u16))
         .filter(|&s| engine.is_halted(Some(s)))

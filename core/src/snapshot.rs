@@ -7,7 +7,8 @@
 //! ```text
 //! magic "HAYATESN" | format u32
 //! config: assets, symbols (sizes as decimal text), accounts, limits, capacities
-//! counters: next order id, next trade id, exchange halted
+//! counters: next order id, next trade id, exchange halted; epochs (count, then epoch and first
+//!   sequence each)
 //! accounts in creation order: id, then (available, reserved) per asset; supply per asset
 //! books per symbol: reference price, halted, bids then asks best first: level price, order count,
 //!   orders in queue order
@@ -31,7 +32,8 @@ use crate::units::{
 };
 
 const MAGIC: &[u8; 8] = b"HAYATESN";
-const FORMAT: u32 = 1;
+/// 2: the epoch history follows the exchange halt flag.
+const FORMAT: u32 = 2;
 
 /// Why snapshot bytes could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +77,11 @@ impl Engine {
         w.u64(state.next_order_id);
         w.u64(state.next_trade_id);
         w.u8(state.exchange_halted as u8);
+        w.u32(state.epochs.len() as u32);
+        for &(epoch, start) in &state.epochs {
+            w.u64(epoch);
+            w.u64(start);
+        }
         let assets = self.config.assets.len();
         w.u32(state.accounts.ids().len() as u32);
         for (index, id) in state.accounts.ids().iter().enumerate() {
@@ -143,6 +150,20 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
     state.next_order_id = r.u64()?;
     state.next_trade_id = r.u64()?;
     state.exchange_halted = r.bool("exchange_halted")?;
+    let epochs = r.count("epochs", 16)?;
+    let mut last = (1, 1);
+    for _ in 0..epochs {
+        let offset = r.at;
+        let (epoch, start) = (r.u64()?, r.u64()?);
+        if epoch <= last.0 || start <= last.1 {
+            return Err(SnapshotError::Invalid {
+                field: "epoch (must rise, with its first sequence)",
+                offset,
+            });
+        }
+        state.epochs.push((epoch, start));
+        last = (epoch, start);
+    }
 
     let account_count = r.count("accounts", 4 + 16 * assets)?;
     let mut balances = Vec::with_capacity(account_count);
