@@ -24,3 +24,4 @@ pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod net;
+pub mod replication;

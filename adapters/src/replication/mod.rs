@@ -1,0 +1,4 @@
+//! Replication between a primary and its hot standby: where their journals part ways
+//! ([`handshake`]).
+
+pub mod handshake;
