@@ -480,6 +480,38 @@ fn replication_sections_parse() {
 }
 
 #[test]
+fn replication_policies_have_defaults_and_are_checked() {
+    use hayate::pipeline::StandbyLossPolicy;
+    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let replication = config.replication().unwrap();
+    assert_eq!(replication.on_standby_loss, StandbyLossPolicy::Degrade);
+    assert_eq!(
+        (
+            replication.ack_timeout_ms,
+            replication.heartbeat_ms,
+            replication.auto_promote_after
+        ),
+        (1000, 100, 0)
+    );
+    let config = parse(
+        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 5\n",
+    );
+    let replication = config.replication().unwrap();
+    assert_eq!(replication.on_standby_loss, StandbyLossPolicy::Halt);
+    assert_eq!(replication.auto_promote_after, 5);
+    assert_refused(
+        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nack_timeout_ms = 0\n",
+        "replication.ack_timeout_ms",
+        "positive",
+    );
+    assert_refused(
+        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\non_standby_loss = \"panic\"\n",
+        "replication.on_standby_loss",
+        "unknown variant",
+    );
+}
+
+#[test]
 fn standby_without_primary_is_refused() {
     assert_refused(
         "[replication]\nrole = \"standby\"\n",

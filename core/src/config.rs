@@ -50,7 +50,7 @@ use serde::Deserialize;
 
 use crate::command::Command;
 use crate::market::{AssetSpec, BPS, EngineConfig, SymbolSpec};
-use crate::pipeline::{StagePins, Wait};
+use crate::pipeline::{StagePins, StandbyLossPolicy, Wait};
 use crate::units::{AccountId, Amount, AssetId, MAX_AMOUNT, Price, Qty};
 
 /// The demo exchange: SPEC §5's example plus a second user, so two parties can trade out of the
@@ -154,6 +154,10 @@ amount = "10"
 # listen = "127.0.0.1:9100"     # where a primary accepts its standby
 # primary = "127.0.0.1:9100"    # where a standby finds its primary
 # mode = "sync"                 # sync | async
+# on_standby_loss = "degrade"   # sync without a standby: degrade (trade on, alarm) | halt
+# ack_timeout_ms = 1000         # how long a batch waits for the standby before that applies
+# heartbeat_ms = 100            # heartbeats both ways; 5 missed = the peer is gone
+# auto_promote_after = 0        # missed heartbeats before a standby promotes itself; 0 = never
 "#;
 
 /// The most assets a configuration may hold; ids are `u16`.
@@ -453,6 +457,15 @@ pub struct ReplicationConfig {
     pub primary: Option<SocketAddr>,
     /// Sync (default) or async.
     pub mode: ReplicationMode,
+    /// What sync mode does without its standby (default: degrade).
+    pub on_standby_loss: StandbyLossPolicy,
+    /// How long a batch waits for the standby's acknowledgement (default 1000 ms).
+    pub ack_timeout_ms: u64,
+    /// Heartbeat period both ways (default 100 ms).
+    pub heartbeat_ms: u64,
+    /// Missed heartbeats after which a standby promotes itself; 0 (the default) = only by the
+    /// operator's `promote` (automatic promotion risks two primaries under a network partition).
+    pub auto_promote_after: u32,
 }
 
 /// The whole gateway configuration file, parsed and validated.
@@ -735,6 +748,12 @@ struct RawReplication {
     primary: Option<String>,
     #[serde(default)]
     mode: ReplicationMode,
+    #[serde(default)]
+    on_standby_loss: StandbyLossPolicy,
+    ack_timeout_ms: Option<u64>,
+    heartbeat_ms: Option<u64>,
+    #[serde(default)]
+    auto_promote_after: u32,
 }
 
 /// A decimal written as a TOML string (`"0.0001"`) or integer (`5`). Floats are refused: `0.1`
@@ -1542,11 +1561,20 @@ impl Checker<'_> {
             }
             _ => {}
         }
+        let positive = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(self.error(key, "must be positive")),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
         Ok(ReplicationConfig {
             role: raw.role,
             listen,
             primary,
             mode: raw.mode,
+            on_standby_loss: raw.on_standby_loss,
+            ack_timeout_ms: positive("replication.ack_timeout_ms", raw.ack_timeout_ms, 1000)?,
+            heartbeat_ms: positive("replication.heartbeat_ms", raw.heartbeat_ms, 100)?,
+            auto_promote_after: raw.auto_promote_after,
         })
     }
 }

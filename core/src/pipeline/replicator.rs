@@ -16,8 +16,10 @@ use super::wait::Backoff;
 use super::{Health, InputSlot};
 use crate::config::ReplicationMode;
 
-/// What synchronous replication does when the standby does not acknowledge in time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// What synchronous replication does when the standby does not acknowledge in time
+/// (`[replication] on_standby_loss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StandbyLossPolicy {
     /// Keep trading without the standby and raise the `degraded` alarm until it has caught up
     /// again (availability first; a failover in the meantime may lose the unreplicated tail).
