@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn an_old_primary_drops_the_tail_it_wrote_after_the_promotion() {
         // Epoch 2 began at 51 on the new primary; the old one wrote up to 60 in epoch 1.
-        assert_eq!(resume_point(&[(2, 51)], 80, 1, 60), Resume::TruncateAfter(50));
+        assert_eq!(
+            resume_point(&[(2, 51)], 80, 1, 60),
+            Resume::TruncateAfter(50)
+        );
         // It stopped before the promotion point: nothing to drop.
         assert_eq!(resume_point(&[(2, 51)], 80, 1, 50), Resume::From(51));
     }
@@ -72,6 +75,9 @@ mod tests {
     #[test]
     fn a_standby_of_a_later_epoch_means_the_primary_is_stale() {
         assert_eq!(resume_point(&[], 30, 2, 10), Resume::StaleEpoch);
-        assert_eq!(resume_point(&[(2, 11), (3, 20)], 30, 3, 25), Resume::From(26));
+        assert_eq!(
+            resume_point(&[(2, 11), (3, 20)], 30, 3, 25),
+            Resume::From(26)
+        );
     }
 }

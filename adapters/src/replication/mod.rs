@@ -1,4 +1,5 @@
 //! Replication between a primary and its hot standby: where their journals part ways
-//! ([`handshake`]).
+//! ([`handshake`]) and how the standby applies the primary's records ([`standby`]).
 
 pub mod handshake;
+pub mod standby;
