@@ -1,0 +1,1315 @@
+//! The replication wire protocol between a primary and its hot standby.
+//!
+//! The primary streams its journal, `(sequence, command)` records, to the standby; the standby
+//! journals and applies them and acknowledges what it has made durable; both send heartbeats.
+//! Epochs fence old primaries: every promotion raises the epoch, and a node that learns of an
+//! epoch higher than its own steps down.
+//!
+//! Every frame starts with an 8-byte header; all integers are little-endian.
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | `length` (u32): the whole frame, header included, `HEADER_LEN..=MAX_FRAME` |
+//! | 4 | 1 | `msg_type` (see [`msg_type`]) |
+//! | 5 | 1 | `version` ([`VERSION`]) |
+//! | 6 | 2 | reserved |
+//!
+//! Fixed bodies are `#[repr(C)]` [`Pod`] structs with no implicit padding, so a body is its
+//! struct's bytes (little-endian because `hayate-core` only builds on little-endian hosts).
+//! Reserved and padding fields are written as zeros and ignored on receipt, as in the binary
+//! order-entry protocol, so they stay free for later use without a version bump.
+//!
+//! [`frame`] cuts a byte stream into frames; [`Message::decode`] checks one frame completely, so
+//! every accessor of a decoded message succeeds; [`RecordsWriter`] builds a records frame in
+//! place, one command at a time.
+
+use bytemuck::{Pod, Zeroable};
+use hayate_core::{Command, CommandDecodeError};
+
+/// The protocol version every header carries.
+pub const VERSION: u8 = 1;
+
+/// The largest frame, header included (1 MiB). A larger declared length is a broken or hostile
+/// peer: the receiver drops the connection rather than buffer it.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// The header's size in bytes.
+pub const HEADER_LEN: usize = 8;
+
+/// The first eight bytes of a [`Hello`] body, so a stray client (or another protocol) is refused
+/// at its first frame.
+pub const MAGIC: [u8; 8] = *b"HAYATERP";
+
+/// The longest text a refusal carries, in bytes.
+pub const MAX_REFUSE_TEXT: usize = 512;
+
+/// The size of one command on the wire.
+pub const COMMAND_LEN: usize = std::mem::size_of::<Command>();
+
+/// The size of a records frame before its commands: header, `first_seq`, `count`, padding.
+pub const RECORDS_HEAD_LEN: usize = HEADER_LEN + std::mem::size_of::<RecordsHead>();
+
+/// The most commands one records frame holds without exceeding [`MAX_FRAME`].
+pub const MAX_RECORDS: u32 = ((MAX_FRAME - RECORDS_HEAD_LEN) / COMMAND_LEN) as u32;
+
+/// Message type bytes.
+pub mod msg_type {
+    /// Standby → primary, the first message: [`Hello`](super::Hello).
+    pub const HELLO: u8 = 0x01;
+    /// Primary → standby: [`Welcome`](super::Welcome).
+    pub const WELCOME: u8 = 0x02;
+    /// Primary → standby: [`Truncate`](super::Truncate).
+    pub const TRUNCATE: u8 = 0x03;
+    /// Either way: [`Message::Refuse`](super::Message::Refuse).
+    pub const REFUSE: u8 = 0x04;
+    /// Primary → standby: [`Records`](super::Records).
+    pub const RECORDS: u8 = 0x05;
+    /// Standby → primary: [`Ack`](super::Ack).
+    pub const ACK: u8 = 0x06;
+    /// Both ways: [`Heartbeat`](super::Heartbeat).
+    pub const HEARTBEAT: u8 = 0x07;
+    /// A promoted node → anyone it can reach: [`EpochNotice`](super::EpochNotice).
+    pub const EPOCH_NOTICE: u8 = 0x08;
+}
+
+/// What [`frame`] found at the start of a receive buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole frame of `len` bytes starts the buffer: `buf[..len]` is it.
+    Complete {
+        /// The frame's length, header included.
+        len: usize,
+    },
+    /// More bytes are needed before a frame can be cut.
+    Incomplete,
+    /// The declared length is below [`HEADER_LEN`] or above [`MAX_FRAME`]: the caller drops the
+    /// connection.
+    Invalid {
+        /// The length the header declared.
+        declared: usize,
+    },
+}
+
+/// Finds the first frame in `buf`.
+///
+/// The length is judged as soon as its four bytes arrive, so an oversized frame is refused before
+/// any of its body is buffered.
+pub fn frame(buf: &[u8]) -> Framing {
+    let Some(length) = buf.first_chunk::<4>() else {
+        return Framing::Incomplete;
+    };
+    let declared = declared_len(*length);
+    if !(HEADER_LEN..=MAX_FRAME).contains(&declared) {
+        Framing::Invalid { declared }
+    } else if buf.len() >= declared {
+        Framing::Complete { len: declared }
+    } else {
+        Framing::Incomplete
+    }
+}
+
+/// The header's length field as a `usize`; saturating so that a 16-bit host still sees an
+/// out-of-range length as too large rather than wrapping into range.
+fn declared_len(length: [u8; 4]) -> usize {
+    usize::try_from(u32::from_le_bytes(length)).unwrap_or(usize::MAX)
+}
+
+/// Standby → primary, the first message on a connection: where the standby's journal stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Hello {
+    /// The standby's current epoch.
+    pub epoch: u64,
+    /// The last sequence durable in the standby's journal (0 when empty).
+    pub last_seq: u64,
+    /// The first sequence of the standby's current epoch (0 if none).
+    pub last_epoch_start: u64,
+    /// A hash of the engine configuration; the primary refuses a standby whose digest differs.
+    pub config_digest: u64,
+}
+
+/// Primary → standby: the handshake is accepted and records follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Welcome {
+    /// The primary's epoch.
+    pub epoch: u64,
+    /// The first sequence the primary will send.
+    pub resume_from: u64,
+    /// The last sequence in the primary's journal.
+    pub primary_last_seq: u64,
+}
+
+/// Primary → standby, instead of [`Welcome`], when the standby holds a tail the primary never had
+/// (an old primary rejoining): the standby drops that tail and reconnects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Truncate {
+    /// Keep records up to and including this sequence; drop every later one.
+    pub keep_through: u64,
+    /// The primary's epoch.
+    pub epoch: u64,
+}
+
+/// Standby → primary: how far the standby has come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Ack {
+    /// The last sequence durable in the standby's journal.
+    pub durable_seq: u64,
+    /// The last sequence the standby's engine has applied.
+    pub applied_seq: u64,
+}
+
+/// Both ways: the sender is alive, and where it stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Heartbeat {
+    /// The sender's epoch.
+    pub epoch: u64,
+    /// The sender's last durable sequence.
+    pub seq: u64,
+    /// The sender's clock when sending, nanoseconds since the Unix epoch.
+    pub sent_ns: u64,
+}
+
+/// A promoted node → anyone it can reach: a new epoch has begun. A receiver whose epoch is lower
+/// stops accepting orders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct EpochNotice {
+    /// The new epoch.
+    pub epoch: u64,
+    /// The first sequence of the new epoch.
+    pub epoch_start: u64,
+}
+
+/// Why a peer refuses a connection or a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum RefuseCode {
+    /// The peer's epoch is not one the sender allows; the receiver must step down.
+    StaleEpoch = 1,
+    /// The engine configurations differ.
+    ConfigMismatch = 2,
+    /// The sender is not the primary.
+    NotPrimary = 3,
+    /// The handshake was malformed or out of order.
+    BadHandshake = 4,
+    /// Another standby is already connected.
+    Busy = 5,
+}
+
+impl RefuseCode {
+    /// Decodes the wire value.
+    pub fn from_u16(v: u16) -> Option<RefuseCode> {
+        use RefuseCode::*;
+        Some(match v {
+            1 => StaleEpoch,
+            2 => ConfigMismatch,
+            3 => NotPrimary,
+            4 => BadHandshake,
+            5 => Busy,
+            _ => return None,
+        })
+    }
+}
+
+/// The records body before its commands.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct RecordsHead {
+    first_seq: u64,
+    count: u32,
+    _pad: u32,
+}
+
+/// The refusal body before its text; padded to 8 so the text starts aligned, for readability in a
+/// packet dump more than for speed.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct RefuseHead {
+    code: u16,
+    _pad: [u8; 6],
+}
+
+/// A run of consecutive journal records, borrowed from the frame that carried them.
+///
+/// Only [`Message::decode`] makes one, after checking every command, so [`Records::iter`] yields
+/// commands without further errors. Build a frame with [`RecordsWriter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Records<'a> {
+    first_seq: u64,
+    count: u32,
+    bytes: &'a [u8],
+}
+
+impl<'a> Records<'a> {
+    /// The first record's sequence (at least 1).
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The last record's sequence (no overflow: decoding refuses runs past `u64::MAX`).
+    pub fn last_seq(&self) -> u64 {
+        // `count - 1` first: a run ending exactly at `u64::MAX` must not overflow on the way.
+        self.first_seq + (u64::from(self.count) - 1)
+    }
+
+    /// How many records (at least 1, at most [`MAX_RECORDS`]).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The commands' bytes, `count` × [`COMMAND_LEN`], as carried.
+    pub fn command_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The records in order, as `(sequence, command)`; reads each command from the frame (any
+    /// alignment) without copying the run.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Command)> + use<'a> {
+        // An inclusive range, so a run ending at `u64::MAX` does not overflow computing the next.
+        (self.first_seq..=self.last_seq())
+            .zip(self.bytes.chunks_exact(COMMAND_LEN))
+            .map(|(seq, chunk)| (seq, bytemuck::pod_read_unaligned(chunk)))
+    }
+}
+
+/// One replication message. Decoded messages borrow variable-length parts from the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// [`msg_type::HELLO`].
+    Hello(Hello),
+    /// [`msg_type::WELCOME`].
+    Welcome(Welcome),
+    /// [`msg_type::TRUNCATE`].
+    Truncate(Truncate),
+    /// [`msg_type::REFUSE`]: the sender refuses and closes.
+    Refuse {
+        /// Why.
+        code: RefuseCode,
+        /// A human-readable explanation, at most [`MAX_REFUSE_TEXT`] bytes.
+        text: &'a str,
+    },
+    /// [`msg_type::RECORDS`].
+    Records(Records<'a>),
+    /// [`msg_type::ACK`].
+    Ack(Ack),
+    /// [`msg_type::HEARTBEAT`].
+    Heartbeat(Heartbeat),
+    /// [`msg_type::EPOCH_NOTICE`].
+    EpochNotice(EpochNotice),
+}
+
+/// Why a frame is not a valid message. Every one means a broken or hostile peer: the receiver
+/// drops the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Fewer bytes than a header.
+    #[error("a frame is at least {HEADER_LEN} bytes, got {len}")]
+    Short {
+        /// The bytes given.
+        len: usize,
+    },
+    /// The header's length is not the frame's.
+    #[error("the header declares {declared} bytes but the frame has {actual}")]
+    LengthMismatch {
+        /// The header's length.
+        declared: usize,
+        /// The frame's length.
+        actual: usize,
+    },
+    /// The frame is larger than [`MAX_FRAME`].
+    #[error("a frame is at most {MAX_FRAME} bytes, got {len}")]
+    TooLong {
+        /// The frame's length.
+        len: usize,
+    },
+    /// A protocol version this build does not speak.
+    #[error("unknown protocol version {version} (this build speaks {VERSION})")]
+    BadVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// An unknown message type.
+    #[error("unknown message type {msg_type:#04x}")]
+    UnknownType {
+        /// The type byte found.
+        msg_type: u8,
+    },
+    /// The frame's length is wrong for its type.
+    #[error("message type {msg_type:#04x} needs {expected} bytes, got {got}")]
+    BadLength {
+        /// The type byte.
+        msg_type: u8,
+        /// The length the type needs: exact for fixed bodies, the minimum for a refusal, the one
+        /// the count implies for records.
+        expected: usize,
+        /// The frame's length.
+        got: usize,
+    },
+    /// A hello without [`MAGIC`].
+    #[error("hello without the protocol magic")]
+    BadMagic,
+    /// A refusal code this build does not know.
+    #[error("unknown refusal code {code}")]
+    UnknownRefuseCode {
+        /// The code found.
+        code: u16,
+    },
+    /// A refusal text longer than [`MAX_REFUSE_TEXT`].
+    #[error("refusal text of {len} bytes (at most {MAX_REFUSE_TEXT})")]
+    TextTooLong {
+        /// The text's length.
+        len: usize,
+    },
+    /// A refusal text that is not UTF-8.
+    #[error("refusal text is not UTF-8")]
+    BadText,
+    /// A records frame with no records; the protocol never sends one, so it is a broken peer.
+    #[error("records frame with no records")]
+    ZeroRecords,
+    /// Sequences start at 1 and stay within `u64`; this run does not.
+    #[error("records {first_seq} + {count} leave the sequence range")]
+    BadSequence {
+        /// The first sequence.
+        first_seq: u64,
+        /// The count.
+        count: u32,
+    },
+    /// A record is not a valid command.
+    #[error("record {index} of the frame is not a command")]
+    Command {
+        /// The record's position in the frame, from 0.
+        index: u32,
+        /// Why.
+        source: CommandDecodeError,
+    },
+}
+
+/// Reads a fixed body, mapping a size mismatch to the frame-level error.
+fn read_body<T: Pod>(msg_type: u8, body: &[u8]) -> Result<T, DecodeError> {
+    bytemuck::try_pod_read_unaligned(body).map_err(|_| DecodeError::BadLength {
+        msg_type,
+        expected: HEADER_LEN + std::mem::size_of::<T>(),
+        got: HEADER_LEN + body.len(),
+    })
+}
+
+/// Appends a header; `len` is bounded by the callers (fixed bodies, capped text, checked runs),
+/// so it always fits in the length field.
+fn put_header(out: &mut Vec<u8>, msg_type: u8, len: usize) {
+    let length = u32::try_from(len).unwrap_or(u32::MAX);
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(&[msg_type, VERSION, 0, 0]);
+}
+
+/// Appends a whole frame whose body is one Pod struct.
+fn put_fixed<T: Pod>(out: &mut Vec<u8>, msg_type: u8, body: &T) {
+    put_header(out, msg_type, HEADER_LEN + std::mem::size_of::<T>());
+    out.extend_from_slice(bytemuck::bytes_of(body));
+}
+
+/// The longest prefix of `text` within [`MAX_REFUSE_TEXT`] bytes that ends on a character
+/// boundary, so truncating never produces invalid UTF-8. (`str::floor_char_boundary` is newer
+/// than the workspace's minimum Rust.)
+fn capped_text(text: &str) -> &str {
+    let mut end = text.len().min(MAX_REFUSE_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
+impl<'a> Message<'a> {
+    /// The message's type byte.
+    pub fn msg_type(&self) -> u8 {
+        match self {
+            Message::Hello(_) => msg_type::HELLO,
+            Message::Welcome(_) => msg_type::WELCOME,
+            Message::Truncate(_) => msg_type::TRUNCATE,
+            Message::Refuse { .. } => msg_type::REFUSE,
+            Message::Records(_) => msg_type::RECORDS,
+            Message::Ack(_) => msg_type::ACK,
+            Message::Heartbeat(_) => msg_type::HEARTBEAT,
+            Message::EpochNotice(_) => msg_type::EPOCH_NOTICE,
+        }
+    }
+
+    /// Decodes exactly one frame (as cut by [`frame`]), checking all of it: header, length for
+    /// the type, magic, text, sequence range and every command.
+    pub fn decode(frame: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+        let Some((head, body)) = frame.split_first_chunk::<HEADER_LEN>() else {
+            return Err(DecodeError::Short { len: frame.len() });
+        };
+        let [l0, l1, l2, l3, msg_type, version, _, _] = *head;
+        let declared = declared_len([l0, l1, l2, l3]);
+        if declared != frame.len() {
+            return Err(DecodeError::LengthMismatch {
+                declared,
+                actual: frame.len(),
+            });
+        }
+        if frame.len() > MAX_FRAME {
+            return Err(DecodeError::TooLong { len: frame.len() });
+        }
+        if version != VERSION {
+            return Err(DecodeError::BadVersion { version });
+        }
+        Ok(match msg_type {
+            msg_type::HELLO => Message::Hello(decode_hello(body)?),
+            msg_type::WELCOME => Message::Welcome(read_body(msg_type, body)?),
+            msg_type::TRUNCATE => Message::Truncate(read_body(msg_type, body)?),
+            msg_type::REFUSE => decode_refuse(body)?,
+            msg_type::RECORDS => Message::Records(decode_records(body)?),
+            msg_type::ACK => Message::Ack(read_body(msg_type, body)?),
+            msg_type::HEARTBEAT => Message::Heartbeat(read_body(msg_type, body)?),
+            msg_type::EPOCH_NOTICE => Message::EpochNotice(read_body(msg_type, body)?),
+            _ => return Err(DecodeError::UnknownType { msg_type }),
+        })
+    }
+
+    /// Appends the message's frame to `out`. A refusal's text is cut to [`MAX_REFUSE_TEXT`] bytes
+    /// at a character boundary, so every encoded message decodes.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Hello(hello) => {
+                put_header(
+                    out,
+                    msg_type::HELLO,
+                    HEADER_LEN + MAGIC.len() + size_of_val(hello),
+                );
+                out.extend_from_slice(&MAGIC);
+                out.extend_from_slice(bytemuck::bytes_of(hello));
+            }
+            Message::Welcome(body) => put_fixed(out, msg_type::WELCOME, body),
+            Message::Truncate(body) => put_fixed(out, msg_type::TRUNCATE, body),
+            Message::Refuse { code, text } => {
+                let text = capped_text(text);
+                let head = RefuseHead {
+                    code: *code as u16,
+                    _pad: [0; 6],
+                };
+                put_header(
+                    out,
+                    msg_type::REFUSE,
+                    HEADER_LEN + size_of_val(&head) + text.len(),
+                );
+                out.extend_from_slice(bytemuck::bytes_of(&head));
+                out.extend_from_slice(text.as_bytes());
+            }
+            Message::Records(records) => {
+                let head = RecordsHead {
+                    first_seq: records.first_seq,
+                    count: records.count,
+                    _pad: 0,
+                };
+                put_header(
+                    out,
+                    msg_type::RECORDS,
+                    RECORDS_HEAD_LEN + records.bytes.len(),
+                );
+                out.extend_from_slice(bytemuck::bytes_of(&head));
+                out.extend_from_slice(records.bytes);
+            }
+            Message::Ack(body) => put_fixed(out, msg_type::ACK, body),
+            Message::Heartbeat(body) => put_fixed(out, msg_type::HEARTBEAT, body),
+            Message::EpochNotice(body) => put_fixed(out, msg_type::EPOCH_NOTICE, body),
+        }
+    }
+}
+
+/// The hello body is [`MAGIC`] then a [`Hello`]; the length is judged before the magic so a
+/// truncated hello reports its length, the more useful diagnosis.
+fn decode_hello(body: &[u8]) -> Result<Hello, DecodeError> {
+    let expected = MAGIC.len() + std::mem::size_of::<Hello>();
+    let (magic, rest) = match body.split_first_chunk::<8>() {
+        Some(split) if body.len() == expected => split,
+        _ => {
+            return Err(DecodeError::BadLength {
+                msg_type: msg_type::HELLO,
+                expected: HEADER_LEN + expected,
+                got: HEADER_LEN + body.len(),
+            });
+        }
+    };
+    if *magic != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    read_body(msg_type::HELLO, rest)
+}
+
+fn decode_refuse(body: &[u8]) -> Result<Message<'_>, DecodeError> {
+    let head_len = std::mem::size_of::<RefuseHead>();
+    let Some((head, text)) = body.split_first_chunk::<8>() else {
+        return Err(DecodeError::BadLength {
+            msg_type: msg_type::REFUSE,
+            expected: HEADER_LEN + head_len,
+            got: HEADER_LEN + body.len(),
+        });
+    };
+    let [c0, c1, ..] = *head;
+    let code = u16::from_le_bytes([c0, c1]);
+    let code = RefuseCode::from_u16(code).ok_or(DecodeError::UnknownRefuseCode { code })?;
+    if text.len() > MAX_REFUSE_TEXT {
+        return Err(DecodeError::TextTooLong { len: text.len() });
+    }
+    let text = std::str::from_utf8(text).map_err(|_| DecodeError::BadText)?;
+    Ok(Message::Refuse { code, text })
+}
+
+fn decode_records(body: &[u8]) -> Result<Records<'_>, DecodeError> {
+    let head_len = std::mem::size_of::<RecordsHead>();
+    let (head, bytes) = body.split_at_checked(head_len).unwrap_or((body, &[]));
+    let head: RecordsHead = read_body(msg_type::RECORDS, head)?;
+    let RecordsHead {
+        first_seq, count, ..
+    } = head;
+    if count == 0 {
+        return Err(DecodeError::ZeroRecords);
+    }
+    // In u64 so a hostile count cannot overflow the arithmetic; saturating into usize keeps the
+    // comparison (and the error) meaningful on any host.
+    let expected = (RECORDS_HEAD_LEN as u64) + u64::from(count) * (COMMAND_LEN as u64);
+    let expected = usize::try_from(expected).unwrap_or(usize::MAX);
+    if HEADER_LEN + body.len() != expected {
+        return Err(DecodeError::BadLength {
+            msg_type: msg_type::RECORDS,
+            expected,
+            got: HEADER_LEN + body.len(),
+        });
+    }
+    if first_seq == 0 || first_seq.checked_add(u64::from(count) - 1).is_none() {
+        return Err(DecodeError::BadSequence { first_seq, count });
+    }
+    // Checked here, once, so a bad command drops the connection before anything is journaled
+    // and `Records::iter` needs no error path.
+    for (index, chunk) in (0..count).zip(bytes.chunks_exact(COMMAND_LEN)) {
+        Command::from_bytes(chunk).map_err(|source| DecodeError::Command { index, source })?;
+    }
+    Ok(Records {
+        first_seq,
+        count,
+        bytes,
+    })
+}
+
+/// A records frame refused a command: it already holds [`MAX_RECORDS`], or the next sequence
+/// would pass `u64::MAX`. Finish the frame and begin another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the records frame is full")]
+pub struct RecordsFull;
+
+/// Builds a records frame in place at the end of a buffer: [`begin`](RecordsWriter::begin)
+/// appends the head, [`push`](RecordsWriter::push) appends commands, and
+/// [`finish`](RecordsWriter::finish) patches the length and count. Nothing allocates when the
+/// buffer has the capacity.
+///
+/// The buffer must not be changed between `begin` and `finish` other than through the writer.
+#[derive(Debug)]
+#[must_use = "an unfinished records frame has no length or count"]
+pub struct RecordsWriter {
+    start: usize,
+    first_seq: u64,
+    count: u32,
+}
+
+impl RecordsWriter {
+    /// Begins a records frame at the end of `out` whose first record is `first_seq`. Sequences
+    /// start at 1: a frame from 0 is refused by the receiver.
+    pub fn begin(out: &mut Vec<u8>, first_seq: u64) -> RecordsWriter {
+        debug_assert!(first_seq > 0, "sequences start at 1");
+        let start = out.len();
+        // The length is patched by `finish`; writing the full head now keeps `push` a plain append.
+        put_header(out, msg_type::RECORDS, 0);
+        out.extend_from_slice(bytemuck::bytes_of(&RecordsHead {
+            first_seq,
+            count: 0,
+            _pad: 0,
+        }));
+        RecordsWriter {
+            start,
+            first_seq,
+            count: 0,
+        }
+    }
+
+    /// Appends the next record's command; refused when the frame is full.
+    pub fn push(&mut self, out: &mut Vec<u8>, command: &Command) -> Result<(), RecordsFull> {
+        if self.is_full() {
+            return Err(RecordsFull);
+        }
+        out.extend_from_slice(command.as_bytes());
+        self.count += 1;
+        Ok(())
+    }
+
+    /// True when [`push`](RecordsWriter::push) would refuse.
+    pub fn is_full(&self) -> bool {
+        self.count >= MAX_RECORDS || self.first_seq.checked_add(u64::from(self.count)).is_none()
+    }
+
+    /// The commands pushed so far.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The sequence the next pushed command gets.
+    pub fn next_seq(&self) -> u64 {
+        self.first_seq.saturating_add(u64::from(self.count))
+    }
+
+    /// Completes the frame and returns how many records it holds. With none, the begun frame is
+    /// removed instead, since an empty records frame is invalid, and `out` is as before `begin`.
+    pub fn finish(self, out: &mut Vec<u8>) -> u32 {
+        if self.count == 0 {
+            out.truncate(self.start);
+            return 0;
+        }
+        let len = u32::try_from(out.len() - self.start).unwrap_or(u32::MAX);
+        debug_assert!(
+            len as usize <= MAX_FRAME,
+            "the buffer changed behind the writer"
+        );
+        // `get_mut` rather than indexing: a caller that truncated the buffer behind the writer
+        // gets a broken frame (which the peer refuses), not a panic in the replicator.
+        if let Some(field) = out.get_mut(self.start..self.start + 4) {
+            field.copy_from_slice(&len.to_le_bytes());
+        }
+        let count_at = self.start + HEADER_LEN + 8;
+        if let Some(field) = out.get_mut(count_at..count_at + 4) {
+            field.copy_from_slice(&self.count.to_le_bytes());
+        }
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hayate_core::{
+        AccountId, Amount, AssetId, ClientOrderId, NewOrder, OrderId, OrderRef, Price, Qty,
+        SelfTradePrevention, Side, SymbolId, TimeInForce,
+    };
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn encoded(message: &Message<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        message.encode(&mut out);
+        out
+    }
+
+    /// A records frame with `commands` from `first_seq`.
+    fn records_frame(first_seq: u64, commands: &[Command]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut writer = RecordsWriter::begin(&mut out, first_seq);
+        for command in commands {
+            writer.push(&mut out, command).unwrap();
+        }
+        writer.finish(&mut out);
+        out
+    }
+
+    fn halts(n: u64) -> Vec<Command> {
+        (0..n).map(|i| Command::halt(None).at(i)).collect()
+    }
+
+    fn hello() -> Hello {
+        Hello {
+            epoch: 3,
+            last_seq: 1_000,
+            last_epoch_start: 900,
+            config_digest: 0xdead_beef_cafe_f00d,
+        }
+    }
+
+    fn fixed_messages() -> Vec<Message<'static>> {
+        vec![
+            Message::Hello(hello()),
+            Message::Welcome(Welcome {
+                epoch: 4,
+                resume_from: 1_001,
+                primary_last_seq: 1_500,
+            }),
+            Message::Truncate(Truncate {
+                keep_through: 899,
+                epoch: 4,
+            }),
+            Message::Refuse {
+                code: RefuseCode::ConfigMismatch,
+                text: "configuration digest differs",
+            },
+            Message::Refuse {
+                code: RefuseCode::Busy,
+                text: "",
+            },
+            Message::Ack(Ack {
+                durable_seq: 10,
+                applied_seq: 9,
+            }),
+            Message::Heartbeat(Heartbeat {
+                epoch: 4,
+                seq: 77,
+                sent_ns: 1_700_000_000_000_000_000,
+            }),
+            Message::EpochNotice(EpochNotice {
+                epoch: 5,
+                epoch_start: 1_501,
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let records = records_frame(42, &halts(3));
+        let mut messages = fixed_messages();
+        messages.push(Message::decode(&records).unwrap());
+        for message in messages {
+            let bytes = encoded(&message);
+            assert_eq!(frame(&bytes), Framing::Complete { len: bytes.len() });
+            assert_eq!(bytes.get(4), Some(&message.msg_type()));
+            assert_eq!(Message::decode(&bytes), Ok(message));
+        }
+        assert_eq!(encoded(&Message::Hello(hello())).len(), 48);
+        assert_eq!(
+            encoded(&Message::Ack(Ack {
+                durable_seq: 1,
+                applied_seq: 1
+            }))
+            .len(),
+            24
+        );
+    }
+
+    #[test]
+    fn every_refuse_code_round_trips() {
+        for v in 0..=u16::MAX {
+            if let Some(code) = RefuseCode::from_u16(v) {
+                assert_eq!(code as u16, v);
+                let bytes = encoded(&Message::Refuse { code, text: "x" });
+                assert_eq!(
+                    Message::decode(&bytes),
+                    Ok(Message::Refuse { code, text: "x" })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wire_layout_is_little_endian_with_the_documented_offsets() {
+        let bytes = encoded(&Message::Hello(hello()));
+        assert_eq!(&bytes[..8], &[48, 0, 0, 0, msg_type::HELLO, VERSION, 0, 0]);
+        assert_eq!(&bytes[8..16], b"HAYATERP");
+        assert_eq!(&bytes[16..24], &3u64.to_le_bytes());
+        assert_eq!(&bytes[40..48], &0xdead_beef_cafe_f00du64.to_le_bytes());
+
+        let bytes = records_frame(7, &halts(2));
+        assert_eq!(&bytes[..4], &(24u32 + 256).to_le_bytes());
+        assert_eq!(&bytes[8..16], &7u64.to_le_bytes());
+        assert_eq!(&bytes[16..20], &2u32.to_le_bytes());
+        assert_eq!(&bytes[20..24], &[0; 4]);
+        assert_eq!(&bytes[24..152], Command::halt(None).at(0).as_bytes());
+    }
+
+    fn check_records(first_seq: u64, commands: &[Command]) {
+        let bytes = records_frame(first_seq, commands);
+        assert_eq!(bytes.len(), RECORDS_HEAD_LEN + commands.len() * COMMAND_LEN);
+        let Ok(Message::Records(records)) = Message::decode(&bytes) else {
+            panic!("not records");
+        };
+        assert_eq!(records.first_seq(), first_seq);
+        assert_eq!(records.count() as usize, commands.len());
+        assert_eq!(records.last_seq(), first_seq + commands.len() as u64 - 1);
+        let decoded: Vec<(u64, Command)> = records.iter().collect();
+        let expected: Vec<(u64, Command)> = (first_seq..).zip(commands.iter().copied()).collect();
+        assert_eq!(decoded, expected);
+        // A decoded run re-encodes to the same bytes, so a relay can forward it unchanged.
+        assert_eq!(encoded(&Message::Records(records)), bytes);
+    }
+
+    #[test]
+    fn records_with_one_command() {
+        check_records(1, &halts(1));
+    }
+
+    #[test]
+    fn records_with_a_thousand_commands() {
+        check_records(5_000, &halts(1_000));
+    }
+
+    #[test]
+    fn records_writer_appends_after_existing_bytes_without_allocating() {
+        let mut out = Vec::with_capacity(4096);
+        Message::Ack(Ack {
+            durable_seq: 1,
+            applied_seq: 1,
+        })
+        .encode(&mut out);
+        let capacity = out.capacity();
+        let before = out.len();
+        let mut writer = RecordsWriter::begin(&mut out, 10);
+        for command in halts(5) {
+            writer.push(&mut out, &command).unwrap();
+        }
+        assert_eq!(writer.next_seq(), 15);
+        assert_eq!(writer.finish(&mut out), 5);
+        assert_eq!(out.capacity(), capacity);
+        let Framing::Complete { len } = frame(&out) else {
+            panic!("no first frame");
+        };
+        assert_eq!(len, before);
+        let second = &out[len..];
+        assert_eq!(frame(second), Framing::Complete { len: second.len() });
+        let Ok(Message::Records(records)) = Message::decode(second) else {
+            panic!("not records");
+        };
+        assert_eq!((records.first_seq(), records.count()), (10, 5));
+    }
+
+    #[test]
+    fn records_writer_without_commands_leaves_the_buffer_as_it_was() {
+        let mut out = vec![1, 2, 3];
+        let writer = RecordsWriter::begin(&mut out, 1);
+        assert_eq!(writer.finish(&mut out), 0);
+        assert_eq!(out, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn records_writer_stops_at_the_frame_limit() {
+        let mut out = Vec::new();
+        let mut writer = RecordsWriter::begin(&mut out, 1);
+        let command = Command::snapshot();
+        for _ in 0..MAX_RECORDS {
+            writer.push(&mut out, &command).unwrap();
+        }
+        assert!(writer.is_full());
+        assert_eq!(writer.push(&mut out, &command), Err(RecordsFull));
+        assert_eq!(writer.finish(&mut out), MAX_RECORDS);
+        assert!(out.len() <= MAX_FRAME);
+        assert_eq!(frame(&out), Framing::Complete { len: out.len() });
+        let Ok(Message::Records(records)) = Message::decode(&out) else {
+            panic!("not records");
+        };
+        assert_eq!(records.iter().count(), MAX_RECORDS as usize);
+    }
+
+    #[test]
+    fn records_writer_stops_at_the_last_sequence() {
+        let mut out = Vec::new();
+        let mut writer = RecordsWriter::begin(&mut out, u64::MAX - 1);
+        let command = Command::snapshot();
+        writer.push(&mut out, &command).unwrap();
+        writer.push(&mut out, &command).unwrap();
+        assert_eq!(writer.push(&mut out, &command), Err(RecordsFull));
+        writer.finish(&mut out);
+        let Ok(Message::Records(records)) = Message::decode(&out) else {
+            panic!("not records");
+        };
+        let seqs: Vec<u64> = records.iter().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, vec![u64::MAX - 1, u64::MAX]);
+    }
+
+    /// Feeds `stream` to a receiver in two parts split at `at`, returning the messages it cut.
+    fn receive_split(stream: &[u8], at: usize) -> Vec<Message<'static>> {
+        let mut buffer = Vec::new();
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        for part in [&stream[..at], &stream[at..]] {
+            buffer.extend_from_slice(part);
+            loop {
+                match frame(&buffer) {
+                    Framing::Complete { len } => {
+                        frames.push(buffer.drain(..len).collect());
+                    }
+                    Framing::Incomplete => break,
+                    Framing::Invalid { declared } => panic!("invalid length {declared}"),
+                }
+            }
+        }
+        assert!(buffer.is_empty());
+        frames
+            .into_iter()
+            .map(|f| {
+                let f: &'static [u8] = Vec::leak(f);
+                Message::decode(f).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_cuts_the_same_at_every_split() {
+        let records = records_frame(1, &halts(3));
+        let mut stream = encoded(&Message::Hello(hello()));
+        stream.extend_from_slice(&records);
+        let expected = vec![Message::Hello(hello()), Message::decode(&records).unwrap()];
+        for at in 0..=stream.len() {
+            assert_eq!(receive_split(&stream, at), expected, "split at {at}");
+        }
+    }
+
+    #[test]
+    fn invalid_lengths_are_judged_from_four_bytes() {
+        for declared in (0..HEADER_LEN as u32).chain([MAX_FRAME as u32 + 1, u32::MAX]) {
+            assert_eq!(
+                frame(&declared.to_le_bytes()),
+                Framing::Invalid {
+                    declared: declared as usize
+                }
+            );
+        }
+        assert_eq!(
+            frame(&(MAX_FRAME as u32).to_le_bytes()),
+            Framing::Incomplete
+        );
+        assert_eq!(frame(&8u32.to_le_bytes()), Framing::Incomplete);
+        for len in 0..4 {
+            assert_eq!(frame(&[0xff; 3][..len]), Framing::Incomplete);
+        }
+    }
+
+    /// A frame with the given type and body, its length set to match.
+    fn raw(msg_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_header(&mut out, msg_type, HEADER_LEN + body.len());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn each_decode_error() {
+        use DecodeError::*;
+        assert_eq!(Message::decode(&[8, 0, 0, 0]), Err(Short { len: 4 }));
+
+        let mut bytes = encoded(&Message::Ack(Ack::default()));
+        bytes.push(0);
+        assert_eq!(
+            Message::decode(&bytes),
+            Err(LengthMismatch {
+                declared: 24,
+                actual: 25
+            })
+        );
+
+        let mut huge = raw(msg_type::ACK, &[]);
+        huge.resize(MAX_FRAME + 1, 0);
+        huge[..4].copy_from_slice(&(MAX_FRAME as u32 + 1).to_le_bytes());
+        assert_eq!(Message::decode(&huge), Err(TooLong { len: MAX_FRAME + 1 }));
+
+        let mut bytes = encoded(&Message::Ack(Ack::default()));
+        bytes[5] = 2;
+        assert_eq!(Message::decode(&bytes), Err(BadVersion { version: 2 }));
+
+        for t in [0u8, 0x09, 0xff] {
+            assert_eq!(
+                Message::decode(&raw(t, &[0; 16])),
+                Err(UnknownType { msg_type: t })
+            );
+        }
+
+        assert_eq!(
+            Message::decode(&raw(msg_type::ACK, &[0; 15])),
+            Err(BadLength {
+                msg_type: msg_type::ACK,
+                expected: 24,
+                got: 23
+            })
+        );
+        assert_eq!(
+            Message::decode(&raw(msg_type::WELCOME, &[0; 32])),
+            Err(BadLength {
+                msg_type: msg_type::WELCOME,
+                expected: 32,
+                got: 40
+            })
+        );
+        assert_eq!(
+            Message::decode(&raw(msg_type::HELLO, &MAGIC)),
+            Err(BadLength {
+                msg_type: msg_type::HELLO,
+                expected: 48,
+                got: 16
+            })
+        );
+        assert_eq!(
+            Message::decode(&raw(msg_type::REFUSE, &[1, 0])),
+            Err(BadLength {
+                msg_type: msg_type::REFUSE,
+                expected: 16,
+                got: 10
+            })
+        );
+
+        let mut bytes = encoded(&Message::Hello(hello()));
+        bytes[8] = b'h';
+        assert_eq!(Message::decode(&bytes), Err(BadMagic));
+
+        let refuse = |code: u16, text: &[u8]| {
+            let mut body = code.to_le_bytes().to_vec();
+            body.extend_from_slice(&[0; 6]);
+            body.extend_from_slice(text);
+            raw(msg_type::REFUSE, &body)
+        };
+        assert_eq!(
+            Message::decode(&refuse(0, b"")),
+            Err(UnknownRefuseCode { code: 0 })
+        );
+        assert_eq!(
+            Message::decode(&refuse(6, b"")),
+            Err(UnknownRefuseCode { code: 6 })
+        );
+        assert_eq!(
+            Message::decode(&refuse(1, &[b'a'; 513])),
+            Err(TextTooLong { len: 513 })
+        );
+        assert!(Message::decode(&refuse(1, &[b'a'; 512])).is_ok());
+        assert_eq!(Message::decode(&refuse(1, &[0xc3])), Err(BadText));
+
+        let records = |first_seq: u64, count: u32, commands: &[hayate_core::Command]| {
+            let mut body = first_seq.to_le_bytes().to_vec();
+            body.extend_from_slice(&count.to_le_bytes());
+            body.extend_from_slice(&[0; 4]);
+            for command in commands {
+                body.extend_from_slice(command.as_bytes());
+            }
+            raw(msg_type::RECORDS, &body)
+        };
+        assert_eq!(Message::decode(&records(1, 0, &[])), Err(ZeroRecords));
+        assert_eq!(
+            Message::decode(&records(1, 2, &halts(1))),
+            Err(BadLength {
+                msg_type: msg_type::RECORDS,
+                expected: 24 + 256,
+                got: 24 + 128
+            })
+        );
+        assert_eq!(
+            Message::decode(&records(1, u32::MAX, &halts(1))),
+            Err(BadLength {
+                msg_type: msg_type::RECORDS,
+                expected: 24 + 128 * u32::MAX as usize,
+                got: 24 + 128
+            })
+        );
+        assert_eq!(
+            Message::decode(&raw(msg_type::RECORDS, &[0; 12])),
+            Err(BadLength {
+                msg_type: msg_type::RECORDS,
+                expected: 24,
+                got: 20
+            })
+        );
+        assert_eq!(
+            Message::decode(&records(0, 1, &halts(1))),
+            Err(BadSequence {
+                first_seq: 0,
+                count: 1
+            })
+        );
+        assert_eq!(
+            Message::decode(&records(u64::MAX, 2, &halts(2))),
+            Err(BadSequence {
+                first_seq: u64::MAX,
+                count: 2
+            })
+        );
+        assert!(Message::decode(&records(u64::MAX, 1, &halts(1))).is_ok());
+
+        let mut bad_version = halts(3);
+        let mut bytes = records(1, 3, &bad_version);
+        bytes[24 + 128 + 1] = 9;
+        assert_eq!(
+            Message::decode(&bytes),
+            Err(Command {
+                index: 1,
+                source: CommandDecodeError::Version { version: 9 }
+            })
+        );
+        bad_version[2].kind = 0;
+        assert_eq!(
+            Message::decode(&records(1, 3, &bad_version)),
+            Err(Command {
+                index: 2,
+                source: CommandDecodeError::Kind { kind: 0 }
+            })
+        );
+    }
+
+    #[test]
+    fn header_reserved_bytes_and_padding_are_ignored() {
+        let mut bytes = records_frame(1, &halts(1));
+        bytes[6] = 0xaa;
+        bytes[7] = 0xbb;
+        bytes[20] = 0xcc;
+        assert!(Message::decode(&bytes).is_ok());
+    }
+
+    #[test]
+    fn long_refusal_text_is_cut_at_a_character_boundary() {
+        // 'é' is two bytes, so 512 bytes fall in the middle of the 257th character.
+        let text = "é".repeat(300);
+        let bytes = encoded(&Message::Refuse {
+            code: RefuseCode::StaleEpoch,
+            text: &text,
+        });
+        let Ok(Message::Refuse { code, text: got }) = Message::decode(&bytes) else {
+            panic!("not a refusal");
+        };
+        assert_eq!(code, RefuseCode::StaleEpoch);
+        assert_eq!(got, "é".repeat(256));
+        let text = format!("a{}", "é".repeat(300));
+        let bytes = encoded(&Message::Refuse {
+            code: RefuseCode::StaleEpoch,
+            text: &text,
+        });
+        let Ok(Message::Refuse { text: got, .. }) = Message::decode(&bytes) else {
+            panic!("not a refusal");
+        };
+        assert_eq!(got.len(), 511);
+    }
+
+    fn client_order_id() -> impl Strategy<Value = ClientOrderId> {
+        "[A-Za-z0-9]{0,32}".prop_map(|s| ClientOrderId::new(&s).unwrap_or(ClientOrderId::EMPTY))
+    }
+
+    fn order_ref() -> impl Strategy<Value = OrderRef> {
+        prop_oneof![
+            any::<u64>().prop_map(|id| OrderRef::Id(OrderId(id))),
+            client_order_id().prop_map(OrderRef::Client),
+            (any::<u64>(), client_order_id()).prop_map(|(id, c)| OrderRef::Both(OrderId(id), c)),
+        ]
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        let symbol = any::<Option<u16>>().prop_map(|s| s.map(SymbolId));
+        let shape =
+            prop_oneof![
+                (
+                    any::<u32>(),
+                    any::<u16>(),
+                    any::<bool>(),
+                    any::<u64>(),
+                    any::<u64>(),
+                    client_order_id(),
+                    any::<bool>(),
+                )
+                    .prop_map(|(a, s, buy, p, q, id, market)| {
+                        let side = if buy { Side::Buy } else { Side::Sell };
+                        let order = if market {
+                            NewOrder::market(AccountId(a), SymbolId(s), side, Qty(q), id)
+                        } else {
+                            NewOrder::limit(AccountId(a), SymbolId(s), side, Price(p), Qty(q), id)
+                                .with_tif(TimeInForce::Ioc)
+                                .with_stp(SelfTradePrevention::CancelBoth)
+                                .post_only()
+                        };
+                        Command::new_order(order)
+                    }),
+                (any::<u32>(), order_ref(), client_order_id())
+                    .prop_map(|(a, r, id)| Command::cancel(AccountId(a), r, id)),
+                (
+                    any::<u32>(),
+                    order_ref(),
+                    client_order_id(),
+                    any::<u64>(),
+                    any::<u64>()
+                )
+                    .prop_map(|(a, r, id, p, q)| Command::replace(
+                        AccountId(a),
+                        r,
+                        id,
+                        Price(p),
+                        Qty(q)
+                    )),
+                (any::<u32>(), symbol.clone(), client_order_id())
+                    .prop_map(|(a, s, id)| Command::mass_cancel(AccountId(a), s, id)),
+                (any::<u32>(), order_ref(), client_order_id())
+                    .prop_map(|(a, r, id)| Command::query_order(AccountId(a), r, id)),
+                (any::<u32>(), any::<u16>(), any::<u64>()).prop_map(|(a, s, q)| Command::deposit(
+                    AccountId(a),
+                    AssetId(s),
+                    Amount(q)
+                )),
+                (any::<u32>(), any::<u16>(), any::<u64>()).prop_map(|(a, s, q)| Command::withdraw(
+                    AccountId(a),
+                    AssetId(s),
+                    Amount(q)
+                )),
+                symbol.clone().prop_map(Command::halt),
+                symbol.prop_map(Command::resume),
+                Just(Command::snapshot()),
+                any::<u32>().prop_map(|a| Command::cancel_on_disconnect(AccountId(a))),
+            ];
+        (shape, any::<u64>()).prop_map(|(command, ts)| command.at(ts))
+    }
+
+    fn message_type() -> impl Strategy<Value = u8> {
+        msg_type::HELLO..=msg_type::EPOCH_NOTICE
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = frame(&bytes);
+            let _ = Message::decode(&bytes);
+        }
+
+        #[test]
+        fn decode_never_panics_behind_a_valid_header(
+            t in message_type(),
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let _ = Message::decode(&raw(t, &body));
+        }
+
+        #[test]
+        fn decode_never_panics_on_a_records_head_with_random_commands(
+            first_seq in any::<u64>(),
+            count in 0u32..5,
+            commands in proptest::collection::vec(any::<u8>(), 0..700),
+        ) {
+            let mut body = first_seq.to_le_bytes().to_vec();
+            body.extend_from_slice(&count.to_le_bytes());
+            body.extend_from_slice(&[0; 4]);
+            body.extend_from_slice(&commands);
+            let _ = Message::decode(&raw(msg_type::RECORDS, &body));
+        }
+
+        #[test]
+        fn decode_never_panics_on_a_corrupted_valid_frame(
+            which in 0usize..9,
+            commands in proptest::collection::vec(command(), 1..4),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut bytes = match fixed_messages().get(which) {
+                Some(message) => encoded(message),
+                None => records_frame(1, &commands),
+            };
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            let _ = frame(&bytes);
+            if let Ok(message) = Message::decode(&bytes) {
+                // Whatever decodes must encode again to a frame of the same length.
+                prop_assert_eq!(encoded(&message).len(), bytes.len());
+            }
+        }
+
+        #[test]
+        fn records_round_trip_any_valid_commands(
+            first_seq in 1u64..=u64::MAX - 64,
+            commands in proptest::collection::vec(command(), 1..64),
+        ) {
+            for command in &commands {
+                prop_assert_eq!(Command::from_bytes(command.as_bytes()), Ok(*command));
+            }
+            let bytes = records_frame(first_seq, &commands);
+            let Ok(Message::Records(records)) = Message::decode(&bytes) else {
+                return Err(TestCaseError::fail("not records"));
+            };
+            let decoded: Vec<(u64, Command)> = records.iter().collect();
+            let expected: Vec<(u64, Command)> = (first_seq..).zip(commands).collect();
+            prop_assert_eq!(decoded, expected);
+        }
+    }
+}
