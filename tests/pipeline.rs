@@ -602,7 +602,7 @@ fn losing_the_standby_halts_or_degrades_by_policy() {
     }
     let failure = pipeline.failure().expect("halted");
     assert!(
-        failure.contains("did not acknowledge sequence 1"),
+        failure.contains("no standby acknowledged sequence 1"),
         "{failure}"
     );
     assert!(matches!(

@@ -95,3 +95,140 @@ fn a_standby_fed_the_primarys_journal_reaches_the_same_digest_at_the_same_sequen
     assert_eq!(standby_report.processed_seq, primary_report.processed_seq);
     assert_eq!(standby_report.digest, primary_report.digest);
 }
+
+mod over_tcp {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use hayate::adapters::replication::primary::{
+        PrimarySettings, PrimaryState, ReplicationServer,
+    };
+    use hayate::adapters::replication::standby::{
+        Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
+    };
+    use hayate::config::ReplicationMode;
+    use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy};
+
+    use super::*;
+
+    struct Node(Monitor);
+
+    impl PrimaryState for Node {
+        fn epochs(&self) -> Vec<(u64, u64)> {
+            Vec::new()
+        }
+        fn last_seq(&self) -> u64 {
+            self.0.stats().durable_seq
+        }
+        fn step_down(&self, _higher_epoch: u64) {}
+    }
+
+    impl StandbyState for Node {
+        fn epoch(&self) -> (u64, u64) {
+            (1, 1)
+        }
+        fn durable_seq(&self) -> u64 {
+            self.0.stats().durable_seq
+        }
+        fn applied_seq(&self) -> u64 {
+            self.0.stats().processed_seq
+        }
+    }
+
+    fn digest_of(config: &ExchangeConfig) -> u64 {
+        Engine::new(config.engine_config().clone()).digest()
+    }
+
+    /// Sync mode over a real socket: every batch waits for the standby's acknowledgement, and
+    /// the standby ends in the same state at the same sequence.
+    #[test]
+    fn a_sync_standby_over_tcp_holds_every_command_the_primary_matched() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let config = ExchangeConfig::demo();
+        let primary_dir = tempfile::tempdir().expect("tempdir");
+        let standby_dir = tempfile::tempdir().expect("tempdir");
+        let link = ReplicaLink::new(
+            ReplicationMode::Sync,
+            StandbyLossPolicy::Halt,
+            Duration::from_secs(10),
+        );
+        // The standby starts first (as in production: the primary waits for it under `halt`).
+        let (standby, mut standby_events, _) =
+            Pipeline::builder(config.engine_config().clone(), standby_dir.path())
+                .journal_options(options())
+                .start()
+                .expect("standby");
+        let (primary, primary_events, _) =
+            Pipeline::builder(config.engine_config().clone(), primary_dir.path())
+                .journal_options(options())
+                .replica(Arc::clone(&link))
+                .start()
+                .expect("primary");
+        let server = ReplicationServer::start(
+            PrimarySettings {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                journal_dir: primary_dir.path().join("journal"),
+                heartbeat: Duration::from_millis(50),
+                config_digest: digest_of(&config),
+            },
+            Arc::clone(&link),
+            Arc::new(Node(primary.monitor())),
+        )
+        .expect("server");
+        let stop = Arc::new(AtomicBool::new(false));
+        let status = Arc::new(FollowerStatus::default());
+        let follower = {
+            let settings = FollowerSettings {
+                primary: server.addr(),
+                heartbeat: Duration::from_millis(50),
+                config_digest: digest_of(&config),
+            };
+            let mut applier = Applier::new(standby.publisher(), 0);
+            let node = Node(standby.monitor());
+            let (stop, status) = (Arc::clone(&stop), Arc::clone(&status));
+            std::thread::spawn(move || follow(&settings, &mut applier, &node, &status, &stop))
+        };
+        // Drain the standby's events (nobody reads them) so its matcher never waits.
+        let drainer = std::thread::spawn(move || {
+            while standby_events.poll(|_| {}).is_ok() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let mut publisher = primary.publisher();
+        for deposit in config.initial_deposits() {
+            publisher.publish(&deposit).expect("publish");
+        }
+        for n in 0..1_000 {
+            publisher
+                .publish(&order(1 + (n % 2) as u32, n))
+                .expect("publish");
+        }
+        drop(publisher);
+        let total = 1_000 + config.initial_deposits().len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while primary.processed_seq() < total && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(primary.processed_seq(), total, "{:?}", primary.failure());
+        // Sync: the standby had everything the primary matched, durable, before it matched it.
+        assert!(link.acked_seq() >= total);
+        assert!(!link.is_degraded());
+        assert!(status.connected.load(Ordering::Acquire));
+        stop.store(true, Ordering::Release);
+        let outcome = follower.join().expect("follower");
+        assert_eq!(
+            outcome,
+            hayate::adapters::replication::standby::Followed::Stopped
+        );
+        drop(server);
+        let primary_report = stop_pipeline(primary, primary_events);
+        let standby_report = standby.stop().expect("standby stop");
+        drainer.join().expect("drainer");
+        assert_eq!(standby_report.processed_seq, primary_report.processed_seq);
+        assert_eq!(standby_report.digest, primary_report.digest);
+    }
+
+    fn stop_pipeline(pipeline: Pipeline, events: EventReceiver) -> hayate::pipeline::StopReport {
+        super::stop(pipeline, events)
+    }
+}

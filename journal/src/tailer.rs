@@ -62,9 +62,18 @@ impl Tailer {
 
     /// Delivers every complete record written since the last poll to `f(seq, payload)`, across
     /// segment roll-overs; returns how many it delivered (0: nothing new yet).
-    pub fn poll(&mut self, mut f: impl FnMut(u64, &[u8])) -> Result<usize> {
+    pub fn poll(&mut self, f: impl FnMut(u64, &[u8])) -> Result<usize> {
+        self.poll_at_most(usize::MAX, f)
+    }
+
+    /// Like [`Tailer::poll`], but delivers at most `max` records (the rest wait for the next
+    /// call), so a consumer far behind works through the backlog in bounded steps.
+    pub fn poll_at_most(&mut self, max: usize, mut f: impl FnMut(u64, &[u8])) -> Result<usize> {
         let mut delivered = 0;
         loop {
+            if delivered >= max {
+                return Ok(delivered);
+            }
             if self.current.is_none() && !self.map_next_segment()? {
                 return Ok(delivered);
             }

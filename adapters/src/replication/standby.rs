@@ -2,8 +2,15 @@
 //! exactly once, so its journal holds the same records at the same sequences and its matcher
 //! reaches the same state (the same digest at the same sequence).
 
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use hayate_core::command::Command;
 use hayate_core::pipeline::{PublishError, Publisher};
+
+use super::peer::Peer;
+use super::protocol::{Ack, Heartbeat, Hello, Message, RefuseCode};
 
 /// Why a record could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,4 +79,203 @@ impl Applier {
             Err(e) => Err(ApplyError::Pipeline(e.to_string())),
         }
     }
+}
+
+/// What the standby reports of itself in the handshake and its acknowledgements.
+pub trait StandbyState: Send + Sync {
+    /// The current epoch and the sequence it began at.
+    fn epoch(&self) -> (u64, u64);
+    /// The last sequence this node's journal has made durable (what an Ack promises).
+    fn durable_seq(&self) -> u64;
+    /// The last sequence this node's matcher has applied.
+    fn applied_seq(&self) -> u64;
+}
+
+/// Settings of the standby's connection to its primary.
+#[derive(Debug, Clone)]
+pub struct FollowerSettings {
+    /// Where the primary listens for its standby.
+    pub primary: SocketAddr,
+    /// Heartbeat period.
+    pub heartbeat: Duration,
+    /// Digest of the engine configuration (must equal the primary's).
+    pub config_digest: u64,
+}
+
+/// Why [`follow`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// Asked to stop (e.g. to be promoted).
+    Stopped,
+    /// The primary says this node holds records it never had: drop everything after
+    /// `keep_through` (with the pipeline stopped), then follow again.
+    Truncate {
+        /// The last sequence to keep.
+        keep_through: u64,
+    },
+    /// The primary refused this standby for good (configuration, epoch): an operator must act.
+    Refused {
+        /// Why, as the primary said.
+        text: String,
+    },
+}
+
+/// What the standby has seen of its primary, for `/status`.
+#[derive(Debug, Default)]
+pub struct FollowerStatus {
+    /// Connected and streaming.
+    pub connected: AtomicBool,
+    /// The primary's last sequence, from its heartbeats.
+    pub primary_seq: AtomicU64,
+    /// The primary's epoch.
+    pub primary_epoch: AtomicU64,
+}
+
+/// Follows the primary until `stop`: connects (and reconnects after any failure, every
+/// heartbeat), resumes where this node's journal ends, applies records, acknowledges what this
+/// node has made durable, and exchanges heartbeats.
+pub fn follow(
+    settings: &FollowerSettings,
+    applier: &mut Applier,
+    state: &dyn StandbyState,
+    status: &FollowerStatus,
+    stop: &AtomicBool,
+) -> Followed {
+    while !stop.load(Ordering::Acquire) {
+        match session(settings, applier, state, status, stop) {
+            Ok(Some(outcome)) => {
+                status.connected.store(false, Ordering::Release);
+                return outcome;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(primary = %settings.primary, error = %e, "replication link down; retrying")
+            }
+        }
+        status.connected.store(false, Ordering::Release);
+        std::thread::sleep(settings.heartbeat);
+    }
+    Followed::Stopped
+}
+
+/// One connection: `Ok(Some)` ends following, `Ok(None)`/`Err` reconnect.
+fn session(
+    settings: &FollowerSettings,
+    applier: &mut Applier,
+    state: &dyn StandbyState,
+    status: &FollowerStatus,
+    stop: &AtomicBool,
+) -> std::io::Result<Option<Followed>> {
+    let gone_after = settings.heartbeat * super::primary::MISSED_HEARTBEATS;
+    let stream = TcpStream::connect_timeout(&settings.primary, gone_after)?;
+    let mut peer = Peer::new(stream)?;
+    let (epoch, epoch_start) = state.epoch();
+    peer.send(&Message::Hello(Hello {
+        epoch,
+        last_seq: applier.next_seq() - 1,
+        last_epoch_start: epoch_start,
+        config_digest: settings.config_digest,
+    }));
+    peer.flush_all(gone_after)?;
+    let answer = peer.wait_frame(gone_after)?;
+    let welcome = match Message::decode(&answer) {
+        Ok(Message::Welcome(welcome)) => welcome,
+        Ok(Message::Truncate(t)) => {
+            return Ok(Some(Followed::Truncate {
+                keep_through: t.keep_through,
+            }));
+        }
+        Ok(Message::Refuse { code, text }) => {
+            // Busy: another standby is connected; try again later. The rest need an operator.
+            if code == RefuseCode::Busy {
+                return Err(std::io::Error::other(text.to_owned()));
+            }
+            return Ok(Some(Followed::Refused {
+                text: format!("{code:?}: {text}"),
+            }));
+        }
+        Ok(_) => return Err(std::io::Error::other("unexpected answer to Hello")),
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    };
+    status.primary_epoch.store(welcome.epoch, Ordering::Relaxed);
+    status
+        .primary_seq
+        .store(welcome.primary_last_seq, Ordering::Relaxed);
+    status.connected.store(true, Ordering::Release);
+    tracing::info!(primary = %settings.primary, from = welcome.resume_from, "following the primary");
+    let mut last_heard = Instant::now();
+    let mut last_sent = Instant::now();
+    let mut acked = 0u64;
+    let mut idle = 0u32;
+    while !stop.load(Ordering::Acquire) {
+        let mut busy = peer.fill()?;
+        if busy {
+            last_heard = Instant::now();
+        }
+        let mut failure = None;
+        peer.frames(|message| -> std::io::Result<()> {
+            match message {
+                Message::Records(records) => {
+                    for (seq, command) in records.iter() {
+                        if let Err(e) = applier.apply(seq, &command) {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                Message::Heartbeat(heartbeat) => {
+                    status
+                        .primary_seq
+                        .fetch_max(heartbeat.seq, Ordering::Relaxed);
+                    status
+                        .primary_epoch
+                        .store(heartbeat.epoch, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        if let Some(why) = failure {
+            return Err(std::io::Error::other(why));
+        }
+        let durable = state.durable_seq();
+        if durable > acked {
+            peer.send(&Message::Ack(Ack {
+                durable_seq: durable,
+                applied_seq: state.applied_seq(),
+            }));
+            acked = durable;
+            busy = true;
+        }
+        if last_sent.elapsed() >= settings.heartbeat {
+            peer.send(&Message::Heartbeat(Heartbeat {
+                epoch: state.epoch().0,
+                seq: durable,
+                sent_ns: 0,
+            }));
+        }
+        if peer.pending() > 0 {
+            peer.flush()?;
+            last_sent = Instant::now();
+        }
+        if last_heard.elapsed() >= gone_after {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the primary missed its heartbeats",
+            ));
+        }
+        if busy {
+            idle = 0;
+        } else {
+            idle = idle.saturating_add(1);
+            if idle > 1_000 {
+                std::thread::sleep(Duration::from_micros(50));
+            } else if idle > 100 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    Ok(Some(Followed::Stopped))
 }

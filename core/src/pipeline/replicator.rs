@@ -139,13 +139,17 @@ impl Replicator {
             if link.acked_seq() >= seq {
                 break;
             }
-            if !link.is_connected() || started.elapsed() >= link.timeout {
+            // Degrade gives up at once when no standby is connected; halt gives a standby the
+            // whole timeout to (re)connect and catch up, since giving up stops the exchange.
+            let gone = link.on_loss == StandbyLossPolicy::Degrade && !link.is_connected();
+            if gone || started.elapsed() >= link.timeout {
                 match link.on_loss {
                     StandbyLossPolicy::Degrade => link.degraded.store(true, Ordering::Release),
                     StandbyLossPolicy::Halt => self.health.fail(format!(
-                        "the standby did not acknowledge sequence {seq} within {:?}: halted \
-                         (synchronous replication, on_standby_loss = halt)",
-                        link.timeout
+                        "no standby acknowledged sequence {seq} within {:?} (connected: {}): \
+                         halted (synchronous replication, on_standby_loss = halt)",
+                        link.timeout,
+                        link.is_connected()
                     )),
                 }
                 break;
