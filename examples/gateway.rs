@@ -10,15 +10,18 @@
 //! Stop it with Ctrl-C (SIGINT) or SIGTERM: sessions are logged out, the pipeline drains, the
 //! journal is made durable and a snapshot written. After a crash, start it again: it recovers
 //! from the journal and cancels the orders of users with cancel-on-disconnect.
+//!
+//! In a pair (`[replication]`), `--role standby` overrides the file's role: that is how an old
+//! primary rejoins after a failover. A primary that learns of a later epoch steps down and
+//! rejoins as a standby by itself, dropping any journal tail its new primary never had.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use clap::Parser;
 use hayate::ExchangeConfig;
-use hayate::adapters::gateway::Gateway;
-use hayate::config::AuthMode;
+use hayate::adapters::gateway::run_node;
+use hayate::config::{AuthMode, Role};
 
 #[derive(Parser)]
 #[command(about = "Run the Hayate example exchange (FIX 4.4, binary, admin, HTTP status)")]
@@ -26,9 +29,12 @@ struct Cli {
     /// The gateway configuration (TOML, SPEC §5); the demo exchange when absent.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Start as `primary` or `standby`, whatever `[replication] role` says.
+    #[arg(long, value_name = "ROLE", value_parser = ["primary", "standby"])]
+    role: Option<String>,
 }
 
-/// Set by the signal handler; a watcher thread turns it into a clean stop.
+/// Set by the signal handler; the node stops cleanly when it sees it.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -58,6 +64,23 @@ fn main() -> ExitCode {
         },
         None => ExchangeConfig::demo(),
     };
+    let config = match cli.role.as_deref() {
+        None => config,
+        Some(role) => {
+            let role = if role == "standby" {
+                Role::Standby
+            } else {
+                Role::Primary
+            };
+            match config.with_role(role) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     for user in config.users() {
         if user.auth == AuthMode::None {
             eprintln!(
@@ -71,30 +94,20 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let gateway = match Gateway::start(config.clone()) {
-        Ok(gateway) => gateway,
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let addrs = gateway.addrs();
-    println!("recovered: {}", gateway.recovery());
-    println!(
-        "hayate: FIX 4.4 on {} (comp id {}), binary on {}, http://{}/status",
-        addrs.fix,
-        config.gateway().comp_id,
-        addrs.binary,
-        addrs.http
-    );
-    let stop = gateway.stop_handle();
-    std::thread::spawn(move || {
-        while !STOP.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        stop.stop();
+    let comp_id = config.gateway().comp_id.clone();
+    let started = run_node(config, &STOP, |gateway| {
+        let addrs = gateway.addrs();
+        println!("recovered: {}", gateway.recovery());
+        println!(
+            "hayate: FIX 4.4 on {} (comp id {comp_id}), binary on {}, http://{}/status, {} in epoch {}",
+            addrs.fix,
+            addrs.binary,
+            addrs.http,
+            gateway.role().state().name(),
+            gateway.role().epoch(),
+        );
     });
-    match gateway.wait() {
+    match started {
         Ok(report) => {
             println!(
                 "stopped: durable sequence {}, digest {:016x}{}",

@@ -494,11 +494,27 @@ fn replication_policies_have_defaults_and_are_checked() {
         (1000, 100, 0)
     );
     let config = parse(
-        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 5\n",
+        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
     );
     let replication = config.replication().unwrap();
     assert_eq!(replication.on_standby_loss, StandbyLossPolicy::Halt);
-    assert_eq!(replication.auto_promote_after, 5);
+    assert_eq!(replication.auto_promote_after, 15);
+    // Automatic promotion is refused where it could make two primaries.
+    assert_refused(
+        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nauto_promote_after = 15\n",
+        "replication.auto_promote_after",
+        "on_standby_loss = \"halt\"",
+    );
+    assert_refused(
+        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nmode = \"async\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
+        "replication.auto_promote_after",
+        "mode = \"sync\"",
+    );
+    assert_refused(
+        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 5\n",
+        "replication.auto_promote_after",
+        "ack_timeout_ms",
+    );
     assert_refused(
         "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nack_timeout_ms = 0\n",
         "replication.ack_timeout_ms",
@@ -509,6 +525,28 @@ fn replication_policies_have_defaults_and_are_checked() {
         "replication.on_standby_loss",
         "unknown variant",
     );
+}
+
+#[test]
+fn a_role_override_needs_the_address_of_that_role() {
+    let config = parse(
+        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nprimary = \"127.0.0.1:9200\"\n",
+    );
+    let standby = config
+        .with_role(Role::Standby)
+        .expect("both addresses given");
+    assert_eq!(standby.replication().map(|r| r.role), Some(Role::Standby));
+    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let err = config
+        .with_role(Role::Standby)
+        .expect_err("no primary address")
+        .to_string();
+    assert!(err.contains("replication.primary"), "{err}");
+    let err = parse("")
+        .with_role(Role::Primary)
+        .expect_err("no pair")
+        .to_string();
+    assert!(err.contains("[replication]"), "{err}");
 }
 
 #[test]

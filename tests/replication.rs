@@ -182,11 +182,16 @@ mod over_tcp {
                 primary: server.addr(),
                 heartbeat: Duration::from_millis(50),
                 config_digest: digest_of(&config),
+                promote_after: None,
             };
             let mut applier = Applier::new(standby.publisher(), 0);
             let node = Node(standby.monitor());
             let (stop, status) = (Arc::clone(&stop), Arc::clone(&status));
-            std::thread::spawn(move || follow(&settings, &mut applier, &node, &status, &stop))
+            std::thread::spawn(move || {
+                follow(&settings, &mut applier, &node, &status, &|| {
+                    stop.load(Ordering::Acquire)
+                })
+            })
         };
         // Drain the standby's events (nobody reads them) so its matcher never waits.
         let drainer = std::thread::spawn(move || {

@@ -21,16 +21,20 @@ use std::time::Duration;
 
 use mio::{Poll, Waker};
 
+use hayate_core::Engine;
 use hayate_core::command::Command;
 use hayate_core::config::{ExchangeConfig, Role};
 use hayate_core::pipeline::{
-    EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, Publisher, StopReport,
+    EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, Publisher, ReplicaLink,
+    StopReport,
 };
 use hayate_core::recovery::RecoveryReport;
 
 use crate::http::{HttpServer, PageSource};
 use crate::metrics::{self, GatewayMetrics, StatusContext};
 use crate::net::server::{Server, ServerSettings, WAKER};
+use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
+use crate::replication::role::{NodeRole, Rejoin, RoleState};
 
 /// Why the gateway could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,8 @@ impl StopHandle {
 /// A running exchange.
 pub struct Gateway {
     pipeline: Option<Pipeline>,
+    replication: Option<Arc<ReplicationNode>>,
+    role: Arc<NodeRole>,
     io_thread: Option<JoinHandle<(EventReceiver, Publisher)>>,
     http: Option<HttpServer>,
     stop: StopHandle,
@@ -116,23 +122,69 @@ impl Gateway {
         );
         let metrics = Arc::new(GatewayMetrics::new());
         let wake = Arc::clone(&waker);
-        let (pipeline, receiver, recovery) = PipelineBuilder::configured(&config)
-            .initial_commands(config.initial_deposits())
-            .output_wakeup(move || {
-                let _ = wake.wake();
-            })
-            .start()?;
+        let initial_role = node::initial_role(config.replication());
+        let standby = initial_role == RoleState::Standby;
+        let link = config.replication().map(|r| {
+            let link = ReplicaLink::new(
+                r.mode,
+                r.on_standby_loss,
+                Duration::from_millis(r.ack_timeout_ms),
+            );
+            // A standby's replicator must not wait for a standby of its own.
+            link.set_active(!standby);
+            link
+        });
+        let mut builder = PipelineBuilder::configured(&config).output_wakeup(move || {
+            let _ = wake.wake();
+        });
+        if standby {
+            // Everything a standby journals comes from its primary, the deposits included.
+            builder = builder.initial_commands(Vec::new());
+        }
+        if let Some(link) = &link {
+            builder = builder.replica(Arc::clone(link));
+        }
+        let (pipeline, receiver, recovery) = builder.start()?;
         let publisher = pipeline.publisher();
         let monitor = pipeline.monitor();
         let stop = StopHandle {
             stop: Arc::new(AtomicBool::new(false)),
             waker,
         };
-        let role = config.replication().map(|r| r.role);
+        let role = Arc::new(NodeRole::new(initial_role, recovery.epochs.clone()));
+        let replication = match (config.replication(), link) {
+            (Some(replication), Some(link)) => {
+                let context = NodeContext {
+                    config: replication.clone(),
+                    journal_dir: config.journal().dir.join("journal"),
+                    config_digest: Engine::new(config.engine_config().clone()).digest(),
+                    link,
+                    role: Arc::clone(&role),
+                    monitor: monitor.clone(),
+                    stop_gateway: {
+                        let stop = stop.clone();
+                        Arc::new(move || stop.stop())
+                    },
+                };
+                match ReplicationNode::start(context, pipeline.publisher(), recovery.last_seq) {
+                    Ok(node) => Some(Arc::new(node)),
+                    Err(source) => {
+                        let _ = stop_pipeline(pipeline, None, None);
+                        return Err(GatewayError::Io {
+                            what: format!(
+                                "cannot start replication (listen {:?})",
+                                replication.listen
+                            ),
+                            source,
+                        });
+                    }
+                }
+            }
+            _ => None,
+        };
         let settings = ServerSettings {
             sessions_dir: config.journal().dir.join("sessions"),
-            refuse_logons: (role == Some(Role::Standby))
-                .then(|| "this node is a standby: it accepts no orders".to_owned()),
+            role: Arc::clone(&role),
             config: config.clone(),
         };
         let halts = (recovery.exchange_halted, recovery.halted_symbols.clone());
@@ -148,7 +200,7 @@ impl Gateway {
         let mut server = match server {
             Ok(server) => server,
             Err(source) => {
-                let _ = stop_pipeline(pipeline, None);
+                let _ = stop_pipeline(pipeline, None, replication);
                 return Err(GatewayError::Io {
                     what: format!(
                         "cannot listen on {} / {}",
@@ -162,18 +214,20 @@ impl Gateway {
         let (fix, binary) = server
             .local_addrs()
             .map_err(io_error("cannot read the bound addresses"))?;
-        let context = StatusContext {
-            role: match role {
-                Some(Role::Standby) => "standby".to_owned(),
-                _ => "primary".to_owned(),
-            },
-            epoch: 1,
-            replication: None,
+        let context: Arc<dyn Fn() -> StatusContext + Send + Sync> = {
+            let role = Arc::clone(&role);
+            let replication = replication.clone();
+            Arc::new(move || StatusContext {
+                role: role.state().name(),
+                epoch: role.epoch(),
+                replication: replication.as_ref().map(|r| r.status()),
+            })
         };
         let status: Arc<dyn Fn() -> String + Send + Sync> = {
             let metrics = Arc::clone(&metrics);
             let monitor = monitor.clone();
-            Arc::new(move || metrics::status_json(&metrics, &monitor.stats(), &context))
+            let context = Arc::clone(&context);
+            Arc::new(move || metrics::status_json(&metrics, &monitor.stats(), &context()))
         };
         server.set_status_source(Arc::clone(&status));
         let pages: Arc<PageSource> = {
@@ -185,7 +239,7 @@ impl Gateway {
                     "/status" => Some(("application/json", status())),
                     "/metrics" => Some((
                         "text/plain; version=0.0.4",
-                        metrics::prometheus_text(&metrics, &stats),
+                        metrics::prometheus_text(&metrics, &stats, &context()),
                     )),
                     _ => None,
                 }
@@ -195,7 +249,7 @@ impl Gateway {
             Ok(http) => http,
             Err(source) => {
                 drop(server);
-                let _ = stop_pipeline(pipeline, None);
+                let _ = stop_pipeline(pipeline, None, replication);
                 return Err(GatewayError::Io {
                     what: format!("cannot listen on {}", config.gateway().http_listen),
                     source,
@@ -203,9 +257,15 @@ impl Gateway {
             }
         };
         // Every session was lost with the last process: users with cancel-on-disconnect get
-        // their orders cancelled now, as journaled commands (SPEC §8).
+        // their orders cancelled now, as journaled commands (SPEC §8). Only on a primary: a
+        // standby's journal takes its primary's records alone (and gets these from it).
         let mut startup: Vec<Command> = Vec::new();
-        for account in &recovery.accounts_with_orders {
+        let accounts = if standby {
+            &[][..]
+        } else {
+            &recovery.accounts_with_orders[..]
+        };
+        for account in accounts {
             let cod = config
                 .users()
                 .iter()
@@ -221,6 +281,8 @@ impl Gateway {
             .map_err(io_error("cannot start the gateway thread"))?;
         Ok(Gateway {
             pipeline: Some(pipeline),
+            replication,
+            role,
             io_thread: Some(io_thread),
             addrs: GatewayAddrs {
                 fix,
@@ -255,6 +317,21 @@ impl Gateway {
         &self.monitor
     }
 
+    /// What this node is in its pair now (a node without `[replication]` is a primary).
+    pub fn role(&self) -> &Arc<NodeRole> {
+        &self.role
+    }
+
+    /// The link to the other node of the pair, if there is one.
+    pub fn replication_status(&self) -> Option<ReplicationStatus> {
+        self.replication.as_ref().map(|r| r.status())
+    }
+
+    /// True until a stop is asked for or the gateway thread ended (a failed pipeline).
+    pub fn is_serving(&self) -> bool {
+        !self.stop.is_stopping() && self.io_thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// A handle that can ask the gateway to stop from another thread.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
@@ -263,8 +340,7 @@ impl Gateway {
     /// Blocks until a stop is asked for (through a [`StopHandle`]) or the pipeline fails, then
     /// stops cleanly.
     pub fn wait(self) -> Result<StopReport, GatewayError> {
-        while !self.stop.is_stopping() && self.io_thread.as_ref().is_some_and(|t| !t.is_finished())
-        {
+        while self.is_serving() {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.stop()
@@ -284,18 +360,25 @@ impl Gateway {
         };
         drop(publisher);
         match pipeline {
-            Some(pipeline) => stop_pipeline(pipeline, Some(receiver)),
+            Some(pipeline) => stop_pipeline(pipeline, Some(receiver), self.replication.take()),
             None => Err(GatewayError::Panicked),
         }
     }
 }
 
-/// Stops a pipeline while draining its output (a full output ring would hold the matcher).
+/// Stops the replication side, then the pipeline, while draining the pipeline's output (a full
+/// output ring would hold the matcher, and with it a standby's thread publishing records).
 fn stop_pipeline(
     pipeline: Pipeline,
     receiver: Option<EventReceiver>,
+    replication: Option<Arc<ReplicationNode>>,
 ) -> Result<StopReport, GatewayError> {
-    let stopper = std::thread::spawn(move || pipeline.stop());
+    let stopper = std::thread::spawn(move || {
+        if let Some(replication) = replication {
+            replication.stop();
+        }
+        pipeline.stop()
+    });
     if let Some(mut receiver) = receiver {
         while receiver.poll(|_| {}).is_ok() {
             std::thread::sleep(Duration::from_millis(1));
@@ -315,10 +398,85 @@ impl Drop for Gateway {
                 if let Ok((receiver, publisher)) = thread.join() {
                     drop(publisher);
                     if let Some(pipeline) = self.pipeline.take() {
-                        let _ = stop_pipeline(pipeline, Some(receiver));
+                        let _ = stop_pipeline(pipeline, Some(receiver), self.replication.take());
                     }
                 }
             }
         }
     }
+}
+
+/// Runs a node until `stop` is raised, and keeps it in its pair: when the gateway stops because
+/// the node must rejoin as a standby (it stepped down after learning of a later epoch, or its
+/// journal holds records its primary never had), it drops that unreplicated tail and starts
+/// again as a standby. `on_start` sees each gateway started. Returns the last stop's report.
+pub fn run_node(
+    mut config: ExchangeConfig,
+    stop: &AtomicBool,
+    mut on_start: impl FnMut(&Gateway),
+) -> Result<StopReport, GatewayError> {
+    loop {
+        let gateway = Gateway::start(config.clone())?;
+        on_start(&gateway);
+        while !stop.load(Ordering::Acquire) && gateway.is_serving() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let role = Arc::clone(gateway.role());
+        let report = gateway.stop()?;
+        if stop.load(Ordering::Acquire) {
+            return Ok(report);
+        }
+        match role.rejoin() {
+            Rejoin::No => return Ok(report),
+            Rejoin::AsStandby => {}
+            Rejoin::Truncating(keep_through) => {
+                drop_unreplicated_tail(&config, keep_through, report.durable_seq)?;
+            }
+        }
+        config = config
+            .with_role(Role::Standby)
+            .map_err(|e| GatewayError::Io {
+                what: "cannot rejoin as a standby".to_owned(),
+                source: io::Error::other(e.to_string()),
+            })?;
+        tracing::warn!("rejoining the pair as a standby");
+    }
+}
+
+/// Drops every journal record after `keep_through`, and every snapshot taken after it, from a
+/// stopped node whose journal ends at `last_seq`.
+fn drop_unreplicated_tail(
+    config: &ExchangeConfig,
+    keep_through: u64,
+    last_seq: u64,
+) -> Result<(), GatewayError> {
+    let data = &config.journal().dir;
+    let failed = |what: String| {
+        move |e: &dyn std::fmt::Display| GatewayError::Io {
+            what,
+            source: io::Error::other(e.to_string()),
+        }
+    };
+    if last_seq > keep_through {
+        let report = hayate_journal::repair::truncate_after(data.join("journal"), keep_through)
+            .map_err(|e| failed(format!("cannot drop the journal after {keep_through}"))(&e))?;
+        tracing::warn!(
+            keep_through,
+            dropped = last_seq - keep_through,
+            deleted_segments = report.deleted_segments.len(),
+            "dropped the journal tail the primary never had"
+        );
+    }
+    let snapshots = data.join("snapshots");
+    let listed = hayate_journal::snapshot_file::list_snapshots(&snapshots)
+        .map_err(|e| failed(format!("cannot list {}", snapshots.display()))(&e))?;
+    for (seq, path) in listed {
+        if seq > keep_through {
+            std::fs::remove_file(&path).map_err(io_error(format!(
+                "cannot delete snapshot {} (after {keep_through})",
+                path.display()
+            )))?;
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,8 @@ use std::time::Instant;
 use hayate_core::event::Reason;
 use hayate_core::pipeline::PipelineStats;
 
+use crate::replication::node::ReplicationStatus;
+
 /// The exchange's state as `/status` names it (SPEC §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -184,11 +186,11 @@ impl GatewayMetrics {
 #[derive(Debug, Clone, Default)]
 pub struct StatusContext {
     /// `primary` or `standby`.
-    pub role: String,
-    /// The replication epoch (1 until failover exists).
+    pub role: &'static str,
+    /// The replication epoch (1 until the first promotion).
     pub epoch: u64,
-    /// `(mode, peer, lag)` on a replicated pair.
-    pub replication: Option<(String, String, u64)>,
+    /// The link to the other node, on a replicated pair.
+    pub replication: Option<ReplicationStatus>,
 }
 
 fn json_string(out: &mut String, s: &str) {
@@ -213,10 +215,17 @@ pub fn status_json(
     context: &StatusContext,
 ) -> String {
     let mut out = String::with_capacity(512);
+    // A standby serves nobody: its state says so whatever its book holds.
+    let state = match metrics.state() {
+        ExchangeState::Running | ExchangeState::Halted if context.role != "primary" => {
+            ExchangeState::Standby
+        }
+        state => state,
+    };
     out.push_str("{\"state\":");
-    json_string(&mut out, metrics.state().name());
+    json_string(&mut out, state.name());
     out.push_str(",\"role\":");
-    json_string(&mut out, &context.role);
+    json_string(&mut out, context.role);
     let _ = write!(
         out,
         ",\"epoch\":{},\"sequence\":{},\"processed\":{},\"halted_symbols\":[",
@@ -236,19 +245,32 @@ pub fn status_json(
         metrics.connections.load(Ordering::Relaxed),
         metrics.uptime_s()
     );
-    if let Some((mode, peer, lag)) = &context.replication {
+    if let Some(link) = &context.replication {
         out.push_str(",\"replication\":{\"mode\":");
-        json_string(&mut out, mode);
+        json_string(&mut out, link.mode);
         out.push_str(",\"peer\":");
-        json_string(&mut out, peer);
-        let _ = write!(out, ",\"lag\":{lag}}}");
+        json_string(&mut out, &link.peer);
+        let _ = write!(
+            out,
+            ",\"lag\":{},\"connected\":{},\"degraded\":{}",
+            link.lag, link.connected, link.degraded
+        );
+        if let Some(why) = &link.refused {
+            out.push_str(",\"refused\":");
+            json_string(&mut out, why);
+        }
+        out.push('}');
     }
     out.push('}');
     out
 }
 
 /// The `/metrics` page in Prometheus text format.
-pub fn prometheus_text(metrics: &GatewayMetrics, pipeline: &PipelineStats) -> String {
+pub fn prometheus_text(
+    metrics: &GatewayMetrics,
+    pipeline: &PipelineStats,
+    context: &StatusContext,
+) -> String {
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = writeln!(
@@ -256,6 +278,38 @@ pub fn prometheus_text(metrics: &GatewayMetrics, pipeline: &PipelineStats) -> St
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     };
+    metric(
+        "hayate_primary",
+        "gauge",
+        "1 if this node takes orders (the primary), 0 on a standby.",
+        u64::from(context.role == "primary"),
+    );
+    metric(
+        "hayate_epoch",
+        "gauge",
+        "Replication epoch (raised by every promotion).",
+        context.epoch,
+    );
+    if let Some(link) = &context.replication {
+        metric(
+            "hayate_replication_lag",
+            "gauge",
+            "Sequences the other node is behind (primary: unacknowledged; standby: unapplied).",
+            link.lag,
+        );
+        metric(
+            "hayate_replication_connected",
+            "gauge",
+            "1 while the link to the other node is up.",
+            u64::from(link.connected),
+        );
+        metric(
+            "hayate_replication_degraded",
+            "gauge",
+            "1 while synchronous replication trades on without its standby (alarm).",
+            u64::from(link.degraded),
+        );
+    }
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     metric(
         "hayate_commands_total",
@@ -432,7 +486,7 @@ mod tests {
             ..PipelineStats::default()
         };
         let context = StatusContext {
-            role: "primary".into(),
+            role: "primary",
             epoch: 1,
             replication: None,
         };
@@ -458,7 +512,31 @@ mod tests {
             commit_ns: 1_500_000_000,
             ..PipelineStats::default()
         };
-        let text = prometheus_text(&metrics, &stats);
+        let context = StatusContext {
+            role: "standby",
+            epoch: 2,
+            replication: Some(ReplicationStatus {
+                mode: "sync",
+                peer: "127.0.0.1:9100".into(),
+                lag: 3,
+                connected: true,
+                degraded: false,
+                refused: None,
+            }),
+        };
+        let text = prometheus_text(&metrics, &stats, &context);
+        metrics.set_state(ExchangeState::Running);
+        assert!(text.contains("hayate_primary 0"));
+        assert!(text.contains("hayate_epoch 2"));
+        assert!(text.contains("hayate_replication_lag 3"));
+        let json = status_json(&metrics, &stats, &context);
+        for field in [
+            "\"state\":\"standby\"",
+            "\"role\":\"standby\"",
+            "\"replication\":{\"mode\":\"sync\",\"peer\":\"127.0.0.1:9100\",\"lag\":3,",
+        ] {
+            assert!(json.contains(field), "{field} missing from {json}");
+        }
         assert!(text.contains("hayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1"));
         assert!(text.contains("hayate_journal_commit_seconds_total 1.500000000"));
         assert!(text.contains("# TYPE hayate_commands_total counter"));

@@ -542,6 +542,43 @@ impl ExchangeConfig {
         self.replication.as_ref()
     }
 
+    /// The same configuration with this node in `role` (an operator's `--role`, or a primary
+    /// that stepped down rejoining as a standby). Fails, naming the key, without `[replication]`
+    /// or without the address the role needs.
+    pub fn with_role(&self, role: Role) -> Result<ExchangeConfig, ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            origin: "--role".to_owned(),
+            key: key.to_owned(),
+            message: message.to_owned(),
+        };
+        let Some(replication) = &self.replication else {
+            return Err(invalid(
+                "replication",
+                "is missing: a role needs a [replication] section",
+            ));
+        };
+        match role {
+            Role::Primary if replication.listen.is_none() => {
+                return Err(invalid(
+                    "replication.listen",
+                    "is required with role = \"primary\" (where the standby connects)",
+                ));
+            }
+            Role::Standby if replication.primary.is_none() => {
+                return Err(invalid(
+                    "replication.primary",
+                    "is required with role = \"standby\" (where to find the primary)",
+                ));
+            }
+            _ => {}
+        }
+        let mut config = self.clone();
+        if let Some(replication) = &mut config.replication {
+            replication.role = role;
+        }
+        Ok(config)
+    }
+
     /// The user whose login name is `username`.
     pub fn user(&self, username: &str) -> Option<&UserConfig> {
         self.users.iter().find(|u| u.username == username)
@@ -1566,14 +1603,41 @@ impl Checker<'_> {
             Some(v) => Ok(v),
             None => Ok(default),
         };
+        let ack_timeout_ms = positive("replication.ack_timeout_ms", raw.ack_timeout_ms, 1000)?;
+        let heartbeat_ms = positive("replication.heartbeat_ms", raw.heartbeat_ms, 100)?;
+        if raw.auto_promote_after > 0 {
+            // A standby that promotes itself is only safe if the primary it replaces can no
+            // longer acknowledge orders by then: synchronous, halting without its standby, and
+            // halted (ack_timeout) before the standby gives up on it.
+            if raw.mode != ReplicationMode::Sync || raw.on_standby_loss != StandbyLossPolicy::Halt {
+                return Err(self.error(
+                    "replication.auto_promote_after",
+                    "needs mode = \"sync\" and on_standby_loss = \"halt\": otherwise a primary \
+                     cut off from its standby keeps trading while the standby promotes itself \
+                     (two primaries)",
+                ));
+            }
+            let promote_after_ms = u64::from(raw.auto_promote_after).saturating_mul(heartbeat_ms);
+            if promote_after_ms <= ack_timeout_ms {
+                return Err(self.error(
+                    "replication.auto_promote_after",
+                    format!(
+                        "{} missed heartbeats of {heartbeat_ms} ms must take longer than \
+                         ack_timeout_ms ({ack_timeout_ms}), so the old primary has halted \
+                         before the standby promotes itself",
+                        raw.auto_promote_after
+                    ),
+                ));
+            }
+        }
         Ok(ReplicationConfig {
             role: raw.role,
             listen,
             primary,
             mode: raw.mode,
             on_standby_loss: raw.on_standby_loss,
-            ack_timeout_ms: positive("replication.ack_timeout_ms", raw.ack_timeout_ms, 1000)?,
-            heartbeat_ms: positive("replication.heartbeat_ms", raw.heartbeat_ms, 100)?,
+            ack_timeout_ms,
+            heartbeat_ms,
             auto_promote_after: raw.auto_promote_after,
         })
     }

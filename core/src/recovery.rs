@@ -36,12 +36,19 @@ pub struct RecoveryReport {
     pub exchange_halted: bool,
     /// The symbols halted on their own in the recovered state.
     pub halted_symbols: Vec<SymbolId>,
-    /// The recovered replication epoch and the sequence it began at (`(1, 1)` before any
-    /// promotion).
-    pub epoch: (u64, u64),
+    /// The recovered epoch history after epoch 1, as (epoch, first sequence), oldest first;
+    /// empty before any promotion.
+    pub epochs: Vec<(u64, u64)>,
     /// The accounts with open orders in the recovered state (a gateway cancels those of users
     /// with cancel-on-disconnect, since every session was lost).
     pub accounts_with_orders: Vec<AccountId>,
+}
+
+impl RecoveryReport {
+    /// The recovered epoch and the sequence it began at (`(1, 1)` before any promotion).
+    pub fn epoch(&self) -> (u64, u64) {
+        self.epochs.last().copied().unwrap_or((1, 1))
+    }
 }
 
 impl std::fmt::Display for RecoveryReport {
@@ -55,6 +62,9 @@ impl std::fmt::Display for RecoveryReport {
             ", replayed {} commands, at sequence {}",
             self.replayed, self.last_seq
         )?;
+        if let Some((epoch, start)) = self.epochs.last() {
+            write!(f, ", epoch {epoch} (since sequence {start})")?;
+        }
         for skipped in &self.skipped_snapshots {
             write!(f, "; skipped {skipped}")?;
         }
@@ -188,7 +198,7 @@ pub fn recover(
     )?;
     report.open = Some(open);
     report.exchange_halted = engine.is_halted(None);
-    report.epoch = engine.epoch();
+    report.epochs = engine.epochs().to_vec();
     report.halted_symbols = (0..engine.config().symbols.len())
         .map(|i| SymbolId(i as u16))
         .filter(|&s| engine.is_halted(Some(s)))

@@ -36,6 +36,7 @@ use crate::fix::orders::{self, RequestIds};
 use crate::fix::seq_store::SeqStore;
 use crate::fix::session::{FixSession, Inbound, LogonGrant, LogonRequest};
 use crate::metrics::{ExchangeState, GatewayMetrics};
+use crate::replication::role::NodeRole;
 
 /// Wakes the loop: the matcher published, or someone asked it to stop.
 pub const WAKER: Token = Token(0);
@@ -132,8 +133,8 @@ pub struct ServerSettings {
     pub config: ExchangeConfig,
     /// Where FIX sequence numbers are kept.
     pub sessions_dir: PathBuf,
-    /// Accept no client orders (a standby): logons are refused with this text.
-    pub refuse_logons: Option<String>,
+    /// What this node is in its pair: only a primary takes client logons and orders.
+    pub role: Arc<NodeRole>,
 }
 
 /// The event loop's state.
@@ -156,6 +157,8 @@ pub struct Server {
     owners: HashMap<OrderId, (usize, u64)>,
     /// Admin requests in flight, in publish order: each gets the next admin event.
     pending_admin: VecDeque<(usize, u64)>,
+    /// The admin who asked for a promotion under way.
+    pending_promote: Option<(usize, u64)>,
     halted: HashSet<SymbolId>,
     exchange_halted: bool,
     publisher: Publisher,
@@ -266,6 +269,7 @@ impl Server {
             pending_new: HashMap::new(),
             owners: HashMap::new(),
             pending_admin: VecDeque::new(),
+            pending_promote: None,
             halted: halted.1.into_iter().collect(),
             exchange_halted: halted.0,
             publisher,
@@ -422,6 +426,14 @@ impl Server {
                 self.on_admin_event(out, kind);
                 return;
             }
+            EventKind::EpochRaised => {
+                // This node's promotion, or its primary's replicated to it.
+                self.settings
+                    .role
+                    .record_epoch(event.detail[0], event.detail[1]);
+                return;
+            }
+            EventKind::EpochRejected => return,
             EventKind::Rejected => self.metrics.reject(event.reason()),
             _ => {}
         }
@@ -837,8 +849,8 @@ impl Server {
         &self,
         request: &LogonRequest,
     ) -> Result<(LogonGrant, AccountId, CancelScope), String> {
-        if let Some(why) = &self.settings.refuse_logons {
-            return Err(why.clone());
+        if let Some(why) = self.settings.role.refusal() {
+            return Err(why);
         }
         let config = &self.settings.config;
         if request.target_comp_id != config.gateway().comp_id {
@@ -937,6 +949,11 @@ impl Server {
     /// (which may be what holds the matcher) and tries again, so the gateway slows down instead of
     /// dropping or deadlocking.
     fn publish(&mut self, command: Command) -> Result<(), String> {
+        // A standby's pipeline takes only its primary's records; a node that stepped down takes
+        // nothing (epoch fencing). One atomic load on the primary.
+        if let Some(why) = self.settings.role.refusal() {
+            return Err(why);
+        }
         loop {
             match self.publisher.try_publish(&command) {
                 Ok(()) => return Ok(()),
@@ -1034,14 +1051,16 @@ impl Server {
         let config = &self.settings.config;
         let username = logon.username().unwrap_or_default();
         let password = logon.password().unwrap_or_default();
-        let decision = if let Some(why) = &self.settings.refuse_logons {
-            Err(why.clone())
-        } else if let Some(admin) = config.admin(username) {
+        let refusal = self.settings.role.refusal();
+        // Admins log on to any node: `status` and `promote` are for standbys too.
+        let decision = if let Some(admin) = config.admin(username) {
             if admin.password == password {
                 Ok((AccountId(0), true, CancelScope::None))
             } else {
                 Err("bad username or password".to_owned())
             }
+        } else if let Some(why) = refusal {
+            Err(why)
         } else if let Some(user) = config.user(username) {
             if user.auth == AuthMode::None || user.password == password {
                 let flag = (logon.cancel_on_disconnect != 0).then_some(logon.cancel_on_disconnect);
@@ -1134,13 +1153,23 @@ impl Server {
             Ok(Some(command)) => command,
             Ok(None) => {
                 // Not a journaled command: answered by the gateway now.
-                let text = match message {
-                    ClientMessage::Status => self.status_text(),
-                    _ => "promote: this node is not part of a replicated pair".to_owned(),
-                };
-                let ok = matches!(message, ClientMessage::Status);
                 let owner = (index, self.client_id(index));
-                self.send_admin_result(owner, ok, &text);
+                if matches!(message, ClientMessage::Status) {
+                    let text = self.status_text();
+                    self.send_admin_result(owner, true, &text);
+                    return;
+                }
+                if self.settings.config.replication().is_none() {
+                    let text = "promote: this node is not part of a replicated pair";
+                    self.send_admin_result(owner, false, text);
+                    return;
+                }
+                // The replication thread promotes; the answer goes out when it is done
+                // (see `answer_promotion`).
+                match self.settings.role.request_promotion() {
+                    Ok(()) => self.pending_promote = Some(owner),
+                    Err(why) => self.send_admin_result(owner, false, &why),
+                }
                 return;
             }
             Err(why) => {
@@ -1180,6 +1209,10 @@ impl Server {
     // ----- timers, writing, closing -------------------------------------------------------------
 
     fn on_timers(&mut self, now: Instant) {
+        self.answer_promotion();
+        if let Some(why) = self.settings.role.refusal() {
+            self.log_out_clients(&why);
+        }
         let now_ns = unix_ns();
         let limits = self.settings.config.limits();
         let logon_timeout = Duration::from_secs(limits.logon_timeout_s);
@@ -1361,6 +1394,51 @@ impl Server {
     }
 
     /// Logs every FIX session out and closes every connection.
+    /// Tells the admin who asked for a promotion how it went, once it is over.
+    fn answer_promotion(&mut self) {
+        if self.pending_promote.is_none() {
+            return;
+        }
+        if let Some(outcome) = self.settings.role.take_promotion_outcome() {
+            if let Some(owner) = self.pending_promote.take() {
+                let (ok, text) = match outcome {
+                    Ok(text) => (true, text),
+                    Err(text) => (false, text),
+                };
+                self.send_admin_result(owner, ok, &text);
+            }
+        }
+    }
+
+    /// Logs out every client session (not admins): this node no longer takes orders.
+    fn log_out_clients(&mut self, why: &str) {
+        let now_ns = unix_ns();
+        for index in 0..self.clients.len() {
+            let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+                continue;
+            };
+            if client.closing || client.login.as_ref().is_none_or(|l| l.admin) {
+                continue;
+            }
+            match &mut client.protocol {
+                Protocol::Fix(session) => {
+                    session.logout(why, now_ns);
+                    client.conn.outbound.append(session.outbound());
+                }
+                Protocol::Binary { .. } => {
+                    ServerMessage::Reject {
+                        code: RejectCode::Unavailable,
+                        ref_msg_type: 0,
+                        text: why,
+                    }
+                    .encode(&mut client.conn.outbound);
+                }
+            }
+            tracing::warn!(peer = %client.conn.peer, why, "session logged out");
+            self.close_after_flush(index, "node no longer primary");
+        }
+    }
+
     fn shutdown(&mut self) {
         self.metrics.set_state(ExchangeState::Stopping);
         let now_ns = unix_ns();

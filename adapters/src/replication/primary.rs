@@ -6,8 +6,8 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,7 @@ pub struct PrimarySettings {
 /// The running server; stops when dropped.
 pub struct ReplicationServer {
     addr: SocketAddr,
+    peer: Arc<Mutex<Option<SocketAddr>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -76,14 +77,17 @@ impl ReplicationServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
+        let peer = Arc::new(Mutex::new(None));
         let thread = {
             let stop = Arc::clone(&stop);
+            let peer = Arc::clone(&peer);
             std::thread::Builder::new()
                 .name("hayate-repl-primary".into())
-                .spawn(move || serve(&listener, &settings, &link, &*state, &stop))?
+                .spawn(move || serve(&listener, &settings, &link, &*state, &stop, &peer))?
         };
         Ok(ReplicationServer {
             addr,
+            peer,
             stop,
             thread: Some(thread),
         })
@@ -92,6 +96,11 @@ impl ReplicationServer {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The standby being served, if one is connected.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer.lock().ok().and_then(|p| *p)
     }
 }
 
@@ -110,14 +119,22 @@ fn serve(
     link: &ReplicaLink,
     state: &dyn PrimaryState,
     stop: &AtomicBool,
+    current: &Mutex<Option<SocketAddr>>,
 ) {
+    let set_current = |peer| {
+        if let Ok(mut slot) = current.lock() {
+            *slot = peer;
+        }
+    };
     while !stop.load(Ordering::Acquire) {
         match listener.accept() {
             Ok((stream, peer)) => {
+                set_current(Some(peer));
                 if let Err(e) = stand_by(stream, listener, settings, link, state, stop) {
                     tracing::warn!(%peer, error = %e, "standby connection ended");
                 }
                 link.set_connected(false);
+                set_current(None);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(5));

@@ -100,6 +100,9 @@ pub struct FollowerSettings {
     pub heartbeat: Duration,
     /// Digest of the engine configuration (must equal the primary's).
     pub config_digest: u64,
+    /// Silence from the primary after which [`follow`] returns [`Followed::PrimaryLost`] (automatic
+    /// promotion); `None` = never. Counted only once this run has reached the primary.
+    pub promote_after: Option<Duration>,
 }
 
 /// Why [`follow`] returned.
@@ -118,6 +121,8 @@ pub enum Followed {
         /// Why, as the primary said.
         text: String,
     },
+    /// Nothing heard from the primary for [`FollowerSettings::promote_after`].
+    PrimaryLost,
 }
 
 /// What the standby has seen of its primary, for `/status`.
@@ -131,18 +136,21 @@ pub struct FollowerStatus {
     pub primary_epoch: AtomicU64,
 }
 
-/// Follows the primary until `stop`: connects (and reconnects after any failure, every
-/// heartbeat), resumes where this node's journal ends, applies records, acknowledges what this
-/// node has made durable, and exchanges heartbeats.
+/// Follows the primary until `stop()` is true: connects (and reconnects after any failure,
+/// every heartbeat), resumes where this node's journal ends, applies records, acknowledges what
+/// this node has made durable, and exchanges heartbeats.
 pub fn follow(
     settings: &FollowerSettings,
     applier: &mut Applier,
     state: &dyn StandbyState,
     status: &FollowerStatus,
-    stop: &AtomicBool,
+    stop: &dyn Fn() -> bool,
 ) -> Followed {
-    while !stop.load(Ordering::Acquire) {
-        match session(settings, applier, state, status, stop) {
+    // Last time the primary was heard from; `None` until this run has reached it (a standby
+    // that never saw its primary has no grounds to replace it).
+    let mut last_contact: Option<Instant> = None;
+    while !stop() {
+        match session(settings, applier, state, status, stop, &mut last_contact) {
             Ok(Some(outcome)) => {
                 status.connected.store(false, Ordering::Release);
                 return outcome;
@@ -153,9 +161,19 @@ pub fn follow(
             }
         }
         status.connected.store(false, Ordering::Release);
+        if primary_lost(settings, last_contact) {
+            return Followed::PrimaryLost;
+        }
         std::thread::sleep(settings.heartbeat);
     }
     Followed::Stopped
+}
+
+fn primary_lost(settings: &FollowerSettings, last_contact: Option<Instant>) -> bool {
+    match (settings.promote_after, last_contact) {
+        (Some(limit), Some(heard)) => heard.elapsed() >= limit,
+        _ => false,
+    }
 }
 
 /// One connection: `Ok(Some)` ends following, `Ok(None)`/`Err` reconnect.
@@ -164,7 +182,8 @@ fn session(
     applier: &mut Applier,
     state: &dyn StandbyState,
     status: &FollowerStatus,
-    stop: &AtomicBool,
+    stop: &dyn Fn() -> bool,
+    last_contact: &mut Option<Instant>,
 ) -> std::io::Result<Option<Followed>> {
     let gone_after = settings.heartbeat * super::primary::MISSED_HEARTBEATS;
     let stream = TcpStream::connect_timeout(&settings.primary, gone_after)?;
@@ -202,15 +221,17 @@ fn session(
         .primary_seq
         .store(welcome.primary_last_seq, Ordering::Relaxed);
     status.connected.store(true, Ordering::Release);
+    *last_contact = Some(Instant::now());
     tracing::info!(primary = %settings.primary, from = welcome.resume_from, "following the primary");
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut acked = 0u64;
     let mut idle = 0u32;
-    while !stop.load(Ordering::Acquire) {
+    while !stop() {
         let mut busy = peer.fill()?;
         if busy {
             last_heard = Instant::now();
+            *last_contact = Some(last_heard);
         }
         let mut failure = None;
         peer.frames(|message| -> std::io::Result<()> {
@@ -257,6 +278,9 @@ fn session(
         if peer.pending() > 0 {
             peer.flush()?;
             last_sent = Instant::now();
+        }
+        if primary_lost(settings, *last_contact) {
+            return Ok(Some(Followed::PrimaryLost));
         }
         if last_heard.elapsed() >= gone_after {
             return Err(std::io::Error::new(

@@ -35,6 +35,9 @@ pub struct ReplicaLink {
     mode: ReplicationMode,
     on_loss: StandbyLossPolicy,
     timeout: Duration,
+    /// False on a standby: its pipeline applies the primary's stream and has no standby of its
+    /// own until it is promoted.
+    active: AtomicBool,
     acked_seq: AtomicU64,
     connected: AtomicBool,
     degraded: AtomicBool,
@@ -53,6 +56,7 @@ impl ReplicaLink {
             mode,
             on_loss,
             timeout,
+            active: AtomicBool::new(true),
             acked_seq: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             // Nothing is acknowledged yet. Degrade: trade until a standby has caught up. Halt:
@@ -60,6 +64,17 @@ impl ReplicaLink {
             degraded: AtomicBool::new(on_loss == StandbyLossPolicy::Degrade),
             held_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Whether batches wait for a standby at all: a standby's own pipeline sets this false until
+    /// it is promoted.
+    pub fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::Release);
+    }
+
+    /// Whether the link holds batches (this node is the primary of a pair).
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
     }
 
     /// Transport: the standby has made everything up to `seq` durable.
@@ -75,6 +90,14 @@ impl ReplicaLink {
     /// The highest sequence the standby has acknowledged.
     pub fn acked_seq(&self) -> u64 {
         self.acked_seq.load(Ordering::Acquire)
+    }
+
+    /// Trade on without waiting until a standby has caught up, whatever the policy: a freshly
+    /// promoted primary has no standby yet (its old primary is the one that failed), and halting
+    /// it would turn every failover into an outage. The policy applies again once a standby has
+    /// caught up.
+    pub fn start_degraded(&self) {
+        self.degraded.store(true, Ordering::Release);
     }
 
     /// Whether a standby is connected.
@@ -120,7 +143,7 @@ impl Replicator {
         let Some(link) = &self.link else {
             return;
         };
-        if link.mode != ReplicationMode::Sync || self.health.has_failed() {
+        if link.mode != ReplicationMode::Sync || !link.is_active() || self.health.has_failed() {
             return;
         }
         let seq = self.base + sequence as u64 + 1;
