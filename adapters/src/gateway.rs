@@ -327,6 +327,11 @@ impl Gateway {
         self.replication.as_ref().map(|r| r.status())
     }
 
+    /// Where this node listens for its standby, if it is a primary with `[replication] listen`.
+    pub fn replication_addr(&self) -> Option<SocketAddr> {
+        self.replication.as_ref().and_then(|r| r.listen_addr())
+    }
+
     /// True until a stop is asked for or the gateway thread ended (a failed pipeline).
     pub fn is_serving(&self) -> bool {
         !self.stop.is_stopping() && self.io_thread.as_ref().is_some_and(|t| !t.is_finished())

@@ -131,6 +131,15 @@ impl ReplicationNode {
         Ok(node)
     }
 
+    /// Where this node listens for its standby (when it is the primary and `listen` is set):
+    /// the bound address, so `listen = "127.0.0.1:0"` works.
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.server
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(ReplicationServer::addr))
+    }
+
     /// `/status`'s replication part.
     pub fn status(&self) -> ReplicationStatus {
         let context = &self.context;
