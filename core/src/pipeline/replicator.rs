@@ -127,11 +127,18 @@ pub(crate) struct Replicator {
     health: Arc<Health>,
     /// Journal sequence of ring sequence 0, minus one.
     base: u64,
+    /// The last sequence of the previous batch.
+    previous_end: u64,
 }
 
 impl Replicator {
     pub fn new(link: Option<Arc<ReplicaLink>>, health: Arc<Health>, base: u64) -> Replicator {
-        Replicator { link, health, base }
+        Replicator {
+            link,
+            health,
+            base,
+            previous_end: base,
+        }
     }
 
     /// The ring handler: in sync mode, hold the batch until the standby has it.
@@ -147,13 +154,15 @@ impl Replicator {
             return;
         }
         let seq = self.base + sequence as u64 + 1;
+        let previous_end = std::mem::replace(&mut self.previous_end, seq);
         if link.acked_seq() >= seq {
             link.degraded.store(false, Ordering::Release);
             return;
         }
-        // Degraded and the standby still behind: do not wait on every batch for a standby that
-        // is catching up; trading goes on until it has caught up (checked above).
-        if link.is_degraded() {
+        // Degraded: do not wait on every batch for a standby that is gone or still catching up.
+        // Once it is connected and holds everything before this batch, this batch is waited
+        // for as usual, and its acknowledgement clears the alarm.
+        if link.is_degraded() && !(link.is_connected() && link.acked_seq() >= previous_end) {
             return;
         }
         let started = Instant::now();
@@ -167,6 +176,7 @@ impl Replicator {
             let gone = link.on_loss == StandbyLossPolicy::Degrade && !link.is_connected();
             if gone || started.elapsed() >= link.timeout {
                 match link.on_loss {
+                    _ if link.is_degraded() => {} // still degraded: the standby did not keep up
                     StandbyLossPolicy::Degrade => link.degraded.store(true, Ordering::Release),
                     StandbyLossPolicy::Halt => self.health.fail(format!(
                         "no standby acknowledged sequence {seq} within {:?} (connected: {}): \
@@ -178,6 +188,9 @@ impl Replicator {
                 break;
             }
             backoff.snooze();
+        }
+        if link.acked_seq() >= seq {
+            link.degraded.store(false, Ordering::Release);
         }
         link.held_ns
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
