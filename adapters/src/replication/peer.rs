@@ -31,7 +31,8 @@ impl Peer {
         })
     }
 
-    /// Reads what the socket has; `Ok(false)` when nothing was there. A closed peer is an error.
+    /// Reads what the socket has; `Ok(false)` when nothing was there. A closed peer is an error
+    /// (once everything it sent before closing has been handed over).
     pub(crate) fn fill(&mut self) -> io::Result<bool> {
         self.inbound.drain(..self.start);
         self.start = 0;
@@ -39,6 +40,9 @@ impl Peer {
         let mut any = false;
         loop {
             match self.stream.read(&mut chunk) {
+                // Hand over what came before the close first (a Truncate or Refuse is often the
+                // peer's last word); the next fill reports the close.
+                Ok(0) if any => return Ok(true),
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     self.inbound.extend_from_slice(&chunk[..n]);
@@ -150,5 +154,53 @@ impl Peer {
     /// Bytes queued and not yet written.
     pub(crate) fn pending(&self) -> usize {
         self.outbound.len() - self.sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::replication::protocol::{RefuseCode, Truncate};
+
+    /// A peer's last frame before it closes is delivered, not lost to the close (the standby
+    /// would miss a Truncate or a Refuse and retry forever).
+    #[test]
+    fn the_last_frame_before_a_close_is_delivered() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept()?;
+        let mut server = Peer::new(server)?;
+        server.send(&Message::Truncate(Truncate {
+            keep_through: 16,
+            epoch: 2,
+        }));
+        server.send(&Message::Refuse {
+            code: RefuseCode::Busy,
+            text: "bye",
+        });
+        server.flush_all(Duration::from_secs(5))?;
+        drop(server);
+        std::thread::sleep(Duration::from_millis(20));
+        let mut client = Peer::new(client)?;
+        let first = client.wait_frame(Duration::from_secs(5))?;
+        assert!(matches!(
+            Message::decode(&first),
+            Ok(Message::Truncate(Truncate {
+                keep_through: 16,
+                ..
+            }))
+        ));
+        let second = client.wait_frame(Duration::from_secs(5))?;
+        assert!(matches!(
+            Message::decode(&second),
+            Ok(Message::Refuse { text: "bye", .. })
+        ));
+        assert!(
+            client.wait_frame(Duration::from_secs(5)).is_err(),
+            "then the close"
+        );
+        Ok(())
     }
 }
