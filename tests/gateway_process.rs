@@ -81,7 +81,7 @@ fn run(dir: &Path, config_text: &str) -> Running {
             let http = addr(
                 rest.split("http://")
                     .nth(1)
-                    .and_then(|r| r.strip_suffix("/status"))
+                    .and_then(|r| r.split("/status").next())
                     .expect("http"),
             );
             (running.fix, running.binary, running.http) = (fix, binary, http);

@@ -332,9 +332,13 @@ impl Gateway {
         self.replication.as_ref().and_then(|r| r.listen_addr())
     }
 
-    /// True until a stop is asked for or the gateway thread ended (a failed pipeline).
+    /// True until a stop is asked for, the gateway thread ended, or a pipeline stage failed
+    /// (a journal I/O error, or synchronous replication halting without its standby): a failed
+    /// pipeline takes no more commands, so the node stops rather than serve refusals.
     pub fn is_serving(&self) -> bool {
-        !self.stop.is_stopping() && self.io_thread.as_ref().is_some_and(|t| !t.is_finished())
+        !self.stop.is_stopping()
+            && self.io_thread.as_ref().is_some_and(|t| !t.is_finished())
+            && self.monitor.failure().is_none()
     }
 
     /// A handle that can ask the gateway to stop from another thread.

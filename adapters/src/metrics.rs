@@ -217,9 +217,8 @@ pub fn status_json(
     let mut out = String::with_capacity(512);
     // A standby serves nobody: its state says so whatever its book holds.
     let state = match metrics.state() {
-        ExchangeState::Running | ExchangeState::Halted if context.role != "primary" => {
-            ExchangeState::Standby
-        }
+        ExchangeState::Stopping => ExchangeState::Stopping,
+        _ if context.role != "primary" => ExchangeState::Standby,
         state => state,
     };
     out.push_str("{\"state\":");

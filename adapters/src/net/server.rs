@@ -159,6 +159,8 @@ pub struct Server {
     pending_admin: VecDeque<(usize, u64)>,
     /// The admin who asked for a promotion under way.
     pending_promote: Option<(usize, u64)>,
+    /// Whether this node took orders at the last timer tick (to notice a promotion).
+    was_primary: bool,
     halted: HashSet<SymbolId>,
     exchange_halted: bool,
     publisher: Publisher,
@@ -255,7 +257,9 @@ impl Server {
         let caps = ConnectionCaps::new(limits.max_connections, limits.max_connections_per_address);
         let latency = Histogram::new_with_bounds(1, 60_000_000_000, 3)
             .map_err(|e| io::Error::other(e.to_string()))?;
+        let was_primary = settings.role.refusal().is_none();
         let server = Server {
+            was_primary,
             settings,
             poll,
             fix_listener,
@@ -1210,8 +1214,16 @@ impl Server {
 
     fn on_timers(&mut self, now: Instant) {
         self.answer_promotion();
-        if let Some(why) = self.settings.role.refusal() {
-            self.log_out_clients(&why);
+        match self.settings.role.refusal() {
+            Some(why) => {
+                self.was_primary = false;
+                self.log_out_clients(&why);
+            }
+            None if !self.was_primary => {
+                self.was_primary = true;
+                self.cancel_lost_sessions();
+            }
+            None => {}
         }
         let now_ns = unix_ns();
         let limits = self.settings.config.limits();
@@ -1394,6 +1406,20 @@ impl Server {
     }
 
     /// Logs every FIX session out and closes every connection.
+    /// This node was just promoted: every session of the old primary was lost with it, so users
+    /// with cancel-on-disconnect get their orders cancelled, as on recovery (SPEC §8).
+    fn cancel_lost_sessions(&mut self) {
+        let commands: Vec<Command> = self
+            .settings
+            .config
+            .users()
+            .iter()
+            .filter(|u| u.cancel_on_disconnect)
+            .map(|u| Command::cancel_on_disconnect(u.account))
+            .collect();
+        self.publish_startup(&commands);
+    }
+
     /// Tells the admin who asked for a promotion how it went, once it is over.
     fn answer_promotion(&mut self) {
         if self.pending_promote.is_none() {
@@ -1441,6 +1467,12 @@ impl Server {
 
     fn shutdown(&mut self) {
         self.metrics.set_state(ExchangeState::Stopping);
+        // A node stopping because it stepped down says so (it restarts as a standby).
+        let why = self
+            .settings
+            .role
+            .refusal()
+            .unwrap_or_else(|| "gateway shutting down".to_owned());
         let now_ns = unix_ns();
         for index in 0..self.clients.len() {
             if let Some(Client {
@@ -1449,7 +1481,7 @@ impl Server {
                 ..
             }) = self.clients.get_mut(index).and_then(Option::as_mut)
             {
-                session.logout("gateway shutting down", now_ns);
+                session.logout(&why, now_ns);
                 conn.outbound.append(session.outbound());
             }
             if let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) {

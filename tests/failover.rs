@@ -1,0 +1,731 @@
+//! A replicated pair as real processes on 127.0.0.1 (issue 6): the example gateway as primary
+//! and standby, killed with SIGKILL, promoted with the admin client, partitioned through a proxy
+//! this test controls. Every wait is bounded; processes are killed and temp dirs removed when a
+//! test ends, passed or failed.
+
+#[path = "support/example.rs"]
+mod example;
+mod gateway_support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use example::example_binary;
+use gateway_support::{CAROL, FixClient, field};
+use hayate::adapters::fix::codec::FieldList;
+
+/// Convergence and promotion bounds: generous, the machine is shared.
+const LONG: Duration = Duration::from_secs(30);
+
+/// The tests start two or three processes each: one at a time keeps two cores honest.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A port free now (the listener is dropped; the node binds it a moment later).
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("its address")
+}
+
+/// One node's addresses, fixed for its whole life so clients and its peer find it again.
+#[derive(Clone, Copy)]
+struct Ports {
+    fix: SocketAddr,
+    binary: SocketAddr,
+    http: SocketAddr,
+    replication: SocketAddr,
+}
+
+impl Ports {
+    fn new() -> Ports {
+        Ports {
+            fix: free_addr(),
+            binary: free_addr(),
+            http: free_addr(),
+            replication: free_addr(),
+        }
+    }
+}
+
+/// The demo exchange plus CAROL, journaling under `dir`, in a pair with the node whose
+/// replication port is `peer`. `replication` adds keys to `[replication]`.
+fn node_config(
+    dir: &Path,
+    ports: &Ports,
+    role: &str,
+    peer: SocketAddr,
+    replication: &str,
+) -> String {
+    let demo = hayate::config::DEMO_TOML
+        .replace("127.0.0.1:9878", &ports.fix.to_string())
+        .replace("127.0.0.1:9000", &ports.binary.to_string())
+        .replace("127.0.0.1:8080", &ports.http.to_string())
+        .replace(
+            "dir = \"data\"",
+            &format!("dir = {:?}", dir.join("data").display().to_string()),
+        )
+        .replace("fsync = \"always\"", "fsync = \"never\"");
+    format!(
+        "{demo}\n{CAROL}\n[replication]\nrole = \"{role}\"\nlisten = \"{}\"\nprimary = \"{peer}\"\n\
+         mode = \"sync\"\nheartbeat_ms = 50\n{replication}\n",
+        ports.replication
+    )
+}
+
+/// A running example gateway.
+struct Node {
+    name: &'static str,
+    child: Child,
+    ports: Ports,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    /// Starts the gateway with `text` (written to `dir/gateway.toml`) and `args`, and waits for
+    /// the line that says it serves.
+    fn start(name: &'static str, dir: &Path, ports: Ports, text: &str, args: &[&str]) -> Node {
+        std::fs::create_dir_all(dir).expect("node dir");
+        let path = dir.join("gateway.toml");
+        std::fs::write(&path, text).expect("write config");
+        let mut child = Process::new(example_binary("gateway"))
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("FAILOVER_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("start the gateway");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let node = Node {
+            name,
+            child,
+            ports,
+            lines,
+        };
+        node.wait_line("hayate: FIX 4.4 on", LONG);
+        node
+    }
+
+    /// The next line of its output that starts with `prefix` (bounded).
+    fn wait_line(&self, prefix: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "{}: no line starting with {prefix:?} within {limit:?}",
+                    self.name
+                ),
+            }
+        }
+    }
+
+    fn status(&self) -> String {
+        http_get(self.ports.http, "/status").unwrap_or_default()
+    }
+
+    /// Waits (bounded) until its `/status` satisfies `ok`; returns that status.
+    fn wait_status(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let status = self.status();
+            if ok(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {what} not reached within {LONG:?}; last /status: {status}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM; returns the (durable sequence, digest) its clean stop reports.
+    fn terminate(mut self) -> (u64, String) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let line = self.wait_line("stopped: durable sequence", LONG);
+        let rest = line
+            .strip_prefix("stopped: durable sequence ")
+            .expect("prefix");
+        let seq = rest
+            .split(',')
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .expect("a sequence");
+        let digest = rest
+            .split("digest ")
+            .nth(1)
+            .and_then(|d| d.split(',').next())
+            .expect("a digest")
+            .to_owned();
+        let status = self.wait_exit();
+        assert!(status.success(), "{} exits 0 after SIGTERM", self.name);
+        (seq, digest)
+    }
+
+    /// Its exit status (bounded wait).
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + LONG;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {LONG:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn sigkill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+/// A plain HTTP/1.0 GET; the body.
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// The text after `"key":` in a JSON object (the first occurrence), up to `,` or `}`.
+fn json<'a>(text: &'a str, key: &str) -> &'a str {
+    let pattern = format!("\"{key}\":");
+    text.find(&pattern)
+        .map(|at| {
+            let rest = &text[at + pattern.len()..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            rest[..end].trim_matches('"')
+        })
+        .unwrap_or("")
+}
+
+fn json_u64(text: &str, key: &str) -> u64 {
+    json(text, key).parse().unwrap_or(0)
+}
+
+/// Runs the admin example against `binary`; (succeeded, what it printed).
+fn admin(binary: SocketAddr, command: &str) -> (bool, String) {
+    let child = Process::new(example_binary("admin"))
+        .args(["--addr", &binary.to_string(), "--user", "admin"])
+        .args(["--password", "change-me", "--timeout", "20", command])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the admin client");
+    let output = child.wait_with_output().expect("admin output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// A FIX message as text, `|` for SOH.
+fn show(m: &FieldList) -> String {
+    String::from_utf8_lossy(m.as_bytes()).replace('\u{1}', "|")
+}
+
+fn logged_on(addr: SocketAddr, comp_id: &str, user: &str, password: &str) -> FixClient {
+    let mut client = FixClient::connect(addr, comp_id);
+    let reply = client.logon(user, password, &[]);
+    assert_eq!(
+        field(&reply, 35),
+        "A",
+        "{comp_id} logs on: {}",
+        show(&reply)
+    );
+    client
+}
+
+/// A resting buy of 0.01 BTC, a different price for each `i`.
+fn buy(client: &mut FixClient, id: &str, i: u64) {
+    client.new_order(id, "1", "0.01", &(4_900_000 - i * 100).to_string());
+}
+
+/// Reads reports until `n` more acknowledgements (New) arrived; adds their ClOrdIDs to `acked`.
+fn read_acks(client: &mut FixClient, acked: &mut BTreeSet<String>, n: usize) {
+    let target = acked.len() + n;
+    while acked.len() < target {
+        let report = client.recv_type("8");
+        match field(&report, 150) {
+            "0" => {
+                acked.insert(field(&report, 11).to_owned());
+            }
+            "8" => panic!("order rejected: {}", show(&report)),
+            _ => {}
+        }
+    }
+}
+
+/// Every order in `acked` is open on the node behind `client` (OrderStatusRequest → New).
+fn assert_all_open(client: &mut FixClient, acked: &BTreeSet<String>) {
+    for id in acked {
+        client.send("H", &[(11, id), (55, "BTC-JPY"), (54, "1")]);
+        let status = client.recv_type("8");
+        assert_eq!(
+            (field(&status, 11), field(&status, 39)),
+            (id.as_str(), "0"),
+            "acknowledged order {id} is on the new primary: {}",
+            show(&status)
+        );
+    }
+}
+
+fn connected(status: &str) -> bool {
+    json(status, "connected") == "true"
+}
+
+/// A pair: A primary, B standby (following `b_follows`, A's replication port unless a proxy sits
+/// between), both with `extra` in `[replication]`.
+fn start_pair(dir: &Path, extra: &str, b_follows: Option<SocketAddr>) -> (Node, Node) {
+    let (pa, pb) = (Ports::new(), Ports::new());
+    let a_text = node_config(&dir.join("a"), &pa, "primary", pb.replication, extra);
+    let b_text = node_config(
+        &dir.join("b"),
+        &pb,
+        "standby",
+        b_follows.unwrap_or(pa.replication),
+        extra,
+    );
+    let a = Node::start("A", &dir.join("a"), pa, &a_text, &[]);
+    let b = Node::start("B", &dir.join("b"), pb, &b_text, &[]);
+    b.wait_status("B following A", connected);
+    a.wait_status("A serving B", connected);
+    (a, b)
+}
+
+fn config_path(dir: &Path, node: &str) -> PathBuf {
+    dir.join(node).join("gateway.toml")
+}
+
+/// Restarts a node from the config file it ran with, plus `args`.
+fn restart(name: &'static str, dir: &Path, node: &str, ports: Ports, args: &[&str]) -> Node {
+    let text = std::fs::read_to_string(config_path(dir, node)).expect("config");
+    Node::start(name, &dir.join(node), ports, &text, args)
+}
+
+#[test]
+fn a_standby_refuses_orders_and_holds_the_primarys_state() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = start_pair(dir.path(), "", None);
+    let status = b.status();
+    assert_eq!(json(&status, "role"), "standby", "{status}");
+    assert_eq!(json(&status, "state"), "standby", "{status}");
+    assert_eq!(json(&status, "mode"), "sync", "{status}");
+    assert_eq!(
+        json(&status, "peer"),
+        a.ports.replication.to_string(),
+        "{status}"
+    );
+    // FIX Logon on a standby: a Logout saying why.
+    let mut refused = FixClient::connect(b.ports.fix, "CAROL");
+    let reply = refused.logon("carol", "pw-carol", &[]);
+    assert_eq!(field(&reply, 35), "5", "{}", show(&reply));
+    assert!(field(&reply, 58).contains("standby"), "{}", show(&reply));
+    // Admin commands that would journal something are refused too; status is answered.
+    let (ok, text) = admin(b.ports.binary, "snapshot");
+    assert!(!ok && text.contains("standby"), "{text}");
+    let (ok, text) = admin(b.ports.binary, "status");
+    assert!(ok && text.contains("\"role\":\"standby\""), "{text}");
+
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut alice = logged_on(a.ports.fix, "ALICE", "alice", "change-me");
+    let mut acked = BTreeSet::new();
+    for i in 0..40 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 40);
+    // Trades too: alice sells into carol's best bids.
+    alice.new_order("s1", "2", "0.03", "4800000");
+    let fill = alice.recv_type("8");
+    assert!(matches!(field(&fill, 150), "0" | "F"), "{}", show(&fill));
+    let primary = a.wait_status("A's journal", |s| json_u64(s, "sequence") > 40);
+    let seq = json_u64(&primary, "sequence");
+    b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
+    drop((carol, alice, refused));
+    let (seq_b, digest_b) = b.terminate();
+    let (seq_a, digest_a) = a.terminate();
+    assert_eq!(seq_a, seq_b, "same sequence");
+    assert_eq!(digest_a, digest_b, "same state digest at the same sequence");
+}
+
+#[test]
+fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = start_pair(dir.path(), "", None);
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut acked = BTreeSet::new();
+    for i in 0..30 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 30);
+    // Mid-stream: 60 more sent at once, the primary killed after 10 more acknowledgements.
+    for i in 30..90 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 10);
+    let a_ports = a.ports;
+    a.sigkill();
+    // Whatever the client read before the connection died was acknowledged to it.
+    while let Some(report) = carol.try_recv() {
+        if field(&report, 35) == "8" && field(&report, 150) == "0" {
+            acked.insert(field(&report, 11).to_owned());
+        }
+    }
+
+    let started = Instant::now();
+    let (ok, text) = admin(b.ports.binary, "promote");
+    assert!(ok, "promote succeeds: {text}");
+    assert!(text.contains("epoch 2"), "{text}");
+    let status = b.wait_status("B primary", |s| json(s, "role") == "primary");
+    assert_eq!(json_u64(&status, "epoch"), 2, "{status}");
+    eprintln!("promotion answered in {:?}", started.elapsed());
+
+    // The clients reconnect to the new primary: every order they saw acknowledged is there.
+    let mut carol = logged_on(b.ports.fix, "CAROL", "carol", "pw-carol");
+    assert_all_open(&mut carol, &acked);
+    // …and trading goes on.
+    let mut alice = logged_on(b.ports.fix, "ALICE", "alice", "change-me");
+    alice.new_order("after", "2", "0.01", "4800000");
+    let mut report = alice.recv_type("8");
+    if field(&report, 150) == "0" {
+        report = alice.recv_type("8");
+    }
+    assert_eq!(
+        field(&report, 150),
+        "F",
+        "alice's sell fills carol's best bid: {}",
+        show(&report)
+    );
+
+    // The old primary rejoins as a standby: it drops what it journaled but B never had, and
+    // converges to B.
+    let a = restart("A", dir.path(), "a", a_ports, &["--role", "standby"]);
+    let primary = b.status();
+    let seq = json_u64(&primary, "sequence");
+    let status = a.wait_status("A following B at B's sequence", |s| {
+        json(s, "role") == "standby" && connected(s) && json_u64(s, "sequence") == seq
+    });
+    assert_eq!(json_u64(&status, "epoch"), 2, "{status}");
+    drop((carol, alice));
+    let (seq_a, digest_a) = a.terminate();
+    let (seq_b, digest_b) = b.terminate();
+    assert_eq!(
+        (seq_a, digest_a),
+        (seq_b, digest_b),
+        "same digest at the same sequence"
+    );
+}
+
+#[test]
+fn a_killed_standby_catches_up_and_the_primary_trades_on_degraded_meanwhile() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = start_pair(dir.path(), "", None);
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut acked = BTreeSet::new();
+    for i in 0..20 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 20);
+    let b_ports = b.ports;
+    b.sigkill();
+    // on_standby_loss = degrade (the default): trading goes on, the alarm is up.
+    for i in 20..60 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 40);
+    let status = a.wait_status("A degraded", |s| json(s, "degraded") == "true");
+    assert_eq!(json(&status, "connected"), "false", "{status}");
+    let metrics = http_get(a.ports.http, "/metrics").unwrap_or_default();
+    assert!(
+        metrics.contains("hayate_replication_degraded 1"),
+        "{metrics}"
+    );
+
+    let b = restart("B", dir.path(), "b", b_ports, &[]);
+    let seq = json_u64(&a.status(), "sequence");
+    b.wait_status("B caught up", |s| {
+        connected(s) && json_u64(s, "sequence") >= seq
+    });
+    // The next order is held for B again, and clears the alarm.
+    buy(&mut carol, "c60", 60);
+    read_acks(&mut carol, &mut acked, 1);
+    a.wait_status("A no longer degraded", |s| json(s, "degraded") == "false");
+    let seq = json_u64(&a.status(), "sequence");
+    b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
+    drop(carol);
+    let (seq_b, digest_b) = b.terminate();
+    let (seq_a, digest_a) = a.terminate();
+    assert_eq!(
+        (seq_a, digest_a),
+        (seq_b, digest_b),
+        "same digest at the same sequence"
+    );
+}
+
+/// A TCP relay the test can cut and heal: a network partition between two nodes.
+struct Proxy {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    live: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let proxy = Proxy {
+            addr: listener.local_addr().expect("proxy addr"),
+            cut: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            live: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (cut, stop, live) = (
+            Arc::clone(&proxy.cut),
+            Arc::clone(&proxy.stop),
+            Arc::clone(&proxy.live),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                let Ok((inbound, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                if cut.load(Ordering::Acquire) {
+                    continue; // dropped: nothing gets through a partition
+                }
+                let Ok(outbound) = TcpStream::connect_timeout(&target, Duration::from_secs(1))
+                else {
+                    continue;
+                };
+                let _ = inbound.set_nonblocking(false);
+                let pipes = [
+                    (inbound.try_clone(), outbound.try_clone()),
+                    (outbound.try_clone(), inbound.try_clone()),
+                ];
+                if let Ok(mut live) = live.lock() {
+                    live.push(inbound);
+                    live.push(outbound);
+                }
+                for pipe in pipes {
+                    if let (Ok(mut from), Ok(mut to)) = pipe {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(Shutdown::Both);
+                        });
+                    }
+                }
+            }
+        });
+        proxy
+    }
+
+    /// Partition: every connection through the proxy dies, new ones are dropped.
+    fn cut(&self) {
+        self.cut.store(true, Ordering::Release);
+        if let Ok(mut live) = self.live.lock() {
+            for stream in live.drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.cut();
+    }
+}
+
+/// Epoch fencing: a primary cut off from its standby (on_standby_loss = degrade trades on, as
+/// documented) learns of the promotion as soon as the partition heals, logs its sessions out,
+/// refuses orders, drops what it accepted alone and rejoins as the new primary's standby.
+#[test]
+fn a_partitioned_old_primary_steps_down_when_it_learns_of_the_new_epoch() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // B reaches A (and A's replication port) only through the proxy.
+    let pa = Ports::new();
+    let proxy = Proxy::start(pa.replication);
+    let pb = Ports::new();
+    let a_text = node_config(&dir.path().join("a"), &pa, "primary", pb.replication, "");
+    let b_text = node_config(&dir.path().join("b"), &pb, "standby", proxy.addr, "");
+    let a = Node::start("A", &dir.path().join("a"), pa, &a_text, &[]);
+    let b = Node::start("B", &dir.path().join("b"), pb, &b_text, &[]);
+    b.wait_status("B following A", connected);
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut acked = BTreeSet::new();
+    for i in 0..10 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 10);
+    let seq = json_u64(&a.status(), "sequence");
+    b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
+
+    proxy.cut();
+    let (ok, text) = admin(b.ports.binary, "promote");
+    assert!(ok, "promote succeeds: {text}");
+    // Still cut off, A trades on degraded: the cost of `degrade`, documented.
+    buy(&mut carol, "alone", 99);
+    let report = carol.recv_type("8");
+    assert_eq!(field(&report, 150), "0", "{}", show(&report));
+
+    proxy.heal();
+    // B's notice of epoch 2 reaches A: A logs carol out and refuses her.
+    let logout = carol.recv_type("5");
+    assert!(
+        field(&logout, 58).contains("stepped down"),
+        "{}",
+        show(&logout)
+    );
+    a.wait_line("hayate: FIX 4.4 on", LONG); // rejoined as a standby
+    let primary = b.status();
+    let seq = json_u64(&primary, "sequence");
+    a.wait_status("A following B", |s| {
+        json(s, "role") == "standby" && json_u64(s, "epoch") == 2 && json_u64(s, "sequence") == seq
+    });
+    let mut again = FixClient::connect(a.ports.fix, "CAROL");
+    let reply = again.logon("carol", "pw-carol", &[]);
+    assert_eq!(field(&reply, 35), "5", "{}", show(&reply));
+    // What A accepted alone is gone; what B had is kept.
+    let mut carol = logged_on(b.ports.fix, "CAROL", "carol", "pw-carol");
+    assert_all_open(&mut carol, &acked);
+    carol.send("H", &[(11, "alone"), (55, "BTC-JPY"), (54, "1")]);
+    let status = carol.recv_type("8");
+    assert_eq!(field(&status, 39), "8", "{}", show(&status));
+    drop((carol, again));
+    let (seq_a, digest_a) = a.terminate();
+    let (seq_b, digest_b) = b.terminate();
+    assert_eq!(
+        (seq_a, digest_a),
+        (seq_b, digest_b),
+        "same digest at the same sequence"
+    );
+}
+
+/// With on_standby_loss = halt a partitioned primary cannot acknowledge anything: the order
+/// waits for the standby's acknowledgement, none comes, the node stops (fail-stop) — so the
+/// promoted standby is the only primary.
+#[test]
+fn with_halt_a_partitioned_primary_acknowledges_nothing_and_stops() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pa = Ports::new();
+    let proxy = Proxy::start(pa.replication);
+    let pb = Ports::new();
+    let extra = "on_standby_loss = \"halt\"\nack_timeout_ms = 3000\n";
+    let a_text = node_config(&dir.path().join("a"), &pa, "primary", pb.replication, extra);
+    let b_text = node_config(&dir.path().join("b"), &pb, "standby", proxy.addr, extra);
+    let a = Node::start("A", &dir.path().join("a"), pa, &a_text, &[]);
+    let b = Node::start("B", &dir.path().join("b"), pb, &b_text, &[]);
+    b.wait_status("B following A", connected);
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut acked = BTreeSet::new();
+    buy(&mut carol, "before", 1);
+    read_acks(&mut carol, &mut acked, 1);
+
+    proxy.cut();
+    let (ok, text) = admin(b.ports.binary, "promote");
+    assert!(ok, "promote succeeds: {text}");
+    buy(&mut carol, "after", 2);
+    // No acknowledgement: the connection ends without one.
+    while let Some(report) = carol.try_recv() {
+        assert!(
+            !(field(&report, 35) == "8" && field(&report, 11) == "after"),
+            "the partitioned primary acknowledged an order: {}",
+            show(&report)
+        );
+    }
+    let mut a = a;
+    let status = a.wait_exit();
+    assert!(!status.success(), "a halted primary exits with an error");
+    let mut carol = logged_on(b.ports.fix, "CAROL", "carol", "pw-carol");
+    assert_all_open(&mut carol, &acked);
+    drop(carol);
+    let _ = b.terminate();
+}
+
+/// Optional automatic promotion (off by default): with `auto_promote_after`, a standby that hears
+/// nothing from its primary for that many heartbeats promotes itself. The configuration only
+/// allows it with sync + halt and a silence longer than `ack_timeout_ms`, so the old primary has
+/// halted by then.
+#[test]
+fn a_standby_promotes_itself_after_the_configured_missed_heartbeats() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = "on_standby_loss = \"halt\"\nack_timeout_ms = 1000\nauto_promote_after = 30\n";
+    let (a, b) = start_pair(dir.path(), extra, None);
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut acked = BTreeSet::new();
+    for i in 0..10 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 10);
+    let killed = Instant::now();
+    a.sigkill();
+    let status = b.wait_status("B promoted itself", |s| json(s, "role") == "primary");
+    let after = killed.elapsed();
+    assert_eq!(json_u64(&status, "epoch"), 2, "{status}");
+    // 30 heartbeats of 50 ms of silence (the last heard up to a heartbeat before the kill).
+    assert!(
+        after >= Duration::from_millis(1450),
+        "promoted after {after:?}"
+    );
+    eprintln!("promoted itself {after:?} after the primary died");
+    let mut carol = logged_on(b.ports.fix, "CAROL", "carol", "pw-carol");
+    assert_all_open(&mut carol, &acked);
+    drop(carol);
+    let _ = b.terminate();
+}
