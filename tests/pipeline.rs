@@ -637,3 +637,51 @@ fn losing_the_standby_halts_or_degrades_by_policy() {
     drop(publisher);
     stop(pipeline, events);
 }
+
+/// A degraded link recovers under steady traffic: once the standby is back and holds everything
+/// before a batch, that batch is waited for, and its acknowledgement clears the alarm.
+#[test]
+fn a_degraded_link_waits_again_once_the_standby_has_caught_up() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use hayate::config::ReplicationMode;
+    use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
+    let data = tempfile::tempdir().expect("tempdir");
+    let link = ReplicaLink::new(
+        ReplicationMode::Sync,
+        StandbyLossPolicy::Degrade,
+        Duration::from_secs(20),
+    );
+    let (pipeline, mut events) = replicated(data.path(), Arc::clone(&link));
+    let mut publisher = pipeline.publisher();
+    // No standby: trading goes on, alarmed.
+    publisher.publish(&Command::halt(None)).expect("publish");
+    drain(&mut events, Duration::from_secs(10), |_| true);
+    assert!(link.is_degraded());
+    // A standby connects and keeps up: it acknowledges whatever the journal made durable.
+    link.set_connected(true);
+    let done = Arc::new(AtomicBool::new(false));
+    let standby = {
+        let (link, done, monitor) = (Arc::clone(&link), Arc::clone(&done), pipeline.monitor());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                link.acknowledge(monitor.stats().durable_seq);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    for _ in 0..3 {
+        publisher.publish(&Command::resume(None)).expect("publish");
+        drain(&mut events, Duration::from_secs(10), |_| true);
+    }
+    assert!(
+        !link.is_degraded(),
+        "the alarm clears once the standby keeps up"
+    );
+    assert!(link.held_ns() > 0, "and batches are held for it again");
+    done.store(true, Ordering::Release);
+    standby.join().expect("standby thread");
+    drop(publisher);
+    stop(pipeline, events);
+}
