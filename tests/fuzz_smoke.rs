@@ -11,7 +11,9 @@ mod rng;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use hayate::adapters::fuzzing::{binary_seeds, binary_stream, fix_seeds, fix_stream};
+use hayate::adapters::fuzzing::{
+    binary_seeds, binary_stream, fix_seeds, fix_stream, replication_seeds, replication_stream,
+};
 use rng::Rng;
 
 /// Random inputs per target and phase; with the seeds' mutations about 44k inputs per target (a second or two in release).
@@ -188,6 +190,17 @@ fn binary_decoder_survives_random_and_mutated_input() {
     );
 }
 
+#[test]
+fn replication_decoder_survives_random_and_mutated_input() {
+    smoke(
+        "replication_stream",
+        replication_stream,
+        &replication_seeds(),
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 0x20, 0x40, 0xff, b'H'],
+        true,
+    );
+}
+
 /// Writes the seeds as cargo-fuzz's starting corpus (`adapters/fuzz/corpus/<target>/`); run
 /// with `--ignored` before a first long run.
 #[test]
@@ -197,6 +210,7 @@ fn write_seed_corpus() {
     for (target, seeds) in [
         ("fix_stream", fix_seeds()),
         ("binary_stream", binary_seeds()),
+        ("replication_stream", replication_seeds()),
     ] {
         let dir = root.join(target);
         std::fs::create_dir_all(&dir).expect("corpus dir");
