@@ -608,50 +608,6 @@ pub fn binary_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeds_run_clean() {
-        for seed in fix_seeds() {
-            fix_stream(&seed);
-        }
-        for seed in binary_seeds() {
-            binary_stream(&seed);
-        }
-    }
-
-    #[test]
-    fn fix_seeds_reach_the_application_layer() {
-        let seed = fix_seeds().swap_remove(3);
-        let t0 = Instant::now();
-        let mut session = FixSession::new(US, t0);
-        let mut buf = seed.as_slice();
-        let mut applications = 0;
-        while let FixFraming::Complete { len } = fix_codec::frame(buf, 4096) {
-            let (message, rest) = buf.split_at(len);
-            match session.on_message(message, t0, NOW_NS) {
-                Inbound::Logon(request) => {
-                    let grant = LogonGrant {
-                        seqs: SeqStore::in_memory().expect("map"),
-                        reset_on_logon: false,
-                    };
-                    session.accept_logon(&request, grant, t0, NOW_NS);
-                }
-                Inbound::Application => applications += 1,
-                other => assert_eq!(other, Inbound::Nothing),
-            }
-            buf = rest;
-        }
-        assert!(buf.is_empty());
-        assert!(
-            applications >= 6,
-            "only {applications} application messages"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Replication
 // ---------------------------------------------------------------------------------------------
@@ -755,4 +711,48 @@ pub fn replication_seeds() -> Vec<Vec<u8>> {
     }
     .encode(&mut refusals);
     vec![standby, primary, refusals]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_run_clean() {
+        for seed in fix_seeds() {
+            fix_stream(&seed);
+        }
+        for seed in binary_seeds() {
+            binary_stream(&seed);
+        }
+    }
+
+    #[test]
+    fn fix_seeds_reach_the_application_layer() {
+        let seed = fix_seeds().swap_remove(3);
+        let t0 = Instant::now();
+        let mut session = FixSession::new(US, t0);
+        let mut buf = seed.as_slice();
+        let mut applications = 0;
+        while let FixFraming::Complete { len } = fix_codec::frame(buf, 4096) {
+            let (message, rest) = buf.split_at(len);
+            match session.on_message(message, t0, NOW_NS) {
+                Inbound::Logon(request) => {
+                    let grant = LogonGrant {
+                        seqs: SeqStore::in_memory().expect("map"),
+                        reset_on_logon: false,
+                    };
+                    session.accept_logon(&request, grant, t0, NOW_NS);
+                }
+                Inbound::Application => applications += 1,
+                other => assert_eq!(other, Inbound::Nothing),
+            }
+            buf = rest;
+        }
+        assert!(buf.is_empty());
+        assert!(
+            applications >= 6,
+            "only {applications} application messages"
+        );
+    }
 }
