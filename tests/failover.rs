@@ -318,23 +318,27 @@ fn connected(status: &str) -> bool {
     json(status, "connected") == "true"
 }
 
-/// A pair: A primary, B standby (following `b_follows`, A's replication port unless a proxy sits
-/// between), both with `extra` in `[replication]`.
-fn start_pair(dir: &Path, extra: &str, b_follows: Option<SocketAddr>) -> (Node, Node) {
+/// A pair: A primary, B standby, both with `extra` in `[replication]`; with `partitionable`, B
+/// reaches A (and A's replication port) only through a proxy the test can cut.
+fn start_pair(dir: &Path, extra: &str, partitionable: bool) -> (Node, Node, Option<Proxy>) {
     let (pa, pb) = (Ports::new(), Ports::new());
+    let proxy = partitionable.then(|| Proxy::start(pa.replication));
+    let b_follows = proxy.as_ref().map_or(pa.replication, |p| p.addr);
     let a_text = node_config(&dir.join("a"), &pa, "primary", pb.replication, extra);
-    let b_text = node_config(
-        &dir.join("b"),
-        &pb,
-        "standby",
-        b_follows.unwrap_or(pa.replication),
-        extra,
-    );
+    let b_text = node_config(&dir.join("b"), &pb, "standby", b_follows, extra);
     let a = Node::start("A", &dir.join("a"), pa, &a_text, &[]);
     let b = Node::start("B", &dir.join("b"), pb, &b_text, &[]);
     b.wait_status("B following A", connected);
     a.wait_status("A serving B", connected);
-    (a, b)
+    (a, b, proxy)
+}
+
+/// Stops both nodes cleanly (`first` first) and checks they ended in the same state at the same
+/// sequence.
+fn assert_same_state(first: Node, second: Node) {
+    let one = first.terminate();
+    let other = second.terminate();
+    assert_eq!(one, other, "same digest at the same sequence");
 }
 
 fn config_path(dir: &Path, node: &str) -> PathBuf {
@@ -351,7 +355,7 @@ fn restart(name: &'static str, dir: &Path, node: &str, ports: Ports, args: &[&st
 fn a_standby_refuses_orders_and_holds_the_primarys_state() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, b) = start_pair(dir.path(), "", None);
+    let (a, b, _) = start_pair(dir.path(), "", false);
     let status = b.status();
     assert_eq!(json(&status, "role"), "standby", "{status}");
     assert_eq!(json(&status, "state"), "standby", "{status}");
@@ -387,17 +391,14 @@ fn a_standby_refuses_orders_and_holds_the_primarys_state() {
     let seq = json_u64(&primary, "sequence");
     b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
     drop((carol, alice, refused));
-    let (seq_b, digest_b) = b.terminate();
-    let (seq_a, digest_a) = a.terminate();
-    assert_eq!(seq_a, seq_b, "same sequence");
-    assert_eq!(digest_a, digest_b, "same state digest at the same sequence");
+    assert_same_state(b, a);
 }
 
 #[test]
 fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, b) = start_pair(dir.path(), "", None);
+    let (a, b, _) = start_pair(dir.path(), "", false);
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();
     for i in 0..30 {
@@ -453,20 +454,14 @@ fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
     });
     assert_eq!(json_u64(&status, "epoch"), 2, "{status}");
     drop((carol, alice));
-    let (seq_a, digest_a) = a.terminate();
-    let (seq_b, digest_b) = b.terminate();
-    assert_eq!(
-        (seq_a, digest_a),
-        (seq_b, digest_b),
-        "same digest at the same sequence"
-    );
+    assert_same_state(a, b);
 }
 
 #[test]
 fn a_killed_standby_catches_up_and_the_primary_trades_on_degraded_meanwhile() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, b) = start_pair(dir.path(), "", None);
+    let (a, b, _) = start_pair(dir.path(), "", false);
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();
     for i in 0..20 {
@@ -500,13 +495,7 @@ fn a_killed_standby_catches_up_and_the_primary_trades_on_degraded_meanwhile() {
     let seq = json_u64(&a.status(), "sequence");
     b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
     drop(carol);
-    let (seq_b, digest_b) = b.terminate();
-    let (seq_a, digest_a) = a.terminate();
-    assert_eq!(
-        (seq_a, digest_a),
-        (seq_b, digest_b),
-        "same digest at the same sequence"
-    );
+    assert_same_state(b, a);
 }
 
 /// A TCP relay the test can cut and heal: a network partition between two nodes.
@@ -597,14 +586,8 @@ fn a_partitioned_old_primary_steps_down_when_it_learns_of_the_new_epoch() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
     // B reaches A (and A's replication port) only through the proxy.
-    let pa = Ports::new();
-    let proxy = Proxy::start(pa.replication);
-    let pb = Ports::new();
-    let a_text = node_config(&dir.path().join("a"), &pa, "primary", pb.replication, "");
-    let b_text = node_config(&dir.path().join("b"), &pb, "standby", proxy.addr, "");
-    let a = Node::start("A", &dir.path().join("a"), pa, &a_text, &[]);
-    let b = Node::start("B", &dir.path().join("b"), pb, &b_text, &[]);
-    b.wait_status("B following A", connected);
+    let (a, b, proxy) = start_pair(dir.path(), "", true);
+    let proxy = proxy.expect("a proxy");
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();
     for i in 0..10 {
@@ -646,13 +629,7 @@ fn a_partitioned_old_primary_steps_down_when_it_learns_of_the_new_epoch() {
     let status = carol.recv_type("8");
     assert_eq!(field(&status, 39), "8", "{}", show(&status));
     drop((carol, again));
-    let (seq_a, digest_a) = a.terminate();
-    let (seq_b, digest_b) = b.terminate();
-    assert_eq!(
-        (seq_a, digest_a),
-        (seq_b, digest_b),
-        "same digest at the same sequence"
-    );
+    assert_same_state(a, b);
 }
 
 /// With on_standby_loss = halt a partitioned primary cannot acknowledge anything: the order
@@ -662,15 +639,9 @@ fn a_partitioned_old_primary_steps_down_when_it_learns_of_the_new_epoch() {
 fn with_halt_a_partitioned_primary_acknowledges_nothing_and_stops() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
-    let pa = Ports::new();
-    let proxy = Proxy::start(pa.replication);
-    let pb = Ports::new();
     let extra = "on_standby_loss = \"halt\"\nack_timeout_ms = 3000\n";
-    let a_text = node_config(&dir.path().join("a"), &pa, "primary", pb.replication, extra);
-    let b_text = node_config(&dir.path().join("b"), &pb, "standby", proxy.addr, extra);
-    let a = Node::start("A", &dir.path().join("a"), pa, &a_text, &[]);
-    let b = Node::start("B", &dir.path().join("b"), pb, &b_text, &[]);
-    b.wait_status("B following A", connected);
+    let (a, b, proxy) = start_pair(dir.path(), extra, true);
+    let proxy = proxy.expect("a proxy");
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();
     buy(&mut carol, "before", 1);
@@ -706,7 +677,7 @@ fn a_standby_promotes_itself_after_the_configured_missed_heartbeats() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
     let extra = "on_standby_loss = \"halt\"\nack_timeout_ms = 1000\nauto_promote_after = 30\n";
-    let (a, b) = start_pair(dir.path(), extra, None);
+    let (a, b, _) = start_pair(dir.path(), extra, false);
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();
     for i in 0..10 {

@@ -7,6 +7,29 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{Framing, Message, frame};
 
+/// How a replication loop waits when a pass found nothing to do: spin a little (a sync-mode
+/// batch may be waiting on this very loop), then yield, then nap briefly.
+#[derive(Debug, Default)]
+pub(crate) struct Idle(u32);
+
+impl Idle {
+    /// Call once per pass with whether it did anything.
+    pub(crate) fn pass(&mut self, busy: bool) {
+        if busy {
+            self.0 = 0;
+            return;
+        }
+        self.0 = self.0.saturating_add(1);
+        if self.0 > 1_000 {
+            std::thread::sleep(Duration::from_micros(50));
+        } else if self.0 > 100 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// A connection to the peer.
 #[derive(Debug)]
 pub(crate) struct Peer {

@@ -16,7 +16,7 @@ use hayate_core::pipeline::ReplicaLink;
 use hayate_journal::Tailer;
 
 use super::handshake::{Resume, resume_point};
-use super::peer::Peer;
+use super::peer::{Idle, Peer};
 use super::protocol::{
     Ack, Heartbeat, MAX_RECORDS, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
 };
@@ -231,7 +231,7 @@ fn stream_journal(
     let mut next_seq = from;
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     let gone_after = settings.heartbeat * MISSED_HEARTBEATS;
     while !stop.load(Ordering::Acquire) {
         let mut busy = false;
@@ -316,19 +316,7 @@ fn stream_journal(
                 );
             }
         }
-        if busy {
-            idle = 0;
-        } else {
-            idle = idle.saturating_add(1);
-            // Spin a little (a sync-mode batch is waiting on us), then yield, then nap briefly.
-            if idle > 1_000 {
-                std::thread::sleep(Duration::from_micros(50));
-            } else if idle > 100 {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
+        idle.pass(busy);
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hayate_core::command::Command;
 use hayate_core::pipeline::{PublishError, Publisher};
 
-use super::peer::Peer;
+use super::peer::{Idle, Peer};
 use super::protocol::{Ack, Heartbeat, Hello, Message, RefuseCode};
 
 /// Why a record could not be applied.
@@ -226,7 +226,7 @@ fn session(
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut acked = 0u64;
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     while !stop() {
         let mut busy = peer.fill()?;
         if busy {
@@ -288,18 +288,7 @@ fn session(
                 "the primary missed its heartbeats",
             ));
         }
-        if busy {
-            idle = 0;
-        } else {
-            idle = idle.saturating_add(1);
-            if idle > 1_000 {
-                std::thread::sleep(Duration::from_micros(50));
-            } else if idle > 100 {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
+        idle.pass(busy);
     }
     Ok(Some(Followed::Stopped))
 }
