@@ -13,23 +13,7 @@ pub const HEADER_LEN: usize = 4;
 /// The protocol version every header carries.
 pub const VERSION: u8 = 1;
 
-/// What [`frame`] found at the start of a receive buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// A whole message of `len` bytes starts the buffer: `buf[..len]` is it.
-    Complete {
-        /// The message's length, header included.
-        len: usize,
-    },
-    /// More bytes are needed before a message can be cut.
-    Incomplete,
-    /// The declared length is below the header or above the maximum: the caller closes the
-    /// connection (nothing is buffered).
-    Invalid {
-        /// The length the header declared.
-        declared: usize,
-    },
-}
+pub use crate::net::framing::Framing;
 
 /// Finds the first message in `buf`.
 ///
@@ -40,13 +24,7 @@ pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
         return Framing::Incomplete;
     };
     let declared = usize::from(u16::from_le_bytes([lo, hi]));
-    if declared < HEADER_LEN || declared > max_message_size {
-        Framing::Invalid { declared }
-    } else if buf.len() >= declared {
-        Framing::Complete { len: declared }
-    } else {
-        Framing::Incomplete
-    }
+    crate::net::framing::judge(declared, buf.len(), HEADER_LEN, max_message_size)
 }
 
 /// A message header.

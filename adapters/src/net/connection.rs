@@ -1,7 +1,7 @@
 //! One client connection's socket and buffers: non-blocking reads into a bounded buffer, and
 //! writes that queue what the socket cannot take yet.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
@@ -87,18 +87,7 @@ impl Conn {
 
     /// Writes what is queued; `Ok(true)` when everything went out.
     pub fn flush(&mut self) -> io::Result<bool> {
-        while self.sent < self.outbound.len() {
-            match self.stream.write(&self.outbound[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.outbound.clear();
-        self.sent = 0;
-        Ok(true)
+        crate::net::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
     }
 
     /// Bytes queued and not yet sent.

@@ -1,7 +1,7 @@
 //! One replication connection's socket and buffers, shared by both sides: non-blocking reads cut
 //! into protocol frames, and writes queued while the socket pushes back.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -148,18 +148,7 @@ impl Peer {
 
     /// Writes what the socket takes now; `Ok(true)` when the queue is empty.
     pub(crate) fn flush(&mut self) -> io::Result<bool> {
-        while self.sent < self.outbound.len() {
-            match self.stream.write(&self.outbound[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.outbound.clear();
-        self.sent = 0;
-        Ok(true)
+        crate::net::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
     }
 
     /// Flushes, waiting (bounded) until everything is written (handshake answers).

@@ -72,23 +72,7 @@ pub mod msg_type {
     pub const EPOCH_NOTICE: u8 = 0x08;
 }
 
-/// What [`frame`] found at the start of a receive buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// A whole frame of `len` bytes starts the buffer: `buf[..len]` is it.
-    Complete {
-        /// The frame's length, header included.
-        len: usize,
-    },
-    /// More bytes are needed before a frame can be cut.
-    Incomplete,
-    /// The declared length is below [`HEADER_LEN`] or above [`MAX_FRAME`]: the caller drops the
-    /// connection.
-    Invalid {
-        /// The length the header declared.
-        declared: usize,
-    },
-}
+pub use crate::net::framing::Framing;
 
 /// Finds the first frame in `buf`.
 ///
@@ -98,14 +82,7 @@ pub fn frame(buf: &[u8]) -> Framing {
     let Some(length) = buf.first_chunk::<4>() else {
         return Framing::Incomplete;
     };
-    let declared = declared_len(*length);
-    if !(HEADER_LEN..=MAX_FRAME).contains(&declared) {
-        Framing::Invalid { declared }
-    } else if buf.len() >= declared {
-        Framing::Complete { len: declared }
-    } else {
-        Framing::Incomplete
-    }
+    crate::net::framing::judge(declared_len(*length), buf.len(), HEADER_LEN, MAX_FRAME)
 }
 
 /// The header's length field as a `usize`; saturating so that a 16-bit host still sees an
