@@ -8,6 +8,7 @@
 //! cargo run --release --example loadgen -- --rate 1000000 --wait yield --hgrm out.hgrm
 //! cargo run --release --example loadgen -- --mode binary --rate 10000 --clients 4
 //! cargo run --release --example loadgen -- --mode fix --rate 10000 --addr 127.0.0.1:9878
+//! cargo run --release --example loadgen -- --mode binary --replication none,async,sync --rate 10000 --duration 10
 //! ```
 //!
 //! **Open loop, with coordinated-omission correction.** Command `i` is scheduled at
@@ -31,6 +32,17 @@
 //! `--addr`'s), with `--clients` sessions and a TCP echo round trip measured first as the floor
 //! the order path is compared with; see `support/network.rs`. The recording ([`Recorder`]), the
 //! schedule ([`Plan`], [`Ticker`]) and the coordinated-omission correction are shared by all modes.
+//!
+//! **Replication.** `--replication none,async,sync` (network modes, gateway started here) runs the
+//! same measured phase once per listed setting, in order, each against a fresh gateway with fresh
+//! data directories: `none` is a lone gateway; `async` and `sync` start a primary and a standby
+//! gateway in this process (each with its own journal and ephemeral ports, linked over loopback,
+//! both with `--fsync`'s policy), wait until the standby is connected and has the deposits, then
+//! warm up and measure (default replication settings). The primary's link is sampled during the measured
+//! window, and a run whose standby was disconnected, or whose sync primary was degraded, is
+//! reported loudly: its figure would not be what it says. After the runs, one percentile line per
+//! setting and each setting's p50 and p99 as a multiple of `none`'s. The echo floor is measured
+//! once, before the first setting. The default, `none` alone, is the plain run.
 
 #[path = "support/flow.rs"]
 mod flow;
@@ -76,6 +88,27 @@ enum Mode {
     Binary,
     /// FIX 4.4 over TCP.
     Fix,
+}
+
+/// What stands behind the gateway the network modes measure (`--replication`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Replication {
+    /// A lone gateway: no standby.
+    None,
+    /// A primary streaming its journal to a standby, not waiting for it.
+    Async,
+    /// A primary whose matcher waits for the standby's acknowledgement of every batch.
+    Sync,
+}
+
+impl Replication {
+    fn name(self) -> &'static str {
+        match self {
+            Replication::None => "none",
+            Replication::Async => "async",
+            Replication::Sync => "sync",
+        }
+    }
 }
 
 /// The journal's flush policy: `always`, `never` or `interval:MS`.
@@ -199,6 +232,11 @@ struct Args {
     /// Network modes: seconds of TCP echo round trips measured before the order load (0: none).
     #[arg(long, default_value = "3", value_parser = seconds)]
     echo_seconds: f64,
+    /// Network modes, gateway started here: the replication settings to measure, in order, each
+    /// against a fresh gateway (async and sync: a primary and a standby in this process), with a
+    /// comparison at the end: none | async | sync, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "none")]
+    replication: Vec<Replication>,
     /// Network modes: the symbol the IOC orders name.
     #[arg(long, default_value = "BTC-JPY")]
     symbol: String,
@@ -229,6 +267,22 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--duration must be more than 0 seconds".into());
     }
     let plan = Plan::new(args.rate, args.warmup, args.duration, args.drain_timeout)?;
+    for (i, setting) in args.replication.iter().enumerate() {
+        if args.replication[..i].contains(setting) {
+            return Err(format!("--replication lists {} twice", setting.name()));
+        }
+    }
+    let replicated = args.replication != [Replication::None];
+    if replicated && args.mode == Mode::InProcess {
+        return Err(
+            "--replication is for --mode binary and --mode fix (a gateway and its standby)".into(),
+        );
+    }
+    if replicated && args.addr.is_some() {
+        return Err(
+            "--replication needs the gateways started here: it cannot go with --addr".into(),
+        );
+    }
     match args.mode {
         Mode::InProcess => {
             let config = ExchangeConfig::demo();

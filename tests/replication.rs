@@ -107,7 +107,7 @@ mod over_tcp {
         Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
     };
     use hayate::config::ReplicationMode;
-    use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy};
+    use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy, Wait};
 
     use super::*;
 
@@ -170,6 +170,7 @@ mod over_tcp {
                 journal_dir: primary_dir.path().join("journal"),
                 heartbeat: Duration::from_millis(50),
                 config_digest: digest_of(&config),
+                wait: Wait::Backoff,
             },
             Arc::clone(&link),
             Arc::new(Node(primary.monitor())),
@@ -183,6 +184,7 @@ mod over_tcp {
                 heartbeat: Duration::from_millis(50),
                 config_digest: digest_of(&config),
                 promote_after: None,
+                wait: Wait::Backoff,
             };
             let mut applier = Applier::new(standby.publisher(), 0);
             let node = Node(standby.monitor());

@@ -165,6 +165,7 @@ impl Gateway {
                         let stop = stop.clone();
                         Arc::new(move || stop.stop())
                     },
+                    wait: config.pipeline().wait,
                 };
                 match ReplicationNode::start(context, pipeline.publisher(), recovery.last_seq) {
                     Ok(node) => Some(Arc::new(node)),

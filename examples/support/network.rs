@@ -20,12 +20,28 @@
 //! `max_open_orders`, however long the run. The measured latency is from the scheduled send time
 //! to the order's first report (binary: the Report with index 0; FIX: the ExecutionReport New or
 //! Rejected), which crosses the gateway's socket handling, the journal and the matcher twice.
+//!
+//! **Replication.** With `--replication` listing more than `none`, every listed setting gets the
+//! same schedule against a fresh gateway, one setting after another: for `async` and `sync` a
+//! primary (`[replication] role = "primary"`, listening on an ephemeral loopback port) and a
+//! standby following it, each with its own data directory and ephemeral ports. The run waits
+//! (at most `LINK_TIMEOUT`) until the standby is connected and has caught up with the deposits,
+//! then warms up and measures; the driver samples the primary's link every `PROBE_NS` during the
+//! measured window. After the last reply it waits (bounded) for the standby to acknowledge
+//! everything, stops the primary, then the standby, and checks that both processed the same
+//! sequence to the same digest.
+//!
+//! Both nodes get the same `[replication]` section apart from their role, with the defaults a
+//! user gets (`on_standby_loss = "degrade"`): a sync primary starts degraded and waits for its
+//! standby from the first batch after the standby has caught up. The report checks the sampled
+//! link and says loudly if a synchronous primary was degraded (it did not wait: not a sync
+//! figure) or the standby disconnected.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hayate::adapters::binary::codec::{Framing as BinaryFraming, frame as binary_frame};
 use hayate::adapters::binary::messages::{
@@ -33,6 +49,7 @@ use hayate::adapters::binary::messages::{
 };
 use hayate::adapters::fix::codec::{Encoder, FieldList, Framing as FixFraming, frame as fix_frame};
 use hayate::adapters::gateway::Gateway;
+use hayate::adapters::replication::node::ReplicationStatus;
 use hayate::journal::FlushPolicy;
 use hayate::pipeline::{StopReport, Wait};
 use hayate::{
@@ -44,7 +61,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::{
-    Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Ticker, group, hgrm_path,
+    Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Replication, Ticker, group, hgrm_path,
     is_empty_dir, percentiles_line, print_event_counts, print_timeline, write_hgrm,
 };
 
@@ -68,6 +85,13 @@ const MAX_MESSAGE: usize = 64 * 1024;
 const UNTHROTTLED: u32 = 1_000_000_000;
 /// The median order→ack the issue asks for, in multiples of the echo floor's median.
 const TARGET_RATIO: f64 = 3.0;
+/// How long a standby may take to connect to its primary and catch up with the deposits, and,
+/// after the run, to acknowledge everything the primary journaled.
+const LINK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long stopping one gateway may take before the run gives up on it.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the driver samples the primary's replication link during the measured window.
+const PROBE_NS: u64 = 20_000_000;
 
 /// A trader's logon.
 #[derive(Clone, Debug)]
@@ -126,9 +150,73 @@ struct OwnGateway {
     /// Keeps the temporary directory until the gateway has stopped.
     _temp: Option<tempfile::TempDir>,
     initial_commands: u64,
+    setting: Replication,
+    /// The standby following `gateway` (async and sync).
+    standby: Option<OwnStandby>,
 }
 
-/// The network modes, start to finish.
+/// A standby gateway started in this process, following the primary's replication port.
+struct OwnStandby {
+    gateway: Gateway,
+    /// The primary's bound replication address, which the standby follows.
+    primary: SocketAddr,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// How a gateway started here ended, and its standby's.
+struct Stopped {
+    report: Result<StopReport, String>,
+    initial_commands: u64,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    standby: Option<StandbyStopped>,
+}
+
+struct StandbyStopped {
+    report: Result<StopReport, String>,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    /// The wait for the standby to acknowledge everything before the primary stopped: how long
+    /// it took, or the lag left when the wait ended.
+    caught_up: Result<Duration, u64>,
+}
+
+/// The primary's link as sampled by the driver during the measured window.
+#[derive(Default)]
+struct LinkWatch {
+    samples: u64,
+    disconnected: u64,
+    degraded: u64,
+    max_lag: u64,
+    /// The status right after the last reply of the run.
+    end: Option<ReplicationStatus>,
+}
+
+impl LinkWatch {
+    fn sample(&mut self, status: Option<ReplicationStatus>) {
+        self.samples += 1;
+        match status {
+            Some(status) => {
+                self.disconnected += u64::from(!status.connected);
+                self.degraded += u64::from(status.degraded);
+                self.max_lag = self.max_lag.max(status.lag);
+            }
+            None => self.disconnected += 1,
+        }
+    }
+}
+
+/// One setting's figures, for the comparison after the last one.
+struct Outcome {
+    setting: Replication,
+    histogram: Histogram<u64>,
+    achieved: f64,
+    /// What makes the figures suspect, if anything.
+    warnings: Vec<String>,
+}
+
+/// The network modes, start to finish: every `--replication` setting in turn.
 pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
     let spec = OrderSpec {
         symbol: args.symbol.clone(),
@@ -139,43 +227,177 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
     if spec.buy >= spec.sell {
         return Err("--buy-price must be below --sell-price, or the orders would trade".into());
     }
-    let mut target = match &args.addr {
-        Some(addr) => remote_target(args, addr)?,
-        None => own_gateway(args)?,
-    };
     set_timer_slack();
-    print_configuration(args, plan, &target, &spec);
-
-    let echo = if args.echo_seconds > 0.0 {
-        Some(echo_floor(args.echo_seconds, args.rate)?)
-    } else {
-        None
-    };
-
-    let mut sessions = Vec::with_capacity(args.clients as usize);
-    for index in 0..args.clients as usize {
-        let user = &target.users[index % target.users.len()];
-        let session = Session::connect(args.mode, index, &target, user, &spec)
-            .map_err(|e| format!("session {index} ({}): {e}", user.username))?;
-        sessions.push(session);
-    }
-    let clock = Clock {
-        start: std::time::Instant::now(),
-    };
-    let mut ledger = Ledger::new(*plan, sessions.len() as u64)?;
-    drive(&mut sessions, &mut ledger, clock);
-    for session in &mut sessions {
-        session.log_out();
-    }
-    drop(sessions);
-    let stop = match target.own.take() {
-        Some(own) => {
-            let report = own.gateway.stop().map_err(|e| e.to_string());
-            Some((report, own.initial_commands, own.data_dir))
+    let compare = args.replication != [Replication::None];
+    let mut echo = None;
+    let mut outcomes = Vec::with_capacity(args.replication.len());
+    for (n, &setting) in args.replication.iter().enumerate() {
+        let mut target = match &args.addr {
+            Some(addr) => remote_target(args, addr)?,
+            None => own_gateway(args, setting)?,
+        };
+        if n == 0 {
+            print_configuration(args, plan, &target, &spec);
         }
-        None => None,
-    };
-    report(args, plan, ledger, echo, stop)
+        if compare {
+            println!();
+            println!("── replication {} ──", setting.name());
+            print_gateway(args, &target);
+        }
+        let pair = target
+            .own
+            .as_ref()
+            .and_then(|own| own.standby.as_ref().map(|standby| (own, standby)));
+        if let Some((own, standby)) = pair {
+            let took = await_link(&own.gateway, &standby.gateway)?;
+            println!(
+                "  link           standby connected and caught up with the {} deposits after {:.1} ms",
+                own.initial_commands,
+                took.as_secs_f64() * 1e3
+            );
+            let _ = std::io::stdout().flush();
+        }
+
+        if n == 0 && args.echo_seconds > 0.0 {
+            echo = Some(echo_floor(args.echo_seconds, args.rate)?);
+        }
+
+        let mut sessions = Vec::with_capacity(args.clients as usize);
+        for index in 0..args.clients as usize {
+            let user = &target.users[index % target.users.len()];
+            let session = Session::connect(args.mode, index, &target, user, &spec)
+                .map_err(|e| format!("session {index} ({}): {e}", user.username))?;
+            sessions.push(session);
+        }
+        let clock = Clock {
+            start: std::time::Instant::now(),
+        };
+        let mut ledger = Ledger::new(*plan, sessions.len() as u64)?;
+        let mut watch = LinkWatch::default();
+        {
+            let primary = target
+                .own
+                .as_ref()
+                .filter(|own| own.standby.is_some())
+                .map(|own| &own.gateway);
+            let mut probe = |now: u64| match primary {
+                Some(primary) if plan.is_measured(now) => {
+                    watch.sample(primary.replication_status());
+                }
+                _ => {}
+            };
+            drive(&mut sessions, &mut ledger, clock, &mut probe);
+            watch.end = primary.and_then(Gateway::replication_status);
+        }
+        for session in &mut sessions {
+            session.log_out();
+        }
+        drop(sessions);
+        let stopped = target.own.take().map(stop_own);
+        let link = stopped
+            .as_ref()
+            .is_some_and(|s| s.standby.is_some())
+            .then_some(watch);
+        let outcome = report(
+            args,
+            plan,
+            setting,
+            ledger,
+            echo.as_ref().map(|e| (e, n == 0)),
+            stopped,
+            link,
+        )?;
+        outcomes.push(outcome);
+    }
+    if compare {
+        print_comparison(args, plan, &outcomes);
+    }
+    Ok(())
+}
+
+/// Waits until `primary` sees `standby` connected and acknowledging everything it journaled (the
+/// deposits), at most `LINK_TIMEOUT`; returns how long that took.
+fn await_link(primary: &Gateway, standby: &Gateway) -> Result<Duration, String> {
+    let started = Instant::now();
+    loop {
+        let status = primary
+            .replication_status()
+            .ok_or("the primary has no replication link")?;
+        if let Some(why) = standby.replication_status().and_then(|s| s.refused) {
+            return Err(format!("the primary refused the standby: {why}"));
+        }
+        if status.connected && status.lag == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > LINK_TIMEOUT {
+            return Err(format!(
+                "the standby was not connected and caught up within {LINK_TIMEOUT:?} (connected {}, lag {})",
+                status.connected, status.lag
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until the standby has acknowledged everything `primary` journaled, at most
+/// `LINK_TIMEOUT`: how long it took, or the lag left.
+fn await_caught_up(primary: &Gateway) -> Result<Duration, u64> {
+    let started = Instant::now();
+    loop {
+        let lag = primary.replication_status().map_or(u64::MAX, |s| s.lag);
+        if lag == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > LINK_TIMEOUT {
+            return Err(lag);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Stops `gateway` on a thread of its own and waits at most `STOP_TIMEOUT` for it.
+fn stop_within(gateway: Gateway, what: &str) -> Result<StopReport, String> {
+    let (done, report) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("loadgen-stop".into())
+        .spawn(move || {
+            let _ = done.send(gateway.stop().map_err(|e| e.to_string()));
+        })
+        .map_err(|e| format!("cannot start a thread to stop {what}: {e}"))?;
+    match report.recv_timeout(STOP_TIMEOUT) {
+        Ok(report) => report,
+        Err(_) => Err(format!("{what} did not stop within {STOP_TIMEOUT:?}")),
+    }
+}
+
+/// Stops a gateway started here: with a standby, once the standby has everything (bounded), the
+/// primary first, then the standby.
+fn stop_own(own: OwnGateway) -> Stopped {
+    let OwnGateway {
+        gateway,
+        data_dir,
+        _temp,
+        initial_commands,
+        standby,
+        ..
+    } = own;
+    let caught_up = standby.as_ref().map(|_| await_caught_up(&gateway));
+    let report = stop_within(gateway, "the gateway");
+    let standby = standby
+        .zip(caught_up)
+        .map(|(standby, caught_up)| StandbyStopped {
+            report: stop_within(standby.gateway, "the standby"),
+            data_dir: standby.data_dir,
+            _temp: standby._temp,
+            caught_up,
+        });
+    Stopped {
+        report,
+        initial_commands,
+        data_dir,
+        _temp,
+        standby,
+    }
 }
 
 /// Credentials for `--addr`: `--user`s, else the demo's traders.
@@ -213,34 +435,54 @@ fn remote_target(args: &Args, addr: &str) -> Result<Target, String> {
     })
 }
 
-/// Starts the demo exchange in this process on ephemeral ports, with a trader per client.
-fn own_gateway(args: &Args) -> Result<Target, String> {
-    if !args.user.is_empty() {
-        return Err("--user is for --addr: the gateway started here has its own users".into());
-    }
-    let temp;
-    let data_dir = match &args.data {
+/// A fresh data directory: `--data` (or `--data/<name>` when each setting has its own), else a
+/// new temporary one, deleted when the returned guard is dropped.
+fn fresh_dir(
+    args: &Args,
+    name: Option<&str>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
+    match &args.data {
         Some(dir) => {
-            if dir.exists() && !is_empty_dir(dir)? {
+            let dir = name.map_or_else(|| dir.clone(), |name| dir.join(name));
+            if dir.exists() && !is_empty_dir(&dir)? {
                 return Err(format!(
                     "--data {}: the directory must be empty or absent",
                     dir.display()
                 ));
             }
-            temp = None;
-            dir.clone()
+            Ok((dir, None))
         }
         None => {
-            let dir = tempfile::Builder::new()
-                .prefix("hayate-loadgen-")
+            let prefix = name.map_or_else(
+                || "hayate-loadgen-".to_owned(),
+                |name| format!("hayate-loadgen-{name}-"),
+            );
+            let temp = tempfile::Builder::new()
+                .prefix(&prefix)
                 .tempdir()
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-            let path = dir.path().to_path_buf();
-            temp = Some(dir);
-            path
+            Ok((temp.path().to_path_buf(), Some(temp)))
         }
+    }
+}
+
+/// Starts the demo exchange in this process on ephemeral ports, with a trader per client; for
+/// `async` and `sync`, as a primary with a standby of its own (not yet necessarily connected).
+fn own_gateway(args: &Args, setting: Replication) -> Result<Target, String> {
+    if !args.user.is_empty() {
+        return Err("--user is for --addr: the gateway started here has its own users".into());
+    }
+    // The plain run keeps `--data` as it is; a comparison gives each gateway its own directory.
+    let own_dirs = args.replication != [Replication::None];
+    let (data_dir, temp) = fresh_dir(args, own_dirs.then_some(setting.name()))?;
+    let section = match setting {
+        Replication::None => None,
+        Replication::Async | Replication::Sync => Some(format!(
+            "\n[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\n{}",
+            replication_settings(setting)
+        )),
     };
-    let (config, users) = gateway_config(args, &data_dir)?;
+    let (config, users) = gateway_config(args, &data_dir, section.as_deref())?;
     let initial_commands = config.initial_deposits().len() as u64;
     let target_comp_id = config.gateway().comp_id.clone();
     let gateway = Gateway::start(config).map_err(|e| format!("cannot start the gateway: {e}"))?;
@@ -252,6 +494,36 @@ fn own_gateway(args: &Args) -> Result<Target, String> {
             data_dir.display()
         ));
     }
+    let standby = match setting {
+        Replication::None => None,
+        Replication::Async | Replication::Sync => {
+            let primary = gateway
+                .replication_addr()
+                .ok_or("the primary gateway has no replication address")?;
+            let name = format!("{}-standby", setting.name());
+            let (data_dir, temp) = fresh_dir(args, Some(&name))?;
+            let section = format!(
+                "\n[replication]\nrole = \"standby\"\nprimary = \"{primary}\"\n{}",
+                replication_settings(setting)
+            );
+            let (config, _) = gateway_config(args, &data_dir, Some(&section))?;
+            let standby = Gateway::start(config)
+                .map_err(|e| format!("cannot start the standby gateway: {e}"))?;
+            let recovery = standby.recovery();
+            if recovery.last_seq != 0 || recovery.snapshot.is_some() {
+                return Err(format!(
+                    "the standby's journal under {} was not new ({recovery})",
+                    data_dir.display()
+                ));
+            }
+            Some(OwnStandby {
+                gateway: standby,
+                primary,
+                data_dir,
+                _temp: temp,
+            })
+        }
+    };
     Ok(Target {
         addr: match args.mode {
             Mode::Fix => addrs.fix,
@@ -264,15 +536,24 @@ fn own_gateway(args: &Args) -> Result<Target, String> {
             data_dir,
             _temp: temp,
             initial_commands,
+            setting,
+            standby,
         }),
     })
 }
 
+/// The `[replication]` keys both nodes of a pair share: the mode.
+fn replication_settings(setting: Replication) -> String {
+    format!("mode = \"{}\"\n", setting.name())
+}
+
 /// The demo configuration on ephemeral ports, with the run's journal settings, the rate limit
-/// lifted, and a funded trader for every client past the demo's two.
+/// lifted, a funded trader for every client past the demo's two, and `replication` (a
+/// `[replication]` section) appended.
 fn gateway_config(
     args: &Args,
     data_dir: &Path,
+    replication: Option<&str>,
 ) -> Result<(ExchangeConfig, Vec<Credentials>), String> {
     let mut text = hayate::config::DEMO_TOML.to_owned();
     for port in ["127.0.0.1:9878", "127.0.0.1:9000", "127.0.0.1:8080"] {
@@ -353,6 +634,9 @@ fn gateway_config(
         users.push(user);
     }
     users.truncate(args.clients as usize);
+    if let Some(section) = replication {
+        text.push_str(section);
+    }
     let config = ExchangeConfig::from_toml_str(&text, "loadgen.toml")
         .map_err(|e| format!("the load test configuration: {e}"))?;
     Ok((config, users))
@@ -1153,8 +1437,9 @@ impl Ledger {
 }
 
 /// Sends every order at its scheduled time and reads replies until each sent order is answered
-/// (or refused above the order level), or the reply deadline passes.
-fn drive(sessions: &mut [Session], ledger: &mut Ledger, clock: Clock) {
+/// (or refused above the order level), or the reply deadline passes. `probe` is called with the
+/// time about every `PROBE_NS` (when the loop comes round).
+fn drive(sessions: &mut [Session], ledger: &mut Ledger, clock: Clock, probe: &mut dyn FnMut(u64)) {
     let plan = ledger.plan;
     let n = sessions.len() as u64;
     let total = plan.total();
@@ -1170,9 +1455,14 @@ fn drive(sessions: &mut [Session], ledger: &mut Ledger, clock: Clock) {
             revents: 0,
         })
         .collect();
+    let mut next_probe = 0;
     loop {
         let mut progress = false;
         let now = clock.now_ns();
+        if now >= next_probe {
+            probe(now);
+            next_probe = now + PROBE_NS;
+        }
         if i < total && ticker.due <= now {
             if now > give_up {
                 let unsent_measured = total - i.max(plan.warmup);
@@ -1280,28 +1570,21 @@ fn print_configuration(args: &Args, plan: &Plan, target: &Target, spec: &OrderSp
         _ => "binary",
     };
     println!("hayate loadgen — mode {mode}");
-    match &target.own {
-        Some(own) => {
-            println!(
-                "  gateway        started in this process on {} (data {}{}); fsync {}",
-                target.addr,
-                own.data_dir.display(),
-                if args.data.is_none() {
-                    ", temporary"
-                } else {
-                    ""
-                },
-                args.fsync
-            );
-            println!(
-                "  rate limit     [limits] messages_per_second and burst raised to {} for this run: the operator's own load test, not throttled",
-                group(u64::from(UNTHROTTLED))
-            );
-        }
-        None => println!(
-            "  gateway        {} (already running: its own limits and fsync policy apply)",
-            target.addr
-        ),
+    let compare = args.replication != [Replication::None];
+    if compare {
+        let names: Vec<&str> = args.replication.iter().map(|r| r.name()).collect();
+        println!(
+            "  replication    {}: the same schedule once per setting, in this order, each against a fresh gateway (async, sync: a primary and a standby, both in this process, linked over loopback)",
+            names.join(", ")
+        );
+    } else {
+        print_gateway(args, target);
+    }
+    if target.own.is_some() {
+        println!(
+            "  rate limit     [limits] messages_per_second and burst raised to {} for this run: the operator's own load test, not throttled",
+            group(u64::from(UNTHROTTLED))
+        );
     }
     println!(
         "  offered rate   {} orders/s, open loop (latency from the scheduled send time: coordinated-omission corrected)",
@@ -1347,16 +1630,62 @@ fn print_configuration(args: &Args, plan: &Plan, target: &Target, spec: &OrderSp
         "  cores          {} available",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if compare && args.echo_seconds > 0.0 {
+        println!("  echo floor     measured once, before the first setting's orders");
+    }
     let _ = std::io::stdout().flush();
 }
 
+/// The gateway line (and the standby's).
+fn print_gateway(args: &Args, target: &Target) {
+    let temporary = if args.data.is_none() {
+        ", temporary"
+    } else {
+        ""
+    };
+    match &target.own {
+        Some(own) => {
+            println!(
+                "  gateway        started in this process on {} (data {}{temporary}); fsync {}{}",
+                target.addr,
+                own.data_dir.display(),
+                args.fsync,
+                match own.setting {
+                    Replication::None => String::new(),
+                    Replication::Async => "; replication primary, mode async".to_owned(),
+                    Replication::Sync =>
+                        "; replication primary, mode sync (every batch waits for the standby)"
+                            .to_owned(),
+                }
+            );
+            if let Some(standby) = &own.standby {
+                println!(
+                    "  standby        started in this process, following the primary's replication port {} (data {}{temporary}); fsync {}",
+                    standby.primary,
+                    standby.data_dir.display(),
+                    args.fsync
+                );
+            }
+        }
+        None => println!(
+            "  gateway        {} (already running: its own limits and fsync policy apply)",
+            target.addr
+        ),
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// One setting's results. `echo` is the floor, and whether to print it (it is measured once);
+/// `link` the primary's link as sampled, when there was a standby.
 fn report(
     args: &Args,
     plan: &Plan,
+    setting: Replication,
     ledger: Ledger,
-    echo: Option<EchoResult>,
-    stop: Option<(Result<StopReport, String>, u64, PathBuf)>,
-) -> Result<(), String> {
+    echo: Option<(&EchoResult, bool)>,
+    stop: Option<Stopped>,
+    link: Option<LinkWatch>,
+) -> Result<Outcome, String> {
     let Ledger {
         mut recorder,
         stats,
@@ -1369,10 +1698,16 @@ fn report(
     let ratio = achieved / offered;
     let abandoned = recorder.charge_never_sent(stats.abandoned);
     let unanswered = stats.unanswered.map_or(0, |(n, _)| n);
+    let compare = args.replication != [Replication::None];
+    let mut warnings = Vec::new();
 
     println!();
-    println!("results");
-    if let Some(echo) = &echo {
+    if compare {
+        println!("results — replication {}", setting.name());
+    } else {
+        println!("results");
+    }
+    if let Some((echo, true)) = echo {
         println!(
             "  echo floor     {} round trips of {ECHO_SIZE} bytes on loopback, one at a time, {} recorded ({} warm-up excluded), {:.0}/s",
             group(echo.sent),
@@ -1391,6 +1726,7 @@ fn report(
         window
     );
     if ratio < 0.95 || abandoned > 0 || unanswered > 0 {
+        warnings.push("did not keep up".to_owned());
         println!(
             "  !! THE GATEWAY DID NOT KEEP UP with {} orders/s: it acknowledged {:.1}% of the offered rate.",
             group(plan.rate),
@@ -1436,6 +1772,7 @@ fn report(
     );
     if stats.protocol_rejects > 0 || stats.duplicates > 0 || stats.foreign > 0 || stats.garbled > 0
     {
+        warnings.push("anomalies".to_owned());
         println!(
             "  !! anomalies   {} refusals above the order level (first: {}), {} duplicate acks, {} reports for no order of this run, {} undecodable messages",
             group(stats.protocol_rejects),
@@ -1448,9 +1785,12 @@ fn report(
     for why in &stats.closed {
         println!("  !! closed      {why}");
     }
+    if !stats.closed.is_empty() {
+        warnings.push("sessions closed".to_owned());
+    }
     println!("  order→ack (µs, scheduled send → first report):");
     println!("                 {}", percentiles_line(h));
-    if let Some(echo) = &echo {
+    if let Some((echo, _)) = echo {
         let e = &echo.histogram;
         let at = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q).max(1) as f64;
         let p50 = at(h, 0.5) / at(e, 0.5);
@@ -1466,30 +1806,39 @@ fn report(
     print_timeline(plan, &recorder);
     print_event_counts(&recorder);
 
-    if let Some((stop, initial_commands, data_dir)) = stop {
-        let stop = stop.map_err(|why| format!("the gateway stopped badly: {why}"))?;
+    if let Some(link) = &link {
+        report_link(setting, link, &mut warnings);
+    }
+    if let Some(stopped) = stop {
+        let stop = stopped
+            .report
+            .map_err(|why| format!("the gateway stopped badly: {why}"))?;
         println!(
             "  stop           processed seq {}, durable seq {}, digest {:#018x} (data {})",
             stop.processed_seq,
             stop.durable_seq,
             stop.digest,
-            data_dir.display()
+            stopped.data_dir.display()
         );
-        let expected = initial_commands + acks;
+        let expected = stopped.initial_commands + acks;
         if stop.processed_seq == expected {
             println!(
                 "  check          every acknowledged order was journaled once ({} = {} deposits + {} orders)",
-                expected, initial_commands, acks
+                expected, stopped.initial_commands, acks
             );
         } else {
+            warnings.push("journal count mismatch".to_owned());
             println!(
                 "  !! MISMATCH: {} orders acknowledged (+{} deposits) but the exchange processed {} commands",
-                acks, initial_commands, stop.processed_seq
+                acks, stopped.initial_commands, stop.processed_seq
             );
+        }
+        if let Some(standby) = stopped.standby {
+            report_standby(&stop, standby, &mut warnings)?;
         }
     }
 
-    let path = hgrm_path(args);
+    let path = hgrm_for(args, setting);
     let mut text = String::new();
     write_hgrm(h, 1e3, &mut text).map_err(|e| format!("formatting the .hgrm: {e}"))?;
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -1497,5 +1846,163 @@ fn report(
         "  hgrm           {} (order→ack, values in µs)",
         path.display()
     );
+    let _ = std::io::stdout().flush();
+    Ok(Outcome {
+        setting,
+        histogram: recorder.histogram,
+        achieved,
+        warnings,
+    })
+}
+
+/// The primary's link as sampled during the measured window, and at its end. A synchronous
+/// primary that was degraded did not wait for its standby: that is not a synchronous figure.
+fn report_link(setting: Replication, link: &LinkWatch, warnings: &mut Vec<String>) {
+    println!(
+        "  link           primary's view, sampled every {} ms in the measured window: {} samples, standby disconnected in {}, primary degraded in {}, lag at most {} sequences",
+        PROBE_NS / 1_000_000,
+        group(link.samples),
+        group(link.disconnected),
+        group(link.degraded),
+        group(link.max_lag)
+    );
+    match &link.end {
+        Some(end) => println!(
+            "  link at end    mode {}, standby {} ({}), {}, lag {} sequences",
+            end.mode,
+            if end.connected {
+                "connected"
+            } else {
+                "DISCONNECTED"
+            },
+            end.peer,
+            if end.degraded {
+                "DEGRADED"
+            } else {
+                "not degraded"
+            },
+            end.lag
+        ),
+        None => println!("  link at end    !! no replication status"),
+    }
+    let end_degraded = link.end.as_ref().is_none_or(|e| e.degraded);
+    let end_disconnected = link.end.as_ref().is_none_or(|e| !e.connected);
+    if link.samples == 0 {
+        warnings.push("link not sampled".to_owned());
+        println!("  !! the link was never sampled during the measured window");
+    }
+    if link.disconnected > 0 || end_disconnected {
+        warnings.push("standby disconnected".to_owned());
+        println!(
+            "  !! THE STANDBY WAS DISCONNECTED during the measured window or at its end: this is not a figure with a standby."
+        );
+    }
+    if setting == Replication::Sync && (link.degraded > 0 || end_degraded) {
+        warnings.push("DEGRADED: not a sync figure".to_owned());
+        println!(
+            "  !! SYNCHRONOUS REPLICATION WAS DEGRADED during the measured window or at its end: the primary traded on without waiting for its standby, so this is NOT a synchronous-replication figure."
+        );
+    }
+}
+
+/// The standby's stop: it must have processed the primary's whole history, to the same digest.
+fn report_standby(
+    primary: &StopReport,
+    standby: StandbyStopped,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    match standby.caught_up {
+        Ok(took) => println!(
+            "  standby sync   acknowledged everything the primary journaled {:.1} ms after the last reply",
+            took.as_secs_f64() * 1e3
+        ),
+        Err(lag) => {
+            warnings.push("standby behind at the end".to_owned());
+            println!(
+                "  !! the standby was still {lag} sequences behind {LINK_TIMEOUT:?} after the last reply"
+            );
+        }
+    }
+    let report = standby
+        .report
+        .map_err(|why| format!("the standby stopped badly: {why}"))?;
+    let same = report.processed_seq == primary.processed_seq && report.digest == primary.digest;
+    if same {
+        println!(
+            "  standby stop   processed seq {}, digest {:#018x}: the same as the primary's (data {})",
+            report.processed_seq,
+            report.digest,
+            standby.data_dir.display()
+        );
+    } else {
+        warnings.push("standby differs".to_owned());
+        println!(
+            "  !! STANDBY DIFFERS: processed seq {}, digest {:#018x}, against the primary's {} and {:#018x} (data {})",
+            report.processed_seq,
+            report.digest,
+            primary.processed_seq,
+            primary.digest,
+            standby.data_dir.display()
+        );
+    }
     Ok(())
+}
+
+/// Where a setting's percentile distribution goes: `--hgrm` (or its default) for the plain run,
+/// with the setting's name before the extension when several settings are measured.
+fn hgrm_for(args: &Args, setting: Replication) -> PathBuf {
+    let path = hgrm_path(args);
+    if args.replication == [Replication::None] {
+        return path;
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{}.{}", setting.name(), ext.to_string_lossy()),
+        None => format!("{stem}-{}", setting.name()),
+    };
+    path.with_file_name(name)
+}
+
+/// One percentile line per setting, then each setting's p50 and p99 as a multiple of `none`'s.
+fn print_comparison(args: &Args, plan: &Plan, outcomes: &[Outcome]) {
+    println!();
+    println!(
+        "comparison — order→ack (µs, scheduled send → first report), mode {}, {} orders/s offered, {} s measured per setting after {} s warm-up, settings run one after another",
+        match args.mode {
+            Mode::Fix => "fix",
+            _ => "binary",
+        },
+        group(plan.rate),
+        args.duration,
+        args.warmup
+    );
+    for outcome in outcomes {
+        println!(
+            "  {:<6} {}   achieved {}/s{}",
+            outcome.setting.name(),
+            percentiles_line(&outcome.histogram),
+            group(outcome.achieved.round() as u64),
+            if outcome.warnings.is_empty() {
+                String::new()
+            } else {
+                format!("   !! {}", outcome.warnings.join(", "))
+            }
+        );
+    }
+    let Some(none) = outcomes.iter().find(|o| o.setting == Replication::None) else {
+        println!("  (no ratios: `none` was not measured)");
+        return;
+    };
+    let at = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q).max(1) as f64;
+    for outcome in outcomes.iter().filter(|o| o.setting != Replication::None) {
+        let h = &outcome.histogram;
+        println!(
+            "  ratio          {} / none: p50 {:.2}×, p99 {:.2}×",
+            outcome.setting.name(),
+            at(h, 0.5) / at(&none.histogram, 0.5),
+            at(h, 0.99) / at(&none.histogram, 0.99)
+        );
+    }
 }

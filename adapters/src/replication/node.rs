@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use hayate_core::command::Command;
 use hayate_core::config::{ReplicationConfig, ReplicationMode, Role};
-use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink};
+use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink, Wait};
 
 use super::peer::Peer;
 use super::primary::{MISSED_HEARTBEATS, PrimarySettings, PrimaryState, ReplicationServer};
@@ -49,6 +49,8 @@ pub struct NodeContext {
     pub monitor: Monitor,
     /// Stops the gateway.
     pub stop_gateway: StopGateway,
+    /// How the replication threads wait when idle (`[pipeline] wait`).
+    pub wait: Wait,
 }
 
 /// A point-in-time reading for `/status` and `/metrics`.
@@ -215,6 +217,7 @@ fn start_server(context: &NodeContext) -> io::Result<Option<ReplicationServer>> 
         journal_dir: context.journal_dir.clone(),
         heartbeat: Duration::from_millis(context.config.heartbeat_ms),
         config_digest: context.config_digest,
+        wait: context.wait,
     };
     let state = Arc::new(PrimaryView {
         context: context.clone(),
@@ -299,6 +302,7 @@ impl Standby {
             config_digest: context.config_digest,
             promote_after: (context.config.auto_promote_after > 0)
                 .then(|| heartbeat * context.config.auto_promote_after),
+            wait: context.wait,
         };
         let view = StandbyView {
             role: Arc::clone(&context.role),

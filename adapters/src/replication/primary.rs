@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hayate_core::command::Command;
-use hayate_core::pipeline::ReplicaLink;
+use hayate_core::pipeline::{ReplicaLink, Wait};
 use hayate_journal::Tailer;
 
 use super::handshake::{Resume, resume_point};
@@ -48,6 +48,8 @@ pub struct PrimarySettings {
     pub heartbeat: Duration,
     /// Digest of the engine configuration; a standby with another is refused.
     pub config_digest: u64,
+    /// How the streaming loop waits when idle (`[pipeline] wait`).
+    pub wait: Wait,
 }
 
 /// The running server; stops when dropped.
@@ -231,7 +233,7 @@ fn stream_journal(
     let mut next_seq = from;
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
-    let mut idle = Idle::default();
+    let mut idle = Idle::new(settings.wait);
     let gone_after = settings.heartbeat * MISSED_HEARTBEATS;
     while !stop.load(Ordering::Acquire) {
         let mut busy = false;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hayate_core::command::Command;
-use hayate_core::pipeline::{PublishError, Publisher};
+use hayate_core::pipeline::{PublishError, Publisher, Wait};
 
 use super::peer::{Idle, Peer};
 use super::protocol::{Ack, Heartbeat, Hello, Message, RefuseCode};
@@ -103,6 +103,8 @@ pub struct FollowerSettings {
     /// Silence from the primary after which [`follow`] returns [`Followed::PrimaryLost`] (automatic
     /// promotion); `None` = never. Counted only once this run has reached the primary.
     pub promote_after: Option<Duration>,
+    /// How the follower waits when idle (`[pipeline] wait`).
+    pub wait: Wait,
 }
 
 /// Why [`follow`] returned.
@@ -226,7 +228,7 @@ fn session(
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut acked = 0u64;
-    let mut idle = Idle::default();
+    let mut idle = Idle::new(settings.wait);
     while !stop() {
         let mut busy = peer.fill()?;
         if busy {

@@ -53,13 +53,25 @@ impl WaitStrategy for Wait {
             idle.set((sequence, count));
             count
         });
-        if polls < SPINS {
-            std::hint::spin_loop();
-        } else if polls < SPINS + YIELDS || *self == Wait::Yield {
-            std::thread::yield_now();
-        } else {
-            tighten_timer_slack();
-            std::thread::sleep(NAP);
+        self.pause(polls, YIELDS);
+    }
+}
+
+impl Wait {
+    /// Pauses a polling loop (outside the rings: a replication thread) on its `idle`-th empty
+    /// pass in a row, the way this strategy waits: busy-spin spins; yield spins then yields;
+    /// backoff spins, yields `yields` times, then naps 50 µs per pass.
+    #[inline]
+    pub fn pause(self, idle: u32, yields: u32) {
+        match self {
+            Wait::BusySpin => std::hint::spin_loop(),
+            _ if idle < SPINS => std::hint::spin_loop(),
+            Wait::Yield => std::thread::yield_now(),
+            Wait::Backoff if idle < SPINS.saturating_add(yields) => std::thread::yield_now(),
+            Wait::Backoff => {
+                tighten_timer_slack();
+                std::thread::sleep(NAP);
+            }
         }
     }
 }
