@@ -1,9 +1,10 @@
 //! Hayate's edges: the FIX 4.4 and binary order-entry protocols, the gateway's event loop and
-//! its defences, and the HTTP status page.
+//! its defences, the HTTP status page, and replication between a primary and its hot standby.
 //!
 //! Codecs are pure (bytes in, typed messages or a protocol-level refusal out; no sockets, no
 //! clocks), so they are tested and fuzzed alone. [`gateway::Gateway`] puts them together with a
-//! pipeline from `hayate-core`: `cargo run --release --example gateway` runs one.
+//! pipeline from `hayate-core`: `cargo run --release --example gateway` runs one;
+//! [`gateway::run_node`] runs one that stays in its pair across a step-down.
 //!
 //! ```no_run
 //! use hayate_adapters::gateway::Gateway;
