@@ -276,6 +276,10 @@ impl StandbyState for StandbyView {
     fn applied_seq(&self) -> u64 {
         self.monitor.stats().processed_seq
     }
+
+    fn record_epoch(&self, epoch: u64, start_seq: u64) {
+        self.role.record_epoch(epoch, start_seq);
+    }
 }
 
 /// The standby's thread.

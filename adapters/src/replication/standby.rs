@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hayate_core::command::Command;
+use hayate_core::command::{Command, CommandKind};
 use hayate_core::pipeline::{PublishError, Publisher, Wait};
 
 use super::peer::{Idle, Peer};
@@ -89,6 +89,9 @@ pub trait StandbyState: Send + Sync {
     fn durable_seq(&self) -> u64;
     /// The last sequence this node's matcher has applied.
     fn applied_seq(&self) -> u64;
+    /// A promotion's epoch record was applied: it is this node's epoch from now on (its next
+    /// Hello must say so, or the primary would take the record for an unreplicated tail).
+    fn record_epoch(&self, _epoch: u64, _start_seq: u64) {}
 }
 
 /// Settings of the standby's connection to its primary.
@@ -243,6 +246,9 @@ fn session(
                         if let Err(e) = applier.apply(seq, &command) {
                             failure = Some(e.to_string());
                             break;
+                        }
+                        if command.command_kind() == Some(CommandKind::Epoch) {
+                            state.record_epoch(command.qty, command.order_id.0);
                         }
                     }
                 }
