@@ -354,6 +354,24 @@ fn start_pair(dir: &Path, extra: &str, partitionable: bool) -> (Node, Node, Opti
 /// Stops both nodes cleanly (`first` first) and checks they ended in the same state at the same
 /// sequence.
 fn assert_same_state(first: Node, second: Node) {
+    // Clients have just left: the primary may still journal their cancel-on-disconnect, and the
+    // standby needs a moment to have it. Stop only once both agree twice, 200 ms apart.
+    let sequence = |node: &Node| json_u64(&node.status(), "sequence");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let now = (sequence(&first), sequence(&second));
+        if now.0 == now.1 {
+            std::thread::sleep(Duration::from_millis(200));
+            if (sequence(&first), sequence(&second)) == now {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the nodes did not settle at one sequence: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let one = first.terminate();
     let other = second.terminate();
     assert_eq!(one, other, "same digest at the same sequence");
@@ -508,6 +526,9 @@ fn a_killed_standby_catches_up_and_the_primary_trades_on_degraded_meanwhile() {
     let seq = json_u64(&a.status(), "sequence");
     b.wait_status("B caught up", |s| {
         connected(s) && json_u64(s, "sequence") >= seq
+    });
+    a.wait_status("A holding B's acknowledgement of everything", |s| {
+        connected(s) && json_u64(s, "lag") == 0
     });
     // The next order is held for B again, and clears the alarm.
     buy(&mut carol, "c60", 60);
