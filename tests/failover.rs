@@ -441,6 +441,9 @@ fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
         buy(&mut carol, &format!("c{i}"), i);
     }
     read_acks(&mut carol, &mut acked, 30);
+    // Synchronous and not degraded: every acknowledgement from here on waited for B.
+    let status = a.status();
+    assert_eq!(json(&status, "degraded"), "false", "{status}");
     // Mid-stream: 60 more sent at once, the primary killed after 10 more acknowledgements.
     for i in 30..90 {
         buy(&mut carol, &format!("c{i}"), i);

@@ -127,18 +127,16 @@ pub(crate) struct Replicator {
     health: Arc<Health>,
     /// Journal sequence of ring sequence 0, minus one.
     base: u64,
-    /// The last sequence of the previous batch.
-    previous_end: u64,
 }
+
+/// A degraded link waits for a batch again once its standby is connected and at most this many
+/// sequences behind it: close enough that the wait is a few milliseconds of streaming, while a
+/// standby replaying a long backlog does not hold every batch for `ack_timeout_ms`.
+const CATCH_UP_WINDOW: u64 = 4096;
 
 impl Replicator {
     pub fn new(link: Option<Arc<ReplicaLink>>, health: Arc<Health>, base: u64) -> Replicator {
-        Replicator {
-            link,
-            health,
-            base,
-            previous_end: base,
-        }
+        Replicator { link, health, base }
     }
 
     /// The ring handler: in sync mode, hold the batch until the standby has it.
@@ -154,15 +152,15 @@ impl Replicator {
             return;
         }
         let seq = self.base + sequence as u64 + 1;
-        let previous_end = std::mem::replace(&mut self.previous_end, seq);
         if link.acked_seq() >= seq {
             link.degraded.store(false, Ordering::Release);
             return;
         }
         // Degraded: do not wait on every batch for a standby that is gone or still catching up.
-        // Once it is connected and holds everything before this batch, this batch is waited
-        // for as usual, and its acknowledgement clears the alarm.
-        if link.is_degraded() && !(link.is_connected() && link.acked_seq() >= previous_end) {
+        // Once it is connected and close behind, this batch is waited for as usual, and its
+        // acknowledgement clears the alarm (even under a steady flow that leaves no gap).
+        let close = seq.saturating_sub(link.acked_seq()) <= CATCH_UP_WINDOW;
+        if link.is_degraded() && !(link.is_connected() && close) {
             return;
         }
         let started = Instant::now();
