@@ -243,8 +243,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.journal().dir.clone());
     let ctx = Context {
-        journal_dir: data.join("journal"),
-        snapshot_dir: data.join("snapshots"),
+        journal_dir: hayate::pipeline::journal_dir(&data),
+        snapshot_dir: hayate::pipeline::snapshot_dir(&data),
         config,
         quiet: cli.quiet,
     };

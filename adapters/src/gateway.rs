@@ -25,7 +25,7 @@ use hayate_core::Engine;
 use hayate_core::command::Command;
 use hayate_core::config::{ExchangeConfig, Role};
 use hayate_core::pipeline::{
-    EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, Publisher, ReplicaLink,
+    self, EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, Publisher, ReplicaLink,
     StopReport,
 };
 use hayate_core::recovery::RecoveryReport;
@@ -156,7 +156,7 @@ impl Gateway {
             (Some(replication), Some(link)) => {
                 let context = NodeContext {
                     config: replication.clone(),
-                    journal_dir: config.journal().dir.join("journal"),
+                    journal_dir: pipeline::journal_dir(&config.journal().dir),
                     config_digest: Engine::new(config.engine_config().clone()).digest(),
                     link,
                     role: Arc::clone(&role),
@@ -461,15 +461,14 @@ fn drop_unreplicated_tail(
     last_seq: u64,
 ) -> Result<(), GatewayError> {
     let data = &config.journal().dir;
-    let failed = |what: String| {
-        move |e: &dyn std::fmt::Display| GatewayError::Io {
-            what,
-            source: io::Error::other(e.to_string()),
-        }
-    };
     if last_seq > keep_through {
-        let report = hayate_journal::repair::truncate_after(data.join("journal"), keep_through)
-            .map_err(|e| failed(format!("cannot drop the journal after {keep_through}"))(&e))?;
+        let report =
+            hayate_journal::repair::truncate_after(pipeline::journal_dir(data), keep_through)
+                .map_err(|e| {
+                    io_error(format!("cannot drop the journal after {keep_through}"))(
+                        io::Error::other(e),
+                    )
+                })?;
         tracing::warn!(
             keep_through,
             dropped = last_seq - keep_through,
@@ -477,9 +476,10 @@ fn drop_unreplicated_tail(
             "dropped the journal tail the primary never had"
         );
     }
-    let snapshots = data.join("snapshots");
-    let listed = hayate_journal::snapshot_file::list_snapshots(&snapshots)
-        .map_err(|e| failed(format!("cannot list {}", snapshots.display()))(&e))?;
+    let snapshots = pipeline::snapshot_dir(data);
+    let listed = hayate_journal::snapshot_file::list_snapshots(&snapshots).map_err(|e| {
+        io_error(format!("cannot list {}", snapshots.display()))(io::Error::other(e))
+    })?;
     for (seq, path) in listed {
         if seq > keep_through {
             std::fs::remove_file(&path).map_err(io_error(format!(

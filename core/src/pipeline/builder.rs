@@ -210,10 +210,10 @@ impl PipelineBuilder {
             }
         }
 
-        let snapshot_dir = self.data_dir.join("snapshots");
+        let snapshot_dir = super::snapshot_dir(&self.data_dir);
         let (engine, journal, report) = recovery::recover(
             &self.engine,
-            &self.data_dir.join("journal"),
+            &super::journal_dir(&self.data_dir),
             &snapshot_dir,
             self.journal,
         )?;

@@ -49,6 +49,16 @@ pub use builder::{PipelineBuilder, StagePins};
 pub use replicator::{ReplicaLink, StandbyLossPolicy};
 pub use wait::Wait;
 
+/// Where a pipeline started on `data_dir` keeps its journal segments.
+pub fn journal_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("journal")
+}
+
+/// Where a pipeline started on `data_dir` keeps its snapshots.
+pub fn snapshot_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("snapshots")
+}
+
 use crate::command::{COMMAND_VERSION, Command};
 use crate::event::Event;
 use crate::recovery::RecoveryError;
