@@ -468,6 +468,26 @@ pub struct ReplicationConfig {
     pub auto_promote_after: u32,
 }
 
+/// The address `role` needs and `[replication]` lacks, as (key, what is wrong): a primary must
+/// say where its standby connects, a standby where its primary is.
+fn missing_role_address(
+    role: Role,
+    listen: Option<SocketAddr>,
+    primary: Option<SocketAddr>,
+) -> Option<(&'static str, &'static str)> {
+    match role {
+        Role::Primary if listen.is_none() => Some((
+            "replication.listen",
+            "is required with role = \"primary\" (where the standby connects)",
+        )),
+        Role::Standby if primary.is_none() => Some((
+            "replication.primary",
+            "is required with role = \"standby\" (where to find the primary)",
+        )),
+        _ => None,
+    }
+}
+
 /// The whole gateway configuration file, parsed and validated.
 ///
 /// Every section is read-only: the engine's part is derived from several sections at load time,
@@ -557,20 +577,10 @@ impl ExchangeConfig {
                 "is missing: a role needs a [replication] section",
             ));
         };
-        match role {
-            Role::Primary if replication.listen.is_none() => {
-                return Err(invalid(
-                    "replication.listen",
-                    "is required with role = \"primary\" (where the standby connects)",
-                ));
-            }
-            Role::Standby if replication.primary.is_none() => {
-                return Err(invalid(
-                    "replication.primary",
-                    "is required with role = \"standby\" (where to find the primary)",
-                ));
-            }
-            _ => {}
+        if let Some((key, message)) =
+            missing_role_address(role, replication.listen, replication.primary)
+        {
+            return Err(invalid(key, message));
         }
         let mut config = self.clone();
         if let Some(replication) = &mut config.replication {
@@ -1583,20 +1593,8 @@ impl Checker<'_> {
             .primary
             .map(|a| self.address("replication.primary", &a))
             .transpose()?;
-        match raw.role {
-            Role::Primary if listen.is_none() => {
-                return Err(self.error(
-                    "replication.listen",
-                    "is required with role = \"primary\" (where the standby connects)",
-                ));
-            }
-            Role::Standby if primary.is_none() => {
-                return Err(self.error(
-                    "replication.primary",
-                    "is required with role = \"standby\" (where to find the primary)",
-                ));
-            }
-            _ => {}
+        if let Some((key, message)) = missing_role_address(raw.role, listen, primary) {
+            return Err(self.error(key, message));
         }
         let positive = |key: &str, value: Option<u64>, default: u64| match value {
             Some(0) => Err(self.error(key, "must be positive")),
