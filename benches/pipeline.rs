@@ -460,6 +460,7 @@ impl MatcherStage {
                 seq,
                 timestamp_ns,
                 index,
+                last: false,
                 event: *event,
             })
             .expect("consumer alive");

@@ -37,6 +37,7 @@ pub mod engine;
 pub mod event;
 mod index;
 pub mod market;
+pub mod market_data;
 pub mod pipeline;
 pub mod recovery;
 mod snapshot;

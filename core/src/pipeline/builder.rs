@@ -232,6 +232,7 @@ impl PipelineBuilder {
             seq: 0,
             timestamp_ns: 0,
             index: 0,
+            last: false,
             event: Event::zeroed(),
         };
         let (poller, output) =

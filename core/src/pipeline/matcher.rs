@@ -80,19 +80,26 @@ impl Matcher {
         let timestamp_ns = slot.command.timestamp_ns;
         let Matcher { engine, output, .. } = self;
         let step = catch_unwind(AssertUnwindSafe(|| {
+            // Each event is published when the next one arrives, so the last can be marked.
+            let mut held: Option<Output> = None;
             let mut index = 0u32;
             engine.process(&slot.command, &mut |event: &Event| {
-                publish(
-                    output,
-                    Output {
-                        seq,
-                        timestamp_ns,
-                        index,
-                        event: *event,
-                    },
-                );
+                let out = Output {
+                    seq,
+                    timestamp_ns,
+                    index,
+                    last: false,
+                    event: *event,
+                };
+                if let Some(previous) = held.replace(out) {
+                    publish(output, previous);
+                }
                 index += 1;
             });
+            if let Some(mut last) = held {
+                last.last = true;
+                publish(output, last);
+            }
             index > 0
         }));
         match step {

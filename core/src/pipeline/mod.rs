@@ -81,6 +81,9 @@ pub struct Output {
     pub timestamp_ns: u64,
     /// 0 for the command's first event, 1 for the next…
     pub index: u32,
+    /// Whether this is the command's last event (a consumer that groups per command, like the
+    /// market-data builder, knows the command is complete without waiting for the next one).
+    pub last: bool,
     /// The event.
     pub event: Event,
 }
