@@ -87,6 +87,7 @@ fn node_config(
         .replace("127.0.0.1:9878", &ports.fix.to_string())
         .replace("127.0.0.1:9000", &ports.binary.to_string())
         .replace("127.0.0.1:8080", &ports.http.to_string())
+        .replace("127.0.0.1:8081", "127.0.0.1:0")
         .replace(
             "dir = \"data\"",
             &format!("dir = {:?}", dir.join("data").display().to_string()),

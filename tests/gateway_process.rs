@@ -96,6 +96,7 @@ fn config_text(dir: &Path, fix: &str, binary: &str, http: &str) -> String {
         .replace("127.0.0.1:9878", fix)
         .replace("127.0.0.1:9000", binary)
         .replace("127.0.0.1:8080", http)
+        .replace("127.0.0.1:8081", "127.0.0.1:0")
         .replace(
             "dir = \"data\"",
             &format!("dir = {:?}", journal.display().to_string()),

@@ -83,6 +83,18 @@ wait = "backoff"                # backoff (spin, yield, nap: safe on shared core
 # pin_matcher = 4
 snapshot_on_stop = true
 
+[market_data]
+ws_listen = "127.0.0.1:8081"    # the public WebSocket feed (SPEC §9); leave out to turn it off
+max_connections = 1024          # WebSocket connections in total
+max_connections_per_address = 64
+max_subscriptions = 100         # (channel, product) pairs per connection
+messages_per_second = 10        # client messages per connection (token bucket rate)
+burst = 20                      # client messages per connection (token bucket size)
+max_message_size = 4096         # bytes; a larger client frame closes the connection
+max_queued_bytes = 4194304      # unsent bytes per subscriber; past it the subscriber is dropped
+handshake_timeout_s = 10        # to finish the WebSocket handshake
+idle_timeout_s = 60             # a connection with no subscription for this long is closed
+
 [limits]
 max_open_orders = 10000         # per account, over all symbols
 messages_per_second = 100       # per session (token bucket rate)
@@ -424,6 +436,50 @@ impl Default for LimitsConfig {
     }
 }
 
+/// `[market_data]`: the public WebSocket feed and its defences (SPEC §9). FIX market data rides
+/// on the FIX port and `/book`, `/trades` on `http_listen`; these keys are the feed's own.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketDataConfig {
+    /// Where the WebSocket feed listens; `None` (the key left out) turns it off.
+    pub ws_listen: Option<SocketAddr>,
+    /// WebSocket connections in total (default 1024).
+    pub max_connections: u32,
+    /// WebSocket connections per remote address (default 64).
+    pub max_connections_per_address: u32,
+    /// (channel, product) subscriptions per connection (default 100).
+    pub max_subscriptions: u32,
+    /// Client messages per second per connection, token bucket rate (default 10).
+    pub messages_per_second: u32,
+    /// Client messages per connection, token bucket size (default 20).
+    pub burst: u32,
+    /// Largest client frame or message in bytes; a larger one closes the connection (default 4096).
+    pub max_message_size: usize,
+    /// Unsent bytes a subscriber may have queued before it is disconnected (default 4 MiB).
+    pub max_queued_bytes: usize,
+    /// Seconds to finish the WebSocket handshake (default 10).
+    pub handshake_timeout_s: u64,
+    /// Seconds a connection may stay without any subscription (default 60).
+    pub idle_timeout_s: u64,
+}
+
+impl Default for MarketDataConfig {
+    fn default() -> Self {
+        MarketDataConfig {
+            ws_listen: None,
+            max_connections: 1024,
+            max_connections_per_address: 64,
+            max_subscriptions: 100,
+            messages_per_second: 10,
+            burst: 20,
+            max_message_size: 4096,
+            max_queued_bytes: 4 << 20,
+            handshake_timeout_s: 10,
+            idle_timeout_s: 60,
+        }
+    }
+}
+
 /// A node's part in a replicated pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -500,6 +556,7 @@ pub struct ExchangeConfig {
     users: Vec<UserConfig>,
     admins: Vec<AdminConfig>,
     limits: LimitsConfig,
+    market_data: MarketDataConfig,
     replication: Option<ReplicationConfig>,
     engine: EngineConfig,
     deposits: Vec<Command>,
@@ -550,6 +607,18 @@ impl ExchangeConfig {
     /// `[limits]`.
     pub fn limits(&self) -> &LimitsConfig {
         &self.limits
+    }
+
+    /// `[market_data]`.
+    pub fn market_data(&self) -> &MarketDataConfig {
+        &self.market_data
+    }
+
+    /// The same configuration with the WebSocket feed at `addr` (`None`: off); for tools and
+    /// tests that pick their own ports.
+    pub fn with_ws_listen(mut self, addr: Option<SocketAddr>) -> ExchangeConfig {
+        self.market_data.ws_listen = addr;
+        self
     }
 
     /// `[pipeline]`.
@@ -628,6 +697,7 @@ struct RawConfig {
     engine: RawEngine,
     pipeline: RawPipeline,
     limits: LimitsConfig,
+    market_data: MarketDataConfig,
     assets: Vec<RawAsset>,
     symbols: Vec<RawSymbol>,
     users: Vec<RawUser>,
@@ -1014,6 +1084,7 @@ impl Checker<'_> {
         let journal = self.journal(raw.journal)?;
         let pipeline = self.pipeline(raw.pipeline)?;
         let limits = self.limits(raw.limits)?;
+        let market_data = self.market_data(raw.market_data)?;
         let assets = self.assets(&raw.assets)?;
         let symbols = self.symbols(&raw.symbols, &assets)?;
         let users = self.users(raw.users, &gateway)?;
@@ -1039,6 +1110,7 @@ impl Checker<'_> {
             users,
             admins,
             limits,
+            market_data,
             replication,
             engine,
             deposits,
@@ -1177,6 +1249,28 @@ impl Checker<'_> {
         match values.iter().find(|(_, value)| *value == 0) {
             Some((key, _)) => Err(self.error(format!("limits.{key}"), "must be positive")),
             None => Ok(limits),
+        }
+    }
+
+    fn market_data(&self, md: MarketDataConfig) -> Result<MarketDataConfig, ConfigError> {
+        // As for [limits]: a zero would refuse every client, not switch a limit off.
+        let values = [
+            ("max_connections", u64::from(md.max_connections)),
+            (
+                "max_connections_per_address",
+                u64::from(md.max_connections_per_address),
+            ),
+            ("max_subscriptions", u64::from(md.max_subscriptions)),
+            ("messages_per_second", u64::from(md.messages_per_second)),
+            ("burst", u64::from(md.burst)),
+            ("max_message_size", md.max_message_size as u64),
+            ("max_queued_bytes", md.max_queued_bytes as u64),
+            ("handshake_timeout_s", md.handshake_timeout_s),
+            ("idle_timeout_s", md.idle_timeout_s),
+        ];
+        match values.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(self.error(format!("market_data.{key}"), "must be positive")),
+            None => Ok(md),
         }
     }
 

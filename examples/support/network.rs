@@ -556,7 +556,12 @@ fn gateway_config(
     replication: Option<&str>,
 ) -> Result<(ExchangeConfig, Vec<Credentials>), String> {
     let mut text = hayate::config::DEMO_TOML.to_owned();
-    for port in ["127.0.0.1:9878", "127.0.0.1:9000", "127.0.0.1:8080"] {
+    for port in [
+        "127.0.0.1:9878",
+        "127.0.0.1:9000",
+        "127.0.0.1:8080",
+        "127.0.0.1:8081",
+    ] {
         replace_once(&mut text, port, "127.0.0.1:0")?;
     }
     replace_once(

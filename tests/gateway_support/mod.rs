@@ -22,6 +22,7 @@ pub fn config(dir: &Path, limits: Option<&str>, extra: &str) -> ExchangeConfig {
         .replace("127.0.0.1:9878", "127.0.0.1:0")
         .replace("127.0.0.1:9000", "127.0.0.1:0")
         .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0")
         .replace(
             "dir = \"data\"",
             &format!("dir = {:?}", dir.display().to_string()),
