@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod binary;
+pub mod clock;
 pub mod fix;
 pub mod fuzzing;
 pub mod gateway;

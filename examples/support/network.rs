@@ -41,7 +41,9 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use hayate::adapters::clock::unix_ns;
 
 use hayate::adapters::binary::codec::{Framing as BinaryFraming, frame as binary_frame};
 use hayate::adapters::binary::messages::{
@@ -659,12 +661,6 @@ fn replace_once(text: &mut String, from: &str, to: &str) -> Result<(), String> {
             "the demo configuration holds {from:?} {n} times, expected once"
         )),
     }
-}
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 //! The gateway's event loop: one thread, one `mio::Poll`, every client socket (FIX and binary),
-//! and the pipeline's output ring.
+//! and the pipeline's output ring. This file owns the sockets, readiness and timers; the rooms
+//! beside it own the rest: `router` (who receives which event), `fix_port` and `binary_port`
+//! (each protocol's logon and message mapping), `admin` (operator commands), `client` (what the
+//! loop knows of one connection).
 //!
 //! Each pass of the loop takes what the output ring holds and writes each event to the sessions
 //! of its account, then flushes every socket written to (once per batch), then handles socket
@@ -13,28 +16,32 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
 use hayate_core::command::{Command, CommandKind};
-use hayate_core::config::{AuthMode, ExchangeConfig};
-use hayate_core::event::EventKind;
+use hayate_core::config::ExchangeConfig;
 use hayate_core::pipeline::{EventReceiver, Output, PublishError, Publisher, Wait};
 use hayate_core::units::{AccountId, ClientOrderId, OrderId, SymbolId};
 
+mod admin;
+mod binary_port;
+mod client;
+mod fix_port;
+mod router;
+
+use client::{CancelScope, Client, Protocol};
+
 use super::connection::{Conn, ReadOutcome};
-use super::limits::{Admission, ConnectionCaps, TokenBucket};
+use super::limits::{ConnectionCaps, TokenBucket};
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming};
-use crate::binary::messages::{
-    ClientMessage, LogonAck, RejectCode, Report, ServerMessage, SymbolInfo,
-};
+use crate::binary::messages::{RejectCode, ServerMessage};
+use crate::clock::unix_ns;
 use crate::fix::codec::{self as fix_codec, Framing as FixFraming};
-use crate::fix::orders::{self, RequestIds};
-use crate::fix::seq_store::SeqStore;
-use crate::fix::session::{FixSession, Inbound, LogonGrant, LogonRequest};
+use crate::fix::session::{FixSession, Inbound};
 use crate::metrics::{ExchangeState, GatewayMetrics};
 use crate::replication::role::NodeRole;
 
@@ -65,66 +72,7 @@ const PARK_TIMEOUT: Duration = Duration::from_millis(100);
 /// not hold the gateway's memory hostage).
 const MAX_PENDING_OUTPUT: usize = 8 << 20;
 /// How a binary session is kept alive.
-const BINARY_HEARTBEAT: Duration = Duration::from_secs(1);
-
-/// What cancel-on-disconnect does when a session drops (FIX 8013).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CancelScope {
-    /// Nothing.
-    None,
-    /// The orders this session placed.
-    Session,
-    /// Every order of the account.
-    Account,
-}
-
-impl CancelScope {
-    fn from_flag(flag: Option<u8>, user_default: bool) -> CancelScope {
-        match flag {
-            Some(b'S') => CancelScope::Session,
-            Some(b'Y') => CancelScope::Account,
-            Some(b'N') => CancelScope::None,
-            _ if user_default => CancelScope::Account,
-            _ => CancelScope::None,
-        }
-    }
-}
-
-/// Who is logged on over a connection.
-#[derive(Debug, Clone)]
-struct Login {
-    account: AccountId,
-    admin: bool,
-    cancel_on_disconnect: CancelScope,
-    /// Orders this session placed that are still open (for cancel-on-disconnect `S`).
-    orders: HashSet<OrderId>,
-}
-
-#[derive(Debug)]
-enum Protocol {
-    Fix(Box<FixSession>),
-    Binary { last_sent: Instant },
-}
-
-#[derive(Debug)]
-struct Client {
-    conn: Conn,
-    protocol: Protocol,
-    bucket: TokenBucket,
-    login: Option<Login>,
-    /// A unique number for this connection, never reused (tokens are).
-    id: u64,
-    opened: Instant,
-    last_received: Instant,
-    /// Close once the outbound buffer is flushed.
-    closing: bool,
-    /// Registered for writable events (the socket pushed back).
-    want_write: bool,
-    /// Read budget spent: more input may be waiting.
-    more_input: bool,
-    /// Why it is closing, for the log.
-    close_reason: Option<String>,
-}
+pub(crate) const BINARY_HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The settings the loop needs, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -219,13 +167,6 @@ fn queue_flush(dirty: &mut Vec<usize>, index: usize) {
     if !dirty.contains(&index) {
         dirty.push(index);
     }
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Binds a listener with SO_REUSEADDR, so a restarted gateway takes its port back at once.
@@ -385,235 +326,6 @@ impl Server {
         (self.receiver, self.publisher)
     }
 
-    // ----- output: events to sessions ---------------------------------------------------------
-
-    /// Routes everything the output ring holds; returns how many events there were.
-    fn drain_output(&mut self) -> usize {
-        let Server {
-            receiver,
-            output_buf,
-            ..
-        } = self;
-        let polled = receiver.poll(|out| output_buf.push(*out));
-        let batch = std::mem::take(&mut self.output_buf);
-        for out in &batch {
-            self.route(out);
-        }
-        let n = batch.len();
-        self.output_buf = batch;
-        self.output_buf.clear();
-        if self.latency_published.elapsed() >= Duration::from_secs(1) {
-            self.publish_latency();
-        }
-        if polled.is_err() {
-            // The pipeline stopped under us (a stage failed): stop serving.
-            self.stop.store(true, Ordering::Release);
-        }
-        n
-    }
-
-    /// Sends one event to every session of its account (and admin events to the admin who asked).
-    fn route(&mut self, out: &Output) {
-        let event = &out.event;
-        let Some(kind) = event.event_kind() else {
-            return;
-        };
-        match kind {
-            EventKind::Deposited
-            | EventKind::Withdrawn
-            | EventKind::DepositRejected
-            | EventKind::WithdrawRejected
-            | EventKind::Halted
-            | EventKind::Resumed
-            | EventKind::HaltRejected
-            | EventKind::SnapshotMarked => {
-                self.on_admin_event(out, kind);
-                return;
-            }
-            EventKind::EpochRaised => {
-                // This node's promotion, or its primary's replicated to it.
-                self.settings
-                    .role
-                    .record_epoch(event.detail[0], event.detail[1]);
-                return;
-            }
-            EventKind::EpochRejected => return,
-            EventKind::Rejected => self.metrics.reject(event.reason()),
-            _ => {}
-        }
-        self.track_ownership(out, kind);
-        let Some(tokens) = self.by_account.get(&event.account) else {
-            return;
-        };
-        let now_ns = unix_ns();
-        if out.index == 0 && out.timestamp_ns > 0 {
-            let _ = self
-                .latency
-                .record(now_ns.saturating_sub(out.timestamp_ns).max(1));
-        }
-        let engine = self.settings.config.engine_config();
-        for &index in tokens {
-            let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-                continue;
-            };
-            // Nothing follows a Logout (ours or theirs) on a closing session.
-            if client.closing {
-                continue;
-            }
-            let sent = match &mut client.protocol {
-                Protocol::Fix(session) => {
-                    let sent = orders::write_report(session, out, engine, now_ns);
-                    client.conn.outbound.append(session.outbound());
-                    sent
-                }
-                Protocol::Binary { last_sent } => {
-                    *last_sent = Instant::now();
-                    let report = Report::new(out.seq, out.timestamp_ns, out.index, event);
-                    ServerMessage::Report(report).encode(&mut client.conn.outbound);
-                    true
-                }
-            };
-            if sent {
-                GatewayMetrics::bump(&self.metrics.reports);
-                queue_flush(&mut self.dirty, index);
-            }
-        }
-    }
-
-    /// Keeps (order id → session) for cancel-on-disconnect `S`, from the engine's answers.
-    fn track_ownership(&mut self, out: &Output, kind: EventKind) {
-        let event = &out.event;
-        match kind {
-            EventKind::Accepted => {
-                let key = (event.account, event.client_order_id);
-                if let Some(owner) = self.pending_new.remove(&key) {
-                    self.owners.insert(event.order_id, owner);
-                    if let Some(login) = self.login_of(owner) {
-                        login.orders.insert(event.order_id);
-                    }
-                }
-            }
-            EventKind::Rejected => {
-                self.pending_new
-                    .remove(&(event.account, event.client_order_id));
-            }
-            EventKind::Fill | EventKind::Canceled if event.leaves_qty.0 == 0 => {
-                if let Some(owner) = self.owners.remove(&event.order_id) {
-                    if let Some(login) = self.login_of(owner) {
-                        login.orders.remove(&event.order_id);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn login_of(&mut self, (index, id): (usize, u64)) -> Option<&mut Login> {
-        self.clients
-            .get_mut(index)
-            .and_then(Option::as_mut)
-            .filter(|c| c.id == id)
-            .and_then(|c| c.login.as_mut())
-    }
-
-    fn on_admin_event(&mut self, out: &Output, kind: EventKind) {
-        let event = &out.event;
-        let all = event.flags & hayate_core::event::EVENT_FLAG_ALL_SYMBOLS != 0;
-        match kind {
-            EventKind::Halted if all => self.exchange_halted = true,
-            EventKind::Resumed if all => self.exchange_halted = false,
-            EventKind::Halted => {
-                self.halted.insert(event.symbol);
-            }
-            EventKind::Resumed => {
-                self.halted.remove(&event.symbol);
-            }
-            _ => {}
-        }
-        if matches!(kind, EventKind::Halted | EventKind::Resumed) {
-            self.publish_halts();
-        }
-        let Some(owner) = self.pending_admin.pop_front() else {
-            return;
-        };
-        let ok = matches!(
-            kind,
-            EventKind::Deposited
-                | EventKind::Withdrawn
-                | EventKind::Halted
-                | EventKind::Resumed
-                | EventKind::SnapshotMarked
-        );
-        let text = if kind == EventKind::SnapshotMarked {
-            format!(
-                "snapshot of sequence {} queued for the snapshot writer",
-                out.seq
-            )
-        } else {
-            event.describe(self.settings.config.engine_config())
-        };
-        self.send_admin_result(owner, ok, &text);
-    }
-
-    fn send_admin_result(&mut self, (index, id): (usize, u64), ok: bool, text: &str) {
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        if client.id != id {
-            return;
-        }
-        ServerMessage::AdminResult {
-            ok,
-            status: u8::from(!ok),
-            text,
-        }
-        .encode(&mut client.conn.outbound);
-        self.mark_dirty(index);
-    }
-
-    /// Tells `/status` which symbols are halted and whether the exchange is.
-    fn publish_halts(&self) {
-        let engine = self.settings.config.engine_config();
-        let mut names: Vec<String> = self
-            .halted
-            .iter()
-            .filter_map(|s| engine.symbol(*s).map(|spec| spec.name.clone()))
-            .collect();
-        names.sort();
-        self.metrics.set_halted_symbols(names);
-        if self.metrics.state() != ExchangeState::Recovering {
-            self.metrics.set_state(if self.exchange_halted {
-                ExchangeState::Halted
-            } else {
-                ExchangeState::Running
-            });
-        }
-    }
-
-    /// The open-connections gauge is the caps' own count, not a second tally.
-    fn publish_connections(&self) {
-        self.metrics
-            .connections
-            .store(self.caps.total() as u64, Ordering::Relaxed);
-    }
-
-    fn publish_latency(&mut self) {
-        let summary = &self.metrics.latency;
-        let h = &self.latency;
-        summary
-            .p50
-            .store(h.value_at_quantile(0.5), Ordering::Relaxed);
-        summary
-            .p99
-            .store(h.value_at_quantile(0.99), Ordering::Relaxed);
-        summary
-            .p999
-            .store(h.value_at_quantile(0.999), Ordering::Relaxed);
-        summary.max.store(h.max(), Ordering::Relaxed);
-        summary.count.store(h.len(), Ordering::Relaxed);
-        self.latency_published = Instant::now();
-    }
-
     // ----- input: sockets to commands ---------------------------------------------------------
 
     fn accept(&mut self, fix: bool) {
@@ -744,193 +456,6 @@ impl Server {
         }
     }
 
-    fn on_fix_message(&mut self, index: usize, message: &[u8]) {
-        let now = Instant::now();
-        let now_ns = unix_ns();
-        GatewayMetrics::bump(&self.metrics.messages_in);
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        client.last_received = now;
-        let admission = client.bucket.admit(now);
-        let Protocol::Fix(session) = &mut client.protocol else {
-            return;
-        };
-        if admission == Admission::Disconnect {
-            session.logout("rate limit exceeded: disconnecting", now_ns);
-            client.conn.outbound.append(session.outbound());
-            GatewayMetrics::bump(&self.metrics.throttle_disconnects);
-            self.close_after_flush(index, "rate limit abuse");
-            return;
-        }
-        let inbound = session.on_message(message, now, now_ns);
-        match inbound {
-            Inbound::Nothing => {}
-            Inbound::Close => {
-                client.conn.outbound.append(session.outbound());
-                let why = session
-                    .close_reason()
-                    .unwrap_or("session closed")
-                    .to_owned();
-                self.close_after_flush(index, &why);
-                return;
-            }
-            Inbound::Logon(request) => self.fix_logon(index, &request, now, now_ns),
-            Inbound::Application => {
-                if admission == Admission::Throttle {
-                    GatewayMetrics::bump(&self.metrics.throttled);
-                    GatewayMetrics::bump(&self.metrics.business_rejects);
-                    let seq = session.last_seq();
-                    session.business_reject(
-                        seq,
-                        0,
-                        "Throttled: message rate limit exceeded",
-                        now_ns,
-                    );
-                } else {
-                    self.fix_application(index, now_ns);
-                }
-            }
-        }
-        self.collect_fix_output(index);
-    }
-
-    /// Moves a FIX session's answers to its socket's queue.
-    fn collect_fix_output(&mut self, index: usize) {
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        let Protocol::Fix(session) = &mut client.protocol else {
-            return;
-        };
-        let wrote = !session.outbound().is_empty();
-        if wrote {
-            client.conn.outbound.append(session.outbound());
-        }
-        let closed = session.is_closed() && !client.closing;
-        if wrote {
-            self.mark_dirty(index);
-        }
-        if closed {
-            self.close_after_flush(index, "session closed");
-        }
-    }
-
-    fn fix_logon(&mut self, index: usize, request: &LogonRequest, now: Instant, now_ns: u64) {
-        let decision = self.authenticate_fix(request);
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        let Protocol::Fix(session) = &mut client.protocol else {
-            return;
-        };
-        match decision {
-            Err(why) => {
-                GatewayMetrics::bump(&self.metrics.logons_refused);
-                tracing::warn!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, why, "FIX logon refused");
-                session.refuse_logon(&why, now_ns);
-            }
-            Ok((grant, account, cod)) => {
-                session.accept_logon(request, grant, now, now_ns);
-                if session.is_active() {
-                    client.login = Some(Login {
-                        account,
-                        admin: false,
-                        cancel_on_disconnect: cod,
-                        orders: HashSet::new(),
-                    });
-                    self.fix_comp_ids
-                        .insert(request.sender_comp_id.clone(), index);
-                    self.by_account.entry(account).or_default().push(index);
-                    GatewayMetrics::bump(&self.metrics.fix_sessions);
-                    tracing::info!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, account = account.0, next_in = session.next_in(), next_out = session.next_out(), "FIX logon");
-                }
-            }
-        }
-    }
-
-    fn authenticate_fix(
-        &self,
-        request: &LogonRequest,
-    ) -> Result<(LogonGrant, AccountId, CancelScope), String> {
-        if let Some(why) = self.settings.role.refusal() {
-            return Err(why);
-        }
-        let config = &self.settings.config;
-        if request.target_comp_id != config.gateway().comp_id {
-            return Err(format!("TargetCompID must be {}", config.gateway().comp_id));
-        }
-        const BAD: &str = "unknown SenderCompID or bad Username/Password";
-        let user = config
-            .user_by_comp_id(&request.sender_comp_id)
-            .ok_or_else(|| BAD.to_owned())?;
-        if user.auth == AuthMode::Password {
-            let good = request.username.as_deref() == Some(user.username.as_str())
-                && request.password.as_deref() == Some(user.password.as_str());
-            if !good {
-                return Err(BAD.to_owned());
-            }
-        }
-        if self.fix_comp_ids.contains_key(&request.sender_comp_id) {
-            return Err("a session for this SenderCompID is already logged on".to_owned());
-        }
-        let seqs = SeqStore::open(&self.settings.sessions_dir, &request.sender_comp_id)
-            .map_err(|e| format!("sequence store unavailable: {e}"))?;
-        let cod = CancelScope::from_flag(request.cancel_on_disconnect, user.cancel_on_disconnect);
-        Ok((
-            LogonGrant {
-                seqs,
-                reset_on_logon: user.reset_on_logon,
-            },
-            user.account,
-            cod,
-        ))
-    }
-
-    fn fix_application(&mut self, index: usize, now_ns: u64) {
-        let engine = self.settings.config.engine_config();
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        let Some(account) = client.login.as_ref().map(|l| l.account) else {
-            return;
-        };
-        let Protocol::Fix(session) = &mut client.protocol else {
-            return;
-        };
-        match orders::to_command(session.fields(), account, engine) {
-            Ok(command) => {
-                let client_id = client.id;
-                match self.publish_from(index, client_id, command.at(now_ns)) {
-                    Ok(()) => {}
-                    Err(why) => {
-                        if let Some(Client {
-                            protocol: Protocol::Fix(session),
-                            ..
-                        }) = self.clients.get_mut(index).and_then(Option::as_mut)
-                        {
-                            let seq = session.last_seq();
-                            session.business_reject(seq, 0, &why, now_ns);
-                            GatewayMetrics::bump(&self.metrics.business_rejects);
-                        }
-                    }
-                }
-            }
-            Err(refusal) => {
-                let ids = RequestIds::of(session.fields());
-                self.local_exec_ids += 1;
-                let exec_id = format!("L{}-{}", self.boot_ns, self.local_exec_ids);
-                orders::write_refusal(session, &refusal, &ids, exec_id.as_bytes(), now_ns);
-                let reason = match refusal {
-                    orders::Refusal::Order { reason, .. }
-                    | orders::Refusal::CancelReplace { reason, .. }
-                    | orders::Refusal::MassCancel { reason, .. } => reason,
-                };
-                self.metrics.reject(reason);
-            }
-        }
-    }
-
     /// Publishes a client's command, remembering who sent a new order; the error is the text to
     /// answer with when the exchange cannot take it.
     fn publish_from(
@@ -972,235 +497,6 @@ impl Server {
                 }
             }
         }
-    }
-
-    fn binary_reject(&mut self, index: usize, code: RejectCode, ref_msg_type: u8, text: &str) {
-        if let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) {
-            ServerMessage::Reject {
-                code,
-                ref_msg_type,
-                text,
-            }
-            .encode(&mut client.conn.outbound);
-            GatewayMetrics::bump(&self.metrics.session_rejects);
-            self.mark_dirty(index);
-        }
-    }
-
-    fn on_binary_message(&mut self, index: usize, message: &[u8]) {
-        let now = Instant::now();
-        let now_ns = unix_ns();
-        GatewayMetrics::bump(&self.metrics.messages_in);
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-            return;
-        };
-        client.last_received = now;
-        let msg_type = message.get(2).copied().unwrap_or(0);
-        let admission = client.bucket.admit(now);
-        if admission == Admission::Disconnect {
-            GatewayMetrics::bump(&self.metrics.throttle_disconnects);
-            self.binary_reject(
-                index,
-                RejectCode::Throttled,
-                msg_type,
-                "rate limit abuse: disconnecting",
-            );
-            self.close_after_flush(index, "rate limit abuse");
-            return;
-        }
-        let decoded = match ClientMessage::decode(message) {
-            Ok(m) => m,
-            Err(e) => {
-                self.binary_reject(index, e.reject_code(), msg_type, &e.to_string());
-                return;
-            }
-        };
-        let logged_on = client.login.clone();
-        match (&decoded, logged_on) {
-            (ClientMessage::Logon(logon), None) => self.binary_logon(index, logon),
-            (ClientMessage::Logon(_), Some(_)) => {
-                self.binary_reject(
-                    index,
-                    RejectCode::AlreadyLoggedOn,
-                    msg_type,
-                    "already logged on",
-                );
-            }
-            (ClientMessage::Heartbeat, _) => {}
-            (ClientMessage::Logout, _) => self.close_after_flush(index, "logout"),
-            (_, None) => {
-                self.binary_reject(index, RejectCode::NotLoggedOn, msg_type, "log on first");
-                self.close_after_flush(index, "message before logon");
-            }
-            (_, Some(_)) if admission == Admission::Throttle => {
-                GatewayMetrics::bump(&self.metrics.throttled);
-                self.binary_reject(
-                    index,
-                    RejectCode::Throttled,
-                    msg_type,
-                    "rate limit exceeded",
-                );
-            }
-            (message, Some(login)) => {
-                if login.admin {
-                    self.binary_admin(index, message, msg_type, now_ns);
-                } else {
-                    self.binary_order(index, message, msg_type, login.account, now_ns);
-                }
-            }
-        }
-    }
-
-    fn binary_logon(&mut self, index: usize, logon: &crate::binary::messages::Logon) {
-        let config = &self.settings.config;
-        let username = logon.username().unwrap_or_default();
-        let password = logon.password().unwrap_or_default();
-        let refusal = self.settings.role.refusal();
-        // Admins log on to any node: `status` and `promote` are for standbys too.
-        let decision = if let Some(admin) = config.admin(username) {
-            if admin.password == password {
-                Ok((AccountId(0), true, CancelScope::None))
-            } else {
-                Err("bad username or password".to_owned())
-            }
-        } else if let Some(why) = refusal {
-            Err(why)
-        } else if let Some(user) = config.user(username) {
-            if user.auth == AuthMode::None || user.password == password {
-                let flag = (logon.cancel_on_disconnect != 0).then_some(logon.cancel_on_disconnect);
-                // N, S and Y as in FIX 8013; 0 (or anything else) means the user's setting.
-                Ok((
-                    user.account,
-                    false,
-                    CancelScope::from_flag(flag, user.cancel_on_disconnect),
-                ))
-            } else {
-                Err("bad username or password".to_owned())
-            }
-        } else {
-            Err("bad username or password".to_owned())
-        };
-        match decision {
-            Err(why) => {
-                GatewayMetrics::bump(&self.metrics.logons_refused);
-                tracing::warn!(username, why, "binary logon refused");
-                self.binary_reject(index, RejectCode::LogonRefused, 0x01, &why);
-                self.close_after_flush(index, "logon refused");
-            }
-            Ok((account, admin, cod)) => {
-                let engine = self.settings.config.engine_config();
-                let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
-                    return;
-                };
-                client.login = Some(Login {
-                    account,
-                    admin,
-                    cancel_on_disconnect: cod,
-                    orders: HashSet::new(),
-                });
-                ServerMessage::LogonAck(LogonAck::new(
-                    account,
-                    admin,
-                    BINARY_HEARTBEAT.as_millis() as u32,
-                ))
-                .encode(&mut client.conn.outbound);
-                for (i, spec) in engine.symbols.iter().enumerate() {
-                    if let Some(info) = SymbolInfo::new(
-                        SymbolId(i as u16),
-                        &spec.name,
-                        &spec.tick_size.to_string(),
-                        &spec.lot_size.to_string(),
-                    ) {
-                        ServerMessage::SymbolInfo(info).encode(&mut client.conn.outbound);
-                    }
-                }
-                if !admin {
-                    self.by_account.entry(account).or_default().push(index);
-                }
-                tracing::info!(username, admin, account = account.0, "binary logon");
-                GatewayMetrics::bump(&self.metrics.binary_sessions);
-                self.mark_dirty(index);
-            }
-        }
-    }
-
-    fn binary_order(
-        &mut self,
-        index: usize,
-        message: &ClientMessage,
-        msg_type: u8,
-        account: AccountId,
-        now_ns: u64,
-    ) {
-        let engine = self.settings.config.engine_config();
-        let command = match crate::binary::orders::to_command(message, account, engine) {
-            Ok(command) => command,
-            Err(why) => {
-                let code = if why.starts_with("not permitted") {
-                    RejectCode::NotPermitted
-                } else {
-                    RejectCode::BadValue
-                };
-                self.binary_reject(index, code, msg_type, why);
-                return;
-            }
-        };
-        let client_id = self.client_id(index);
-        if let Err(why) = self.publish_from(index, client_id, command.at(now_ns)) {
-            self.binary_reject(index, RejectCode::Unavailable, msg_type, &why);
-        }
-    }
-
-    fn binary_admin(&mut self, index: usize, message: &ClientMessage, msg_type: u8, now_ns: u64) {
-        let engine = self.settings.config.engine_config();
-        let command = match crate::binary::orders::admin_command(message, engine) {
-            Ok(Some(command)) => command,
-            Ok(None) => {
-                // Not a journaled command: answered by the gateway now.
-                let owner = (index, self.client_id(index));
-                if matches!(message, ClientMessage::Status) {
-                    let text = self.status_text();
-                    self.send_admin_result(owner, true, &text);
-                    return;
-                }
-                if self.settings.config.replication().is_none() {
-                    let text = "promote: this node is not part of a replicated pair";
-                    self.send_admin_result(owner, false, text);
-                    return;
-                }
-                // The replication thread promotes; the answer goes out when it is done
-                // (see `answer_promotion`).
-                match self.settings.role.request_promotion() {
-                    Ok(()) => self.pending_promote = Some(owner),
-                    Err(why) => self.send_admin_result(owner, false, &why),
-                }
-                return;
-            }
-            Err(why) => {
-                let owner = (index, self.client_id(index));
-                self.send_admin_result(owner, false, &why);
-                let _ = msg_type;
-                return;
-            }
-        };
-        let owner = (index, self.client_id(index));
-        match self.publish(command.at(now_ns)) {
-            Ok(()) => self.pending_admin.push_back(owner),
-            Err(why) => self.send_admin_result(owner, false, &why),
-        }
-    }
-
-    /// The `/status` JSON, for the admin client's `status`.
-    fn status_text(&self) -> String {
-        match &self.status_source {
-            Some(source) => source(),
-            None => format!("{{\"state\":\"{}\"}}", self.metrics.state().name()),
-        }
-    }
-
-    /// Where `status` answers come from (the same JSON as `/status`).
-    pub fn set_status_source(&mut self, source: Arc<dyn Fn() -> String + Send + Sync>) {
-        self.status_source = Some(source);
     }
 
     fn client_id(&self, index: usize) -> u64 {
@@ -1418,22 +714,6 @@ impl Server {
             .map(|u| Command::cancel_on_disconnect(u.account))
             .collect();
         self.publish_startup(&commands);
-    }
-
-    /// Tells the admin who asked for a promotion how it went, once it is over.
-    fn answer_promotion(&mut self) {
-        if self.pending_promote.is_none() {
-            return;
-        }
-        if let Some(outcome) = self.settings.role.take_promotion_outcome() {
-            if let Some(owner) = self.pending_promote.take() {
-                let (ok, text) = match outcome {
-                    Ok(text) => (true, text),
-                    Err(text) => (false, text),
-                };
-                self.send_admin_result(owner, ok, &text);
-            }
-        }
     }
 
     /// Logs out every client session (not admins): this node no longer takes orders.

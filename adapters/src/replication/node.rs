@@ -379,7 +379,7 @@ impl Standby {
         let seen = self.follower.primary_epoch.load(Ordering::Relaxed);
         let epoch = context.role.epoch().max(seen) + 1;
         let start = last + 1;
-        let command = Command::epoch(epoch, start).at(crate::net::server::unix_ns());
+        let command = Command::epoch(epoch, start).at(crate::clock::unix_ns());
         applier
             .apply(start, &command)
             .map_err(|e| format!("cannot journal epoch {epoch}: {e}"))?;

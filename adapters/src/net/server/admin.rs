@@ -1,0 +1,100 @@
+//! Operator commands from admin sessions (on the binary port): journaled commands answered when
+//! their event comes back, `status` and `promote` answered by the gateway itself.
+
+use std::sync::Arc;
+
+use crate::binary::messages::{ClientMessage, ServerMessage};
+
+use super::Server;
+
+impl Server {
+    pub(super) fn binary_admin(
+        &mut self,
+        index: usize,
+        message: &ClientMessage,
+        msg_type: u8,
+        now_ns: u64,
+    ) {
+        let engine = self.settings.config.engine_config();
+        let command = match crate::binary::orders::admin_command(message, engine) {
+            Ok(Some(command)) => command,
+            Ok(None) => {
+                // Not a journaled command: answered by the gateway now.
+                let owner = (index, self.client_id(index));
+                if matches!(message, ClientMessage::Status) {
+                    let text = self.status_text();
+                    self.send_admin_result(owner, true, &text);
+                    return;
+                }
+                if self.settings.config.replication().is_none() {
+                    let text = "promote: this node is not part of a replicated pair";
+                    self.send_admin_result(owner, false, text);
+                    return;
+                }
+                // The replication thread promotes; the answer goes out when it is done
+                // (see `answer_promotion`).
+                match self.settings.role.request_promotion() {
+                    Ok(()) => self.pending_promote = Some(owner),
+                    Err(why) => self.send_admin_result(owner, false, &why),
+                }
+                return;
+            }
+            Err(why) => {
+                let owner = (index, self.client_id(index));
+                self.send_admin_result(owner, false, &why);
+                let _ = msg_type;
+                return;
+            }
+        };
+        let owner = (index, self.client_id(index));
+        match self.publish(command.at(now_ns)) {
+            Ok(()) => self.pending_admin.push_back(owner),
+            Err(why) => self.send_admin_result(owner, false, &why),
+        }
+    }
+
+    pub(super) fn send_admin_result(&mut self, (index, id): (usize, u64), ok: bool, text: &str) {
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        if client.id != id {
+            return;
+        }
+        ServerMessage::AdminResult {
+            ok,
+            status: u8::from(!ok),
+            text,
+        }
+        .encode(&mut client.conn.outbound);
+        self.mark_dirty(index);
+    }
+
+    /// The `/status` JSON, for the admin client's `status`.
+    pub(super) fn status_text(&self) -> String {
+        match &self.status_source {
+            Some(source) => source(),
+            None => format!("{{\"state\":\"{}\"}}", self.metrics.state().name()),
+        }
+    }
+
+    /// Where `status` answers come from (the same JSON as `/status`).
+    pub fn set_status_source(&mut self, source: Arc<dyn Fn() -> String + Send + Sync>) {
+        self.status_source = Some(source);
+    }
+
+    /// Tells the admin who asked for a promotion how it went, once it is over.
+    pub(super) fn answer_promotion(&mut self) {
+        if self.pending_promote.is_none() {
+            return;
+        }
+        if let Some(outcome) = self.settings.role.take_promotion_outcome() {
+            if let Some(owner) = self.pending_promote.take() {
+                let (ok, text) = match outcome {
+                    Ok(text) => (true, text),
+                    Err(text) => (false, text),
+                };
+                self.send_admin_result(owner, ok, &text);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The FIX port: a FIX connection's messages through its session layer, logon and authentication,
+//! and the mapping of application messages to commands.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use hayate_core::config::AuthMode;
+use hayate_core::units::AccountId;
+
+use super::Server;
+use super::client::{CancelScope, Client, Login, Protocol};
+use crate::clock::unix_ns;
+use crate::fix::orders::{self, RequestIds};
+use crate::fix::seq_store::SeqStore;
+use crate::fix::session::{Inbound, LogonGrant, LogonRequest};
+use crate::metrics::GatewayMetrics;
+use crate::net::limits::Admission;
+
+impl Server {
+    pub(super) fn on_fix_message(&mut self, index: usize, message: &[u8]) {
+        let now = Instant::now();
+        let now_ns = unix_ns();
+        GatewayMetrics::bump(&self.metrics.messages_in);
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        client.last_received = now;
+        let admission = client.bucket.admit(now);
+        let Protocol::Fix(session) = &mut client.protocol else {
+            return;
+        };
+        if admission == Admission::Disconnect {
+            session.logout("rate limit exceeded: disconnecting", now_ns);
+            client.conn.outbound.append(session.outbound());
+            GatewayMetrics::bump(&self.metrics.throttle_disconnects);
+            self.close_after_flush(index, "rate limit abuse");
+            return;
+        }
+        let inbound = session.on_message(message, now, now_ns);
+        match inbound {
+            Inbound::Nothing => {}
+            Inbound::Close => {
+                client.conn.outbound.append(session.outbound());
+                let why = session
+                    .close_reason()
+                    .unwrap_or("session closed")
+                    .to_owned();
+                self.close_after_flush(index, &why);
+                return;
+            }
+            Inbound::Logon(request) => self.fix_logon(index, &request, now, now_ns),
+            Inbound::Application => {
+                if admission == Admission::Throttle {
+                    GatewayMetrics::bump(&self.metrics.throttled);
+                    GatewayMetrics::bump(&self.metrics.business_rejects);
+                    let seq = session.last_seq();
+                    session.business_reject(
+                        seq,
+                        0,
+                        "Throttled: message rate limit exceeded",
+                        now_ns,
+                    );
+                } else {
+                    self.fix_application(index, now_ns);
+                }
+            }
+        }
+        self.collect_fix_output(index);
+    }
+
+    /// Moves a FIX session's answers to its socket's queue.
+    pub(super) fn collect_fix_output(&mut self, index: usize) {
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let Protocol::Fix(session) = &mut client.protocol else {
+            return;
+        };
+        let wrote = !session.outbound().is_empty();
+        if wrote {
+            client.conn.outbound.append(session.outbound());
+        }
+        let closed = session.is_closed() && !client.closing;
+        if wrote {
+            self.mark_dirty(index);
+        }
+        if closed {
+            self.close_after_flush(index, "session closed");
+        }
+    }
+
+    pub(super) fn fix_logon(
+        &mut self,
+        index: usize,
+        request: &LogonRequest,
+        now: Instant,
+        now_ns: u64,
+    ) {
+        let decision = self.authenticate_fix(request);
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let Protocol::Fix(session) = &mut client.protocol else {
+            return;
+        };
+        match decision {
+            Err(why) => {
+                GatewayMetrics::bump(&self.metrics.logons_refused);
+                tracing::warn!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, why, "FIX logon refused");
+                session.refuse_logon(&why, now_ns);
+            }
+            Ok((grant, account, cod)) => {
+                session.accept_logon(request, grant, now, now_ns);
+                if session.is_active() {
+                    client.login = Some(Login {
+                        account,
+                        admin: false,
+                        cancel_on_disconnect: cod,
+                        orders: HashSet::new(),
+                    });
+                    self.fix_comp_ids
+                        .insert(request.sender_comp_id.clone(), index);
+                    self.by_account.entry(account).or_default().push(index);
+                    GatewayMetrics::bump(&self.metrics.fix_sessions);
+                    tracing::info!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, account = account.0, next_in = session.next_in(), next_out = session.next_out(), "FIX logon");
+                }
+            }
+        }
+    }
+
+    pub(super) fn authenticate_fix(
+        &self,
+        request: &LogonRequest,
+    ) -> Result<(LogonGrant, AccountId, CancelScope), String> {
+        if let Some(why) = self.settings.role.refusal() {
+            return Err(why);
+        }
+        let config = &self.settings.config;
+        if request.target_comp_id != config.gateway().comp_id {
+            return Err(format!("TargetCompID must be {}", config.gateway().comp_id));
+        }
+        const BAD: &str = "unknown SenderCompID or bad Username/Password";
+        let user = config
+            .user_by_comp_id(&request.sender_comp_id)
+            .ok_or_else(|| BAD.to_owned())?;
+        if user.auth == AuthMode::Password {
+            let good = request.username.as_deref() == Some(user.username.as_str())
+                && request.password.as_deref() == Some(user.password.as_str());
+            if !good {
+                return Err(BAD.to_owned());
+            }
+        }
+        if self.fix_comp_ids.contains_key(&request.sender_comp_id) {
+            return Err("a session for this SenderCompID is already logged on".to_owned());
+        }
+        let seqs = SeqStore::open(&self.settings.sessions_dir, &request.sender_comp_id)
+            .map_err(|e| format!("sequence store unavailable: {e}"))?;
+        let cod = CancelScope::from_flag(request.cancel_on_disconnect, user.cancel_on_disconnect);
+        Ok((
+            LogonGrant {
+                seqs,
+                reset_on_logon: user.reset_on_logon,
+            },
+            user.account,
+            cod,
+        ))
+    }
+
+    pub(super) fn fix_application(&mut self, index: usize, now_ns: u64) {
+        let engine = self.settings.config.engine_config();
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(account) = client.login.as_ref().map(|l| l.account) else {
+            return;
+        };
+        let Protocol::Fix(session) = &mut client.protocol else {
+            return;
+        };
+        match orders::to_command(session.fields(), account, engine) {
+            Ok(command) => {
+                let client_id = client.id;
+                match self.publish_from(index, client_id, command.at(now_ns)) {
+                    Ok(()) => {}
+                    Err(why) => {
+                        if let Some(Client {
+                            protocol: Protocol::Fix(session),
+                            ..
+                        }) = self.clients.get_mut(index).and_then(Option::as_mut)
+                        {
+                            let seq = session.last_seq();
+                            session.business_reject(seq, 0, &why, now_ns);
+                            GatewayMetrics::bump(&self.metrics.business_rejects);
+                        }
+                    }
+                }
+            }
+            Err(refusal) => {
+                let ids = RequestIds::of(session.fields());
+                self.local_exec_ids += 1;
+                let exec_id = format!("L{}-{}", self.boot_ns, self.local_exec_ids);
+                orders::write_refusal(session, &refusal, &ids, exec_id.as_bytes(), now_ns);
+                let reason = match refusal {
+                    orders::Refusal::Order { reason, .. }
+                    | orders::Refusal::CancelReplace { reason, .. }
+                    | orders::Refusal::MassCancel { reason, .. } => reason,
+                };
+                self.metrics.reject(reason);
+            }
+        }
+    }
+}
