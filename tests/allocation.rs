@@ -354,3 +354,105 @@ fn the_pipeline_allocates_nothing_per_command_on_any_stage() {
         measured.len()
     );
 }
+
+#[test]
+fn steady_state_market_data_allocates_nothing() {
+    // The builder and the view changes every feed encodes from (SPEC §9), fed the engine's
+    // events as the matcher publishes them, after a warm-up that grows every buffer.
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut engine = Engine::new(config());
+    let mut events = Vec::new();
+    for account in 1..=8 {
+        for asset in [AssetId(0), AssetId(1)] {
+            engine.process(
+                &Command::deposit(AccountId(account), asset, Amount(1 << 50)),
+                &mut events,
+            );
+        }
+    }
+    let mut generator = Generator {
+        rng: Rng::new(11),
+        model: Engine::load(&engine.save()).expect("copy"),
+        live: Vec::new(),
+        position: Default::default(),
+    };
+    let warm = generator.stream(200_000);
+    let measured = generator.stream(300_000);
+    let mut market = market_data::MarketData::new(engine.config());
+    let mut changes = Vec::with_capacity(4096);
+    let mut updates = 0u64;
+    let mut entries = 0u64;
+    let mut run = |engine: &mut Engine,
+                   market: &mut market_data::MarketData,
+                   commands: &[Command],
+                   first_seq: u64,
+                   updates: &mut u64,
+                   entries: &mut u64| {
+        for (n, cmd) in commands.iter().enumerate() {
+            let seq = first_seq + n as u64;
+            // The matcher's marking: each event is passed on when the next arrives.
+            let mut held: Option<pipeline::Output> = None;
+            let mut index = 0u32;
+            let mut on_update = |update: &market_data::Update, market: &market_data::MarketData| {
+                *updates += 1;
+                for depth in [0, 1, 10] {
+                    for side in [Side::Buy, Side::Sell] {
+                        changes.clear();
+                        market.view_changes(update, side, depth, &mut changes);
+                        *entries += changes.len() as u64;
+                    }
+                }
+            };
+            engine.process(cmd, &mut |event: &Event| {
+                let out = pipeline::Output {
+                    seq,
+                    timestamp_ns: cmd.timestamp_ns,
+                    index,
+                    last: false,
+                    event: *event,
+                };
+                if let Some(previous) = held.replace(out) {
+                    market.on_output(&previous, &mut on_update);
+                }
+                index += 1;
+            });
+            if let Some(mut last) = held {
+                last.last = true;
+                market.on_output(&last, &mut on_update);
+            }
+        }
+    };
+    run(
+        &mut engine,
+        &mut market,
+        &warm,
+        1,
+        &mut updates,
+        &mut entries,
+    );
+    let (warm_updates, warm_entries) = (updates, entries);
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    run(
+        &mut engine,
+        &mut market,
+        &measured,
+        warm.len() as u64 + 1,
+        &mut updates,
+        &mut entries,
+    );
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert!(
+        updates - warm_updates > 100_000 && entries - warm_entries > 100_000,
+        "the stream must move the book: {} updates, {} entries",
+        updates - warm_updates,
+        entries - warm_entries
+    );
+    assert_eq!(
+        allocations,
+        0,
+        "market data allocated {allocations} times over {} commands",
+        measured.len()
+    );
+}

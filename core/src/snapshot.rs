@@ -387,66 +387,68 @@ fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
     })
 }
 
-struct Writer(Vec<u8>);
+/// Little-endian field writer, shared with the market-data snapshot.
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b);
     }
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u16(&mut self, v: u16) {
+    pub(crate) fn u16(&mut self, v: u16) {
         self.bytes(&v.to_le_bytes());
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.bytes(&v.to_le_bytes());
     }
-    fn opt_u64(&mut self, v: Option<u64>) {
+    pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
         self.u8(v.is_some() as u8);
         self.u64(v.unwrap_or(0));
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.bytes(s.as_bytes());
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Bounds-checked field reader, shared with the market-data snapshot.
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or(SnapshotError::Truncated { offset: self.at })?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
         let at = self.at;
         self.take(N)?
             .try_into()
             .map_err(|_| SnapshotError::Truncated { offset: at })
     }
-    fn u8(&mut self) -> Result<u8, SnapshotError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, SnapshotError> {
         Ok(self.array::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, SnapshotError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, SnapshotError> {
         Ok(u16::from_le_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32, SnapshotError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, SnapshotError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, SnapshotError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    fn bool(&mut self, field: &'static str) -> Result<bool, SnapshotError> {
+    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, SnapshotError> {
         let offset = self.at;
         match self.u8()? {
             0 => Ok(false),
@@ -454,14 +456,18 @@ impl<'a> Reader<'a> {
             _ => Err(SnapshotError::Invalid { field, offset }),
         }
     }
-    fn opt_u64(&mut self) -> Result<Option<u64>, SnapshotError> {
+    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, SnapshotError> {
         let present = self.bool("option flag")?;
         let v = self.u64()?;
         Ok(present.then_some(v))
     }
     /// A count of items at least `min_item` bytes each, refused if the rest cannot hold them (so
     /// a damaged count cannot make the loader reserve absurd memory).
-    fn count(&mut self, field: &'static str, min_item: usize) -> Result<usize, SnapshotError> {
+    pub(crate) fn count(
+        &mut self,
+        field: &'static str,
+        min_item: usize,
+    ) -> Result<usize, SnapshotError> {
         let offset = self.at;
         let n = self.u32()? as usize;
         if n.saturating_mul(min_item) > self.bytes.len() - self.at {
@@ -469,7 +475,7 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
-    fn str(&mut self) -> Result<String, SnapshotError> {
+    pub(crate) fn str(&mut self) -> Result<String, SnapshotError> {
         let offset = self.at;
         let n = self.count("string length", 1)?;
         let b = self.take(n)?;
@@ -478,11 +484,11 @@ impl<'a> Reader<'a> {
             offset,
         })
     }
-    fn decimal(&mut self, field: &'static str) -> Result<Decimal, SnapshotError> {
+    pub(crate) fn decimal(&mut self, field: &'static str) -> Result<Decimal, SnapshotError> {
         let offset = self.at;
         Decimal::from_str(&self.str()?).map_err(|_| SnapshotError::Invalid { field, offset })
     }
-    fn enumerated<T>(
+    pub(crate) fn enumerated<T>(
         &mut self,
         field: &'static str,
         decode: fn(u8) -> Option<T>,

@@ -29,9 +29,13 @@ pub use book::{L2Book, Level};
 pub use recovery::{MarketRecoveryReport, recover, snapshot_dir, write_snapshot};
 pub use tape::{Tape, Trade};
 
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+
+use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind};
 use crate::market::EngineConfig;
 use crate::pipeline::Output;
-use crate::units::{Price, Qty, Side, SymbolId};
+use crate::units::{Price, Qty, Side, SymbolId, TradeId};
 
 /// How many trades the tape keeps per symbol (`GET /trades?limit=N` serves at most this many).
 pub const TAPE_CAPACITY: usize = 1000;
@@ -118,10 +122,49 @@ pub struct Ticker {
     pub last: Option<Trade>,
 }
 
+/// A resting order as market data knows it: where its leaves quantity counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shadow {
+    symbol: SymbolId,
+    side: Side,
+    price: Price,
+    leaves: u64,
+}
+
+/// A level the current command touched, with its value before the command.
+#[derive(Clone, Copy, Debug)]
+struct Touched {
+    symbol: SymbolId,
+    side: Side,
+    price: Price,
+    before: Level,
+}
+
+/// What a symbol last published as its ticker, to tell whether it changed.
+type TickerState = (Option<(Price, Qty)>, Option<(Price, Qty)>, Option<TradeId>);
+
 /// The market-data builder: every symbol's L2 book, tape, ticker, status and sequence.
 #[derive(Clone, Debug)]
 pub struct MarketData {
-    _todo: (),
+    symbols: usize,
+    books: Vec<L2Book>,
+    tapes: Vec<Tape>,
+    sequences: Vec<u64>,
+    symbol_halted: Vec<bool>,
+    exchange_halted: bool,
+    tickers: Vec<TickerState>,
+    orders: HashMap<u64, Shadow, FixedState>,
+    journal_seq: u64,
+    // The command being applied (reused buffers: no allocation in steady state).
+    pending_seq: Option<u64>,
+    pending_ts: u64,
+    touched: Vec<Touched>,
+    trades: Vec<(SymbolId, Trade)>,
+    /// Every symbol's status before the command's first halt or resume, when it had one.
+    status_before: Vec<TradingStatus>,
+    status_seen: bool,
+    changed_symbols: Vec<SymbolId>,
+    updates: Vec<Update>,
 }
 
 impl MarketData {
@@ -129,77 +172,419 @@ impl MarketData {
     /// status open), preallocated for `config.order_capacity` open orders and
     /// `config.level_capacity` levels per side.
     pub fn new(config: &EngineConfig) -> MarketData {
-        let _ = config;
-        todo!()
+        let symbols = config.symbols.len();
+        let levels = config.level_capacity as usize;
+        let mut orders = HashMap::with_hasher(FixedState::with_seed(0));
+        orders.reserve(config.order_capacity as usize);
+        MarketData {
+            symbols,
+            books: (0..symbols).map(|_| L2Book::new(levels)).collect(),
+            tapes: (0..symbols).map(|_| Tape::new()).collect(),
+            sequences: vec![0; symbols],
+            symbol_halted: vec![false; symbols],
+            exchange_halted: false,
+            tickers: vec![(None, None, None); symbols],
+            orders,
+            journal_seq: 0,
+            pending_seq: None,
+            pending_ts: 0,
+            touched: Vec::with_capacity(256),
+            trades: Vec::with_capacity(256),
+            status_before: Vec::with_capacity(symbols),
+            status_seen: false,
+            changed_symbols: Vec::with_capacity(symbols.min(64)),
+            updates: (0..symbols.min(64)).map(|_| Update::default()).collect(),
+        }
     }
 
     /// Feeds one event from the output ring, in ring order. When `out.last` ends a command, calls
     /// `on_update(update, self)` once for every symbol the command changed (book levels, trades,
     /// or status), in symbol order, after the whole command is applied.
-    pub fn on_output(&mut self, out: &Output, on_update: impl FnMut(&Update, &MarketData)) {
-        let _ = (out, on_update);
-        todo!()
+    pub fn on_output(&mut self, out: &Output, mut on_update: impl FnMut(&Update, &MarketData)) {
+        if let Some(pending) = self.pending_seq {
+            if pending != out.seq {
+                // The previous command's last event never came (a consumer started mid-command
+                // cannot happen with `last`, but a half command must not leak into this one).
+                self.finish(&mut on_update);
+            }
+        }
+        if self.pending_seq.is_none() {
+            self.pending_seq = Some(out.seq);
+            self.pending_ts = out.timestamp_ns;
+        }
+        self.apply(&out.event);
+        if out.last {
+            self.finish(&mut on_update);
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        let Some(kind) = event.event_kind() else {
+            return;
+        };
+        match kind {
+            EventKind::Accepted
+            | EventKind::Fill
+            | EventKind::Replaced
+            | EventKind::Restated
+            | EventKind::Canceled => {
+                if kind == EventKind::Fill && !event.is_maker() {
+                    self.record_trade(event);
+                }
+                let Some(side) = event.side() else {
+                    return;
+                };
+                if event.symbol.0 as usize >= self.symbols {
+                    return;
+                }
+                let now = Shadow {
+                    symbol: event.symbol,
+                    side,
+                    price: event.price,
+                    leaves: if kind == EventKind::Canceled {
+                        0
+                    } else {
+                        event.leaves_qty.0
+                    },
+                };
+                self.set_order(event.order_id.0, now);
+            }
+            EventKind::Halted | EventKind::Resumed => {
+                if !self.status_seen {
+                    self.status_seen = true;
+                    self.status_before.clear();
+                    for s in 0..self.symbols {
+                        let status = self.status(SymbolId(s as u16));
+                        self.status_before.push(status);
+                    }
+                }
+                let halted = kind == EventKind::Halted;
+                if event.flags & EVENT_FLAG_ALL_SYMBOLS != 0 {
+                    self.exchange_halted = halted;
+                } else if let Some(flag) = self.symbol_halted.get_mut(event.symbol.0 as usize) {
+                    *flag = halted;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_trade(&mut self, event: &Event) {
+        let (Some(side), true) = (event.side(), (event.symbol.0 as usize) < self.symbols) else {
+            return;
+        };
+        let fill = event.fill();
+        self.trades.push((
+            event.symbol,
+            Trade {
+                trade_id: fill.trade_id,
+                price: fill.last_px,
+                qty: fill.last_qty,
+                taker_side: side,
+                timestamp_ns: self.pending_ts,
+                journal_seq: self.pending_seq.unwrap_or(0),
+            },
+        ));
+    }
+
+    /// Moves an order's leaves from where it was counted to where it is now.
+    fn set_order(&mut self, id: u64, now: Shadow) {
+        let was = if now.leaves == 0 {
+            self.orders.remove(&id)
+        } else {
+            self.orders.insert(id, now)
+        };
+        if let Some(was) = was {
+            self.adjust(was.symbol, was.side, was.price, -(was.leaves as i128), -1);
+        }
+        if now.leaves > 0 {
+            self.adjust(now.symbol, now.side, now.price, now.leaves as i128, 1);
+        }
+    }
+
+    fn adjust(&mut self, symbol: SymbolId, side: Side, price: Price, qty: i128, orders: i64) {
+        let levels = self.books[symbol.0 as usize].side_mut(side);
+        let before = levels.get(price);
+        if !self
+            .touched
+            .iter()
+            .any(|t| t.symbol == symbol && t.side == side && t.price == price)
+        {
+            self.touched.push(Touched {
+                symbol,
+                side,
+                price,
+                before,
+            });
+        }
+        let qty = (i128::from(before.qty.0) + qty).clamp(0, i128::from(u64::MAX)) as u64;
+        let orders = (i64::from(before.orders) + orders).clamp(0, i64::from(u32::MAX)) as u32;
+        levels.set(
+            price,
+            Level {
+                qty: Qty(qty),
+                orders: if qty == 0 { 0 } else { orders },
+            },
+        );
+    }
+
+    /// Ends the pending command: builds one update per changed symbol and hands each over.
+    fn finish(&mut self, on_update: &mut impl FnMut(&Update, &MarketData)) {
+        let Some(seq) = self.pending_seq.take() else {
+            return;
+        };
+        self.journal_seq = seq;
+        self.changed_symbols.clear();
+        for t in &self.touched {
+            let after = self.books[t.symbol.0 as usize].side(t.side).get(t.price);
+            if after != t.before {
+                self.changed_symbols.push(t.symbol);
+            }
+        }
+        for (symbol, _) in &self.trades {
+            self.changed_symbols.push(*symbol);
+        }
+        if self.status_seen {
+            for s in 0..self.symbols {
+                let symbol = SymbolId(s as u16);
+                if self.status_before.get(s) != Some(&self.status(symbol)) {
+                    self.changed_symbols.push(symbol);
+                }
+            }
+        }
+        self.changed_symbols.sort_unstable();
+        self.changed_symbols.dedup();
+        while self.updates.len() < self.changed_symbols.len() {
+            self.updates.push(Update::default());
+        }
+        for n in 0..self.changed_symbols.len() {
+            let symbol = self.changed_symbols[n];
+            self.build_update(n, symbol, seq);
+        }
+        for trade in &self.trades {
+            self.tapes[trade.0.0 as usize].push(trade.1);
+        }
+        self.touched.clear();
+        self.trades.clear();
+        self.status_seen = false;
+        for n in 0..self.changed_symbols.len() {
+            on_update(&self.updates[n], self);
+        }
+    }
+
+    fn build_update(&mut self, n: usize, symbol: SymbolId, seq: u64) {
+        let s = symbol.0 as usize;
+        self.sequences[s] += 1;
+        let status = self.status(symbol);
+        let status_changed =
+            self.status_seen && self.status_before.get(s).is_some_and(|b| *b != status);
+        let update = &mut self.updates[n];
+        update.symbol = symbol;
+        update.sequence = self.sequences[s];
+        update.journal_seq = seq;
+        update.timestamp_ns = self.pending_ts;
+        update.levels.clear();
+        update.trades.clear();
+        update.status = status_changed.then_some(status);
+        for side in [Side::Buy, Side::Sell] {
+            let first = update.levels.len();
+            for t in &self.touched {
+                if t.symbol != symbol || t.side != side {
+                    continue;
+                }
+                let after = self.books[s].side(side).get(t.price);
+                if after != t.before {
+                    update.levels.push(LevelChange {
+                        side,
+                        price: t.price,
+                        before: t.before,
+                        after,
+                    });
+                }
+            }
+            update.levels[first..].sort_unstable_by(|a, b| {
+                if book::better(side, a.price, b.price) {
+                    std::cmp::Ordering::Less
+                } else if a.price == b.price {
+                    std::cmp::Ordering::Equal
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            });
+        }
+        update
+            .trades
+            .extend(self.trades.iter().filter(|t| t.0 == symbol).map(|t| t.1));
+        let book = &self.books[s];
+        let ticker: TickerState = (
+            book.best(Side::Buy).map(|(p, l)| (p, l.qty)),
+            book.best(Side::Sell).map(|(p, l)| (p, l.qty)),
+            update
+                .trades
+                .last()
+                .map(|t| t.trade_id)
+                .or(self.tickers[s].2),
+        );
+        update.ticker_changed = ticker != self.tickers[s];
+        self.tickers[s] = ticker;
     }
 
     /// The journal sequence of the last command fully applied (0 before any).
     pub fn journal_seq(&self) -> u64 {
-        todo!()
+        self.journal_seq
     }
 
     /// The symbol's market-data sequence (0 before its first update).
     pub fn sequence(&self, symbol: SymbolId) -> u64 {
-        let _ = symbol;
-        todo!()
+        self.sequences.get(symbol.0 as usize).copied().unwrap_or(0)
     }
 
     /// The symbol's L2 book.
     pub fn book(&self, symbol: SymbolId) -> Option<&L2Book> {
-        let _ = symbol;
-        todo!()
+        self.books.get(symbol.0 as usize)
     }
 
     /// The symbol's trade tape, newest last.
     pub fn tape(&self, symbol: SymbolId) -> Option<&Tape> {
-        let _ = symbol;
-        todo!()
+        self.tapes.get(symbol.0 as usize)
     }
 
     /// The symbol's ticker.
     pub fn ticker(&self, symbol: SymbolId) -> Ticker {
-        let _ = symbol;
-        todo!()
+        let Some(book) = self.book(symbol) else {
+            return Ticker::default();
+        };
+        Ticker {
+            bid: book.best(Side::Buy).map(|(p, l)| (p, l.qty)),
+            ask: book.best(Side::Sell).map(|(p, l)| (p, l.qty)),
+            last: self.tape(symbol).and_then(|t| t.last().copied()),
+        }
     }
 
     /// The symbol's trading status.
     pub fn status(&self, symbol: SymbolId) -> TradingStatus {
-        let _ = symbol;
-        todo!()
+        let own = self
+            .symbol_halted
+            .get(symbol.0 as usize)
+            .copied()
+            .unwrap_or(false);
+        if own || self.exchange_halted {
+            TradingStatus::Halted
+        } else {
+            TradingStatus::Open
+        }
     }
 
     /// The entries that take a subscriber's view of `side` from the best `depth` levels before
     /// `update` to the best `depth` levels after it (`depth` 0: the whole side), in the order to
     /// apply them: deletes first (best first), then new and changed levels (best first). Applying
     /// them keeps the view equal to the book's best levels (SPEC §9). Appends to `out`.
-    pub fn view_changes(&self, update: &Update, side: Side, depth: usize, out: &mut Vec<ViewChange>) {
-        let _ = (update, side, depth, out);
-        todo!()
+    pub fn view_changes(
+        &self,
+        update: &Update,
+        side: Side,
+        depth: usize,
+        out: &mut Vec<ViewChange>,
+    ) {
+        let Some(book) = self.book(update.symbol) else {
+            return;
+        };
+        let levels = book.side(side);
+        let changes = || update.levels.iter().filter(move |c| c.side == side);
+        let depth = if depth == 0 { usize::MAX } else { depth };
+        let change_of = |price: Price| changes().find(|c| c.price == price);
+        // Rank before the update: the levels better than `price` then, counted from now.
+        let old_rank = |price: Price| {
+            let mut rank = levels.better_than(price);
+            for c in changes() {
+                if book::better(side, c.price, price) {
+                    match (c.before.exists(), c.after.exists()) {
+                        (false, true) => rank -= 1,
+                        (true, false) => rank += 1,
+                        _ => {}
+                    }
+                }
+            }
+            rank
+        };
+        let first_delete = out.len();
+        // Changed levels that were in the view and are not now.
+        for c in changes() {
+            if c.before.exists()
+                && old_rank(c.price) < depth
+                && (!c.after.exists() || levels.better_than(c.price) >= depth)
+            {
+                out.push(ViewChange {
+                    action: ViewAction::Delete,
+                    side,
+                    price: c.price,
+                    level: c.before,
+                });
+            }
+        }
+        // Unchanged levels pushed below the depth by new ones above them.
+        if depth != usize::MAX {
+            for (price, level) in levels.best_first().skip(depth) {
+                if old_rank(price) >= depth {
+                    break;
+                }
+                if change_of(price).is_none() {
+                    out.push(ViewChange {
+                        action: ViewAction::Delete,
+                        side,
+                        price,
+                        level,
+                    });
+                }
+            }
+        }
+        out[first_delete..].sort_unstable_by(|a, b| {
+            if book::better(side, a.price, b.price) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+        // The view now: levels that entered it, and levels in it whose size or count changed.
+        for (price, level) in levels.best_first().take(depth) {
+            let change = change_of(price);
+            let existed = change.is_none_or(|c| c.before.exists());
+            if !existed || old_rank(price) >= depth {
+                out.push(ViewChange {
+                    action: ViewAction::New,
+                    side,
+                    price,
+                    level,
+                });
+            } else if change.is_some() {
+                out.push(ViewChange {
+                    action: ViewAction::Change,
+                    side,
+                    price,
+                    level,
+                });
+            }
+        }
     }
 
     /// A hash over every symbol's book, tape, ticker, status and sequence: equal on every
     /// builder fed the same events.
     pub fn digest(&self) -> u64 {
-        todo!()
+        let mut bytes = Vec::with_capacity(4096);
+        snapshot::write_state(self, &mut bytes);
+        crate::digest::fnv1a_64(&bytes)
     }
 
     /// The whole state as bytes (see [`MarketData::load`]).
     pub fn save(&self) -> Vec<u8> {
-        todo!()
+        let mut bytes = Vec::with_capacity(4096);
+        snapshot::write_state(self, &mut bytes);
+        bytes
     }
 
     /// Rebuilds a builder from [`MarketData::save`]'s bytes, for `config` (refused if the
     /// symbols differ).
     pub fn load(config: &EngineConfig, bytes: &[u8]) -> Result<MarketData, crate::SnapshotError> {
-        let _ = (config, bytes);
-        todo!()
+        snapshot::read_state(config, bytes)
     }
 }
