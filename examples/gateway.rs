@@ -106,6 +106,11 @@ fn main() -> ExitCode {
             gateway.role().state().name(),
             gateway.role().epoch(),
         );
+        if let Some(ws) = addrs.ws {
+            println!(
+                "hayate: market data on ws://{ws} (watch it: cargo run --release --example watch -- BTC-JPY --url ws://{ws})"
+            );
+        }
     });
     match started {
         Ok(report) => {

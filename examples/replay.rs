@@ -13,6 +13,7 @@
 //! cargo run --release --example replay -- replay
 //! cargo run --release --example replay -- replay --to 5000 --no-snapshot
 //! cargo run --release --example replay -- trades --from 1 --to 5000 --out trades.csv
+//! cargo run --release --example replay -- book BTC-JPY --at 5000 --depth 10
 //! cargo run --release --example replay -- truncate --after 12345            # shows the plan only
 //! cargo run --release --example replay -- truncate --after 12345 --yes      # does it
 //! cargo run --release --example replay -- generate --commands 1000000 --snapshot-every 100000
@@ -115,6 +116,17 @@ enum Tool {
         before --from is rebuilt from the newest snapshot at or before it first."
     )]
     Trades(TradesArgs),
+    /// Print a symbol's L2 book as it was after a journal sequence.
+    #[command(
+        long_about = "Print SYMBOL's L2 book as market data showed it right after --at (the \
+        end of the journal by default): \"what did the book look like when it happened?\". The \
+        market-data state is rebuilt as a restarted gateway rebuilds it — from the newest \
+        market-data snapshot at or before --at (DATA/market/) and the journal after it — so the \
+        symbol's market-data sequence is the one subscribers saw. Prints the sequence, the \
+        trading status, the best --depth levels per side (price, size, orders; offers above, \
+        bids below) and the last trade."
+    )]
+    Book(BookArgs),
     /// Drop every journal record after a sequence (the explicit repair); needs --yes.
     #[command(
         long_about = "Drop every journal record after --after: later segments are deleted \
@@ -176,6 +188,18 @@ struct TradesArgs {
 }
 
 #[derive(Args)]
+struct BookArgs {
+    /// The symbol, e.g. BTC-JPY.
+    symbol: String,
+    /// The journal sequence the book is shown after [default: the newest record].
+    #[arg(long, value_name = "SEQ")]
+    at: Option<u64>,
+    /// Levels per side (0: every level).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    depth: usize,
+}
+
+#[derive(Args)]
 struct TruncateArgs {
     /// Keep records up to and including this sequence; drop every later one.
     #[arg(long, value_name = "SEQ")]
@@ -204,6 +228,7 @@ struct GenerateArgs {
 /// What every subcommand works on.
 struct Context {
     config: ExchangeConfig,
+    data_dir: PathBuf,
     journal_dir: PathBuf,
     snapshot_dir: PathBuf,
     quiet: bool,
@@ -245,6 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Context {
         journal_dir: hayate::pipeline::journal_dir(&data),
         snapshot_dir: hayate::pipeline::snapshot_dir(&data),
+        data_dir: data,
         config,
         quiet: cli.quiet,
     };
@@ -264,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Tool::Dump(args) => dump(&ctx, &args, &mut out)?,
         Tool::Replay(args) => replay(&ctx, &args, &mut out)?,
         Tool::Trades(args) => trades(&ctx, &args, &mut out)?,
+        Tool::Book(args) => book(&ctx, &args, &mut out)?,
         Tool::Truncate(args) => truncate(&ctx, &args, &mut out)?,
         Tool::Generate(args) => generate(&ctx, &args, &mut out)?,
     };
@@ -671,6 +698,93 @@ fn write_replay_summary(
 
 fn yes_no(flag: bool) -> &'static str {
     if flag { "yes" } else { "no" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// book
+
+fn book(ctx: &Context, args: &BookArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let config = ctx.engine_config();
+    let symbol = config.symbol_id(&args.symbol).ok_or_else(|| {
+        format!(
+            "unknown symbol {:?} (not in the configuration)",
+            args.symbol
+        )
+    })?;
+    let spec = &config.symbols[symbol.0 as usize];
+    let last = JournalReader::open(&ctx.journal_dir)?
+        .records_from(0)
+        .map_while(|r| r.ok())
+        .last()
+        .map_or(0, |r| r.seq);
+    let at = args.at.unwrap_or(last);
+    if at > last {
+        return Err(format!("--at {at} is past the journal's last record ({last})").into());
+    }
+    let (market, report) = hayate::market_data::recover(config, &ctx.data_dir, at)?;
+    if let Some(warning) = &report.warning {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(
+        out,
+        "{} after journal sequence {at}: market-data sequence {}, {}",
+        spec.name,
+        market.sequence(symbol),
+        match market.status(symbol) {
+            hayate::market_data::TradingStatus::Open => "open",
+            hayate::market_data::TradingStatus::Halted => "halted",
+        }
+    )?;
+    let Some(l2) = market.book(symbol) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let depth = if args.depth == 0 {
+        usize::MAX
+    } else {
+        args.depth
+    };
+    writeln!(
+        out,
+        "{:>6} {:>20} {:>20} {:>8}",
+        "side", "price", "size", "orders"
+    )?;
+    let asks: Vec<_> = l2.levels(Side::Sell).take(depth).collect();
+    for (price, level) in asks.iter().rev() {
+        writeln!(
+            out,
+            "{:>6} {:>20} {:>20} {:>8}",
+            "ask",
+            spec.price_to_decimal(*price),
+            spec.qty_to_decimal(level.qty),
+            level.orders
+        )?;
+    }
+    for (price, level) in l2.levels(Side::Buy).take(depth) {
+        writeln!(
+            out,
+            "{:>6} {:>20} {:>20} {:>8}",
+            "bid",
+            spec.price_to_decimal(price),
+            spec.qty_to_decimal(level.qty),
+            level.orders
+        )?;
+    }
+    match market.ticker(symbol).last {
+        Some(trade) => writeln!(
+            out,
+            "last trade: #{} {} x {} at {} (taker {})",
+            trade.trade_id,
+            spec.qty_to_decimal(trade.qty),
+            spec.price_to_decimal(trade.price),
+            utc_timestamp(trade.timestamp_ns),
+            match trade.taker_side {
+                Side::Buy => "buy",
+                Side::Sell => "sell",
+            }
+        )?,
+        None => writeln!(out, "last trade: none")?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,15 +24,16 @@ use mio::{Poll, Waker};
 use hayate_core::Engine;
 use hayate_core::command::Command;
 use hayate_core::config::{ExchangeConfig, Role};
+use hayate_core::market_data;
 use hayate_core::pipeline::{
-    self, EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, Publisher, ReplicaLink,
-    StopReport,
+    self, EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, ReplicaLink, StopReport,
 };
 use hayate_core::recovery::RecoveryReport;
 
 use crate::http::{HttpServer, PageSource};
+use crate::market_data::{Feed, FeedMetrics};
 use crate::metrics::{self, GatewayMetrics, StatusContext};
-use crate::net::server::{Server, ServerSettings, WAKER};
+use crate::net::server::{MarketDataHub, MarketSnapshots, Server, ServerSettings, Stopped, WAKER};
 use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
 use crate::replication::role::{NodeRole, Rejoin, RoleState};
 
@@ -67,8 +68,10 @@ pub struct GatewayAddrs {
     pub fix: SocketAddr,
     /// Binary order entry and admin.
     pub binary: SocketAddr,
-    /// `/status` and `/metrics`.
+    /// `/status`, `/metrics`, `/book`, `/trades`.
     pub http: SocketAddr,
+    /// The public WebSocket market-data feed, when `[market_data] ws_listen` is set.
+    pub ws: Option<SocketAddr>,
 }
 
 /// Raises the stop flag of a running gateway from anywhere (a signal handler's thread, a test).
@@ -96,13 +99,15 @@ pub struct Gateway {
     pipeline: Option<Pipeline>,
     replication: Option<Arc<ReplicationNode>>,
     role: Arc<NodeRole>,
-    io_thread: Option<JoinHandle<(EventReceiver, Publisher)>>,
+    io_thread: Option<JoinHandle<Stopped>>,
     http: Option<HttpServer>,
     stop: StopHandle,
     addrs: GatewayAddrs,
     recovery: RecoveryReport,
     metrics: Arc<GatewayMetrics>,
+    feed_metrics: Arc<FeedMetrics>,
     monitor: Monitor,
+    engine: hayate_core::EngineConfig,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -145,6 +150,54 @@ impl Gateway {
             builder = builder.replica(Arc::clone(link));
         }
         let (pipeline, receiver, recovery) = builder.start()?;
+        // Market data resumes where the journal ends (its sequences included). Before anything
+        // else is published: the replay reads the journal up to the recovered sequence.
+        let data_dir = &config.journal().dir;
+        let market = match market_data::recover(config.engine_config(), data_dir, recovery.last_seq)
+        {
+            Ok((market, report)) => {
+                if let Some(warning) = &report.warning {
+                    tracing::warn!(warning, "market data");
+                }
+                market
+            }
+            Err(e) => {
+                let _ = stop_pipeline(pipeline, None, None, None);
+                return Err(GatewayError::Pipeline(e.into()));
+            }
+        };
+        let feed_metrics = Arc::new(FeedMetrics::default());
+        let feed = Feed::start(
+            config.market_data(),
+            config.engine_config().clone(),
+            market.clone(),
+            Arc::clone(&feed_metrics),
+        );
+        let feed = match feed {
+            Ok(feed) => feed,
+            Err(source) => {
+                let _ = stop_pipeline(pipeline, None, None, None);
+                return Err(GatewayError::Io {
+                    what: format!(
+                        "cannot start the market-data feed (ws_listen {:?})",
+                        config.market_data().ws_listen
+                    ),
+                    source,
+                });
+            }
+        };
+        let ws = feed.ws_addr();
+        let queries = feed.queries();
+        let hub = MarketDataHub::new(
+            market,
+            Some(feed),
+            MarketSnapshots {
+                dir: market_data::snapshot_dir(data_dir),
+                keep: config.journal().keep_snapshots,
+                every: config.journal().snapshot_every,
+            },
+            Arc::clone(&metrics),
+        );
         let publisher = pipeline.publisher();
         let monitor = pipeline.monitor();
         let stop = StopHandle {
@@ -170,7 +223,7 @@ impl Gateway {
                 match ReplicationNode::start(context, pipeline.publisher(), recovery.last_seq) {
                     Ok(node) => Some(Arc::new(node)),
                     Err(source) => {
-                        let _ = stop_pipeline(pipeline, None, None);
+                        let _ = stop_pipeline(pipeline, None, None, Some(hub));
                         return Err(GatewayError::Io {
                             what: format!(
                                 "cannot start replication (listen {:?})",
@@ -197,11 +250,12 @@ impl Gateway {
             Arc::clone(&metrics),
             Arc::clone(&stop.stop),
             halts,
+            hub,
         );
         let mut server = match server {
             Ok(server) => server,
             Err(source) => {
-                let _ = stop_pipeline(pipeline, None, replication);
+                let _ = stop_pipeline(pipeline, None, replication, None);
                 return Err(GatewayError::Io {
                     what: format!(
                         "cannot listen on {} / {}",
@@ -233,16 +287,26 @@ impl Gateway {
         server.set_status_source(Arc::clone(&status));
         let pages: Arc<PageSource> = {
             let metrics = Arc::clone(&metrics);
+            let feed_metrics = Arc::clone(&feed_metrics);
             let monitor = monitor.clone();
-            Arc::new(move |path: &str| {
-                let stats = monitor.stats();
+            Arc::new(move |url: &str| {
+                let path = url.split('?').next().unwrap_or_default();
                 match path {
-                    "/status" => Some(("application/json", status())),
+                    "/status" => Some((200, "application/json", status())),
                     "/metrics" => Some((
+                        200,
                         "text/plain; version=0.0.4",
-                        metrics::prometheus_text(&metrics, &stats, &context()),
+                        metrics::prometheus_text(
+                            &metrics,
+                            &feed_metrics,
+                            &monitor.stats(),
+                            &context(),
+                        ),
                     )),
-                    _ => None,
+                    // /book/SYMBOL and /trades/SYMBOL: the feed's thread answers from its builder.
+                    _ => queries
+                        .query(url)
+                        .map(|(code, body)| (code, "application/json", body)),
                 }
             })
         };
@@ -250,7 +314,7 @@ impl Gateway {
             Ok(http) => http,
             Err(source) => {
                 drop(server);
-                let _ = stop_pipeline(pipeline, None, replication);
+                let _ = stop_pipeline(pipeline, None, replication, None);
                 return Err(GatewayError::Io {
                     what: format!("cannot listen on {}", config.gateway().http_listen),
                     source,
@@ -289,12 +353,15 @@ impl Gateway {
                 fix,
                 binary,
                 http: http.addr(),
+                ws,
             },
             http: Some(http),
             stop,
             recovery,
             metrics,
+            feed_metrics,
             monitor,
+            engine: config.engine_config().clone(),
         })
     }
 
@@ -311,6 +378,11 @@ impl Gateway {
     /// The gateway's counters.
     pub fn metrics(&self) -> &GatewayMetrics {
         &self.metrics
+    }
+
+    /// The WebSocket feed's counters.
+    pub fn feed_metrics(&self) -> &FeedMetrics {
+        &self.feed_metrics
     }
 
     /// The pipeline's counters.
@@ -363,25 +435,35 @@ impl Gateway {
         drop(self.http.take());
         let pipeline = self.pipeline.take();
         let io = self.io_thread.take().map(JoinHandle::join);
-        let (receiver, publisher) = match io {
-            Some(Ok(pair)) => pair,
-            Some(Err(_)) => return Err(GatewayError::Panicked),
-            None => return Err(GatewayError::Panicked),
+        let Some(Ok(stopped)) = io else {
+            return Err(GatewayError::Panicked);
         };
+        let Stopped {
+            receiver,
+            publisher,
+            market_data,
+        } = stopped;
         drop(publisher);
         match pipeline {
-            Some(pipeline) => stop_pipeline(pipeline, Some(receiver), self.replication.take()),
+            Some(pipeline) => stop_pipeline(
+                pipeline,
+                Some((receiver, &self.engine)),
+                self.replication.take(),
+                Some(market_data),
+            ),
             None => Err(GatewayError::Panicked),
         }
     }
 }
 
 /// Stops the replication side, then the pipeline, while draining the pipeline's output (a full
-/// output ring would hold the matcher, and with it a standby's thread publishing records).
+/// output ring would hold the matcher, and with it a standby's thread publishing records) into
+/// market data, which then writes its snapshot at the last sequence.
 fn stop_pipeline(
     pipeline: Pipeline,
-    receiver: Option<EventReceiver>,
+    receiver: Option<(EventReceiver, &hayate_core::EngineConfig)>,
     replication: Option<Arc<ReplicationNode>>,
+    mut market_data: Option<MarketDataHub>,
 ) -> Result<StopReport, GatewayError> {
     let stopper = std::thread::spawn(move || {
         if let Some(replication) = replication {
@@ -389,10 +471,22 @@ fn stop_pipeline(
         }
         pipeline.stop()
     });
-    if let Some(mut receiver) = receiver {
-        while receiver.poll(|_| {}).is_ok() {
-            std::thread::sleep(Duration::from_millis(1));
+    if let Some((mut receiver, engine)) = receiver {
+        loop {
+            let polled = receiver.poll(|out| {
+                if let Some(hub) = &mut market_data {
+                    hub.on_output_unrouted(out, engine);
+                }
+            });
+            match polled {
+                Ok(0) => std::thread::sleep(Duration::from_millis(1)),
+                Ok(_) => {}
+                Err(_) => break,
+            }
         }
+    }
+    if let Some(hub) = market_data {
+        hub.finish();
     }
     match stopper.join() {
         Ok(result) => Ok(result?),
@@ -405,10 +499,15 @@ impl Drop for Gateway {
         if self.io_thread.is_some() {
             self.stop.stop();
             if let Some(thread) = self.io_thread.take() {
-                if let Ok((receiver, publisher)) = thread.join() {
-                    drop(publisher);
+                if let Ok(stopped) = thread.join() {
+                    drop(stopped.publisher);
                     if let Some(pipeline) = self.pipeline.take() {
-                        let _ = stop_pipeline(pipeline, Some(receiver), self.replication.take());
+                        let _ = stop_pipeline(
+                            pipeline,
+                            Some((stopped.receiver, &self.engine)),
+                            self.replication.take(),
+                            Some(stopped.market_data),
+                        );
                     }
                 }
             }

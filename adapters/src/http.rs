@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Produces the body of a page: `(content type, body)`, or `None` for 404.
-pub type PageSource = dyn Fn(&str) -> Option<(&'static str, String)> + Send + Sync;
+/// Produces a page for a URL (path and query): `(status code, content type, body)`, or `None`
+/// for 404.
+pub type PageSource = dyn Fn(&str) -> Option<(u16, &'static str, String)> + Send + Sync;
 
 /// The running HTTP server; stops when dropped.
 pub struct HttpServer {
@@ -56,13 +57,12 @@ fn serve(server: &tiny_http::Server, pages: &PageSource) {
         let (status, content_type, body) = if *request.method() != tiny_http::Method::Get {
             (405, "text/plain", "only GET\n".to_owned())
         } else {
-            let path = request.url().split('?').next().unwrap_or_default();
-            match pages(path) {
-                Some((content_type, body)) => (200, content_type, body),
+            match pages(request.url()) {
+                Some(page) => page,
                 None => (
                     404,
                     "text/plain",
-                    "not found: try /status or /metrics\n".to_owned(),
+                    "not found: try /status, /metrics, /book/SYMBOL or /trades/SYMBOL\n".to_owned(),
                 ),
             }
         };
@@ -116,7 +116,11 @@ mod tests {
     #[test]
     fn serves_pages_and_404s_the_rest() {
         let pages: Arc<PageSource> = Arc::new(|path: &str| match path {
-            "/status" => Some(("application/json", "{\"state\":\"running\"}".to_owned())),
+            "/status" => Some((
+                200,
+                "application/json",
+                "{\"state\":\"running\"}".to_owned(),
+            )),
             _ => None,
         });
         let server =

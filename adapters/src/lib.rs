@@ -24,6 +24,7 @@ pub mod fix;
 pub mod fuzzing;
 pub mod gateway;
 pub mod http;
+pub mod market_data;
 pub mod metrics;
 pub mod net;
 pub mod replication;

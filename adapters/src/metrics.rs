@@ -9,6 +9,7 @@ use std::time::Instant;
 use hayate_core::event::Reason;
 use hayate_core::pipeline::PipelineStats;
 
+use crate::market_data::FeedMetrics;
 use crate::replication::node::ReplicationStatus;
 
 /// The exchange's state as `/status` names it (SPEC §7).
@@ -101,6 +102,15 @@ pub struct GatewayMetrics {
     pub rejects_by_reason: [AtomicU64; REASONS],
     /// Order → first report latency.
     pub latency: LatencySummary,
+    /// Market-data updates built (one per command and symbol it changed).
+    pub md_updates: AtomicU64,
+    /// Live FIX market-data subscriptions.
+    pub md_fix_subscriptions: AtomicU64,
+    /// FIX market-data entry blocks encoded (one per update and parameter set, shared by every
+    /// subscriber with those parameters).
+    pub md_fix_encodes: AtomicU64,
+    /// MarketDataRequests refused (MarketDataRequestReject).
+    pub md_requests_refused: AtomicU64,
     halted_symbols: Mutex<Vec<String>>,
 }
 
@@ -130,6 +140,10 @@ impl GatewayMetrics {
             logons_refused: AtomicU64::new(0),
             rejects_by_reason: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: LatencySummary::default(),
+            md_updates: AtomicU64::new(0),
+            md_fix_subscriptions: AtomicU64::new(0),
+            md_fix_encodes: AtomicU64::new(0),
+            md_requests_refused: AtomicU64::new(0),
             halted_symbols: Mutex::new(Vec::new()),
         }
     }
@@ -267,6 +281,7 @@ pub fn status_json(
 /// The `/metrics` page in Prometheus text format.
 pub fn prometheus_text(
     metrics: &GatewayMetrics,
+    feed: &FeedMetrics,
     pipeline: &PipelineStats,
     context: &StatusContext,
 ) -> String {
@@ -425,6 +440,95 @@ pub fn prometheus_text(
         load(&metrics.logons_refused),
     );
     metric(
+        "hayate_md_updates_total",
+        "counter",
+        "Market-data updates built (one per command and symbol it changed).",
+        load(&metrics.md_updates),
+    );
+    metric(
+        "hayate_md_fix_subscriptions",
+        "gauge",
+        "Live FIX market-data subscriptions.",
+        load(&metrics.md_fix_subscriptions),
+    );
+    metric(
+        "hayate_md_fix_encodes_total",
+        "counter",
+        "FIX market-data entry blocks encoded (shared by every subscriber with the same parameters).",
+        load(&metrics.md_fix_encodes),
+    );
+    metric(
+        "hayate_md_requests_refused_total",
+        "counter",
+        "MarketDataRequests refused with a MarketDataRequestReject.",
+        load(&metrics.md_requests_refused),
+    );
+    let feed_figures: [(&str, &str, &str, &AtomicU64); 10] = [
+        (
+            "hayate_ws_connections",
+            "gauge",
+            "Open WebSocket market-data connections.",
+            &feed.connections,
+        ),
+        (
+            "hayate_ws_subscriptions",
+            "gauge",
+            "WebSocket (channel, product) subscriptions.",
+            &feed.subscriptions,
+        ),
+        (
+            "hayate_ws_refused_total",
+            "counter",
+            "WebSocket connections refused by the caps.",
+            &feed.refused,
+        ),
+        (
+            "hayate_ws_slow_disconnects_total",
+            "counter",
+            "Subscribers dropped because their queue was full (they did not read).",
+            &feed.slow_disconnects,
+        ),
+        (
+            "hayate_ws_errors_total",
+            "counter",
+            "WebSocket client messages answered with an error.",
+            &feed.malformed,
+        ),
+        (
+            "hayate_ws_messages_total",
+            "counter",
+            "Messages queued to WebSocket subscribers.",
+            &feed.messages_sent,
+        ),
+        (
+            "hayate_ws_updates_total",
+            "counter",
+            "Updates applied by the feed's builder.",
+            &feed.updates,
+        ),
+        (
+            "hayate_ws_encodes_total",
+            "counter",
+            "Feed messages encoded (once per channel and update, shared by every subscriber).",
+            &feed.encodes,
+        ),
+        (
+            "hayate_ws_encoded_bytes_total",
+            "counter",
+            "Bytes of feed messages encoded.",
+            &feed.encoded_bytes,
+        ),
+        (
+            "hayate_ws_resets_total",
+            "counter",
+            "Times the feed fell behind the gateway and was reset.",
+            &feed.resets,
+        ),
+    ];
+    for (name, kind, help, counter) in feed_figures {
+        metric(name, kind, help, load(counter));
+    }
+    metric(
         "hayate_uptime_seconds",
         "gauge",
         "Seconds since the gateway started.",
@@ -523,7 +627,7 @@ mod tests {
                 refused: None,
             }),
         };
-        let text = prometheus_text(&metrics, &stats, &context);
+        let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
         metrics.set_state(ExchangeState::Running);
         assert!(text.contains("hayate_primary 0"));
         assert!(text.contains("hayate_epoch 2"));

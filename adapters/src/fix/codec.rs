@@ -659,6 +659,23 @@ impl Encoder {
         self.field_timestamp(52, sending_time_ns);
     }
 
+    /// Starts a fragment of fields with no header, for fields encoded once
+    /// and copied into many messages ([`Encoder::raw`]); read it with
+    /// [`Encoder::fragment`].
+    pub fn start_fragment(&mut self) {
+        self.body.clear();
+    }
+
+    /// The fields written since [`Encoder::start_fragment`].
+    pub fn fragment(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Appends fields encoded elsewhere (whole `tag=value<SOH>` fields).
+    pub fn raw(&mut self, fields: &[u8]) {
+        self.body.extend_from_slice(fields);
+    }
+
     /// Appends `tag=value<SOH>`. The value must be non-empty and free of
     /// SOH; the encoder does not check, since values come from our own code.
     pub fn field(&mut self, tag: u32, value: &[u8]) {

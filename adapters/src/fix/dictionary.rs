@@ -24,12 +24,12 @@ pub enum MsgClass {
 
 /// Classifies a MsgType (35) value.
 ///
-/// `Session`: 0 1 2 3 4 5 A. `Application`: D F G H q. `Unsupported`: every
+/// `Session`: 0 1 2 3 4 5 A. `Application`: D F G H q V. `Unsupported`: every
 /// other MsgType FIX 4.4 defines. `Invalid`: anything else.
 pub fn classify(msg_type: &[u8]) -> MsgClass {
     match msg_type {
         b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A" => MsgClass::Session,
-        b"D" | b"F" | b"G" | b"H" | b"q" => MsgClass::Application,
+        b"D" | b"F" | b"G" | b"H" | b"q" | b"V" => MsgClass::Application,
         // FIX 4.4 leaves I, O and U undefined ("U..." is the private-use
         // prefix), and every lower-case letter except the session ones is
         // assigned.
@@ -330,6 +330,87 @@ const INSTRUMENT: &[Item] = &[
     o(349), o(107), o(350), o(351), o(691), o(667), o(875), o(876), o(873), o(874),
 ];
 const UNDERLYINGS: &[Item] = &[g(&NO_UNDERLYINGS)];
+
+// Market data (SPEC §9). V is accepted; W, X, Y and f are only sent, and defined here so tests
+// can hold what we send to the dictionary (a client sending them gets a BusinessMessageReject).
+static NO_MD_ENTRY_TYPES: Group = Group {
+    count_tag: 267,
+    items: &[r(269)],
+};
+/// InstrmtMDReqGrp: the Instrument component, Symbol first.
+#[rustfmt::skip]
+static NO_RELATED_SYM: Group = Group {
+    count_tag: 146,
+    items: &[
+        r(55), o(65), o(48), o(22), g(&NO_SECURITY_ALT_ID), o(460), o(461), o(167), o(762),
+        o(200), o(541), o(224), o(225), o(239), o(226), o(227), o(228), o(255), o(543), o(470),
+        o(471), o(472), o(240), o(202), o(947), o(206), o(231), o(223), o(207), o(106), o(348),
+        o(349), o(107), o(350), o(351), o(691), o(667), o(875), o(876), o(873), o(874),
+        g(&NO_UNDERLYINGS),
+    ],
+};
+/// MDFullGrp: MDEntryType first.
+#[rustfmt::skip]
+static NO_MD_ENTRIES_FULL: Group = Group {
+    count_tag: 268,
+    items: &[
+        r(269), o(270), o(15), o(271), o(272), o(273), o(274), o(275), o(336), o(625), o(276),
+        o(277), o(282), o(283), o(284), o(286), o(59), o(432), o(126), o(110), o(18), o(287),
+        o(37), o(299), o(288), o(289), o(346), o(290), o(546), o(811), o(58), o(354), o(355),
+    ],
+};
+/// MDIncGrp: MDUpdateAction first; the Instrument component (Symbol) inside.
+#[rustfmt::skip]
+static NO_MD_ENTRIES_INC: Group = Group {
+    count_tag: 268,
+    items: &[
+        r(279), o(285), o(269), o(278), o(280), o(55), o(65), o(48), o(22), o(460), o(461),
+        o(167), o(200), o(541), o(207), o(106), o(107), o(291), o(292), o(270), o(15), o(271),
+        o(272), o(273), o(274), o(275), o(336), o(625), o(276), o(277), o(282), o(283), o(284),
+        o(286), o(59), o(432), o(126), o(110), o(18), o(287), o(37), o(299), o(288), o(289),
+        o(346), o(290), o(546), o(811), o(451), o(58), o(354), o(355),
+    ],
+};
+const MD_ENTRY_TYPES: &[Item] = &[Item::Group {
+    group: &NO_MD_ENTRY_TYPES,
+    required: true,
+}];
+const RELATED_SYMBOLS: &[Item] = &[Item::Group {
+    group: &NO_RELATED_SYM,
+    required: true,
+}];
+#[rustfmt::skip]
+const MARKET_DATA_REQUEST: &[Item] = &[
+    r(262), r(263), r(264), o(265), o(266), o(286), o(546), o(547),
+];
+const MARKET_DATA_REQUEST_TAIL: &[Item] = &[g(&NO_TRADING_SESSIONS), o(815), o(812)];
+const MD_SNAPSHOT_HEAD: &[Item] = &[o(262), r(55)];
+const MD_SNAPSHOT_BODY: &[Item] = &[
+    o(291),
+    o(292),
+    o(451),
+    Item::Group {
+        group: &NO_MD_ENTRIES_FULL,
+        required: true,
+    },
+    o(813),
+    o(814),
+];
+const MD_INCREMENTAL: &[Item] = &[
+    o(262),
+    Item::Group {
+        group: &NO_MD_ENTRIES_INC,
+        required: true,
+    },
+    o(813),
+    o(814),
+];
+const MD_REQUEST_REJECT: &[Item] = &[r(262), o(281), o(58), o(354), o(355)];
+#[rustfmt::skip]
+const SECURITY_STATUS: &[Item] = &[
+    o(324), r(55), o(15), o(336), o(625), o(325), o(326), o(291), o(292), o(327), o(328),
+    o(329), o(330), o(331), o(332), o(333), o(31), o(60), o(334), o(58),
+];
 const ALLOCS: &[Item] = &[g(&NO_ALLOCS)];
 const TRADING_SESSIONS: &[Item] = &[g(&NO_TRADING_SESSIONS)];
 const ORDER_QTY: &[Item] = &[o(38), o(152), o(516), o(468), o(469)];
@@ -393,6 +474,11 @@ static MESSAGES: &[MsgDef] = &[
     MsgDef::new(b"G", &[ORDER_CANCEL_REPLACE_REQUEST, PARTIES, ALLOCS, TRADING_SESSIONS, INSTRUMENT, UNDERLYINGS, ORDER_QTY, TEXT]),
     MsgDef::new(b"H", &[ORDER_STATUS_REQUEST, PARTIES, INSTRUMENT]),
     MsgDef::new(b"q", &[ORDER_MASS_CANCEL_REQUEST, PARTIES, INSTRUMENT, TEXT]),
+    MsgDef::new(b"V", &[MARKET_DATA_REQUEST, MD_ENTRY_TYPES, RELATED_SYMBOLS, MARKET_DATA_REQUEST_TAIL]),
+    MsgDef::new(b"W", &[MD_SNAPSHOT_HEAD, INSTRUMENT, UNDERLYINGS, MD_SNAPSHOT_BODY]),
+    MsgDef::new(b"X", &[MD_INCREMENTAL]),
+    MsgDef::new(b"Y", &[MD_REQUEST_REJECT]),
+    MsgDef::new(b"f", &[SECURITY_STATUS, INSTRUMENT, UNDERLYINGS]),
 ];
 
 const HEADER_TAGS: TagSet = TagSet::EMPTY.with_items(HEADER, Pick::Deep);
@@ -414,6 +500,10 @@ enum Format {
     /// FIX float (Qty, Price, PriceOffset, Amt, Percentage).
     Float,
     UtcTimestamp,
+    /// HH:MM:SS or HH:MM:SS.sss.
+    UtcTimeOnly,
+    /// YYYYMMDD (UTC).
+    UtcDateOnly,
     /// YYYYMMDD.
     LocalMktDate,
     /// Y or N.
@@ -425,16 +515,18 @@ enum Format {
 
 fn format(tag: u32) -> Format {
     match tag {
-        7 | 9 | 16 | 34 | 36 | 45 | 78 | 90 | 93 | 95 | 108 | 212 | 354 | 369 | 371 | 383 | 384
-        | 386 | 453 | 454 | 627 | 630 | 711 | 789 | 802 => Format::UnsignedInt,
-        98 | 203 | 373 | 423 | 427 | 582 | 854 => Format::Int,
-        12 | 38 | 44 | 80 | 99 | 110 | 111 | 140 | 152 | 192 | 202 | 210 | 211 | 223 | 231
-        | 389 | 469 | 516 | 640 => Format::Float,
+        7 | 9 | 16 | 34 | 36 | 45 | 78 | 90 | 93 | 95 | 108 | 146 | 212 | 267 | 268 | 354 | 369
+        | 371 | 383 | 384 | 386 | 453 | 454 | 627 | 630 | 711 | 789 | 802 => Format::UnsignedInt,
+        98 | 203 | 264 | 265 | 326 | 346 | 373 | 423 | 427 | 582 | 854 => Format::Int,
+        12 | 31 | 38 | 44 | 80 | 99 | 110 | 111 | 140 | 152 | 192 | 202 | 210 | 211 | 223 | 231
+        | 270 | 271 | 389 | 469 | 516 | 640 => Format::Float,
+        272 => Format::UtcDateOnly,
+        273 => Format::UtcTimeOnly,
         52 | 60 | 122 | 126 | 168 | 629 => Format::UtcTimestamp,
         64 | 432 | 541 => Format::LocalMktDate,
-        43 | 97 | 121 | 123 | 141 | 377 | 464 => Format::Boolean,
-        13 | 21 | 40 | 54 | 59 | 77 | 81 | 385 | 447 | 468 | 528 | 530 | SELF_TRADE_TYPE
-        | CANCEL_ON_DISCONNECT => Format::Char,
+        43 | 97 | 121 | 123 | 141 | 266 | 377 | 464 => Format::Boolean,
+        13 | 21 | 40 | 54 | 59 | 77 | 81 | 263 | 269 | 279 | 281 | 385 | 447 | 468 | 528 | 530
+        | SELF_TRADE_TYPE | CANCEL_ON_DISCONNECT => Format::Char,
         _ => Format::Text,
     }
 }
@@ -448,7 +540,17 @@ fn well_formed(format: Format, value: &[u8]) -> bool {
         }
         Format::Float => parse_decimal(value).is_some(),
         Format::UtcTimestamp => parse_utc_timestamp(value).is_some(),
-        Format::LocalMktDate => {
+        Format::UtcTimeOnly => {
+            // As a timestamp on a valid day, so one parser judges hours, minutes and seconds.
+            let mut stamp = [0u8; 21];
+            let len = 9 + value.len();
+            value.len() <= 12 && {
+                stamp[..9].copy_from_slice(b"20000101-");
+                stamp[9..len].copy_from_slice(value);
+                parse_utc_timestamp(&stamp[..len]).is_some()
+            }
+        }
+        Format::UtcDateOnly | Format::LocalMktDate => {
             let mut stamp = [0u8; 17];
             let (date, time) = stamp.split_at_mut(8);
             time.copy_from_slice(b"-00:00:00");
@@ -473,6 +575,14 @@ fn valid_enum(tag: u32, value: &[u8]) -> bool {
         21 => matches!(value, [b'1'..=b'3']),
         530 => matches!(value, [b'1'..=b'7']),
         98 => matches!(value, [b'0'..=b'6']),
+        263 => matches!(value, [b'0'..=b'2']),
+        265 => matches!(value, [b'0' | b'1']),
+        269 | 281 => matches!(value, [b'0'..=b'9' | b'A'..=b'C']),
+        279 => matches!(value, [b'0'..=b'2']),
+        326 => matches!(
+            value,
+            [b'1'..=b'9'] | [b'1', b'0' | b'2'..=b'9'] | [b'2', b'0'..=b'3']
+        ),
         CANCEL_ON_DISCONNECT => matches!(value, b"S" | b"Y" | b"N"),
         SELF_TRADE_TYPE => matches!(value, b"D" | b"O" | b"N" | b"B"),
         18 => value

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod dictionary;
+pub mod market_data;
 pub mod orders;
 pub mod seq_store;
 pub mod session;

@@ -31,7 +31,10 @@ mod admin;
 mod binary_port;
 mod client;
 mod fix_port;
+mod market_data;
 mod router;
+
+pub use market_data::{MarketDataHub, MarketSnapshots};
 
 use client::{CancelScope, Client, Protocol};
 
@@ -85,6 +88,16 @@ pub struct ServerSettings {
     pub role: Arc<NodeRole>,
 }
 
+/// What a stopped loop hands back to the shutdown.
+pub struct Stopped {
+    /// The output ring's consumer, to drain while the pipeline stops.
+    pub receiver: EventReceiver,
+    /// The loop's publisher, to drop (the pipeline stops once every publisher is gone).
+    pub publisher: Publisher,
+    /// Market data, fed the drained events, then finished.
+    pub market_data: MarketDataHub,
+}
+
 /// The event loop's state.
 pub struct Server {
     settings: ServerSettings,
@@ -123,6 +136,7 @@ pub struct Server {
     output_buf: Vec<Output>,
     scratch: Vec<u8>,
     status_source: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    market_data: MarketDataHub,
 }
 
 /// Handles one framed message from connection `index`.
@@ -186,6 +200,7 @@ impl Server {
         metrics: Arc<GatewayMetrics>,
         stop: Arc<AtomicBool>,
         halted: (bool, Vec<SymbolId>),
+        market_data: MarketDataHub,
     ) -> io::Result<Server> {
         let gateway = settings.config.gateway();
         let mut fix_listener = bind(gateway.fix_listen)?;
@@ -229,6 +244,7 @@ impl Server {
             output_buf: Vec::with_capacity(1024),
             scratch: Vec::with_capacity(256),
             status_source: None,
+            market_data,
         };
         server.publish_halts();
         Ok(server)
@@ -251,9 +267,10 @@ impl Server {
         }
     }
 
-    /// Runs until the stop flag is raised; then logs every session out, flushes, and returns the
-    /// receiver (to drain while the pipeline stops) and the publisher (to drop).
-    pub fn run(mut self) -> (EventReceiver, Publisher) {
+    /// Runs until the stop flag is raised; then logs every session out, flushes, and returns what
+    /// the shutdown needs: the receiver (to drain while the pipeline stops, into the market-data
+    /// hub, which then writes its last snapshot) and the publisher (to drop).
+    pub fn run(mut self) -> Stopped {
         let mut events = Events::with_capacity(1024);
         let mut idle_passes = 0u32;
         let spins = spins_before_park(self.settings.config.pipeline().wait);
@@ -323,7 +340,11 @@ impl Server {
             };
         }
         self.shutdown();
-        (self.receiver, self.publisher)
+        Stopped {
+            receiver: self.receiver,
+            publisher: self.publisher,
+            market_data: self.market_data,
+        }
     }
 
     // ----- input: sockets to commands ---------------------------------------------------------
@@ -666,6 +687,7 @@ impl Server {
             if self.fix_comp_ids.get(session.client_comp_id()) == Some(&index) {
                 self.fix_comp_ids.remove(session.client_comp_id());
             }
+            self.market_data.drop_session((index, client.id));
         }
         let Some(login) = client.login else {
             return;

@@ -177,6 +177,12 @@ impl Server {
         let Protocol::Fix(session) = &mut client.protocol else {
             return;
         };
+        if session.fields().msg_type() == Some(b"V") {
+            let key = (index, client.id);
+            self.market_data
+                .on_fix_request(key, session, engine, now_ns);
+            return;
+        }
         match orders::to_command(session.fields(), account, engine) {
             Ok(command) => {
                 let client_id = client.id;

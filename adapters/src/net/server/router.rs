@@ -1,5 +1,6 @@
 //! The router: takes every event from the output ring and decides who receives it — the sessions
-//! of the event's account, the admin who asked, `/status` for halts.
+//! of the event's account, the admin who asked, `/status` for halts, and market data (the
+//! builder, FIX subscribers and the WebSocket feed: see `market_data`).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -30,6 +31,9 @@ impl Server {
         let n = batch.len();
         self.output_buf = batch;
         self.output_buf.clear();
+        if n > 0 {
+            self.market_data.end_batch();
+        }
         if self.latency_published.elapsed() >= Duration::from_secs(1) {
             self.publish_latency();
         }
@@ -40,8 +44,15 @@ impl Server {
         n
     }
 
-    /// Sends one event to every session of its account (and admin events to the admin who asked).
+    /// Sends one event to whoever receives it: the sessions of its account first (an order's
+    /// owner hears of it before the world does), then market data.
     pub(super) fn route(&mut self, out: &Output) {
+        self.route_to_sessions(out);
+        self.route_market_data(out);
+    }
+
+    /// Sends one event to every session of its account (and admin events to the admin who asked).
+    fn route_to_sessions(&mut self, out: &Output) {
         let event = &out.event;
         let Some(kind) = event.event_kind() else {
             return;

@@ -1,0 +1,889 @@
+//! The feed's thread: its own builder fed the gateway's output events through a lock-free queue,
+//! the WebSocket port (tungstenite over mio), the subscriptions, and `/book` and `/trades`.
+//!
+//! The gateway's loop hands over each output event with [`Feed::push`] (a slot in a preallocated
+//! `ArrayQueue`, no lock, no syscall) and calls [`Feed::flush`] once per batch, which wakes this
+//! thread only if it sleeps. A thousand subscribers therefore cost order entry nothing but that
+//! hand-over; here each update is encoded once per channel and the same bytes are queued to every
+//! subscriber, whose bounded buffer (`max_queued_bytes`) drops it when it does not read.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, Sender, TrySendError};
+use crossbeam::queue::ArrayQueue;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use tungstenite::handshake::server::{NoCallback, ServerHandshake};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+use hayate_core::EngineConfig;
+use hayate_core::config::MarketDataConfig;
+use hayate_core::market_data::{MarketData, TAPE_CAPACITY, Update};
+use hayate_core::pipeline::Output;
+use hayate_core::units::SymbolId;
+
+use super::json;
+use super::request::{self, Channel};
+use crate::clock::unix_ns;
+use crate::net::limits::{Admission, ConnectionCaps, TokenBucket};
+
+const WAKER: Token = Token(0);
+const LISTENER: Token = Token(1);
+const FIRST_CONNECTION: usize = 2;
+/// Output events the queue holds before the feed counts as fallen behind.
+const QUEUE_CAPACITY: usize = 1 << 16;
+/// Events taken from the queue per pass, so sockets are served between long batches.
+const EVENTS_PER_PASS: usize = 4096;
+/// Client messages read per connection per readiness, so one client cannot hold the thread.
+const MESSAGES_PER_READ: usize = 64;
+const TIMER_TICK: Duration = Duration::from_millis(100);
+/// How long an HTTP request waits for the feed's thread.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default and largest `depth` for `/book`, `limit` for `/trades`.
+const DEFAULT_DEPTH: usize = 50;
+const DEFAULT_LIMIT: usize = 100;
+
+/// The feed's counters, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct FeedMetrics {
+    /// Open WebSocket connections.
+    pub connections: AtomicU64,
+    /// (channel, product) subscriptions.
+    pub subscriptions: AtomicU64,
+    /// Connections refused by the caps.
+    pub refused: AtomicU64,
+    /// Subscribers dropped because they did not read (their queue was full).
+    pub slow_disconnects: AtomicU64,
+    /// Client messages answered with an error.
+    pub malformed: AtomicU64,
+    /// Messages queued to subscribers.
+    pub messages_sent: AtomicU64,
+    /// Updates applied by the feed's builder.
+    pub updates: AtomicU64,
+    /// Messages encoded (once per channel and update, whatever the number of subscribers).
+    pub encodes: AtomicU64,
+    /// Bytes encoded.
+    pub encoded_bytes: AtomicU64,
+    /// Times the feed fell behind and was handed a fresh copy of the builder.
+    pub resets: AtomicU64,
+}
+
+impl FeedMetrics {
+    /// Subscribers dropped for not reading.
+    pub fn slow_disconnects(&self) -> u64 {
+        self.slow_disconnects.load(Ordering::Relaxed)
+    }
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+enum FeedInput {
+    Event(Output),
+    Reset(Box<MarketData>),
+}
+
+struct Shared {
+    parked: AtomicBool,
+    stop: AtomicBool,
+    waker: Waker,
+}
+
+struct Query {
+    url: String,
+    reply: Sender<(u16, String)>,
+}
+
+/// Answers `/book` and `/trades` from any thread (the HTTP server's).
+#[derive(Clone)]
+pub struct FeedQueries {
+    tx: Sender<Query>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for FeedQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FeedQueries")
+    }
+}
+
+impl FeedQueries {
+    /// `GET /book/SYMBOL?depth=N` and `GET /trades/SYMBOL?limit=N`: (status code, JSON body)
+    /// from the feed's builder; `None` for any other path.
+    pub fn query(&self, url: &str) -> Option<(u16, String)> {
+        if !(url.starts_with("/book/") || url.starts_with("/trades/")) {
+            return None;
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        let busy = || Some((503, "{\"message\":\"market data is busy\"}".to_owned()));
+        match self.tx.try_send(Query {
+            url: url.to_owned(),
+            reply,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => return busy(),
+        }
+        let _ = self.shared.waker.wake();
+        answer.recv_timeout(QUERY_TIMEOUT).ok().or_else(busy)
+    }
+}
+
+/// The handle the gateway's loop keeps: hands events over, wakes the thread, stops it.
+pub struct Feed {
+    queue: Arc<ArrayQueue<FeedInput>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    ws_addr: Option<SocketAddr>,
+    overrun: bool,
+    queries: FeedQueries,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("ws_addr", &self.ws_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Feed {
+    /// Starts the thread with `market` (the recovered builder); binds `config.ws_listen` if set
+    /// (without it the thread still serves `/book` and `/trades`).
+    pub fn start(
+        config: &MarketDataConfig,
+        engine: EngineConfig,
+        market: MarketData,
+        metrics: Arc<FeedMetrics>,
+    ) -> io::Result<Feed> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let mut listener = match config.ws_listen {
+            Some(addr) => Some(TcpListener::bind(addr)?),
+            None => None,
+        };
+        if let Some(listener) = &mut listener {
+            poll.registry()
+                .register(listener, LISTENER, Interest::READABLE)?;
+        }
+        let ws_addr = listener.as_ref().map(TcpListener::local_addr).transpose()?;
+        let shared = Arc::new(Shared {
+            parked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            waker,
+        });
+        let queue = Arc::new(ArrayQueue::new(QUEUE_CAPACITY));
+        let (tx, rx) = crossbeam::channel::bounded(64);
+        let symbols = engine.symbols.len();
+        // A subscriber's queue must hold the buffer tungstenite fills before it writes, plus a
+        // message.
+        let write_buffer = (config.max_queued_bytes / 4).min(16 * 1024);
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(write_buffer)
+            .max_write_buffer_size(config.max_queued_bytes)
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_message_size));
+        let mut thread_state = FeedThread {
+            poll,
+            listener,
+            caps: ConnectionCaps::new(config.max_connections, config.max_connections_per_address),
+            config: config.clone(),
+            ws_config,
+            engine,
+            market,
+            fanout: Fanout {
+                conns: Vec::new(),
+                by_topic: (0..symbols).map(|_| Default::default()).collect(),
+                text: String::with_capacity(4096),
+                dirty: Vec::new(),
+                closing: Vec::new(),
+                metrics,
+            },
+            free: Vec::new(),
+            queue: Arc::clone(&queue),
+            queries: rx,
+            shared: Arc::clone(&shared),
+        };
+        let thread = std::thread::Builder::new()
+            .name("hayate-md".into())
+            .spawn(move || thread_state.run())?;
+        Ok(Feed {
+            queue,
+            queries: FeedQueries {
+                tx,
+                shared: Arc::clone(&shared),
+            },
+            shared,
+            thread: Some(thread),
+            ws_addr,
+            overrun: false,
+        })
+    }
+
+    /// Where the WebSocket port listens, if it does.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
+    /// A handle for `/book` and `/trades`, usable from any thread.
+    pub fn queries(&self) -> FeedQueries {
+        self.queries.clone()
+    }
+
+    /// Hands one output event over. Never blocks: if the queue is full the feed has fallen
+    /// behind, events stop being queued, and [`Feed::needs_reset`] says so.
+    pub fn push(&mut self, out: &Output) -> bool {
+        if self.overrun {
+            return false;
+        }
+        if self.queue.push(FeedInput::Event(*out)).is_err() {
+            self.overrun = true;
+            return false;
+        }
+        true
+    }
+
+    /// Whether events were dropped: the feed needs a copy of the builder ([`Feed::push_reset`]).
+    pub fn needs_reset(&self) -> bool {
+        self.overrun
+    }
+
+    /// Hands over a copy of the builder in place of the events dropped, once the queue has room
+    /// again; the feed tells every subscriber to resubscribe. `false`: not yet.
+    pub fn push_reset(&mut self, market: &MarketData) -> bool {
+        if !self.overrun || self.queue.len() > QUEUE_CAPACITY / 2 {
+            return false;
+        }
+        let reset = FeedInput::Reset(Box::new(market.clone()));
+        self.overrun = self.queue.push(reset).is_err();
+        !self.overrun
+    }
+
+    /// End of a batch: wakes the feed's thread if (and only if) it sleeps.
+    pub fn flush(&self) {
+        if self.shared.parked.load(Ordering::SeqCst) {
+            let _ = self.shared.waker.wake();
+        }
+    }
+
+    /// Stops the thread (closing every connection) and waits for it.
+    pub fn stop(mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = self.shared.waker.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = self.shared.waker.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+type Handshake = MidHandshake<ServerHandshake<TcpStream, NoCallback>>;
+
+enum Socket {
+    Handshake(Option<Handshake>),
+    Open(WebSocket<TcpStream>),
+}
+
+struct Conn {
+    socket: Socket,
+    peer: SocketAddr,
+    opened: Instant,
+    /// Since when it has had no subscription.
+    unsubscribed_since: Instant,
+    bucket: TokenBucket,
+    topics: Vec<(SymbolId, Channel)>,
+}
+
+/// The subscribers and what goes out to them (split from the builder so the builder's callback
+/// can write to them).
+struct Fanout {
+    conns: Vec<Option<Conn>>,
+    /// Per symbol, per channel: the connections subscribed.
+    by_topic: Vec<[Vec<usize>; 4]>,
+    text: String,
+    dirty: Vec<usize>,
+    /// Connections to close after this pass, with why.
+    closing: Vec<(usize, &'static str)>,
+    metrics: Arc<FeedMetrics>,
+}
+
+struct FeedThread {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    caps: ConnectionCaps,
+    config: MarketDataConfig,
+    ws_config: WebSocketConfig,
+    engine: EngineConfig,
+    market: MarketData,
+    fanout: Fanout,
+    free: Vec<usize>,
+    queue: Arc<ArrayQueue<FeedInput>>,
+    queries: Receiver<Query>,
+    shared: Arc<Shared>,
+}
+
+impl FeedThread {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_timer = Instant::now() + TIMER_TICK;
+        while !self.shared.stop.load(Ordering::SeqCst) {
+            let worked = self.drain_queue() + self.answer_queries();
+            self.finish_pass();
+            let timeout = if worked > 0 {
+                Duration::ZERO
+            } else {
+                // Dekker with `Feed::flush`: either it sees `parked`, or we see its event.
+                self.shared.parked.store(true, Ordering::SeqCst);
+                if !self.queue.is_empty() || !self.queries.is_empty() {
+                    self.shared.parked.store(false, Ordering::SeqCst);
+                    continue;
+                }
+                TIMER_TICK.min(next_timer.saturating_duration_since(Instant::now()))
+            };
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.shared.parked.store(false, Ordering::SeqCst);
+            if let Err(e) = polled {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "market-data poll failed: the feed stops");
+                    break;
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => self.accept(),
+                    Token(t) => {
+                        let index = t - FIRST_CONNECTION;
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(index);
+                        }
+                        if event.is_writable() {
+                            self.fanout.dirty.push(index);
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= next_timer {
+                self.on_timers(now);
+                next_timer = now + TIMER_TICK;
+            }
+            self.finish_pass();
+        }
+        for index in 0..self.fanout.conns.len() {
+            self.close(index);
+        }
+    }
+
+    /// Applies queued events to the builder; every update it completes goes out.
+    fn drain_queue(&mut self) -> usize {
+        let mut n = 0;
+        while n < EVENTS_PER_PASS {
+            let Some(input) = self.queue.pop() else {
+                break;
+            };
+            n += 1;
+            match input {
+                FeedInput::Event(out) => {
+                    let FeedThread {
+                        market,
+                        fanout,
+                        engine,
+                        ..
+                    } = self;
+                    market.on_output(&out, |update, market| {
+                        fanout.publish(update, market, engine);
+                    });
+                }
+                FeedInput::Reset(market) => {
+                    self.market = *market;
+                    bump(&self.fanout.metrics.resets, 1);
+                    tracing::warn!(
+                        "the market-data feed fell behind: subscribers must resubscribe"
+                    );
+                    for index in 0..self.fanout.conns.len() {
+                        let subscribed = self.fanout.conns[index]
+                            .as_ref()
+                            .is_some_and(|c| !c.topics.is_empty());
+                        if subscribed {
+                            json::error(
+                                &mut self.fanout.text,
+                                "the feed fell behind and was reset: resubscribe",
+                            );
+                            let text = Utf8Bytes::from(self.fanout.text.as_str());
+                            self.fanout.send(index, &text);
+                            self.fanout.closing.push((index, "feed reset"));
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    fn answer_queries(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(query) = self.queries.try_recv() {
+            n += 1;
+            let _ = query.reply.send(self.page(&query.url));
+        }
+        n
+    }
+
+    /// `/book/SYMBOL?depth=N` or `/trades/SYMBOL?limit=N`.
+    fn page(&self, url: &str) -> (u16, String) {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let (kind, name) = match path.strip_prefix("/book/") {
+            Some(name) => ("book", name),
+            None => ("trades", path.strip_prefix("/trades/").unwrap_or("")),
+        };
+        let Some(symbol) = self.engine.symbol_id(name) else {
+            return (404, "{\"message\":\"unknown product\"}".to_owned());
+        };
+        let Some(spec) = self.engine.symbol(symbol) else {
+            return (404, "{\"message\":\"unknown product\"}".to_owned());
+        };
+        let key = if kind == "book" { "depth" } else { "limit" };
+        let value = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(key).and_then(|v| v.strip_prefix('=')));
+        let number = match value.map(str::parse::<usize>) {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(_)) => {
+                return (
+                    400,
+                    format!("{{\"message\":\"{key} must be a whole number\"}}"),
+                );
+            }
+        };
+        let mut body = String::with_capacity(1024);
+        if kind == "book" {
+            let depth = number.unwrap_or(DEFAULT_DEPTH);
+            json::book_page(&mut body, &self.market, spec, symbol, depth);
+        } else {
+            let limit = number.unwrap_or(DEFAULT_LIMIT).clamp(1, TAPE_CAPACITY);
+            json::trades_page(&mut body, &self.market, spec, symbol, limit);
+        }
+        (200, body)
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let (mut stream, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock: all taken; anything else (out of descriptors): try again later.
+                Err(_) => return,
+            };
+            if self.caps.open(peer.ip()).is_err() {
+                bump(&self.fanout.metrics.refused, 1);
+                continue;
+            }
+            let index = self.free.pop().unwrap_or_else(|| {
+                self.fanout.conns.push(None);
+                self.fanout.conns.len() - 1
+            });
+            let token = Token(index + FIRST_CONNECTION);
+            let registered = self.poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            );
+            if registered.is_err() {
+                self.caps.close(peer.ip());
+                self.free.push(index);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let now = Instant::now();
+            self.fanout.conns[index] = Some(Conn {
+                socket: Socket::Handshake(None),
+                peer,
+                opened: now,
+                unsubscribed_since: now,
+                bucket: TokenBucket::new(self.config.messages_per_second, self.config.burst, now),
+                topics: Vec::new(),
+            });
+            self.handshake(index, Some(stream));
+            self.publish_counts();
+        }
+    }
+
+    /// Starts (with the new stream) or resumes a connection's WebSocket handshake.
+    fn handshake(&mut self, index: usize, fresh: Option<TcpStream>) {
+        let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let attempt = match (fresh, &mut conn.socket) {
+            (Some(stream), _) => tungstenite::accept_with_config(stream, Some(self.ws_config)),
+            (None, Socket::Handshake(mid)) => match mid.take() {
+                Some(mid) => mid.handshake(),
+                None => return,
+            },
+            (None, Socket::Open(_)) => return,
+        };
+        match attempt {
+            Ok(ws) => conn.socket = Socket::Open(ws),
+            Err(HandshakeError::Interrupted(mid)) => conn.socket = Socket::Handshake(Some(mid)),
+            Err(HandshakeError::Failure(_)) => self.fanout.closing.push((index, "bad handshake")),
+        }
+    }
+
+    fn on_readable(&mut self, index: usize) {
+        let handshaking = matches!(
+            self.fanout
+                .conns
+                .get(index)
+                .and_then(Option::as_ref)
+                .map(|c| &c.socket),
+            Some(Socket::Handshake(_))
+        );
+        if handshaking {
+            self.handshake(index, None);
+            return;
+        }
+        for _ in 0..MESSAGES_PER_READ {
+            let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
+                return;
+            };
+            let Socket::Open(ws) = &mut conn.socket else {
+                return;
+            };
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    let admission = conn.bucket.admit(Instant::now());
+                    self.on_message(index, text.as_str(), admission);
+                }
+                Ok(Message::Binary(_)) => {
+                    bump(&self.fanout.metrics.malformed, 1);
+                    self.reply_error(index, "binary messages are not understood: send JSON text");
+                }
+                // Pings are answered by tungstenite, closes completed by it.
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Whatever tungstenite queued (a pong, a close reply) goes out.
+                    self.fanout.dirty.push(index);
+                    return;
+                }
+                Err(tungstenite::Error::Capacity(_)) => {
+                    self.fanout.closing.push((index, "oversized message"));
+                    return;
+                }
+                Err(_) => {
+                    self.fanout.closing.push((index, "closed"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reply_error(&mut self, index: usize, message: &str) {
+        json::error(&mut self.fanout.text, message);
+        let text = Utf8Bytes::from(self.fanout.text.as_str());
+        self.fanout.send(index, &text);
+    }
+
+    fn on_message(&mut self, index: usize, text: &str, admission: Admission) {
+        match admission {
+            Admission::Admit => {}
+            Admission::Throttle => {
+                self.reply_error(index, "rate limit exceeded: slow down");
+                return;
+            }
+            Admission::Disconnect => {
+                self.fanout.closing.push((index, "rate limit abuse"));
+                return;
+            }
+        }
+        let request = match request::parse(text, &self.engine) {
+            Ok(request) => request,
+            Err(why) => {
+                bump(&self.fanout.metrics.malformed, 1);
+                self.reply_error(index, &why);
+                return;
+            }
+        };
+        let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut added = Vec::new();
+        if request.subscribe {
+            let room = (self.config.max_subscriptions as usize).saturating_sub(conn.topics.len());
+            let fresh: Vec<(SymbolId, Channel)> = request
+                .pairs
+                .iter()
+                .copied()
+                .filter(|p| !conn.topics.contains(p))
+                .collect();
+            if fresh.len() > room {
+                bump(&self.fanout.metrics.malformed, 1);
+                let why = format!(
+                    "too many subscriptions: at most {} per connection",
+                    self.config.max_subscriptions
+                );
+                self.reply_error(index, &why);
+                return;
+            }
+            for (symbol, channel) in fresh {
+                conn.topics.push((symbol, channel));
+                if let Some(list) = self.fanout.by_topic.get_mut(symbol.0 as usize) {
+                    list[channel as usize].push(index);
+                }
+                added.push((symbol, channel));
+            }
+        } else {
+            for pair in &request.pairs {
+                if let Some(at) = conn.topics.iter().position(|p| p == pair) {
+                    conn.topics.swap_remove(at);
+                    if let Some(list) = self.fanout.by_topic.get_mut(pair.0.0 as usize) {
+                        list[pair.1 as usize].retain(|&i| i != index);
+                    }
+                }
+            }
+            if conn.topics.is_empty() {
+                conn.unsubscribed_since = Instant::now();
+            }
+        }
+        let mut topics = conn.topics.clone();
+        topics.sort();
+        self.subscriptions_message(&topics);
+        let text = Utf8Bytes::from(self.fanout.text.as_str());
+        self.fanout.send(index, &text);
+        // What a new subscriber starts from, at the builder's current state: the updates after
+        // it follow in order on the same connection.
+        let now = unix_ns();
+        for (symbol, channel) in added {
+            let Some(spec) = self.engine.symbol(symbol) else {
+                continue;
+            };
+            let text = &mut self.fanout.text;
+            match channel {
+                Channel::Level2 => json::snapshot(text, &self.market, spec, symbol),
+                Channel::Ticker => json::ticker(text, &self.market, spec, symbol, now),
+                Channel::Status => json::status(text, &self.market, spec, symbol, now),
+                Channel::Matches => continue,
+            }
+            let text = Utf8Bytes::from(self.fanout.text.as_str());
+            self.fanout.send(index, &text);
+        }
+        self.publish_counts();
+    }
+
+    /// `{"type":"subscriptions","channels":[{"name":…,"product_ids":[…]},…]}`.
+    fn subscriptions_message(&mut self, topics: &[(SymbolId, Channel)]) {
+        let out = &mut self.fanout.text;
+        out.clear();
+        out.push_str("{\"type\":\"subscriptions\",\"channels\":[");
+        let mut first_channel = true;
+        for channel in Channel::ALL {
+            let mut products = topics.iter().filter(|(_, c)| *c == channel).peekable();
+            if products.peek().is_none() {
+                continue;
+            }
+            if !first_channel {
+                out.push(',');
+            }
+            first_channel = false;
+            out.push_str("{\"name\":\"");
+            out.push_str(channel.name());
+            out.push_str("\",\"product_ids\":[");
+            for (n, (symbol, _)) in products.enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                let name = self.engine.symbol(*symbol).map_or("", |s| s.name.as_str());
+                json::string(out, name);
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}");
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        let handshake = Duration::from_secs(self.config.handshake_timeout_s);
+        let idle = Duration::from_secs(self.config.idle_timeout_s);
+        for (index, conn) in self.fanout.conns.iter().enumerate() {
+            let Some(conn) = conn else {
+                continue;
+            };
+            let why = match &conn.socket {
+                Socket::Handshake(_) if now.duration_since(conn.opened) >= handshake => {
+                    Some("no handshake within the timeout")
+                }
+                Socket::Open(_)
+                    if conn.topics.is_empty()
+                        && now.duration_since(conn.unsubscribed_since) >= idle =>
+                {
+                    Some("idle without a subscription")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                self.fanout.closing.push((index, why));
+            }
+        }
+    }
+
+    /// Writes what was queued, then closes what must close.
+    fn finish_pass(&mut self) {
+        let dirty = std::mem::take(&mut self.fanout.dirty);
+        for &index in &dirty {
+            let Some(Conn {
+                socket: Socket::Open(ws),
+                ..
+            }) = self.fanout.conns.get_mut(index).and_then(Option::as_mut)
+            else {
+                continue;
+            };
+            match ws.flush() {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => self.fanout.closing.push((index, "write failed")),
+            }
+        }
+        let mut dirty = dirty;
+        dirty.clear();
+        dirty.append(&mut self.fanout.dirty);
+        self.fanout.dirty = dirty;
+        while let Some((index, why)) = self.fanout.closing.pop() {
+            if self.fanout.conns.get(index).is_some_and(Option::is_some) {
+                tracing::debug!(why, "market-data connection closed");
+                self.close(index);
+            }
+        }
+    }
+
+    fn close(&mut self, index: usize) {
+        let Some(mut conn) = self.fanout.conns.get_mut(index).and_then(Option::take) else {
+            return;
+        };
+        for (symbol, channel) in &conn.topics {
+            if let Some(list) = self.fanout.by_topic.get_mut(symbol.0 as usize) {
+                list[*channel as usize].retain(|&i| i != index);
+            }
+        }
+        if let Socket::Open(ws) = &mut conn.socket {
+            // A last try at the close frame; a client that does not read gets nothing more.
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        }
+        self.caps.close(conn.peer.ip());
+        self.free.push(index);
+        self.publish_counts();
+    }
+
+    fn publish_counts(&self) {
+        let metrics = &self.fanout.metrics;
+        metrics
+            .connections
+            .store(self.caps.total() as u64, Ordering::Relaxed);
+        let subscriptions: usize = self
+            .fanout
+            .by_topic
+            .iter()
+            .flat_map(|channels| channels.iter().map(Vec::len))
+            .sum();
+        metrics
+            .subscriptions
+            .store(subscriptions as u64, Ordering::Relaxed);
+    }
+}
+
+impl Fanout {
+    /// Queues `text` to connection `index`; a subscriber whose queue is full is dropped.
+    fn send(&mut self, index: usize, text: &Utf8Bytes) {
+        let Some(Conn {
+            socket: Socket::Open(ws),
+            ..
+        }) = self.conns.get_mut(index).and_then(Option::as_mut)
+        else {
+            return;
+        };
+        match ws.write(Message::Text(text.clone())) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(tungstenite::Error::WriteBufferFull(_)) => {
+                bump(&self.metrics.slow_disconnects, 1);
+                self.closing.push((index, "slow subscriber: queue full"));
+                return;
+            }
+            Err(_) => {
+                self.closing.push((index, "write failed"));
+                return;
+            }
+        }
+        bump(&self.metrics.messages_sent, 1);
+        if !self.dirty.contains(&index) {
+            self.dirty.push(index);
+        }
+    }
+
+    /// Encodes `text` once and queues it to every subscriber of the topic.
+    fn broadcast(&mut self, symbol: SymbolId, channel: Channel) {
+        bump(&self.metrics.encodes, 1);
+        bump(&self.metrics.encoded_bytes, self.text.len() as u64);
+        let text = Utf8Bytes::from(self.text.as_str());
+        let count = self
+            .by_topic
+            .get(symbol.0 as usize)
+            .map_or(0, |l| l[channel as usize].len());
+        for n in 0..count {
+            let index = self.by_topic[symbol.0 as usize][channel as usize][n];
+            self.send(index, &text);
+        }
+    }
+
+    fn subscribed(&self, symbol: SymbolId, channel: Channel) -> bool {
+        self.by_topic
+            .get(symbol.0 as usize)
+            .is_some_and(|l| !l[channel as usize].is_empty())
+    }
+
+    /// One update to every subscriber of its product, per channel.
+    fn publish(&mut self, update: &Update, market: &MarketData, engine: &EngineConfig) {
+        bump(&self.metrics.updates, 1);
+        let symbol = update.symbol;
+        let Some(spec) = engine.symbol(symbol) else {
+            return;
+        };
+        if self.subscribed(symbol, Channel::Level2) && json::l2update(&mut self.text, update, spec)
+        {
+            self.broadcast(symbol, Channel::Level2);
+        }
+        if self.subscribed(symbol, Channel::Matches) {
+            for trade in &update.trades {
+                json::trade(&mut self.text, trade, spec, update.sequence);
+                self.broadcast(symbol, Channel::Matches);
+            }
+        }
+        if update.ticker_changed && self.subscribed(symbol, Channel::Ticker) {
+            json::ticker(&mut self.text, market, spec, symbol, update.timestamp_ns);
+            self.broadcast(symbol, Channel::Ticker);
+        }
+        if update.status.is_some() && self.subscribed(symbol, Channel::Status) {
+            json::status(&mut self.text, market, spec, symbol, update.timestamp_ns);
+            self.broadcast(symbol, Channel::Status);
+        }
+    }
+}
