@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use hayate::adapters::fuzzing::{
     binary_seeds, binary_stream, fix_seeds, fix_stream, replication_seeds, replication_stream,
+    ws_seeds, ws_stream,
 };
 use rng::Rng;
 
@@ -191,6 +192,19 @@ fn binary_decoder_survives_random_and_mutated_input() {
 }
 
 #[test]
+fn websocket_requests_survive_random_and_mutated_input() {
+    smoke(
+        "ws_stream",
+        ws_stream,
+        &ws_seeds(),
+        &[
+            0x81, 0x82, 0x88, 0x89, 0x80, 0xfe, 0x7e, b'{', b'"', b'}', b'[', b']', b':', b',',
+        ],
+        true,
+    );
+}
+
+#[test]
 fn replication_decoder_survives_random_and_mutated_input() {
     smoke(
         "replication_stream",
@@ -211,6 +225,7 @@ fn write_seed_corpus() {
         ("fix_stream", fix_seeds()),
         ("binary_stream", binary_seeds()),
         ("replication_stream", replication_seeds()),
+        ("ws_stream", ws_seeds()),
     ] {
         let dir = root.join(target);
         std::fs::create_dir_all(&dir).expect("corpus dir");

@@ -71,6 +71,15 @@ fn entries(message: &FieldList, first_tag: u32) -> Vec<BTreeMap<u32, String>> {
     out
 }
 
+/// The next market-data message of `msg_type`, which must pass the FIX 4.4 data dictionary.
+fn md(client: &mut FixClient, msg_type: &str) -> FieldList {
+    let message = client.recv_type(msg_type);
+    if let Err(violation) = hayate::adapters::fix::dictionary::validate(&message) {
+        panic!("the gateway sent an invalid {msg_type} ({violation}): {message:?}");
+    }
+    message
+}
+
 fn admin(addr: SocketAddr) -> BinaryClient {
     let mut client = BinaryClient::connect(addr, WAIT).expect("connect");
     let logon = Logon::new("admin", "change-me", CancelOnDisconnect::Configured).expect("short");
@@ -124,7 +133,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
     assert_eq!(field(&bob.recv_type("8"), 150), "0");
 
     subscribe(&mut watcher, "md-1", "1", "0");
-    let snapshot = watcher.recv_type("W");
+    let snapshot = md(&mut watcher, "W");
     assert_eq!(
         (field(&snapshot, 262), field(&snapshot, 55)),
         ("md-1", "BTC-JPY")
@@ -139,7 +148,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
     // A resting offer: one X with one new level.
     carol.new_order("s1", "2", "0.25", "5010000");
     assert_eq!(field(&carol.recv_type("8"), 150), "0");
-    let x = watcher.recv_type("X");
+    let x = md(&mut watcher, "X");
     assert_eq!(field(&x, 262), "md-1");
     let new_offer = entries(&x, 279);
     assert_eq!(new_offer.len(), 1, "{x:?}");
@@ -153,7 +162,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
     // A taker that sweeps the offer: one X carrying the trade and the emptied level.
     bob.new_order("b2", "1", "0.25", "5010000");
     assert_eq!(field(&bob.recv_type("8"), 150), "0");
-    let x = watcher.recv_type("X");
+    let x = md(&mut watcher, "X");
     let changes = entries(&x, 279);
     let trade = changes
         .iter()
@@ -189,7 +198,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
         &mut ops,
         ClientMessage::Halt(HaltTarget::new("BTC-JPY").expect("name")),
     );
-    let f = watcher.recv_type("f");
+    let f = md(&mut watcher, "f");
     assert_eq!((field(&f, 55), field(&f, 326)), ("BTC-JPY", "2"));
     admin_do(
         &mut ops,
@@ -199,7 +208,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
         &mut ops,
         ClientMessage::Resume(HaltTarget::new("BTC-JPY").expect("name")),
     );
-    let f = watcher.recv_type("f");
+    let f = md(&mut watcher, "f");
     assert_eq!((field(&f, 55), field(&f, 326)), ("BTC-JPY", "3"));
 
     // An order that changes nothing public (an IOC that does not trade) sends nothing.
@@ -256,12 +265,12 @@ fn a_depth_one_subscriber_sees_a_level_pushed_out_as_delete_and_the_new_best_as_
     carol.new_order("b1", "1", "0.5", "4990000");
     assert_eq!(field(&carol.recv_type("8"), 150), "0");
     subscribe(&mut watcher, "top", "1", "1");
-    let snapshot = watcher.recv_type("W");
+    let snapshot = md(&mut watcher, "W");
     assert_eq!(entries(&snapshot, 269).len(), 1);
 
     carol.new_order("b2", "1", "0.1", "4995000");
     assert_eq!(field(&carol.recv_type("8"), 150), "0");
-    let x = watcher.recv_type("X");
+    let x = md(&mut watcher, "X");
     let changes = entries(&x, 279);
     let actions: Vec<(&str, &str)> = changes
         .iter()
@@ -286,6 +295,7 @@ fn every_refusal_is_a_market_data_request_reject_with_its_reason() {
         client.send("V", fields);
         let y = client.recv();
         assert_eq!(field(&y, 35), "Y", "{y:?}");
+        hayate::adapters::fix::dictionary::validate(&y).expect("a valid Y");
         assert!(!field(&y, 58).is_empty(), "Text says why: {y:?}");
         (field(&y, 262).to_owned(), field(&y, 281).to_owned())
     };

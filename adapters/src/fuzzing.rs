@@ -31,6 +31,7 @@ use crate::fix::codec::{
     format_utc_timestamp, parse_decimal, parse_utc_timestamp,
 };
 use crate::fix::dictionary::{self, MsgClass};
+use crate::fix::market_data::FixMarketData;
 use crate::fix::orders::{self as fix_orders, RequestIds};
 use crate::fix::seq_store::SeqStore;
 use crate::fix::session::{FixSession, Inbound, LogonGrant, LogonRequest};
@@ -69,6 +70,7 @@ pub fn fix_stream(data: &[u8]) {
         fields: FieldList::new(),
         t0,
         now: t0,
+        market_data: FixMarketData::new(),
     };
     let mut buf = data;
     loop {
@@ -121,6 +123,8 @@ struct FixDriver {
     fields: FieldList,
     t0: Instant,
     now: Instant,
+    /// Market-data requests are answered from an empty book, as a fresh gateway would.
+    market_data: FixMarketData,
 }
 
 impl FixDriver {
@@ -202,6 +206,13 @@ impl FixDriver {
             "an application message before logon"
         );
         let engine = config().engine_config();
+        if self.session.fields().msg_type() == Some(b"V".as_slice()) {
+            let fields = self.session.fields().clone();
+            let market = empty_market();
+            self.market_data
+                .on_request((0, 1), &fields, market, engine, &mut self.session, NOW_NS);
+            return;
+        }
         match fix_orders::to_command(self.session.fields(), AccountId(1), engine) {
             Ok(command) => check_command(&command),
             Err(refusal) => {
@@ -244,14 +255,23 @@ impl FixDriver {
                 self.session.next_out()
             );
             let msg_type = fields.msg_type().expect("our MsgType");
-            if dictionary::classify(msg_type) == MsgClass::Session
-                && let Err(violation) = dictionary::validate(&fields)
-            {
-                panic!("we sent a session message we would reject ({violation}): {message:?}");
+            // Session messages, and the market-data messages the dictionary defines for this.
+            let checked = dictionary::classify(msg_type) == MsgClass::Session
+                || matches!(msg_type, b"W" | b"X" | b"Y" | b"f");
+            if checked && let Err(violation) = dictionary::validate(&fields) {
+                panic!(
+                    "we sent a message the FIX 4.4 dictionary refuses ({violation}): {message:?}"
+                );
             }
             at = rest;
         }
     }
+}
+
+/// The demo exchange's market data before any order, built once.
+fn empty_market() -> &'static hayate_core::market_data::MarketData {
+    static MARKET: OnceLock<hayate_core::market_data::MarketData> = OnceLock::new();
+    MARKET.get_or_init(|| hayate_core::market_data::MarketData::new(config().engine_config()))
 }
 
 /// Value-level decoders on any field: what parses must survive our own encoding.
@@ -500,6 +520,53 @@ pub fn fix_seeds() -> Vec<Vec<u8>> {
             order(2, "b1", "2"),
             fix_message("4", 3, &[(36, "1")]),
         ],
+        vec![
+            logon(1, &[]),
+            fix_message(
+                "V",
+                2,
+                &[
+                    (262, "md1"),
+                    (263, "1"),
+                    (264, "0"),
+                    (267, "3"),
+                    (269, "0"),
+                    (269, "1"),
+                    (269, "2"),
+                    (146, "1"),
+                    (55, "BTC-JPY"),
+                ],
+            ),
+            fix_message(
+                "V",
+                3,
+                &[
+                    (262, "md2"),
+                    (263, "0"),
+                    (264, "5"),
+                    (265, "0"),
+                    (266, "N"),
+                    (267, "1"),
+                    (269, "7"),
+                    (146, "2"),
+                    (55, "BTC-JPY"),
+                    (55, "ETH-JPY"),
+                ],
+            ),
+            fix_message(
+                "V",
+                4,
+                &[
+                    (262, "md1"),
+                    (263, "2"),
+                    (264, "0"),
+                    (267, "1"),
+                    (269, "0"),
+                    (146, "1"),
+                    (55, "BTC-JPY"),
+                ],
+            ),
+        ],
     ];
     streams.into_iter().map(|s| s.concat()).collect()
 }
@@ -715,6 +782,94 @@ pub fn replication_seeds() -> Vec<Vec<u8>> {
     }
     .encode(&mut refusals);
     vec![standby, primary, refusals]
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket feed
+// ---------------------------------------------------------------------------------------------
+
+/// A client's bytes after the WebSocket handshake, as the feed reads them: tungstenite's framing
+/// (with the feed's limits) and then our request parser on every text message. Panics only if
+/// something panics; every refusal must be a reason the `error` message can carry.
+pub fn ws_stream(data: &[u8]) {
+    use tungstenite::protocol::{Role, WebSocketConfig};
+    let limits = config().market_data();
+    let socket = Replay {
+        input: std::io::Cursor::new(data),
+    };
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let mut ws = tungstenite::WebSocket::from_raw_socket(socket, Role::Server, Some(ws_config));
+    for _ in 0..1024 {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                match crate::market_data::request::parse(text.as_str(), config().engine_config()) {
+                    Ok(request) => assert!(!request.pairs.is_empty()),
+                    Err(why) => {
+                        let mut out = String::new();
+                        crate::market_data::json::error(&mut out, &why);
+                        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out);
+                        assert!(parsed.is_ok(), "our error message is not JSON: {out}");
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// A byte stream that reads `input` and swallows writes (the feed's answers).
+struct Replay<'a> {
+    input: std::io::Cursor<&'a [u8]>,
+}
+
+impl std::io::Read for Replay<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl std::io::Write for Replay<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Masked client frames (text, binary, ping, close) carrying real requests and junk.
+pub fn ws_seeds() -> Vec<Vec<u8>> {
+    let frame = |opcode: u8, payload: &[u8]| {
+        let mut out = vec![0x80 | opcode];
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    };
+    let subscribe = br#"{"type":"subscribe","product_ids":["BTC-JPY"],"channels":["level2","matches","ticker",{"name":"status","product_ids":["BTC-JPY"]}]}"#;
+    let unsubscribe = br#"{"type":"unsubscribe","product_ids":["BTC-JPY"],"channels":["level2"]}"#;
+    vec![
+        frame(1, subscribe),
+        [frame(1, subscribe), frame(1, unsubscribe)].concat(),
+        frame(1, b"not json"),
+        frame(
+            1,
+            br#"{"type":"subscribe","product_ids":["NOPE"],"channels":["level2"]}"#,
+        ),
+        frame(2, b"\x00\x01binary"),
+        [frame(9, b"ping"), frame(1, subscribe)].concat(),
+        frame(8, &[0x03, 0xe8]),
+    ]
 }
 
 #[cfg(test)]
