@@ -43,7 +43,18 @@
 //! reported loudly: its figure would not be what it says. After the runs, one percentile line per
 //! setting and each setting's p50 and p99 as a multiple of `none`'s. The echo floor is measured
 //! once, before the first setting. The default, `none` alone, is the plain run.
+//!
+//! **Market data.** `--ws-subscribers 0,1000 --trade-every 10` runs the same measured phase once
+//! per number of WebSocket subscribers, each against a fresh gateway: the subscribers (one
+//! thread reads them all) take every channel of the symbol, and every 10th order is a buy that
+//! takes one lot from a resting sell placed first, so it changes the book and the tape. Besides
+//! order→ack, each run reports the update latency from the command's receive time at the gateway
+//! to the update on the LAST subscriber's socket, what the feed encoded per update, and at the
+//! end order→ack with subscribers as a multiple of without. Use prices inside the band after a
+//! trade, e.g. `--buy-price 4900000 --sell-price 5100000`.
 
+#[path = "support/feed_subscribers.rs"]
+mod feed_subscribers;
 #[path = "support/flow.rs"]
 mod flow;
 #[path = "support/network.rs"]
@@ -237,6 +248,16 @@ struct Args {
     /// comparison at the end: none | async | sync, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "none")]
     replication: Vec<Replication>,
+    /// Network modes, gateway started here: market-data runs, one per number of WebSocket
+    /// subscribers (comma-separated, e.g. 0,1000), each against a fresh gateway; each subscriber
+    /// takes every channel of the symbol, and the update latency to the last one is measured.
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    ws_subscribers: Vec<u64>,
+    /// Network modes, gateway started here: every K-th order is a buy at --sell-price that takes
+    /// one lot from a resting sell placed first (a trade, a level change: a market-data update).
+    /// 0: no order trades.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    trade_every: u64,
     /// Network modes: the symbol the IOC orders name.
     #[arg(long, default_value = "BTC-JPY")]
     symbol: String,

@@ -427,6 +427,27 @@ fn a_standby_refuses_orders_and_holds_the_primarys_state() {
     let primary = a.wait_status("A's journal", |s| json_u64(s, "sequence") > 40);
     let seq = json_u64(&primary, "sequence");
     b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
+    // Market data (SPEC §9): the standby's builder holds the primary's books, tapes and
+    // sequences, so its /book and /trades are the primary's, byte for byte.
+    for path in ["/book/BTC-JPY?depth=0", "/trades/BTC-JPY?limit=100"] {
+        let primary = http_get(a.ports.http, path).unwrap_or_default();
+        assert!(
+            primary.contains("\"sequence\":") || primary.contains("trade_id"),
+            "{primary}"
+        );
+        let deadline = Instant::now() + LONG;
+        loop {
+            let standby = http_get(b.ports.http, path).unwrap_or_default();
+            if standby == primary {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path}: standby {standby} != primary {primary}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     drop((carol, alice, refused));
     assert_same_state(b, a);
 }
@@ -466,6 +487,18 @@ fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
     let status = b.wait_status("B primary", |s| json(s, "role") == "primary");
     assert_eq!(json_u64(&status, "epoch"), 2, "{status}");
     eprintln!("promotion answered in {:?}", started.elapsed());
+    // Market data goes on from the standby's own builder: the next update is the next sequence.
+    let book = |http| http_get(http, "/book/BTC-JPY?depth=0").unwrap_or_default();
+    // (Read once it is settled: the feed's thread follows the gateway's loop by a moment.)
+    let mut before = json_u64(&book(b.ports.http), "sequence");
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let again = json_u64(&book(b.ports.http), "sequence");
+        if again == before {
+            break;
+        }
+        before = again;
+    }
 
     // The clients reconnect to the new primary: every order they saw acknowledged is there.
     let mut carol = logged_on(b.ports.fix, "CAROL", "carol", "pw-carol");
@@ -482,6 +515,17 @@ fn sigkill_the_primary_promote_the_standby_and_no_acknowledged_order_is_lost() {
         "F",
         "alice's sell fills carol's best bid: {}",
         show(&report)
+    );
+    let deadline = Instant::now() + LONG;
+    let mut after = json_u64(&book(b.ports.http), "sequence");
+    while after == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        after = json_u64(&book(b.ports.http), "sequence");
+    }
+    assert_eq!(
+        after,
+        before + 1,
+        "one trade, one update, no gap after the promotion"
     );
 
     // The old primary rejoins as a standby: it drops what it journaled but B never had, and

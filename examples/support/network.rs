@@ -41,6 +41,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hayate::adapters::clock::unix_ns;
@@ -62,6 +64,7 @@ use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use super::feed_subscribers::{Fleet, FleetReport};
 use super::{
     Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Replication, Ticker, group, hgrm_path,
     is_empty_dir, percentiles_line, print_event_counts, print_timeline, write_hgrm,
@@ -216,6 +219,8 @@ struct Outcome {
     achieved: f64,
     /// What makes the figures suspect, if anything.
     warnings: Vec<String>,
+    /// `--ws-subscribers` runs: the subscribers, and command received → update on the last one.
+    market_data: Option<(u64, Histogram<u64>)>,
 }
 
 /// The network modes, start to finish: every `--replication` setting in turn.
@@ -230,22 +235,72 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         return Err("--buy-price must be below --sell-price, or the orders would trade".into());
     }
     set_timer_slack();
-    let compare = args.replication != [Replication::None];
+    // Each run: a replication setting, or (market-data runs) a number of WebSocket subscribers.
+    let runs: Vec<(Replication, Option<u64>)> = if args.ws_subscribers.is_empty() {
+        args.replication.iter().map(|&r| (r, None)).collect()
+    } else {
+        if args.replication != [Replication::None] || args.addr.is_some() {
+            return Err(
+                "--ws-subscribers measures a lone gateway started here (no --replication, no --addr)"
+                    .into(),
+            );
+        }
+        args.ws_subscribers
+            .iter()
+            .map(|&n| (Replication::None, Some(n)))
+            .collect()
+    };
+    let compare = runs.len() > 1;
     let mut echo = None;
-    let mut outcomes = Vec::with_capacity(args.replication.len());
-    for (n, &setting) in args.replication.iter().enumerate() {
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for (n, &(setting, subscribers)) in runs.iter().enumerate() {
         let mut target = match &args.addr {
             Some(addr) => remote_target(args, addr)?,
-            None => own_gateway(args, setting)?,
+            None => own_gateway(args, setting, subscribers)?,
         };
         if n == 0 {
             print_configuration(args, plan, &target, &spec);
         }
         if compare {
             println!();
-            println!("── replication {} ──", setting.name());
+            match subscribers {
+                Some(count) => println!("── {count} WebSocket subscribers ──"),
+                None => println!("── replication {} ──", setting.name()),
+            }
             print_gateway(args, &target);
         }
+        // The resting sell that every `--trade-every`-th order takes one lot from.
+        let maker = match (&mut target.own, args.trade_every) {
+            (Some(own), k) if k > 0 => {
+                let maker = place_maker(&own.gateway, &spec)?;
+                own.initial_commands += 1;
+                Some(maker)
+            }
+            _ => None,
+        };
+        let measure_from = Arc::new(AtomicU64::new(u64::MAX));
+        let fleet = match (subscribers, &target.own) {
+            (Some(count), Some(own)) if count > 0 => {
+                let ws = own
+                    .gateway
+                    .addrs()
+                    .ws
+                    .ok_or("the gateway has no WebSocket feed")?;
+                let started = Instant::now();
+                let fleet = Fleet::start(
+                    ws,
+                    count,
+                    std::slice::from_ref(&spec.symbol),
+                    Arc::clone(&measure_from),
+                )?;
+                println!(
+                    "  subscribers    {count} WebSocket connections on level2, matches, ticker, status ({:.1} s to connect)",
+                    started.elapsed().as_secs_f64()
+                );
+                Some(fleet)
+            }
+            _ => None,
+        };
         let pair = target
             .own
             .as_ref()
@@ -274,6 +329,9 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         let clock = Clock {
             start: std::time::Instant::now(),
         };
+        // The gateway stamps commands with its wall clock: updates of commands received from
+        // the measured window's start on are recorded.
+        measure_from.store(unix_ns() + plan.window.0, Ordering::Relaxed);
         let mut ledger = Ledger::new(*plan, sessions.len() as u64)?;
         let mut watch = LinkWatch::default();
         {
@@ -288,19 +346,38 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                 }
                 _ => {}
             };
-            drive(&mut sessions, &mut ledger, clock, &mut probe);
+            drive(
+                &mut sessions,
+                &mut ledger,
+                clock,
+                args.trade_every,
+                &mut probe,
+            );
             watch.end = primary.and_then(Gateway::replication_status);
         }
+        let fleet_report = fleet.map(Fleet::finish).transpose()?;
+        let feed = target.own.as_ref().map(|own| {
+            let m = own.gateway.feed_metrics();
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            (
+                load(&m.updates),
+                load(&m.encodes),
+                load(&m.encoded_bytes),
+                load(&m.messages_sent),
+                m.slow_disconnects(),
+            )
+        });
         for session in &mut sessions {
             session.log_out();
         }
         drop(sessions);
+        drop(maker);
         let stopped = target.own.take().map(stop_own);
         let link = stopped
             .as_ref()
             .is_some_and(|s| s.standby.is_some())
             .then_some(watch);
-        let outcome = report(
+        let mut outcome = report(
             args,
             plan,
             setting,
@@ -309,6 +386,10 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             stopped,
             link,
         )?;
+        if let Some(count) = subscribers {
+            let latency = report_market_data(count, fleet_report, feed, &mut outcome.warnings)?;
+            outcome.market_data = Some((count, latency));
+        }
         outcomes.push(outcome);
     }
     if compare {
@@ -470,13 +551,21 @@ fn fresh_dir(
 
 /// Starts the demo exchange in this process on ephemeral ports, with a trader per client; for
 /// `async` and `sync`, as a primary with a standby of its own (not yet necessarily connected).
-fn own_gateway(args: &Args, setting: Replication) -> Result<Target, String> {
+fn own_gateway(
+    args: &Args,
+    setting: Replication,
+    subscribers: Option<u64>,
+) -> Result<Target, String> {
     if !args.user.is_empty() {
         return Err("--user is for --addr: the gateway started here has its own users".into());
     }
     // The plain run keeps `--data` as it is; a comparison gives each gateway its own directory.
-    let own_dirs = args.replication != [Replication::None];
-    let (data_dir, temp) = fresh_dir(args, own_dirs.then_some(setting.name()))?;
+    let own_dirs = args.replication != [Replication::None] || args.ws_subscribers.len() > 1;
+    let name = match subscribers {
+        Some(count) => format!("ws{count}"),
+        None => setting.name().to_owned(),
+    };
+    let (data_dir, temp) = fresh_dir(args, own_dirs.then_some(name.as_str()))?;
     let section = match setting {
         Replication::None => None,
         Replication::Async | Replication::Sync => Some(format!(
@@ -622,6 +711,27 @@ fn gateway_config(
         &format!("messages_per_second = {UNTHROTTLED}"),
     )?;
     replace_once(&mut text, "burst = 200", &format!("burst = {UNTHROTTLED}"))?;
+    // Market-data runs: every subscriber from this one address, none dropped for a short stall.
+    replace_once(
+        &mut text,
+        "max_connections = 1024          # WebSocket",
+        "max_connections = 100000          # WebSocket",
+    )?;
+    replace_once(
+        &mut text,
+        "max_connections_per_address = 64\nmax_subscriptions",
+        "max_connections_per_address = 100000\nmax_subscriptions",
+    )?;
+    replace_once(
+        &mut text,
+        "max_queued_bytes = 4194304",
+        "max_queued_bytes = 67108864",
+    )?;
+    // The market maker whose resting sell the `--trade-every` orders take from.
+    text.push_str(&format!(
+        "\n[[users]]\nusername = \"{MAKER}\"\npassword = \"maker\"\ncomp_id = \"MAKER\"\naccount = 99\ncancel_on_disconnect = false\n\
+         [[deposits]]\naccount = 99\nasset = \"BTC\"\namount = \"1000\"\n"
+    ));
 
     let mut users = vec![
         Credentials::new("alice", "change-me", "ALICE"),
@@ -1042,7 +1152,7 @@ impl Session {
 
     /// Appends order `i` to the outbound bytes.
     #[inline]
-    fn encode_order(&mut self, i: u64, buy: bool, unix_ns: u64) {
+    fn encode_order(&mut self, i: u64, buy: bool, cross: bool, unix_ns: u64) {
         let mut digits = [0u8; 20];
         let id = write_digits(i, &mut digits);
         match &mut self.wire {
@@ -1054,10 +1164,10 @@ impl Session {
             } => {
                 let mut cl_ord_id = ClientOrderId([0; 32]);
                 cl_ord_id.0[..id.len()].copy_from_slice(id);
-                let (side, price) = if buy {
-                    (Side::Buy, *buy_price)
-                } else {
-                    (Side::Sell, *sell_price)
+                let (side, price) = match (buy, cross) {
+                    (true, true) => (Side::Buy, *sell_price),
+                    (true, false) => (Side::Buy, *buy_price),
+                    (false, _) => (Side::Sell, *sell_price),
                 };
                 let order = NewOrder::new(
                     cl_ord_id,
@@ -1079,7 +1189,7 @@ impl Session {
                 e.field_timestamp(60, unix_ns);
                 e.field(38, &wire.qty);
                 e.field(40, b"2");
-                e.field(44, if buy { &wire.buy } else { &wire.sell });
+                e.field(44, if buy && !cross { &wire.buy } else { &wire.sell });
                 e.field(59, b"3");
                 self.out.extend_from_slice(e.finish());
             }
@@ -1440,7 +1550,13 @@ impl Ledger {
 /// Sends every order at its scheduled time and reads replies until each sent order is answered
 /// (or refused above the order level), or the reply deadline passes. `probe` is called with the
 /// time about every `PROBE_NS` (when the loop comes round).
-fn drive(sessions: &mut [Session], ledger: &mut Ledger, clock: Clock, probe: &mut dyn FnMut(u64)) {
+fn drive(
+    sessions: &mut [Session],
+    ledger: &mut Ledger,
+    clock: Clock,
+    trade_every: u64,
+    probe: &mut dyn FnMut(u64),
+) {
     let plan = ledger.plan;
     let n = sessions.len() as u64;
     let total = plan.total();
@@ -1476,7 +1592,15 @@ fn drive(sessions: &mut [Session], ledger: &mut Ledger, clock: Clock, probe: &mu
                     let lag = now - ticker.due;
                     ledger.stats.max_send_lag_ns = ledger.stats.max_send_lag_ns.max(lag);
                     ledger.stats.late_1ms += u64::from(lag > 1_000_000);
-                    sessions[(i % n) as usize].encode_order(i, (i / n) % 2 == 0, wall);
+                    // Every `trade_every`-th order crosses: a buy at the sell price, which
+                    // trades one lot with the maker (a book change: a market-data update).
+                    let cross = trade_every > 0 && i % trade_every == trade_every - 1;
+                    sessions[(i % n) as usize].encode_order(
+                        i,
+                        cross || (i / n) % 2 == 0,
+                        cross,
+                        wall,
+                    );
                     ledger.stats.sent += 1;
                     i += 1;
                     ticker.advance();
@@ -1853,6 +1977,7 @@ fn report(
         histogram: recorder.histogram,
         achieved,
         warnings,
+        market_data: None,
     })
 }
 
@@ -1979,6 +2104,10 @@ fn print_comparison(args: &Args, plan: &Plan, outcomes: &[Outcome]) {
         args.duration,
         args.warmup
     );
+    if outcomes.iter().any(|o| o.market_data.is_some()) {
+        print_market_data_comparison(outcomes);
+        return;
+    }
     for outcome in outcomes {
         println!(
             "  {:<6} {}   achieved {}/s{}",
@@ -2004,6 +2133,162 @@ fn print_comparison(args: &Args, plan: &Plan, outcomes: &[Outcome]) {
             outcome.setting.name(),
             at(h, 0.5) / at(&none.histogram, 0.5),
             at(h, 0.99) / at(&none.histogram, 0.99)
+        );
+    }
+}
+
+/// The user whose resting sell `--trade-every` orders trade with.
+const MAKER: &str = "maker";
+/// Lots the maker offers: far more than any run takes.
+const MAKER_LOTS: u64 = 5_000_000;
+
+/// Places the maker's resting sell at `--sell-price` over the binary port and waits for its
+/// acknowledgement; the session stays open (and the order on the book) while it is held.
+fn place_maker(
+    gateway: &Gateway,
+    spec: &OrderSpec,
+) -> Result<hayate::adapters::binary::client::BinaryClient, String> {
+    use hayate::adapters::binary::client::BinaryClient;
+    let mut client = BinaryClient::connect(gateway.addrs().binary, SETUP_TIMEOUT)
+        .map_err(|e| format!("maker: {e}"))?;
+    let logon = Logon::new(MAKER, "maker", CancelOnDisconnect::Configured)
+        .ok_or("maker: credentials too long")?;
+    client
+        .send(&ClientMessage::Logon(logon))
+        .map_err(|e| format!("maker: {e}"))?;
+    let config = hayate::ExchangeConfig::demo();
+    let engine = config.engine_config();
+    let symbol = engine
+        .symbol_id(&spec.symbol)
+        .ok_or_else(|| format!("maker: unknown symbol {}", spec.symbol))?;
+    let price = engine.symbols[symbol.0 as usize]
+        .price_from_decimal(spec.sell)
+        .ok_or("maker: --sell-price is not on the tick")?;
+    let id = ClientOrderId::new("maker-1").ok_or("maker: id")?;
+    let order = NewOrder::new(
+        id,
+        symbol,
+        Side::Sell,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        price,
+        Qty(MAKER_LOTS),
+    );
+    client
+        .send(&ClientMessage::NewOrder(order))
+        .map_err(|e| format!("maker: {e}"))?;
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    while Instant::now() < deadline {
+        let bytes = client.recv().map_err(|e| format!("maker: {e}"))?;
+        if let Ok(ServerMessage::Report(report)) = ServerMessage::decode(&bytes) {
+            let event = report.event();
+            if event.kind == EventKind::Accepted as u8 {
+                return Ok(client);
+            }
+            return Err(format!("maker: the resting sell was refused: {event:?}"));
+        }
+    }
+    Err("maker: no acknowledgement".into())
+}
+
+/// Prints a market-data run's figures; returns the update latency histogram.
+fn report_market_data(
+    subscribers: u64,
+    fleet: Option<FleetReport>,
+    feed: Option<(u64, u64, u64, u64, u64)>,
+    warnings: &mut Vec<String>,
+) -> Result<Histogram<u64>, String> {
+    let empty = || Histogram::new_with_bounds(1, HIGHEST_NS, 3).map_err(|e| e.to_string());
+    if let Some((updates, encodes, bytes, sent, slow)) = feed {
+        let per_update = |x: u64| x as f64 / updates.max(1) as f64;
+        println!(
+            "  feed           {updates} updates, {encodes} messages encoded ({:.2} per update: one per channel with news), {:.0} bytes encoded per update, {sent} messages queued to subscribers, {slow} dropped for not reading",
+            per_update(encodes),
+            per_update(bytes),
+        );
+        if slow > 0 {
+            warnings.push(format!("{slow} subscribers dropped for not reading"));
+        }
+    }
+    let Some(fleet) = fleet else {
+        return empty();
+    };
+    let h = &fleet.latency;
+    let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+    println!(
+        "  updates        {} seen by all {subscribers} subscribers ({} measured); {} messages, {:.1} MB received; gaps {}, dropped {}, malformed {}",
+        fleet.complete,
+        h.len(),
+        fleet.messages,
+        fleet.bytes as f64 / 1e6,
+        fleet.gaps,
+        fleet.dropped,
+        fleet.malformed
+    );
+    println!(
+        "  update latency command received → update on the last subscriber (µs): p50 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
+        us(0.5),
+        us(0.99),
+        us(0.999),
+        h.max() as f64 / 1e3
+    );
+    if fleet.gaps > 0 || fleet.dropped > 0 {
+        warnings.push(format!(
+            "subscribers saw {} gaps, {} were dropped",
+            fleet.gaps, fleet.dropped
+        ));
+    }
+    Ok(fleet.latency)
+}
+
+/// `--ws-subscribers` runs side by side: order→ack with each number of subscribers as a
+/// multiple of the run with the fewest, and the update latency to the last subscriber.
+fn print_market_data_comparison(outcomes: &[Outcome]) {
+    let at = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q).max(1) as f64;
+    for outcome in outcomes {
+        let Some((count, updates)) = &outcome.market_data else {
+            continue;
+        };
+        let update_line = if updates.is_empty() {
+            "no update latency (no subscriber)".to_owned()
+        } else {
+            format!(
+                "update → last subscriber p50 {:.0} µs, p99 {:.0} µs, p99.9 {:.0} µs",
+                at(updates, 0.5) / 1e3,
+                at(updates, 0.99) / 1e3,
+                at(updates, 0.999) / 1e3
+            )
+        };
+        println!(
+            "  {:>5} subs   order→ack {}   {update_line}{}",
+            count,
+            percentiles_line(&outcome.histogram),
+            if outcome.warnings.is_empty() {
+                String::new()
+            } else {
+                format!("   !! {}", outcome.warnings.join(", "))
+            }
+        );
+    }
+    let Some(base) = outcomes
+        .iter()
+        .filter_map(|o| o.market_data.as_ref().map(|(c, _)| (*c, o)))
+        .min_by_key(|(c, _)| *c)
+    else {
+        return;
+    };
+    for outcome in outcomes {
+        let Some((count, _)) = &outcome.market_data else {
+            continue;
+        };
+        if *count == base.0 {
+            continue;
+        }
+        println!(
+            "  ratio          order→ack with {count} subscribers / with {}: p50 {:.2}×, p99 {:.2}×",
+            base.0,
+            at(&outcome.histogram, 0.5) / at(&base.1.histogram, 0.5),
+            at(&outcome.histogram, 0.99) / at(&base.1.histogram, 0.99)
         );
     }
 }
