@@ -10,6 +10,7 @@ use hayate_core::event::Reason;
 use hayate_core::pipeline::PipelineStats;
 
 use crate::market_data::FeedMetrics;
+use crate::market_data::json::string as json_string;
 use crate::replication::node::ReplicationStatus;
 
 /// The exchange's state as `/status` names it (SPEC §7).
@@ -205,21 +206,6 @@ pub struct StatusContext {
     pub epoch: u64,
     /// The link to the other node, on a replicated pair.
     pub replication: Option<ReplicationStatus>,
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// The `/status` JSON (SPEC §7).

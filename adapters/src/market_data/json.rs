@@ -120,9 +120,16 @@ pub fn l2update(out: &mut String, update: &Update, spec: &SymbolSpec) -> bool {
 /// `matches`: one trade; `side` is the maker's, as Coinbase writes it.
 pub fn trade(out: &mut String, trade: &Trade, spec: &SymbolSpec, sequence: u64) {
     head(out, "match", spec, sequence);
+    out.push(',');
+    trade_fields(out, trade, spec);
+    out.push('}');
+}
+
+/// `"trade_id":…,"side":…,"price":…,"size":…,"time":…` (the match message and `/trades`).
+fn trade_fields(out: &mut String, trade: &Trade, spec: &SymbolSpec) {
     let _ = write!(
         out,
-        ",\"trade_id\":{},\"side\":\"{}\",\"price\":",
+        "\"trade_id\":{},\"side\":\"{}\",\"price\":",
         trade.trade_id.0,
         side_name(trade.taker_side.opposite())
     );
@@ -131,7 +138,6 @@ pub fn trade(out: &mut String, trade: &Trade, spec: &SymbolSpec, sequence: u64) 
     size(out, spec, trade.qty);
     out.push_str(",\"time\":");
     time(out, trade.timestamp_ns);
-    out.push('}');
 }
 
 /// `ticker`: best bid and offer with sizes, last trade (null where there is none).
@@ -245,17 +251,8 @@ pub fn trades_page(
             if n > 0 {
                 out.push(',');
             }
-            let _ = write!(
-                out,
-                "{{\"trade_id\":{},\"side\":\"{}\",\"price\":",
-                t.trade_id.0,
-                side_name(t.taker_side.opposite())
-            );
-            price(out, spec, t.price);
-            out.push_str(",\"size\":");
-            size(out, spec, t.qty);
-            out.push_str(",\"time\":");
-            time(out, t.timestamp_ns);
+            out.push('{');
+            trade_fields(out, t, spec);
             out.push('}');
         }
     }
