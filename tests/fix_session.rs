@@ -383,10 +383,11 @@ fn invalid_msgtype_is_rejected_with_reason_11() {
 fn unsupported_msgtype_gets_a_business_message_reject() {
     let mut rig = Rig::new();
     rig.logon();
-    rig.send(&msg("V", 2, &[(262, "md1"), (263, "1"), (264, "0")]));
+    // QuoteRequest: FIX 4.4 defines it, an exchange without RFQs does not take it.
+    rig.send(&msg("R", 2, &[(131, "q1")]));
     let out = replies(&mut rig.session);
     assert_eq!((get(&out[0], 35), get(&out[0], 380)), ("j", "3"));
-    assert_eq!((get(&out[0], 45), get(&out[0], 372)), ("2", "V"));
+    assert_eq!((get(&out[0], 45), get(&out[0], 372)), ("2", "R"));
 }
 
 #[test]

@@ -416,8 +416,12 @@ fn hostile_input_gets_the_fix_answer_and_the_gateway_keeps_serving() {
         ("3", "1", "54")
     );
     // Unsupported message type: BusinessMessageReject.
-    alice.send("V", &[(262, "md"), (263, "0"), (264, "1")]);
+    alice.send("R", &[(131, "quote-please")]);
     assert_eq!(field(&alice.recv(), 35), "j");
+    // A MarketDataRequest without its groups: a session Reject naming the missing group.
+    alice.send("V", &[(262, "md"), (263, "0"), (264, "1")]);
+    let reject = alice.recv();
+    assert_eq!((field(&reject, 35), field(&reject, 373)), ("3", "1"));
     // Unknown symbol: rejected by the gateway, never journaled.
     alice.send(
         "D",
