@@ -609,3 +609,64 @@ fn the_websocket_feed_matches_the_book_and_survives_a_hostile_crowd() {
     drop(sleeper);
     gateway.stop().expect("stop");
 }
+
+#[test]
+fn an_exchange_wide_halt_reaches_the_subscriber_of_every_symbol() {
+    // One command, two symbols' updates: both reach the subscriber (a later update of the same
+    // command must not displace an earlier one).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let eth = r#"
+[[assets]]
+name = "ETH"
+decimals = 8
+
+[[symbols]]
+name = "ETH-JPY"
+base = "ETH"
+quote = "JPY"
+tick_size = "1"
+lot_size = "0.001"
+"#;
+    let gateway = start(config(dir.path(), None, &format!("{CAROL}\n{eth}")));
+    let mut watcher = logged_on(gateway.addrs().fix, "ALICE", "alice", "change-me");
+    watcher.send(
+        "V",
+        &[
+            (262, "both"),
+            (263, "1"),
+            (264, "0"),
+            (267, "2"),
+            (269, "0"),
+            (269, "1"),
+            (146, "2"),
+            (55, "BTC-JPY"),
+            (55, "ETH-JPY"),
+        ],
+    );
+    let first = md(&mut watcher, "W");
+    let second = md(&mut watcher, "W");
+    assert_eq!(
+        (field(&first, 55), field(&second, 55)),
+        ("BTC-JPY", "ETH-JPY")
+    );
+    let mut ops = admin(gateway.addrs().binary);
+    for (command, status) in [("halt", "2"), ("resume", "3")] {
+        let target = HaltTarget::new("all").expect("name");
+        let message = if command == "halt" {
+            ClientMessage::Halt(target)
+        } else {
+            ClientMessage::Resume(target)
+        };
+        admin_do(&mut ops, message);
+        let mut symbols: Vec<String> = (0..2)
+            .map(|_| {
+                let f = md(&mut watcher, "f");
+                assert_eq!(field(&f, 326), status, "{command}");
+                field(&f, 55).to_owned()
+            })
+            .collect();
+        symbols.sort();
+        assert_eq!(symbols, ["BTC-JPY", "ETH-JPY"], "{command}");
+    }
+    gateway.stop().expect("stop");
+}

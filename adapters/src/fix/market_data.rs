@@ -197,8 +197,6 @@ impl FixMarketData {
     ) {
         self.blocks.clear();
         self.block_bytes.clear();
-        self.bodies.clear();
-        sends.clear();
         let Some(spec_name) = engine.symbol(update.symbol).map(|s| s.name.as_str()) else {
             return;
         };
@@ -254,6 +252,12 @@ impl FixMarketData {
     /// The body of one send (everything after the standard header, before the trailer).
     pub fn body(&self, send: &FixMdSend) -> &[u8] {
         self.bodies.get(send.body.clone()).unwrap_or_default()
+    }
+
+    /// Forgets the bodies of the sends handed out so far (they have been written): one command
+    /// may make updates of several symbols, whose sends accumulate until then.
+    pub fn sent(&mut self) {
+        self.bodies.clear();
     }
 
     /// Forgets a closed session's subscriptions.

@@ -111,6 +111,7 @@ impl MarketDataHub {
     pub fn on_output_unrouted(&mut self, out: &Output, engine: &EngineConfig) {
         self.on_output(out, engine);
         self.sends.clear();
+        self.fix.sent();
     }
 
     /// The end of a batch from the output ring: wake the feed, hand it a copy of the builder if
@@ -239,5 +240,6 @@ impl Server {
                 super::queue_flush(dirty, index);
             }
         }
+        market_data.fix.sent();
     }
 }
