@@ -44,14 +44,34 @@
 //! setting and each setting's p50 and p99 as a multiple of `none`'s. The echo floor is measured
 //! once, before the first setting. The default, `none` alone, is the plain run.
 //!
-//! **Market data.** `--ws-subscribers 0,1000 --trade-every 10` runs the same measured phase once
-//! per number of WebSocket subscribers, each against a fresh gateway: the subscribers (one
-//! thread reads them all) take every channel of the symbol, and every 10th order is a buy that
-//! takes one lot from a resting sell placed first, so it changes the book and the tape. Besides
-//! order→ack, each run reports the update latency from the command's receive time at the gateway
-//! to the update on the LAST subscriber's socket, what the feed encoded per update, and at the
-//! end order→ack with subscribers as a multiple of without. Use prices inside the band after a
-//! trade, e.g. `--buy-price 4900000 --sell-price 5100000`.
+//! **Market data.** `--ws-subscribers 0,1000 --trade-every 10` (network modes, gateway started
+//! here) runs the same measured phase once per number of WebSocket subscribers, in order, each
+//! against a fresh gateway whose `[market_data]` caps are raised so that many connections from
+//! 127.0.0.1 are allowed and none is dropped for a short stall (64 MiB queued per subscriber;
+//! drops are counted anyway). Before the warm-up, N connections to the feed (`ws://`, the
+//! gateway's ephemeral `ws_listen`) each subscribe to level2, matches, ticker and status of every
+//! configured symbol, and the run waits until each holds its snapshots. One thread reads them
+//! all (non-blocking sockets, `poll`, tungstenite; the machine has two cores, so not a thread per
+//! connection), see `support/feed_subscribers.rs`. Each `l2update` is recorded once the LAST
+//! subscriber has read it: that time minus the update's `time` (the command's receive time at
+//! the gateway), "command received → update on the last subscriber's socket". Each run also
+//! reports messages and bytes received (in total and per subscriber), sequence gaps, dropped
+//! subscribers, and the feed's own counters: messages encoded per update (one per channel with
+//! news, however many subscribers: the encode is shared) and bytes encoded per update. At the
+//! end, order→ack p50 and p99 with N subscribers as a multiple of the fewest (target p50 ≤ 1.2×)
+//! and each run's update p99 (target < 5 ms).
+//!
+//! **Trades.** Every order above is a non-crossing IOC: no trade, no book change, so no market
+//! data. `--trade-every K` (own gateway only) places, before the warm-up, a resting GTC sell of
+//! 5,000,000 lots at `--sell-price` from a `maker` user of its own (its own account, so self-trade
+//! prevention never applies; its session's fills are read by a thread), and makes every K-th
+//! order an IOC buy at `--sell-price` instead, which trades `--qty` with it: one market-data
+//! update (a trade, a level change, a ticker change). Such an order's first reply is still its
+//! Accepted report (FIX: ExecutionReport New), recorded like every other; its fill is a later
+//! event. The maker's order counts among the gateway's initial commands, so the journal check at
+//! the end still accounts for every command. The default prices (4,900,000 and 5,100,000) stay
+//! inside the demo's 10% price band once trades at the sell price have moved its reference;
+//! prices that would not are refused up front rather than measured as `PRICE_BAND` refusals.
 
 #[path = "support/feed_subscribers.rs"]
 mod feed_subscribers;
@@ -250,11 +270,12 @@ struct Args {
     replication: Vec<Replication>,
     /// Network modes, gateway started here: market-data runs, one per number of WebSocket
     /// subscribers (comma-separated, e.g. 0,1000), each against a fresh gateway; each subscriber
-    /// takes every channel of the symbol, and the update latency to the last one is measured.
+    /// takes every channel of every configured symbol, and the update latency to the last one is
+    /// measured.
     #[arg(long, value_delimiter = ',', value_name = "N")]
     ws_subscribers: Vec<u64>,
     /// Network modes, gateway started here: every K-th order is a buy at --sell-price that takes
-    /// one lot from a resting sell placed first (a trade, a level change: a market-data update).
+    /// --qty from a resting sell placed first (a trade, a level change: a market-data update).
     /// 0: no order trades.
     #[arg(long, default_value_t = 0, value_name = "K")]
     trade_every: u64,
@@ -262,10 +283,12 @@ struct Args {
     #[arg(long, default_value = "BTC-JPY")]
     symbol: String,
     /// Network modes: the buys' limit price (below every resting sell, so they never trade).
-    #[arg(long, default_value = "4600000")]
+    /// Inside the demo's price band around --sell-price too, so it stays valid after
+    /// --trade-every's trades at --sell-price move the band's reference there.
+    #[arg(long, default_value = "4900000")]
     buy_price: rust_decimal::Decimal,
     /// Network modes: the sells' limit price (above every resting buy).
-    #[arg(long, default_value = "5400000")]
+    #[arg(long, default_value = "5100000")]
     sell_price: rust_decimal::Decimal,
     /// Network modes: each order's quantity.
     #[arg(long, default_value = "0.0001")]

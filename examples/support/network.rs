@@ -37,12 +37,13 @@
 //! link and says loudly if a synchronous primary was degraded (it did not wait: not a sync
 //! figure) or the standby disconnected.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hayate::adapters::clock::unix_ns;
@@ -234,6 +235,9 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
     if spec.buy >= spec.sell {
         return Err("--buy-price must be below --sell-price, or the orders would trade".into());
     }
+    if args.trade_every > 0 {
+        check_trading_prices(args, &spec)?;
+    }
     set_timer_slack();
     // Each run: a replication setting, or (market-data runs) a number of WebSocket subscribers.
     let runs: Vec<(Replication, Option<u64>)> = if args.ws_subscribers.is_empty() {
@@ -287,14 +291,11 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                     .ws
                     .ok_or("the gateway has no WebSocket feed")?;
                 let started = Instant::now();
-                let fleet = Fleet::start(
-                    ws,
-                    count,
-                    std::slice::from_ref(&spec.symbol),
-                    Arc::clone(&measure_from),
-                )?;
+                let products = configured_symbols();
+                let fleet = Fleet::start(ws, count, &products, Arc::clone(&measure_from))?;
                 println!(
-                    "  subscribers    {count} WebSocket connections on level2, matches, ticker, status ({:.1} s to connect)",
+                    "  subscribers    {count} WebSocket connections to ws://{ws}, each on level2, matches, ticker, status of {} ({:.1} s to connect and hold every snapshot)",
+                    products.join(", "),
                     started.elapsed().as_secs_f64()
                 );
                 Some(fleet)
@@ -346,6 +347,7 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                 }
                 _ => {}
             };
+            let cpu_before = (Instant::now(), thread_cpu());
             drive(
                 &mut sessions,
                 &mut ledger,
@@ -353,6 +355,7 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                 args.trade_every,
                 &mut probe,
             );
+            print_thread_cpu(cpu_before);
             watch.end = primary.and_then(Gateway::replication_status);
         }
         let fleet_report = fleet.map(Fleet::finish).transpose()?;
@@ -371,7 +374,9 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             session.log_out();
         }
         drop(sessions);
-        drop(maker);
+        if let Some(fills) = maker.map(Maker::finish) {
+            println!("  maker          {fills} fills of its resting sell read by its session");
+        }
         let stopped = target.own.take().map(stop_own);
         let link = stopped
             .as_ref()
@@ -1736,6 +1741,12 @@ fn print_configuration(args: &Args, plan: &Plan, target: &Target, spec: &OrderSp
         "  flow           IOC limit orders of {} {} that never trade: buys at {}, sells at {}, alternating; ClOrdID = the order's number",
         spec.qty, spec.symbol, spec.buy, spec.sell
     );
+    if args.trade_every > 0 {
+        println!(
+            "  trades         every {}th order is instead an IOC buy at {} that trades {} with a resting GTC sell of {} lots placed first by a user of its own (a trade, a level change, a ticker change: one market-data update)",
+            args.trade_every, spec.sell, spec.qty, MAKER_LOTS
+        );
+    }
     println!(
         "  threads        the load generator uses 1 thread for every socket (non-blocking I/O, ppoll, 1 ns timer slack); an echo thread exists only while the floor is measured{}",
         if target.own.is_some() {
@@ -2137,17 +2148,142 @@ fn print_comparison(args: &Args, plan: &Plan, outcomes: &[Outcome]) {
     }
 }
 
+/// CPU time used so far by this process's threads, in clock ticks, summed per thread name
+/// (`/proc/self/task/*/stat`, Linux; empty elsewhere).
+fn thread_cpu() -> HashMap<String, u64> {
+    let mut cpu = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return cpu;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `tid (comm) state ppid ...`: utime and stime are the 14th and 15th fields, the 12th
+        // and 13th after the name (which may hold spaces, hence the last parenthesis).
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        *cpu.entry(name).or_insert(0) += ticks(11) + ticks(12);
+    }
+    cpu
+}
+
+/// Prints each thread's share of a core over the run so far since `before`: on a two-core
+/// machine this tells whether the gateway or the load generator's own readers were short of CPU.
+fn print_thread_cpu(before: (Instant, HashMap<String, u64>)) {
+    let (started, before) = before;
+    let wall = started.elapsed().as_secs_f64();
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if wall <= 0.0 || hz <= 0 {
+        return;
+    }
+    let mut used: Vec<(String, f64)> = thread_cpu()
+        .into_iter()
+        .map(|(name, ticks)| {
+            let was = before.get(&name).copied().unwrap_or(0);
+            let seconds = ticks.saturating_sub(was) as f64 / hz as f64;
+            (name, seconds / wall * 100.0)
+        })
+        .filter(|(_, percent)| *percent >= 1.0)
+        .collect();
+    if used.is_empty() {
+        return;
+    }
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = used.iter().map(|(_, p)| p).sum();
+    let list: Vec<String> = used
+        .iter()
+        .map(|(name, percent)| format!("{name} {percent:.0}%"))
+        .collect();
+    println!(
+        "  cpu            threads of this process over the {wall:.1} s run (100% = one core): {} — {total:.0}% in all",
+        list.join(", ")
+    );
+}
+
 /// The user whose resting sell `--trade-every` orders trade with.
 const MAKER: &str = "maker";
 /// Lots the maker offers: far more than any run takes.
 const MAKER_LOTS: u64 = 5_000_000;
 
+/// The maker's session while its resting sell is on the book: a thread reads its fills, so
+/// the gateway never has to queue them for a client that does not read (one per trading order:
+/// a long run would otherwise fill the socket and the session's queue).
+struct Maker {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Maker {
+    /// Stops reading and closes the session (the order stays: `cancel_on_disconnect = false`);
+    /// returns the fills it read.
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+/// The symbols of the configuration the gateway started here runs (the demo's): what the
+/// WebSocket subscribers subscribe to.
+fn configured_symbols() -> Vec<String> {
+    let config = hayate::ExchangeConfig::demo();
+    config
+        .engine_config()
+        .symbols
+        .iter()
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// `--trade-every` needs the gateway started here (its maker), and prices that stay inside the
+/// price band once trades at `--sell-price` have moved the reference price there: otherwise
+/// every non-crossing buy is refused `PRICE_BAND`, and the run measures refusals.
+fn check_trading_prices(args: &Args, spec: &OrderSpec) -> Result<(), String> {
+    if args.addr.is_some() {
+        return Err(
+            "--trade-every trades with a maker placed on the gateway started here (no --addr)"
+                .into(),
+        );
+    }
+    let config = hayate::ExchangeConfig::demo();
+    let engine = config.engine_config();
+    let symbol = engine
+        .symbol_id(&spec.symbol)
+        .and_then(|id| engine.symbol(id))
+        .ok_or_else(|| format!("unknown symbol {}", spec.symbol))?;
+    let (Some(buy), Some(sell)) = (
+        symbol.price_from_decimal(spec.buy),
+        symbol.price_from_decimal(spec.sell),
+    ) else {
+        return Err("--buy-price and --sell-price must be on the tick".into());
+    };
+    if let Some((low, high)) = symbol.band(sell)
+        && buy < low
+    {
+        return Err(format!(
+            "with --trade-every, trades at --sell-price {} make the band [{}, {}]: --buy-price {} would be refused PRICE_BAND (e.g. --buy-price 4900000 --sell-price 5100000)",
+            spec.sell,
+            symbol.price_to_decimal(low),
+            symbol.price_to_decimal(high),
+            spec.buy
+        ));
+    }
+    Ok(())
+}
+
 /// Places the maker's resting sell at `--sell-price` over the binary port and waits for its
 /// acknowledgement; the session stays open (and the order on the book) while it is held.
-fn place_maker(
-    gateway: &Gateway,
-    spec: &OrderSpec,
-) -> Result<hayate::adapters::binary::client::BinaryClient, String> {
+fn place_maker(gateway: &Gateway, spec: &OrderSpec) -> Result<Maker, String> {
     use hayate::adapters::binary::client::BinaryClient;
     let mut client = BinaryClient::connect(gateway.addrs().binary, SETUP_TIMEOUT)
         .map_err(|e| format!("maker: {e}"))?;
@@ -2183,7 +2319,37 @@ fn place_maker(
         if let Ok(ServerMessage::Report(report)) = ServerMessage::decode(&bytes) {
             let event = report.event();
             if event.kind == EventKind::Accepted as u8 {
-                return Ok(client);
+                client
+                    .stream()
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .map_err(|e| format!("maker: {e}"))?;
+                let stop = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&stop);
+                let thread = std::thread::Builder::new()
+                    .name("loadgen-maker".into())
+                    .spawn(move || {
+                        let mut fills = 0;
+                        while !flag.load(Ordering::Acquire) {
+                            match client.recv() {
+                                Ok(bytes) => {
+                                    if let Ok(ServerMessage::Report(r)) =
+                                        ServerMessage::decode(&bytes)
+                                    {
+                                        fills += u64::from(r.event().kind == EventKind::Fill as u8);
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        fills
+                    })
+                    .map_err(|e| format!("maker: cannot start its reader: {e}"))?;
+                return Ok(Maker { stop, thread });
             }
             return Err(format!("maker: the resting sell was refused: {event:?}"));
         }
@@ -2202,7 +2368,7 @@ fn report_market_data(
     if let Some((updates, encodes, bytes, sent, slow)) = feed {
         let per_update = |x: u64| x as f64 / updates.max(1) as f64;
         println!(
-            "  feed           {updates} updates, {encodes} messages encoded ({:.2} per update: one per channel with news), {:.0} bytes encoded per update, {sent} messages queued to subscribers, {slow} dropped for not reading",
+            "  feed           {updates} updates, {encodes} messages encoded ({:.2} per update: one per channel with news, whatever the number of subscribers), {:.0} bytes encoded per update, {sent} messages queued to subscribers, {slow} dropped for not reading",
             per_update(encodes),
             per_update(bytes),
         );
@@ -2216,30 +2382,61 @@ fn report_market_data(
     let h = &fleet.latency;
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
     println!(
-        "  updates        {} seen by all {subscribers} subscribers ({} measured); {} messages, {:.1} MB received; gaps {}, dropped {}, malformed {}",
+        "  updates        {} l2updates seen by all {subscribers} subscribers ({} measured, {} measured ones still missing somewhere at the end)",
         fleet.complete,
         h.len(),
-        fleet.messages,
-        fleet.bytes as f64 / 1e6,
-        fleet.gaps,
-        fleet.dropped,
-        fleet.malformed
+        fleet.incomplete,
     );
     println!(
-        "  update latency command received → update on the last subscriber (µs): p50 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
-        us(0.5),
-        us(0.99),
-        us(0.999),
-        h.max() as f64 / 1e3
+        "  received       {} messages, {:.1} MB in total; per subscriber {}–{} messages, {:.2}–{:.2} MB",
+        fleet.messages,
+        fleet.bytes as f64 / 1e6,
+        fleet.messages_per_subscriber.0,
+        fleet.messages_per_subscriber.1,
+        fleet.bytes_per_subscriber.0 as f64 / 1e6,
+        fleet.bytes_per_subscriber.1 as f64 / 1e6,
     );
-    if fleet.gaps > 0 || fleet.dropped > 0 {
+    println!(
+        "  checks         sequence gaps {}, subscribers dropped {}, feed errors {}, unreadable messages {}{}",
+        fleet.gaps,
+        fleet.dropped,
+        fleet.errors,
+        fleet.malformed,
+        fleet
+            .first_problem
+            .as_deref()
+            .map_or(String::new(), |p| format!(" (first: {p})"))
+    );
+    if h.is_empty() {
+        println!("  update latency none measured");
+    } else {
+        println!(
+            "  update latency command received at the gateway → l2update read on the last subscriber's socket (µs): p50 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
+            us(0.5),
+            us(0.99),
+            us(0.999),
+            h.max() as f64 / 1e3
+        );
+    }
+    if fleet.gaps > 0 || fleet.dropped > 0 || fleet.errors > 0 || fleet.malformed > 0 {
         warnings.push(format!(
-            "subscribers saw {} gaps, {} were dropped",
-            fleet.gaps, fleet.dropped
+            "subscribers saw {} gaps, {} were dropped, {} errors, {} unreadable messages",
+            fleet.gaps, fleet.dropped, fleet.errors, fleet.malformed
+        ));
+    }
+    if fleet.incomplete > 0 {
+        warnings.push(format!(
+            "{} measured updates did not reach every subscriber",
+            fleet.incomplete
         ));
     }
     Ok(fleet.latency)
 }
+
+/// Order→ack p50 with subscribers may be at most this multiple of without.
+const TARGET_ACK_P50_RATIO: f64 = 1.2;
+/// The update latency p99 to the last subscriber must stay below this, ns.
+const TARGET_UPDATE_P99_NS: u64 = 5_000_000;
 
 /// `--ws-subscribers` runs side by side: order→ack with each number of subscribers as a
 /// multiple of the run with the fewest, and the update latency to the last subscriber.
@@ -2284,11 +2481,35 @@ fn print_market_data_comparison(outcomes: &[Outcome]) {
         if *count == base.0 {
             continue;
         }
+        let p50 = at(&outcome.histogram, 0.5) / at(&base.1.histogram, 0.5);
         println!(
-            "  ratio          order→ack with {count} subscribers / with {}: p50 {:.2}×, p99 {:.2}×",
+            "  ratio          order→ack with {count} subscribers / with {}: p50 {p50:.2}× (target ≤ {TARGET_ACK_P50_RATIO}×: {}), p99 {:.2}×",
             base.0,
-            at(&outcome.histogram, 0.5) / at(&base.1.histogram, 0.5),
+            if p50 <= TARGET_ACK_P50_RATIO {
+                "met"
+            } else {
+                "MISSED"
+            },
             at(&outcome.histogram, 0.99) / at(&base.1.histogram, 0.99)
+        );
+    }
+    for outcome in outcomes {
+        let Some((count, updates)) = &outcome.market_data else {
+            continue;
+        };
+        if updates.is_empty() {
+            continue;
+        }
+        let p99 = updates.value_at_quantile(0.99);
+        println!(
+            "  update p99     {count} subscribers: {:.0} µs (target < {} µs: {})",
+            p99 as f64 / 1e3,
+            TARGET_UPDATE_P99_NS / 1_000,
+            if p99 < TARGET_UPDATE_P99_NS {
+                "met"
+            } else {
+                "MISSED"
+            }
         );
     }
 }
