@@ -238,6 +238,14 @@ impl Feed {
         self.queries.clone()
     }
 
+    /// `GET /book/SYMBOL?depth=N` (default 50, 0 = full) and `GET /trades/SYMBOL?limit=N`
+    /// (default 100, at most the tape's capacity), answered by the feed's thread from its own
+    /// builder so the page agrees with the stream; (status code, JSON body), `None` for any other
+    /// path. The same as [`FeedQueries::query`], for a caller that holds the feed itself.
+    pub fn query(&self, path_and_query: &str) -> Option<(u16, String)> {
+        self.queries.query(path_and_query)
+    }
+
     /// Hands one output event over. Never blocks: if the queue is full the feed has fallen
     /// behind, events stop being queued, and [`Feed::needs_reset`] says so.
     pub fn push(&mut self, out: &Output) -> bool {
@@ -309,6 +317,12 @@ struct Conn {
     unsubscribed_since: Instant,
     bucket: TokenBucket,
     topics: Vec<(SymbolId, Channel)>,
+    /// Set once it is to be closed at the end of the pass: nothing more is queued to it, so a
+    /// full queue is counted once, not once per later message of the same pass.
+    doomed: bool,
+    /// Whether it is in `Fanout::dirty` (a flag, not a search of the list: a broadcast to a
+    /// thousand subscribers stays linear).
+    dirty: bool,
 }
 
 /// The subscribers and what goes out to them (split from the builder so the builder's callback
@@ -375,7 +389,7 @@ impl FeedThread {
                             self.on_readable(index);
                         }
                         if event.is_writable() {
-                            self.fanout.dirty.push(index);
+                            self.fanout.mark_dirty(index);
                         }
                     }
                 }
@@ -429,7 +443,7 @@ impl FeedThread {
                             );
                             let text = Utf8Bytes::from(self.fanout.text.as_str());
                             self.fanout.send(index, &text);
-                            self.fanout.closing.push((index, "feed reset"));
+                            self.fanout.doom(index, "feed reset");
                         }
                     }
                 }
@@ -524,6 +538,8 @@ impl FeedThread {
                 unsubscribed_since: now,
                 bucket: TokenBucket::new(self.config.messages_per_second, self.config.burst, now),
                 topics: Vec::new(),
+                doomed: false,
+                dirty: false,
             });
             self.handshake(index, Some(stream));
             self.publish_counts();
@@ -546,7 +562,7 @@ impl FeedThread {
         match attempt {
             Ok(ws) => conn.socket = Socket::Open(ws),
             Err(HandshakeError::Interrupted(mid)) => conn.socket = Socket::Handshake(Some(mid)),
-            Err(HandshakeError::Failure(_)) => self.fanout.closing.push((index, "bad handshake")),
+            Err(HandshakeError::Failure(_)) => self.fanout.doom(index, "bad handshake"),
         }
     }
 
@@ -583,15 +599,15 @@ impl FeedThread {
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Whatever tungstenite queued (a pong, a close reply) goes out.
-                    self.fanout.dirty.push(index);
+                    self.fanout.mark_dirty(index);
                     return;
                 }
                 Err(tungstenite::Error::Capacity(_)) => {
-                    self.fanout.closing.push((index, "oversized message"));
+                    self.fanout.doom(index, "oversized message");
                     return;
                 }
                 Err(_) => {
-                    self.fanout.closing.push((index, "closed"));
+                    self.fanout.doom(index, "closed");
                     return;
                 }
             }
@@ -612,7 +628,7 @@ impl FeedThread {
                 return;
             }
             Admission::Disconnect => {
-                self.fanout.closing.push((index, "rate limit abuse"));
+                self.fanout.doom(index, "rate limit abuse");
                 return;
             }
         }
@@ -723,8 +739,8 @@ impl FeedThread {
     fn on_timers(&mut self, now: Instant) {
         let handshake = Duration::from_secs(self.config.handshake_timeout_s);
         let idle = Duration::from_secs(self.config.idle_timeout_s);
-        for (index, conn) in self.fanout.conns.iter().enumerate() {
-            let Some(conn) = conn else {
+        for (index, conn) in self.fanout.conns.iter_mut().enumerate() {
+            let Some(conn) = conn.as_mut().filter(|c| !c.doomed) else {
                 continue;
             };
             let why = match &conn.socket {
@@ -740,6 +756,7 @@ impl FeedThread {
                 _ => None,
             };
             if let Some(why) = why {
+                conn.doomed = true;
                 self.fanout.closing.push((index, why));
             }
         }
@@ -749,17 +766,17 @@ impl FeedThread {
     fn finish_pass(&mut self) {
         let dirty = std::mem::take(&mut self.fanout.dirty);
         for &index in &dirty {
-            let Some(Conn {
-                socket: Socket::Open(ws),
-                ..
-            }) = self.fanout.conns.get_mut(index).and_then(Option::as_mut)
-            else {
+            let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
+                continue;
+            };
+            conn.dirty = false;
+            let Socket::Open(ws) = &mut conn.socket else {
                 continue;
             };
             match ws.flush() {
                 Ok(()) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => self.fanout.closing.push((index, "write failed")),
+                Err(_) => self.fanout.doom(index, "write failed"),
             }
         }
         let mut dirty = dirty;
@@ -811,10 +828,32 @@ impl FeedThread {
 }
 
 impl Fanout {
+    /// Closes connection `index` at the end of the pass; from now on nothing is queued to it.
+    fn doom(&mut self, index: usize, why: &'static str) {
+        if let Some(conn) = self.conns.get_mut(index).and_then(Option::as_mut) {
+            if !conn.doomed {
+                conn.doomed = true;
+                self.closing.push((index, why));
+            }
+        }
+    }
+
+    /// Flushes connection `index` at the end of the pass (once, however often it is marked).
+    fn mark_dirty(&mut self, index: usize) {
+        if let Some(conn) = self.conns.get_mut(index).and_then(Option::as_mut) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(index);
+            }
+        }
+    }
+
     /// Queues `text` to connection `index`; a subscriber whose queue is full is dropped.
     fn send(&mut self, index: usize, text: &Utf8Bytes) {
         let Some(Conn {
             socket: Socket::Open(ws),
+            doomed: false,
+            dirty,
             ..
         }) = self.conns.get_mut(index).and_then(Option::as_mut)
         else {
@@ -825,16 +864,17 @@ impl Fanout {
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(tungstenite::Error::WriteBufferFull(_)) => {
                 bump(&self.metrics.slow_disconnects, 1);
-                self.closing.push((index, "slow subscriber: queue full"));
+                self.doom(index, "slow subscriber: queue full");
                 return;
             }
             Err(_) => {
-                self.closing.push((index, "write failed"));
+                self.doom(index, "write failed");
                 return;
             }
         }
         bump(&self.metrics.messages_sent, 1);
-        if !self.dirty.contains(&index) {
+        if !*dirty {
+            *dirty = true;
             self.dirty.push(index);
         }
     }
