@@ -25,12 +25,12 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 use hayate_core::EngineConfig;
 use hayate_core::config::MarketDataConfig;
-use hayate_core::market_data::{MarketData, TAPE_CAPACITY, Update};
+use hayate_core::market_data::{MarketData, Update};
 use hayate_core::pipeline::Output;
 use hayate_core::units::SymbolId;
 
-use super::json;
 use super::request::{self, Channel};
+use super::{http, json};
 use crate::clock::unix_ns;
 use crate::net::limits::{Admission, ConnectionCaps, TokenBucket};
 
@@ -46,9 +46,6 @@ const MESSAGES_PER_READ: usize = 64;
 const TIMER_TICK: Duration = Duration::from_millis(100);
 /// How long an HTTP request waits for the feed's thread.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default and largest `depth` for `/book`, `limit` for `/trades`.
-const DEFAULT_DEPTH: usize = 50;
-const DEFAULT_LIMIT: usize = 100;
 
 /// The feed's counters, for `/metrics`.
 #[derive(Debug, Default)]
@@ -456,47 +453,11 @@ impl FeedThread {
         let mut n = 0;
         while let Ok(query) = self.queries.try_recv() {
             n += 1;
-            let _ = query.reply.send(self.page(&query.url));
+            let _ = query
+                .reply
+                .send(http::page(&self.market, &self.engine, &query.url));
         }
         n
-    }
-
-    /// `/book/SYMBOL?depth=N` or `/trades/SYMBOL?limit=N`.
-    fn page(&self, url: &str) -> (u16, String) {
-        let (path, query) = url.split_once('?').unwrap_or((url, ""));
-        let (kind, name) = match path.strip_prefix("/book/") {
-            Some(name) => ("book", name),
-            None => ("trades", path.strip_prefix("/trades/").unwrap_or("")),
-        };
-        let Some(symbol) = self.engine.symbol_id(name) else {
-            return (404, "{\"message\":\"unknown product\"}".to_owned());
-        };
-        let Some(spec) = self.engine.symbol(symbol) else {
-            return (404, "{\"message\":\"unknown product\"}".to_owned());
-        };
-        let key = if kind == "book" { "depth" } else { "limit" };
-        let value = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(key).and_then(|v| v.strip_prefix('=')));
-        let number = match value.map(str::parse::<usize>) {
-            None => None,
-            Some(Ok(n)) => Some(n),
-            Some(Err(_)) => {
-                return (
-                    400,
-                    format!("{{\"message\":\"{key} must be a whole number\"}}"),
-                );
-            }
-        };
-        let mut body = String::with_capacity(1024);
-        if kind == "book" {
-            let depth = number.unwrap_or(DEFAULT_DEPTH);
-            json::book_page(&mut body, &self.market, spec, symbol, depth);
-        } else {
-            let limit = number.unwrap_or(DEFAULT_LIMIT).clamp(1, TAPE_CAPACITY);
-            json::trades_page(&mut body, &self.market, spec, symbol, limit);
-        }
-        (200, body)
     }
 
     fn accept(&mut self) {
@@ -580,7 +541,14 @@ impl FeedThread {
             return;
         }
         for _ in 0..MESSAGES_PER_READ {
-            let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
+            // A connection being closed (rate-limit abuse, say) is not read any further.
+            let Some(conn) = self
+                .fanout
+                .conns
+                .get_mut(index)
+                .and_then(Option::as_mut)
+                .filter(|c| !c.doomed)
+            else {
                 return;
             };
             let Socket::Open(ws) = &mut conn.socket else {

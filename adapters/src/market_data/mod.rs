@@ -20,6 +20,7 @@
 //! A client: `cargo run --release --example watch -- BTC-JPY` (`examples/watch.rs`).
 
 mod feed;
+pub mod http;
 pub mod json;
 pub mod request;
 
