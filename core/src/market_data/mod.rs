@@ -24,6 +24,7 @@ mod book;
 mod recovery;
 mod snapshot;
 mod tape;
+mod view;
 
 pub use book::{L2Book, Level};
 pub use recovery::{MarketRecoveryReport, recover, snapshot_dir, write_snapshot};
@@ -147,6 +148,8 @@ type TickerState = (Option<(Price, Qty)>, Option<(Price, Qty)>, Option<TradeId>)
 #[derive(Clone, Debug)]
 pub struct MarketData {
     symbols: usize,
+    /// The symbols' names, written in snapshots so that one taken under other symbols is refused.
+    names: Vec<String>,
     books: Vec<L2Book>,
     tapes: Vec<Tape>,
     sequences: Vec<u64>,
@@ -178,6 +181,7 @@ impl MarketData {
         orders.reserve(config.order_capacity as usize);
         MarketData {
             symbols,
+            names: config.symbols.iter().map(|s| s.name.clone()).collect(),
             books: (0..symbols).map(|_| L2Book::new(levels)).collect(),
             tapes: (0..symbols).map(|_| Tape::new()).collect(),
             sequences: vec![0; symbols],
@@ -337,12 +341,16 @@ impl MarketData {
         self.changed_symbols.clear();
         for t in &self.touched {
             let after = self.books[t.symbol.0 as usize].side(t.side).get(t.price);
-            if after != t.before {
+            // A sweep changes many levels of one symbol: skipping repeats keeps the list short
+            // (it is deduplicated below anyway), so that it stays within its capacity.
+            if after != t.before && self.changed_symbols.last() != Some(&t.symbol) {
                 self.changed_symbols.push(t.symbol);
             }
         }
         for (symbol, _) in &self.trades {
-            self.changed_symbols.push(*symbol);
+            if self.changed_symbols.last() != Some(symbol) {
+                self.changed_symbols.push(*symbol);
+            }
         }
         if self.status_seen {
             for s in 0..self.symbols {
@@ -429,6 +437,20 @@ impl MarketData {
         self.tickers[s] = ticker;
     }
 
+    /// After a state was set from outside the event stream (load, recovery from the engine):
+    /// nothing is pending, and the tickers are what the state shows, so that the next update's
+    /// `ticker_changed` compares against them.
+    fn settle(&mut self) {
+        self.pending_seq = None;
+        self.touched.clear();
+        self.trades.clear();
+        self.status_seen = false;
+        for s in 0..self.symbols {
+            let ticker = self.ticker(SymbolId(s as u16));
+            self.tickers[s] = (ticker.bid, ticker.ask, ticker.last.map(|t| t.trade_id));
+        }
+    }
+
     /// The journal sequence of the last command fully applied (0 before any).
     pub fn journal_seq(&self) -> u64 {
         self.journal_seq
@@ -479,6 +501,9 @@ impl MarketData {
     /// `update` to the best `depth` levels after it (`depth` 0: the whole side), in the order to
     /// apply them: deletes first (best first), then new and changed levels (best first). Applying
     /// them keeps the view equal to the book's best levels (SPEC §9). Appends to `out`.
+    ///
+    /// Call it inside the `on_update` callback: the before-view is reconstructed from the book
+    /// as it is now and the update's level changes (their `before` values).
     pub fn view_changes(
         &self,
         update: &Update,
@@ -490,81 +515,83 @@ impl MarketData {
             return;
         };
         let levels = book.side(side);
-        let changes = || update.levels.iter().filter(move |c| c.side == side);
         let depth = if depth == 0 { usize::MAX } else { depth };
-        let change_of = |price: Price| changes().find(|c| c.price == price);
-        // Rank before the update: the levels better than `price` then, counted from now.
-        let old_rank = |price: Price| {
-            let mut rank = levels.better_than(price);
-            for c in changes() {
-                if book::better(side, c.price, price) {
-                    match (c.before.exists(), c.after.exists()) {
-                        (false, true) => rank -= 1,
-                        (true, false) => rank += 1,
-                        _ => {}
+        let changes = update.levels.iter().filter(move |c| c.side == side);
+        let (mut added, mut removed) = (0usize, 0usize);
+        for c in changes.clone() {
+            added += usize::from(!c.before.exists() && c.after.exists());
+            removed += usize::from(c.before.exists() && !c.after.exists());
+        }
+        // Deletes. A level whose value did not change can only leave the view by being pushed
+        // below it by levels added above: it now ranks in [depth, depth + added).
+        let pushed = if depth == usize::MAX { 0 } else { added };
+        view::walk(
+            levels,
+            side,
+            changes.clone(),
+            depth,
+            pushed,
+            |at| match at {
+                view::At::Changed { change, old, new } => {
+                    if change.before.exists()
+                        && old < depth
+                        && (!change.after.exists() || new >= depth)
+                    {
+                        out.push(ViewChange {
+                            action: ViewAction::Delete,
+                            side,
+                            price: change.price,
+                            level: change.before,
+                        });
                     }
                 }
-            }
-            rank
-        };
-        let first_delete = out.len();
-        // Changed levels that were in the view and are not now.
-        for c in changes() {
-            if c.before.exists()
-                && old_rank(c.price) < depth
-                && (!c.after.exists() || levels.better_than(c.price) >= depth)
-            {
-                out.push(ViewChange {
-                    action: ViewAction::Delete,
-                    side,
-                    price: c.price,
-                    level: c.before,
-                });
-            }
-        }
-        // Unchanged levels pushed below the depth by new ones above them.
-        if depth != usize::MAX {
-            for (price, level) in levels.best_first().skip(depth) {
-                if old_rank(price) >= depth {
-                    break;
+                view::At::Unchanged { price, level, old } => {
+                    if old < depth {
+                        out.push(ViewChange {
+                            action: ViewAction::Delete,
+                            side,
+                            price,
+                            level,
+                        });
+                    }
                 }
-                if change_of(price).is_none() {
+            },
+        );
+        // New and changed levels. An unchanged level can only enter the view by moving up past
+        // levels removed above it: it now ranks in [depth - removed, depth).
+        let (from, lifted) = if depth == usize::MAX {
+            (0, 0)
+        } else {
+            let from = depth.saturating_sub(removed);
+            (from, depth - from)
+        };
+        view::walk(levels, side, changes, from, lifted, |at| match at {
+            view::At::Changed { change, old, new } => {
+                if change.after.exists() && new < depth {
+                    let action = if !change.before.exists() || old >= depth {
+                        ViewAction::New
+                    } else {
+                        ViewAction::Change
+                    };
                     out.push(ViewChange {
-                        action: ViewAction::Delete,
+                        action,
+                        side,
+                        price: change.price,
+                        level: change.after,
+                    });
+                }
+            }
+            view::At::Unchanged { price, level, old } => {
+                if old >= depth {
+                    out.push(ViewChange {
+                        action: ViewAction::New,
                         side,
                         price,
                         level,
                     });
                 }
             }
-        }
-        out[first_delete..].sort_unstable_by(|a, b| {
-            if book::better(side, a.price, b.price) {
-                std::cmp::Ordering::Less
-            } else {
-                std::cmp::Ordering::Greater
-            }
         });
-        // The view now: levels that entered it, and levels in it whose size or count changed.
-        for (price, level) in levels.best_first().take(depth) {
-            let change = change_of(price);
-            let existed = change.is_none_or(|c| c.before.exists());
-            if !existed || old_rank(price) >= depth {
-                out.push(ViewChange {
-                    action: ViewAction::New,
-                    side,
-                    price,
-                    level,
-                });
-            } else if change.is_some() {
-                out.push(ViewChange {
-                    action: ViewAction::Change,
-                    side,
-                    price,
-                    level,
-                });
-            }
-        }
     }
 
     /// A hash over every symbol's book, tape, ticker, status and sequence: equal on every
@@ -586,5 +613,92 @@ impl MarketData {
     /// symbols differ).
     pub fn load(config: &EngineConfig, bytes: &[u8]) -> Result<MarketData, crate::SnapshotError> {
         snapshot::read_state(config, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies one command made of order changes (id, side, price, leaves; leaves 0 removes) and
+    /// returns the view changes of its update for `depth`, as (action, side, price, qty).
+    fn command(
+        market: &mut MarketData,
+        seq: u64,
+        orders: &[(u64, Side, u64, u64)],
+        depth: usize,
+    ) -> Vec<(ViewAction, Side, u64, u64)> {
+        market.pending_seq = Some(seq);
+        for &(id, side, price, leaves) in orders {
+            let shadow = Shadow {
+                symbol: SymbolId(0),
+                side,
+                price: Price(price),
+                leaves,
+            };
+            market.set_order(id, shadow);
+        }
+        let mut entries = Vec::new();
+        market.finish(&mut |update, market| {
+            let mut out = Vec::new();
+            for side in [Side::Buy, Side::Sell] {
+                market.view_changes(update, side, depth, &mut out);
+            }
+            entries.extend(
+                out.iter()
+                    .map(|c| (c.action, c.side, c.price.0, c.level.qty.0)),
+            );
+        });
+        entries
+    }
+
+    /// A feed thread owns its builder, and standbys and snapshots clone one.
+    #[test]
+    fn the_builder_is_send_and_clone() {
+        fn send_clone<T: Send + Clone + 'static>() {}
+        send_clone::<MarketData>();
+    }
+
+    #[test]
+    fn views_take_levels_pushed_below_and_lifted_into_the_depth() {
+        use Side::{Buy, Sell};
+        use ViewAction::{Change, Delete, New};
+        let config = crate::ExchangeConfig::demo();
+        let mut market = MarketData::new(config.engine_config());
+        let rest = [(1, Buy, 100, 1), (2, Buy, 99, 2), (3, Buy, 98, 3)];
+        assert_eq!(
+            command(&mut market, 1, &rest, 2),
+            [(New, Buy, 100, 1), (New, Buy, 99, 2)]
+        );
+        // 101 enters at the top and 99 goes: 100 stays, unchanged, and is not mentioned.
+        assert_eq!(
+            command(&mut market, 2, &[(4, Buy, 101, 4), (2, Buy, 99, 0)], 2),
+            [(Delete, Buy, 99, 2), (New, Buy, 101, 4)]
+        );
+        // 101 goes: 98, unchanged, is lifted into the view.
+        assert_eq!(
+            command(&mut market, 3, &[(4, Buy, 101, 0)], 2),
+            [(Delete, Buy, 101, 4), (New, Buy, 98, 3)]
+        );
+        // Two new levels above push both out; an offer changes on the other side.
+        let entries = command(
+            &mut market,
+            4,
+            &[(5, Buy, 103, 1), (6, Buy, 102, 1), (7, Sell, 110, 5)],
+            2,
+        );
+        let pushed = [(Delete, Buy, 100, 1), (Delete, Buy, 98, 3)];
+        let entered = [(New, Buy, 103, 1), (New, Buy, 102, 1), (New, Sell, 110, 5)];
+        assert_eq!(
+            entries,
+            [&pushed[..2], &entered[..2], &entered[2..]].concat()
+        );
+        // The whole side: only the changed levels.
+        assert_eq!(
+            command(&mut market, 5, &[(5, Buy, 103, 0), (6, Buy, 102, 7)], 0),
+            [(Delete, Buy, 103, 1), (Change, Buy, 102, 7)]
+        );
+        assert_eq!(market.sequence(SymbolId(0)), 5);
+        assert_eq!(market.journal_seq(), 5);
     }
 }

@@ -11,13 +11,17 @@ use crate::snapshot::{Reader, SnapshotError, Writer};
 use crate::units::{Price, Qty, Side, SymbolId, TradeId};
 
 const MAGIC: &[u8; 5] = b"HAYMD";
-const FORMAT: u32 = 1;
+/// 2: the symbol names are written (1 had only their number).
+const FORMAT: u32 = 2;
 
 pub(super) fn write_state(market: &MarketData, out: &mut Vec<u8>) {
     let mut w = Writer(std::mem::take(out));
     w.bytes(MAGIC);
     w.u32(FORMAT);
-    w.u32(market.symbols as u32);
+    w.u32(market.names.len() as u32);
+    for name in &market.names {
+        w.str(name);
+    }
     w.u64(market.journal_seq);
     w.u8(u8::from(market.exchange_halted));
     for s in 0..market.symbols {
@@ -57,11 +61,22 @@ pub(super) fn read_state(config: &EngineConfig, bytes: &[u8]) -> Result<MarketDa
     if found != FORMAT {
         return Err(SnapshotError::Format { found });
     }
-    let symbols = r.u32()? as usize;
-    if symbols != config.symbols.len() {
+    let symbols = r.count("symbol count", 4)?;
+    let mut same = symbols == config.symbols.len();
+    for s in 0..symbols {
+        let name = r.str()?;
+        same &= config.symbols.get(s).is_some_and(|spec| spec.name == name);
+    }
+    if !same {
         return Err(SnapshotError::Inconsistent(format!(
-            "market data of {symbols} symbols, the configuration has {}",
-            config.symbols.len()
+            "market data taken under other symbols than the configuration's {} ({})",
+            config.symbols.len(),
+            config
+                .symbols
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut market = MarketData::new(config);
@@ -119,11 +134,6 @@ pub(super) fn read_state(config: &EngineConfig, bytes: &[u8]) -> Result<MarketDa
             offset: r.at,
         });
     }
-    market.touched.clear();
-    for s in 0..symbols {
-        let symbol = SymbolId(s as u16);
-        let ticker = market.ticker(symbol);
-        market.tickers[s] = (ticker.bid, ticker.ask, ticker.last.map(|t| t.trade_id));
-    }
+    market.settle();
     Ok(market)
 }
