@@ -56,6 +56,19 @@ pub fn recover(
     end_seq: u64,
 ) -> Result<(MarketData, MarketRecoveryReport), RecoveryError> {
     let mut report = MarketRecoveryReport::default();
+    if end_seq == 0 {
+        // Nothing was journaled: a fresh market. The journal is not read — a fresh node may be
+        // appending its first records (the initial deposits) right now. Snapshots left from a
+        // journal that is gone describe commands it no longer has.
+        for (seq, path) in snapshot_file::list_snapshots(snapshot_dir(data_dir))? {
+            let _ = std::fs::rename(&path, path.with_extension("snap.discarded"));
+            report.skipped.push(format!(
+                "{}: at sequence {seq}, past the journal's end: discarded",
+                path.display()
+            ));
+        }
+        return Ok((MarketData::new(config), report));
+    }
     let reader = JournalReader::open(pipeline::journal_dir(data_dir))?;
     // A snapshot that loads but whose engine state is gone: the best base for the fallback.
     let mut stranded: Option<MarketData> = None;
@@ -117,7 +130,7 @@ pub fn recover(
     let first = reader.records_from(0).next().transpose()?.map(|r| r.seq);
     // A journal from 1 rebuilds everything exactly; otherwise the engine's books are the best
     // that can be had.
-    if end_seq > 0 && first.is_some_and(|seq| seq > 1) {
+    if first.is_some_and(|seq| seq > 1) {
         return from_engine(config, data_dir, end_seq, stranded, report);
     }
     let engine = Engine::new(config.clone());
