@@ -127,7 +127,16 @@ impl Fleet {
         let names = products.to_vec();
         let thread = std::thread::Builder::new()
             .name("loadgen-ws".into())
-            .spawn(move || read_all(fleet, &names, &reader))
+            .spawn(move || {
+                // The subscribers stand for clients on other machines: on this box they take
+                // the leftovers, as the gateway's own feed thread does, not the order path's core.
+                // SAFETY: as in the feed: our own thread's nice value only.
+                unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+                }
+                read_all(fleet, &names, &reader)
+            })
             .map_err(|e| format!("cannot start the subscriber thread: {e}"))?;
         let fleet = Fleet { stop, thread };
         let waiting = Instant::now();

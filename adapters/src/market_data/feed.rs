@@ -350,8 +350,23 @@ struct FeedThread {
     shared: Arc<Shared>,
 }
 
+/// The feed thread's scheduling priority (nice), below the order path's threads. On shared cores
+/// a thousand subscribers can keep a core busy; at the same priority the scheduler would hand
+/// them the core the gateway's loop and the matcher need (measured here: order→ack p50 ×51 at
+/// 10k orders/s with 1,000 subscribers). Market data lags instead; order entry does not wait.
+const FEED_NICE: libc::c_int = 10;
+
 impl FeedThread {
     fn run(&mut self) {
+        // SAFETY: gettid has no preconditions; setpriority on our own thread id changes only
+        // this thread's nice value (Linux schedules threads individually).
+        let lowered = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, FEED_NICE)
+        };
+        if lowered != 0 {
+            tracing::debug!("the market-data thread keeps the default priority");
+        }
         let mut events = Events::with_capacity(1024);
         let mut next_timer = Instant::now() + TIMER_TICK;
         while !self.shared.stop.load(Ordering::SeqCst) {
