@@ -17,6 +17,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use tungstenite::Message;
 
+/// The screen is redrawn at most this often.
+const FRAME: Duration = Duration::from_millis(100);
+
 #[derive(Parser)]
 #[command(name = "watch", about = "Watch a product's book and trades live")]
 struct Args {
@@ -141,20 +144,41 @@ fn watch(args: &Args) -> Result<(), String> {
     });
     ws.send(Message::text(subscribe.to_string()))
         .map_err(|e| e.to_string())?;
+    // A read that waits at most a frame's time, so what arrived is drawn even when the feed
+    // goes quiet.
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = ws.get_mut() {
+        stream
+            .set_read_timeout(Some(FRAME))
+            .map_err(|e| e.to_string())?;
+    }
     let mut view = View::default();
-    let mut drawn = Instant::now() - Duration::from_secs(1);
+    let mut drawn = Instant::now();
+    let mut changed = false;
     loop {
-        let message = match ws.read().map_err(|e| e.to_string())? {
-            Message::Text(text) => text,
-            Message::Close(_) => return Err("the feed closed the connection".into()),
-            _ => continue,
+        let message = match ws.read() {
+            Ok(Message::Text(text)) => Some(text),
+            Ok(Message::Close(_)) => return Err("the feed closed the connection".into()),
+            Ok(_) => None,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e.to_string()),
         };
-        let message: Value = serde_json::from_str(message.as_str()).map_err(|e| e.to_string())?;
-        view.apply(&message, args.trades)?;
+        if let Some(text) = message {
+            let message: Value = serde_json::from_str(text.as_str()).map_err(|e| e.to_string())?;
+            view.apply(&message, args.trades)?;
+            changed = true;
+        }
         // At most ten frames a second: a busy book would otherwise flood the terminal.
-        if drawn.elapsed() >= Duration::from_millis(100) {
+        if changed && drawn.elapsed() >= FRAME {
             view.draw(&args.product, args.levels);
             drawn = Instant::now();
+            changed = false;
         }
     }
 }

@@ -333,8 +333,17 @@ fn a_subscriber_gets_snapshot_ticker_status_then_updates_matches_and_halts() {
     );
     assert_eq!(ticker["best_ask_size"], "0.15");
 
-    // Halt and resume: status messages, each with the next sequence.
+    // Halt and resume: status messages, each with the next sequence — and on level2 an
+    // l2update without changes, so that channel alone has every sequence number.
     deliver(&mut feed, &exchange.run(Command::halt(Some(BTC))));
+    let empty = expect(&mut ws, "l2update");
+    assert_eq!(
+        (
+            empty["sequence"].as_u64(),
+            empty["changes"].as_array().map(Vec::len)
+        ),
+        (Some(4), Some(0))
+    );
     let halted = expect(&mut ws, "status");
     assert_eq!(
         (halted["status"].as_str(), halted["sequence"].as_u64()),
@@ -342,6 +351,7 @@ fn a_subscriber_gets_snapshot_ticker_status_then_updates_matches_and_halts() {
     );
     assert!(is_rfc3339_micros(&halted["time"]));
     deliver(&mut feed, &exchange.run(Command::resume(Some(BTC))));
+    assert_eq!(expect(&mut ws, "l2update")["sequence"].as_u64(), Some(5));
     let open = expect(&mut ws, "status");
     assert_eq!(
         (open["status"].as_str(), open["sequence"].as_u64()),

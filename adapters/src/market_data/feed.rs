@@ -890,8 +890,8 @@ impl Fanout {
         let Some(spec) = engine.symbol(symbol) else {
             return;
         };
-        if self.subscribed(symbol, Channel::Level2) && json::l2update(&mut self.text, update, spec)
-        {
+        if self.subscribed(symbol, Channel::Level2) {
+            json::l2update(&mut self.text, update, spec);
             self.broadcast(symbol, Channel::Level2);
         }
         if self.subscribed(symbol, Channel::Matches) {

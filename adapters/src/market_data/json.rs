@@ -93,12 +93,10 @@ pub fn snapshot(out: &mut String, market: &MarketData, spec: &SymbolSpec, symbol
     out.push('}');
 }
 
-/// `level2`'s update: every level the command changed, `size` "0" for a removed one. `false`
-/// (nothing written) when the update changed no level.
-pub fn l2update(out: &mut String, update: &Update, spec: &SymbolSpec) -> bool {
-    if update.levels.is_empty() {
-        return false;
-    }
+/// `level2`'s update: every level the command changed, `size` "0" for a removed one. Sent for
+/// every update of the product, with no changes when only its status changed, so the level2
+/// channel alone carries every sequence number and a gap always means a lost message.
+pub fn l2update(out: &mut String, update: &Update, spec: &SymbolSpec) {
     head(out, "l2update", spec, update.sequence);
     out.push_str(",\"time\":");
     time(out, update.timestamp_ns);
@@ -114,7 +112,6 @@ pub fn l2update(out: &mut String, update: &Update, spec: &SymbolSpec) -> bool {
         out.push(']');
     }
     out.push_str("]}");
-    true
 }
 
 /// `matches`: one trade; `side` is the maker's, as Coinbase writes it.
