@@ -517,8 +517,9 @@ impl FeedThread {
                 doomed: false,
                 dirty: false,
             });
-            self.handshake(index, Some(stream));
+            // Counted before the handshake answers: a client that has its answer is counted.
             self.publish_counts();
+            self.handshake(index, Some(stream));
         }
     }
 
