@@ -963,3 +963,27 @@ fn a_hostile_crowd_does_not_stop_the_good_subscriber() {
     wait_for("the crowd to leave", || get(&metrics.connections) == 1);
     feed.stop();
 }
+
+#[test]
+fn a_flood_that_arrives_in_one_piece_is_read_to_the_end() {
+    // Readiness is edge-triggered and one pass reads a bounded share of a connection: what is
+    // left must still be read, or a flood written at once would sit unread below the strikes.
+    let exchange = Exchange::new();
+    let config = MarketDataConfig {
+        messages_per_second: 5,
+        burst: 10,
+        ..md_config()
+    };
+    let (feed, metrics, addr) = start(&config, &exchange);
+    let mut flooder = connect(addr);
+    for _ in 0..300 {
+        // Queued, not yet written: the 300 frames leave in one write at the flush.
+        flooder
+            .write(Message::text(r#"{"type":"ping"}"#))
+            .expect("queued");
+    }
+    flooder.flush().expect("sent at once");
+    assert!(closed_by_server(&mut flooder), "the flooder is closed");
+    wait_for("the flooder to be gone", || get(&metrics.connections) == 0);
+    feed.stop();
+}

@@ -205,6 +205,8 @@ impl Feed {
                 metrics,
             },
             free: Vec::new(),
+            more_to_read: Vec::new(),
+            reading: Vec::new(),
             queue: Arc::clone(&queue),
             queries: rx,
             shared: Arc::clone(&shared),
@@ -345,6 +347,12 @@ struct FeedThread {
     market: MarketData,
     fanout: Fanout,
     free: Vec<usize>,
+    /// Connections that stopped at `MESSAGES_PER_READ` with input left. Readiness is
+    /// edge-triggered: no new event comes for bytes already arrived, so they are read again on
+    /// the next pass, not when (if ever) the client sends more.
+    more_to_read: Vec<usize>,
+    /// The copy of `more_to_read` this pass works through (kept to reuse its capacity).
+    reading: Vec<usize>,
     queue: Arc<ArrayQueue<FeedInput>>,
     queries: Receiver<Query>,
     shared: Arc<Shared>,
@@ -370,9 +378,9 @@ impl FeedThread {
         let mut events = Events::with_capacity(1024);
         let mut next_timer = Instant::now() + TIMER_TICK;
         while !self.shared.stop.load(Ordering::SeqCst) {
-            let worked = self.drain_queue() + self.answer_queries();
+            let worked = self.drain_queue() + self.answer_queries() + self.read_the_rest();
             self.finish_pass();
-            let timeout = if worked > 0 {
+            let timeout = if worked > 0 || !self.more_to_read.is_empty() {
                 Duration::ZERO
             } else {
                 // Dekker with `Feed::flush`: either it sees `parked`, or we see its event.
@@ -596,6 +604,23 @@ impl FeedThread {
                 }
             }
         }
+        // Its share of this pass is read; the rest waits for the next pass, not for an event.
+        if !self.more_to_read.contains(&index) {
+            self.more_to_read.push(index);
+        }
+    }
+
+    /// Reads on from the connections that had more input than one pass's share.
+    fn read_the_rest(&mut self) -> usize {
+        std::mem::swap(&mut self.reading, &mut self.more_to_read);
+        let mut reading = std::mem::take(&mut self.reading);
+        for &index in &reading {
+            self.on_readable(index);
+        }
+        let n = reading.len();
+        reading.clear();
+        self.reading = reading;
+        n
     }
 
     fn reply_error(&mut self, index: usize, message: &str) {
@@ -779,6 +804,7 @@ impl FeedThread {
         let Some(mut conn) = self.fanout.conns.get_mut(index).and_then(Option::take) else {
             return;
         };
+        self.more_to_read.retain(|&i| i != index);
         for (symbol, channel) in &conn.topics {
             if let Some(list) = self.fanout.by_topic.get_mut(symbol.0 as usize) {
                 list[*channel as usize].retain(|&i| i != index);
