@@ -49,7 +49,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::command::Command;
-use crate::market::{AssetSpec, BPS, EngineConfig, SymbolSpec};
+use crate::engine::{AssetSpec, BPS, EngineConfig, SymbolSpec};
 use crate::pipeline::{StagePins, StandbyLossPolicy, Wait};
 use crate::units::{AccountId, Amount, AssetId, MAX_AMOUNT, Price, Qty};
 

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use crate::command::{Command, CommandKind, FLAG_CANCEL_ON_DISCONNECT};
+use crate::engine::EngineConfig;
 use crate::event::{Event, EventKind};
-use crate::market::EngineConfig;
 use crate::units::{Amount, AssetId, ClientOrderId, OrderId, Price, Qty, Side, SymbolId};
 
 /// Names and decimal amounts for one configuration.

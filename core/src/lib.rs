@@ -27,28 +27,24 @@ compile_error!(
     "Hayate's POD commands and events are little-endian on the wire; big-endian hosts are not supported"
 );
 
-mod account;
-mod book;
 pub mod command;
 pub mod config;
 mod describe;
 mod digest;
 pub mod engine;
 pub mod event;
-mod index;
-pub mod market;
+mod fields;
 pub mod market_data;
 pub mod pipeline;
 pub mod recovery;
-mod snapshot;
 pub mod units;
 
 pub use command::{Command, CommandDecodeError, CommandKind, NewOrder, OrderRef};
 pub use config::{ConfigError, ExchangeConfig};
-pub use engine::{AccountBalance, Engine, OrderView};
+pub use engine::{
+    AccountBalance, AssetSpec, Engine, EngineConfig, OrderView, SnapshotError, SymbolSpec,
+};
 pub use event::{Balance, Event, EventKind, EventSink, Fill, OrderStatus, Reason};
-pub use market::{AssetSpec, EngineConfig, SymbolSpec};
-pub use snapshot::SnapshotError;
 pub use units::{
     AccountId, Amount, AssetId, ClientOrderId, MAX_AMOUNT, OrderId, OrderType, Price, Qty,
     SelfTradePrevention, Side, SymbolId, TimeInForce, TradeId,

@@ -13,9 +13,9 @@ use hayate_journal::{Journal, JournalError, JournalOptions, JournalReader, OpenR
 
 use crate::command::{Command, CommandDecodeError};
 use crate::engine::Engine;
+use crate::engine::EngineConfig;
 use crate::event::Event;
-use crate::market::EngineConfig;
-use crate::snapshot::SnapshotError;
+use crate::fields::SnapshotError;
 use crate::units::{AccountId, SymbolId};
 
 /// What recovery found and did.

@@ -3,7 +3,7 @@
 //! reach the journal; business rules (sizes, funds, bands) are the engine's.
 
 use hayate_core::command::{Command, NewOrder as EngineOrder, OrderRef};
-use hayate_core::market::EngineConfig;
+use hayate_core::engine::EngineConfig;
 use hayate_core::units::{AccountId, AssetId, ClientOrderId, OrderId, SymbolId};
 
 use super::messages::{ClientMessage, Funds, HaltTarget};

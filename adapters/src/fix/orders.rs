@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use hayate_core::command::{Command, NewOrder, OrderRef};
 use hayate_core::event::{Event, EventKind, OrderStatus, Reason};
-use hayate_core::market::{EngineConfig, SymbolSpec};
+use hayate_core::engine::{EngineConfig, SymbolSpec};
 use hayate_core::pipeline::Output;
 use hayate_core::units::{
     AccountId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, SymbolId,

@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use crate::account::NIL;
+use crate::engine::accounts::NIL;
 use crate::units::{
     ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, SymbolId, TimeInForce,
 };

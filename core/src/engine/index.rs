@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use crate::book::{Arena, Order};
+use crate::engine::book::{Arena, Order};
 use crate::units::{ClientOrderId, OrderId};
 
 pub(crate) struct OrderIndex {

@@ -18,14 +18,11 @@
 //! hand-edited snapshot is an error, never a panic or a silently wrong engine. (Checksumming the
 //! file is the journal's job.)
 
-use std::str::FromStr;
-
-use rust_decimal::Decimal;
-
-use crate::account::NIL;
-use crate::book::Order;
-use crate::engine::Engine;
-use crate::market::{AssetSpec, EngineConfig, SymbolSpec};
+use super::Engine;
+use super::accounts::NIL;
+use super::book::Order;
+use super::config::{AssetSpec, EngineConfig, SymbolSpec};
+use crate::fields::{Reader, SnapshotError, Writer};
 use crate::units::{
     AccountId, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
     SymbolId, TimeInForce,
@@ -34,37 +31,6 @@ use crate::units::{
 const MAGIC: &[u8; 8] = b"HAYATESN";
 /// 2: the epoch history follows the exchange halt flag.
 const FORMAT: u32 = 2;
-
-/// Why snapshot bytes could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SnapshotError {
-    /// Not a Hayate engine snapshot.
-    #[error("not an engine snapshot (bad magic)")]
-    Magic,
-    /// A format this build does not read.
-    #[error("snapshot format {found} is not supported (this build reads {FORMAT})")]
-    Format {
-        /// The format found.
-        found: u32,
-    },
-    /// The bytes end early.
-    #[error("snapshot truncated at byte {offset}")]
-    Truncated {
-        /// Where the read ran out.
-        offset: usize,
-    },
-    /// A field holds a value that cannot be.
-    #[error("snapshot field {field} at byte {offset} is invalid")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// Where it starts.
-        offset: usize,
-    },
-    /// The fields parse but the state they describe breaks an engine invariant.
-    #[error("snapshot is inconsistent: {0}")]
-    Inconsistent(String),
-}
 
 impl Engine {
     /// The whole state as canonical snapshot bytes; [`Engine::load`] rebuilds it.
@@ -141,7 +107,10 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
     }
     let format = r.u32()?;
     if format != FORMAT {
-        return Err(SnapshotError::Format { found: format });
+        return Err(SnapshotError::Format {
+            found: format,
+            supported: FORMAT,
+        });
     }
     let config = read_config(&mut r)?;
     let assets = config.assets.len();
@@ -385,115 +354,4 @@ fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
         order_capacity,
         level_capacity,
     })
-}
-
-/// Little-endian field writer, shared with the market-data snapshot.
-pub(crate) struct Writer(pub(crate) Vec<u8>);
-
-impl Writer {
-    pub(crate) fn bytes(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
-    }
-    pub(crate) fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    pub(crate) fn u16(&mut self, v: u16) {
-        self.bytes(&v.to_le_bytes());
-    }
-    pub(crate) fn u32(&mut self, v: u32) {
-        self.bytes(&v.to_le_bytes());
-    }
-    pub(crate) fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_le_bytes());
-    }
-    pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
-        self.u8(v.is_some() as u8);
-        self.u64(v.unwrap_or(0));
-    }
-    pub(crate) fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.bytes(s.as_bytes());
-    }
-}
-
-/// Bounds-checked field reader, shared with the market-data snapshot.
-pub(crate) struct Reader<'a> {
-    pub(crate) bytes: &'a [u8],
-    pub(crate) at: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(SnapshotError::Truncated { offset: self.at })?;
-        let out = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
-        let at = self.at;
-        self.take(N)?
-            .try_into()
-            .map_err(|_| SnapshotError::Truncated { offset: at })
-    }
-    pub(crate) fn u8(&mut self) -> Result<u8, SnapshotError> {
-        Ok(self.array::<1>()?[0])
-    }
-    pub(crate) fn u16(&mut self) -> Result<u16, SnapshotError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-    pub(crate) fn u32(&mut self) -> Result<u32, SnapshotError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-    pub(crate) fn u64(&mut self) -> Result<u64, SnapshotError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, SnapshotError> {
-        let offset = self.at;
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(SnapshotError::Invalid { field, offset }),
-        }
-    }
-    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, SnapshotError> {
-        let present = self.bool("option flag")?;
-        let v = self.u64()?;
-        Ok(present.then_some(v))
-    }
-    /// A count of items at least `min_item` bytes each, refused if the rest cannot hold them (so
-    /// a damaged count cannot make the loader reserve absurd memory).
-    pub(crate) fn count(
-        &mut self,
-        field: &'static str,
-        min_item: usize,
-    ) -> Result<usize, SnapshotError> {
-        let offset = self.at;
-        let n = self.u32()? as usize;
-        if n.saturating_mul(min_item) > self.bytes.len() - self.at {
-            return Err(SnapshotError::Invalid { field, offset });
-        }
-        Ok(n)
-    }
-    pub(crate) fn str(&mut self) -> Result<String, SnapshotError> {
-        let offset = self.at;
-        let n = self.count("string length", 1)?;
-        let b = self.take(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| SnapshotError::Invalid {
-            field: "string",
-            offset,
-        })
-    }
-    pub(crate) fn decimal(&mut self, field: &'static str) -> Result<Decimal, SnapshotError> {
-        let offset = self.at;
-        Decimal::from_str(&self.str()?).map_err(|_| SnapshotError::Invalid { field, offset })
-    }
-    pub(crate) fn enumerated<T>(
-        &mut self,
-        field: &'static str,
-        decode: fn(u8) -> Option<T>,
-    ) -> Result<T, SnapshotError> {
-        let offset = self.at;
-        decode(self.u8()?).ok_or(SnapshotError::Invalid { field, offset })
-    }
 }

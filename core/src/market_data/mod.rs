@@ -33,8 +33,8 @@ pub use tape::{Tape, Trade};
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
+use crate::engine::EngineConfig;
 use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind};
-use crate::market::EngineConfig;
 use crate::pipeline::Output;
 use crate::units::{Price, Qty, Side, SymbolId, TradeId};
 

@@ -6,8 +6,8 @@
 //! levels are not written: they are the orders' sums, rebuilt on load, so they cannot disagree.
 
 use super::{MarketData, Shadow, Trade};
-use crate::market::EngineConfig;
-use crate::snapshot::{Reader, SnapshotError, Writer};
+use crate::engine::EngineConfig;
+use crate::fields::{Reader, SnapshotError, Writer};
 use crate::units::{Price, Qty, Side, SymbolId, TradeId};
 
 const MAGIC: &[u8; 5] = b"HAYMD";
@@ -59,7 +59,10 @@ pub(super) fn read_state(config: &EngineConfig, bytes: &[u8]) -> Result<MarketDa
     }
     let found = r.u32()?;
     if found != FORMAT {
-        return Err(SnapshotError::Format { found });
+        return Err(SnapshotError::Format {
+            found,
+            supported: FORMAT,
+        });
     }
     let symbols = r.count("symbol count", 4)?;
     let mut same = symbols == config.symbols.len();

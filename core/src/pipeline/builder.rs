@@ -18,8 +18,8 @@ use super::wakeup::OutputWakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
 use crate::config::{ExchangeConfig, FsyncPolicy};
+use crate::engine::EngineConfig;
 use crate::event::Event;
-use crate::market::EngineConfig;
 use crate::recovery::{self, RecoveryReport};
 
 /// Cores to pin each stage's thread to (`None`: let the OS schedule it). Pin only on machines with

@@ -370,7 +370,7 @@ impl Pipeline {
     /// A builder for a pipeline over `engine` whose journal and snapshots live under `data_dir`
     /// (`data_dir/journal`, `data_dir/snapshots`).
     pub fn builder(
-        engine: crate::market::EngineConfig,
+        engine: crate::engine::EngineConfig,
         data_dir: impl Into<std::path::PathBuf>,
     ) -> PipelineBuilder {
         PipelineBuilder::new(engine, data_dir.into())
