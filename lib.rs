@@ -19,5 +19,15 @@
 #![warn(missing_docs)]
 
 pub use hayate_adapters as adapters;
+pub use hayate_adapters::config::ExchangeConfig;
 pub use hayate_core::*;
 pub use hayate_journal as journal;
+
+/// The whole configuration file in one place: the core's sections and checker
+/// ([`hayate_core::config`]) and the gateway's ([`hayate_adapters::config`]).
+pub mod config {
+    pub use hayate_adapters::config::*;
+    pub use hayate_core::config::*;
+    // Both layers have a demo; the whole file's is the gateway's.
+    pub use hayate_adapters::config::DEMO_TOML;
+}

@@ -2,6 +2,8 @@
 //! file's message names the key to fix.
 
 use hayate::config::*;
+use hayate::journal::FlushPolicy;
+use hayate::pipeline::{JournalConfig, PipelineConfig, ReplicationMode};
 use hayate::{AccountId, Amount, AssetId, CommandKind, Price, Qty, SymbolSpec};
 
 const ASSETS: &str = r#"
@@ -137,7 +139,7 @@ fn empty_file_is_valid_with_every_default() {
     assert_eq!(gateway.max_message_size, 4096);
     let journal = config.journal();
     assert_eq!(journal.dir, std::path::PathBuf::from("data"));
-    assert_eq!(journal.fsync, FsyncPolicy::Always);
+    assert_eq!(journal.fsync, FlushPolicy::Always);
     assert_eq!(journal.segment_size, 64 * 1024 * 1024);
     assert_eq!(journal.snapshot_every, 0);
     let limits = config.limits();
@@ -365,17 +367,17 @@ fn max_message_size_must_fit_a_logon() {
 fn fsync_variants_parse() {
     assert_eq!(
         parse("[journal]\nfsync = \"always\"\n").journal().fsync,
-        FsyncPolicy::Always
+        FlushPolicy::Always
     );
     assert_eq!(
         parse("[journal]\nfsync = \"never\"\n").journal().fsync,
-        FsyncPolicy::Never
+        FlushPolicy::Never
     );
     assert_eq!(
         parse("[journal]\nfsync = \"interval\"\nfsync_interval_ms = 25\n")
             .journal()
             .fsync,
-        FsyncPolicy::Interval { ms: 25 }
+        FlushPolicy::Interval { ms: 25 }
     );
 }
 
@@ -1101,5 +1103,40 @@ fn pipeline_ring_sizes_and_wait_are_checked() {
         "[pipeline]\nwait = \"spin\"\n",
         "pipeline.wait",
         "unknown wait strategy",
+    );
+}
+
+// ---- Each layer reads its own sections ---------------------------------------------------------
+
+#[test]
+fn engine_accounts_join_the_users_accounts_and_never_name_the_fee_account() {
+    let config = parse("[engine]\naccounts = [7, 3]\n");
+    assert_eq!(
+        config.engine_config().accounts,
+        [AccountId(3), AccountId(7)]
+    );
+    let demo = parse(DEMO_TOML);
+    assert_eq!(demo.engine_config().accounts, [AccountId(1), AccountId(2)]);
+    assert_refused(
+        "[engine]\naccounts = [0]\n",
+        "engine.accounts",
+        "fee account",
+    );
+}
+
+#[test]
+fn the_core_reads_its_sections_alone_and_refuses_the_gateways() {
+    // The core's demo is the gateway demo's market, so the two engines are the same.
+    let core = CoreConfig::demo();
+    assert_eq!(&core.engine, parse(DEMO_TOML).engine_config());
+    assert_eq!(
+        core.deposits.len(),
+        parse(DEMO_TOML).initial_deposits().len()
+    );
+    let error = CoreConfig::from_toml_str("[gateway]\ncomp_id = \"X\"\n", "core.toml")
+        .expect_err("[gateway] is not the core's");
+    assert!(
+        error.to_string().contains("unknown field `gateway`"),
+        "{error}"
     );
 }

@@ -302,9 +302,10 @@ fn a_pipeline_configured_from_toml_uses_its_journal_and_deposits() {
         &format!("dir = {:?}", data.path().display().to_string()),
     );
     let config = ExchangeConfig::from_toml_str(&text, "test.toml").expect("config");
-    let (pipeline, mut events, report) = hayate::pipeline::PipelineBuilder::configured(&config)
-        .start()
-        .expect("start");
+    let (pipeline, mut events, report) =
+        hayate::pipeline::PipelineBuilder::configured(config.core())
+            .start()
+            .expect("start");
     assert_eq!(report.last_seq, 0);
     let deposits = config.initial_deposits().len() as u64;
     let stopper = std::thread::spawn(move || pipeline.stop());
@@ -551,7 +552,7 @@ fn stop(pipeline: Pipeline, mut events: hayate::pipeline::EventReceiver) {
 /// Synchronous replication: the matcher does not see a command before the standby acknowledged it.
 #[test]
 fn sync_replication_holds_each_batch_until_the_standby_acknowledges_it() {
-    use hayate::config::ReplicationMode;
+    use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
     let data = tempfile::tempdir().expect("tempdir");
     let link = ReplicaLink::new(
@@ -585,7 +586,7 @@ fn sync_replication_holds_each_batch_until_the_standby_acknowledges_it() {
 /// With the standby gone, `halt` stops the pipeline and `degrade` trades on with the alarm up.
 #[test]
 fn losing_the_standby_halts_or_degrades_by_policy() {
-    use hayate::config::ReplicationMode;
+    use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
     let data = tempfile::tempdir().expect("tempdir");
     let link = ReplicaLink::new(
@@ -645,7 +646,7 @@ fn a_degraded_link_waits_again_once_the_standby_has_caught_up() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use hayate::config::ReplicationMode;
+    use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{ReplicaLink, StandbyLossPolicy};
     let data = tempfile::tempdir().expect("tempdir");
     let link = ReplicaLink::new(

@@ -106,7 +106,7 @@ mod over_tcp {
     use hayate::adapters::replication::standby::{
         Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
     };
-    use hayate::config::ReplicationMode;
+    use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy, Wait};
 
     use super::*;

@@ -12,11 +12,11 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hayate_core::config::AuthMode;
+use crate::config::AuthMode;
+use crate::config::ExchangeConfig;
 use hayate_core::units::AccountId;
 use hayate_core::{
-    ClientOrderId, Command, Event, ExchangeConfig, OrderId, OrderType, Price, Qty, Side, SymbolId,
-    TimeInForce,
+    ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty, Side, SymbolId, TimeInForce,
 };
 
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming, HEADER_LEN};

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use hayate_adapters::gateway::Gateway;
-//! use hayate_core::ExchangeConfig;
+//! use hayate_adapters::config::ExchangeConfig;
 //!
 //! let gateway = Gateway::start(ExchangeConfig::demo())?;
 //! println!("FIX on {}", gateway.addrs().fix);
@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use mio::{Poll, Waker};
 
+use crate::config::{ExchangeConfig, Role};
 use hayate_core::Engine;
 use hayate_core::command::Command;
-use hayate_core::config::{ExchangeConfig, Role};
 use hayate_core::market_data;
 use hayate_core::pipeline::{
     self, EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, ReplicaLink, StopReport,
@@ -139,7 +139,7 @@ impl Gateway {
             link.set_active(!standby);
             link
         });
-        let mut builder = PipelineBuilder::configured(&config).output_wakeup(move || {
+        let mut builder = PipelineBuilder::configured(config.core()).output_wakeup(move || {
             let _ = wake.wake();
         });
         if standby {

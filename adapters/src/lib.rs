@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use hayate_adapters::gateway::Gateway;
-//! use hayate_core::ExchangeConfig;
+//! use hayate_adapters::config::ExchangeConfig;
 //!
 //! let gateway = Gateway::start(ExchangeConfig::demo())?;
 //! println!("FIX 4.4 on {}, binary on {}", gateway.addrs().fix, gateway.addrs().binary);
@@ -20,6 +20,7 @@
 
 pub mod binary;
 pub mod clock;
+pub mod config;
 pub mod fix;
 pub mod fuzzing;
 pub mod gateway;

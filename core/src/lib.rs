@@ -7,10 +7,10 @@
 //! ```
 //! use hayate_core::*;
 //!
-//! let config = ExchangeConfig::demo();
-//! let mut engine = Engine::new(config.engine_config().clone());
-//! let btc_jpy = config.engine_config().symbol_id("BTC-JPY").unwrap();
-//! let jpy = config.engine_config().asset_id("JPY").unwrap();
+//! let config = CoreConfig::demo();
+//! let mut engine = Engine::new(config.engine.clone());
+//! let btc_jpy = config.engine.symbol_id("BTC-JPY").unwrap();
+//! let jpy = config.engine.asset_id("JPY").unwrap();
 //! let mut events = Vec::new();
 //! engine.process(&Command::deposit(AccountId(1), jpy, Amount(10_000_000_000)), &mut events);
 //! let order = NewOrder::limit(
@@ -40,7 +40,7 @@ pub mod recovery;
 pub mod units;
 
 pub use command::{Command, CommandDecodeError, CommandKind, NewOrder, OrderRef};
-pub use config::{ConfigError, ExchangeConfig};
+pub use config::{ConfigError, CoreConfig};
 pub use engine::{
     AccountBalance, AssetSpec, Engine, EngineConfig, OrderView, SnapshotError, SymbolSpec,
 };

@@ -13,8 +13,8 @@
 use rust_decimal::Decimal;
 
 use hayate_core::command::{Command, NewOrder, OrderRef};
-use hayate_core::event::{Event, EventKind, OrderStatus, Reason};
 use hayate_core::engine::{EngineConfig, SymbolSpec};
+use hayate_core::event::{Event, EventKind, OrderStatus, Reason};
 use hayate_core::pipeline::Output;
 use hayate_core::units::{
     AccountId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, SymbolId,
@@ -694,7 +694,7 @@ fn lots(spec: &SymbolSpec, qty: &str) -> Option<Qty> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hayate_core::ExchangeConfig;
+    use crate::config::ExchangeConfig;
 
     #[test]
     fn exec_ids_are_seq_dash_index() {

@@ -23,8 +23,8 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
+use crate::config::MarketDataConfig;
 use hayate_core::EngineConfig;
-use hayate_core::config::MarketDataConfig;
 use hayate_core::market_data::{MarketData, Update};
 use hayate_core::pipeline::Output;
 use hayate_core::units::SymbolId;

@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn pages_refuse_unknown_products_and_bad_numbers() {
-        let config = hayate_core::ExchangeConfig::demo();
+        let config = crate::config::ExchangeConfig::demo();
         let engine = config.engine_config();
         let market = MarketData::new(engine);
         let page = |url| page(&market, engine, url);

@@ -4,7 +4,8 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use hayate_adapters::market_data::{Feed, FeedMetrics};
-//! use hayate_core::{ExchangeConfig, market_data::MarketData};
+//! use hayate_adapters::config::ExchangeConfig;
+//! use hayate_core::market_data::MarketData;
 //!
 //! let config = ExchangeConfig::demo();
 //! let market = MarketData::new(config.engine_config()); // or market_data::recover(…)

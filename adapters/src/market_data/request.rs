@@ -117,7 +117,9 @@ mod tests {
     use super::*;
 
     fn engine() -> EngineConfig {
-        hayate_core::ExchangeConfig::demo().engine_config().clone()
+        crate::config::ExchangeConfig::demo()
+            .engine_config()
+            .clone()
     }
 
     #[test]

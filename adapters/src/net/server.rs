@@ -22,8 +22,8 @@ use hdrhistogram::Histogram;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::config::ExchangeConfig;
 use hayate_core::command::{Command, CommandKind};
-use hayate_core::config::ExchangeConfig;
 use hayate_core::pipeline::{EventReceiver, Output, PublishError, Publisher, Wait};
 use hayate_core::units::{AccountId, ClientOrderId, OrderId, SymbolId};
 

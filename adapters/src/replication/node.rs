@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::config::{ReplicationConfig, Role};
 use hayate_core::command::Command;
-use hayate_core::config::{ReplicationConfig, ReplicationMode, Role};
+use hayate_core::pipeline::ReplicationMode;
 use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink, Wait};
 
 use super::peer::Peer;

@@ -11,10 +11,10 @@
 //!
 //! ```
 //! use hayate_core::market_data::MarketData;
-//! use hayate_core::ExchangeConfig;
+//! use hayate_core::CoreConfig;
 //!
-//! let config = ExchangeConfig::demo();
-//! let mut market = MarketData::new(config.engine_config());
+//! let config = CoreConfig::demo();
+//! let mut market = MarketData::new(&config.engine);
 //! // for each `out` polled from the output ring:
 //! //     market.on_output(&out, |update, market| { /* encode once, send to subscribers */ });
 //! # let _ = &mut market;
@@ -663,8 +663,8 @@ mod tests {
     fn views_take_levels_pushed_below_and_lifted_into_the_depth() {
         use Side::{Buy, Sell};
         use ViewAction::{Change, Delete, New};
-        let config = crate::ExchangeConfig::demo();
-        let mut market = MarketData::new(config.engine_config());
+        let config = crate::CoreConfig::demo();
+        let mut market = MarketData::new(&config.engine);
         let rest = [(1, Buy, 100, 1), (2, Buy, 99, 2), (3, Buy, 98, 3)];
         assert_eq!(
             command(&mut market, 1, &rest, 2),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use bytemuck::Zeroable;
 use disruptor::{ProcessorSettings, build_multi_producer, build_single_producer};
-use hayate_journal::{FlushPolicy, JournalOptions};
+use hayate_journal::JournalOptions;
 
 use super::journaler::Journaler;
 use super::matcher::{Matcher, Periodic};
@@ -17,7 +17,7 @@ use super::wait::Wait;
 use super::wakeup::OutputWakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
-use crate::config::{ExchangeConfig, FsyncPolicy};
+use crate::config::CoreConfig;
 use crate::engine::EngineConfig;
 use crate::event::Event;
 use crate::recovery::{self, RecoveryReport};
@@ -83,21 +83,16 @@ impl PipelineBuilder {
         }
     }
 
-    /// A builder set up from the gateway configuration: the engine, `[journal]` (directory,
-    /// segment size, fsync policy), `[pipeline]` (rings, wait strategy, pins, stop snapshot) and
-    /// the `[[deposits]]` as initial commands.
-    pub fn configured(config: &ExchangeConfig) -> PipelineBuilder {
-        let journal = config.journal();
-        let pipeline = config.pipeline();
-        let flush_policy = match journal.fsync {
-            FsyncPolicy::Always => FlushPolicy::Always,
-            FsyncPolicy::Never => FlushPolicy::Never,
-            FsyncPolicy::Interval { ms } => FlushPolicy::Interval { ms },
-        };
-        PipelineBuilder::new(config.engine_config().clone(), journal.dir.clone())
+    /// A builder set up from the configuration's core part: the engine, `[journal]` (directory,
+    /// segment size, flush policy, snapshots), `[pipeline]` (rings, wait strategy, pins, stop
+    /// snapshot) and the `[[deposits]]` as initial commands.
+    pub fn configured(config: &CoreConfig) -> PipelineBuilder {
+        let journal = &config.journal;
+        let pipeline = &config.pipeline;
+        PipelineBuilder::new(config.engine.clone(), journal.dir.clone())
             .journal_options(JournalOptions {
                 segment_size: journal.segment_size,
-                flush_policy,
+                flush_policy: journal.fsync,
                 first_seq: 1,
             })
             .input_ring(pipeline.input_ring)
@@ -106,7 +101,7 @@ impl PipelineBuilder {
             .pins(pipeline.pins)
             .snapshot_on_stop(pipeline.snapshot_on_stop)
             .snapshots(journal.snapshot_every, journal.keep_snapshots)
-            .initial_commands(config.initial_deposits())
+            .initial_commands(config.deposits.clone())
     }
 
     /// Journal segment size and flush policy (default: 64 MiB, `always`).

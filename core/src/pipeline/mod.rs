@@ -16,20 +16,21 @@
 //! use hayate_core::pipeline::Pipeline;
 //! use hayate_core::*;
 //!
-//! let config = ExchangeConfig::demo();
-//! let (pipeline, mut events, report) = Pipeline::builder(config.engine_config().clone(), "data")
-//!     .initial_commands(config.initial_deposits())
+//! let config = CoreConfig::demo();
+//! let (pipeline, mut events, report) = Pipeline::builder(config.engine.clone(), "data")
+//!     .initial_commands(config.deposits.clone())
 //!     .start()?;
 //! println!("recovered: {report}");
 //! let mut publisher = pipeline.publisher();
 //! publisher.publish(&Command::halt(None))?;
-//! while events.poll(|out| println!("{} {}", out.seq, out.event.describe(config.engine_config())))? == 0 {}
+//! while events.poll(|out| println!("{} {}", out.seq, out.event.describe(&config.engine)))? == 0 {}
 //! drop(publisher);
 //! let stopped = pipeline.stop()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod builder;
+mod config;
 mod journaler;
 mod matcher;
 mod replicator;
@@ -46,7 +47,8 @@ use disruptor::{
 };
 
 pub use builder::{PipelineBuilder, StagePins};
-pub use replicator::{ReplicaLink, StandbyLossPolicy};
+pub use config::{JournalConfig, PipelineConfig};
+pub use replicator::{ReplicaLink, ReplicationMode, StandbyLossPolicy};
 pub use wait::Wait;
 
 /// Where a pipeline started on `data_dir` keeps its journal segments.

@@ -14,7 +14,18 @@ use disruptor::Sequence;
 
 use super::wait::Backoff;
 use super::{Health, InputSlot};
-use crate::config::ReplicationMode;
+
+/// Whether the primary waits for its standby before acting on a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationMode {
+    /// The matcher waits for the standby's ack (the default): no acknowledged command is lost in a
+    /// failover.
+    #[default]
+    Sync,
+    /// The matcher does not wait: lower latency, a failover may lose the last commands.
+    Async,
+}
 
 /// What synchronous replication does when the standby does not acknowledge in time
 /// (`[replication] on_standby_loss`).

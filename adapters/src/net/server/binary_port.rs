@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use hayate_core::config::AuthMode;
+use crate::config::AuthMode;
 use hayate_core::units::{AccountId, SymbolId};
 
 use super::client::{CancelScope, Login};

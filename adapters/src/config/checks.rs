@@ -1,0 +1,364 @@
+//! Checking the gateway's sections as written; the core's are checked by
+//! [`CoreSections::check`], with the same [`Checker`] so every error reads alike.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use hayate_core::AccountId;
+use hayate_core::config::{
+    AssetEntry, Checker, ConfigError, CoreSections, DepositEntry, EngineSection, JournalSection,
+    PipelineSection, SymbolEntry,
+};
+use hayate_core::pipeline::{ReplicationMode, StandbyLossPolicy};
+use serde::Deserialize;
+
+use super::ExchangeConfig;
+use super::sections::{
+    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MIN_MESSAGE_SIZE, MarketDataConfig,
+    ReplicationConfig, Role, UserConfig, missing_role_address,
+};
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawConfig {
+    gateway: RawGateway,
+    journal: JournalSection,
+    engine: EngineSection,
+    pipeline: PipelineSection,
+    limits: LimitsConfig,
+    market_data: MarketDataConfig,
+    assets: Vec<AssetEntry>,
+    symbols: Vec<SymbolEntry>,
+    users: Vec<RawUser>,
+    admins: Vec<AdminConfig>,
+    deposits: Vec<DepositEntry>,
+    replication: Option<RawReplication>,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawGateway {
+    comp_id: String,
+    fix_listen: String,
+    binary_listen: String,
+    http_listen: String,
+    max_message_size: usize,
+}
+
+impl Default for RawGateway {
+    fn default() -> Self {
+        let d = GatewayConfig::default();
+        RawGateway {
+            comp_id: d.comp_id,
+            fix_listen: d.fix_listen.to_string(),
+            binary_listen: d.binary_listen.to_string(),
+            http_listen: d.http_listen.to_string(),
+            max_message_size: d.max_message_size,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    username: String,
+    #[serde(default)]
+    password: String,
+    comp_id: String,
+    account: u32,
+    #[serde(default)]
+    cancel_on_disconnect: bool,
+    #[serde(default)]
+    auth: AuthMode,
+    #[serde(default)]
+    reset_on_logon: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplication {
+    role: Role,
+    listen: Option<String>,
+    primary: Option<String>,
+    #[serde(default)]
+    mode: ReplicationMode,
+    #[serde(default)]
+    on_standby_loss: StandbyLossPolicy,
+    ack_timeout_ms: Option<u64>,
+    heartbeat_ms: Option<u64>,
+    #[serde(default)]
+    auto_promote_after: u32,
+}
+
+/// The core's [`Checker`] with the gateway's own checks.
+pub(super) struct GatewayChecker<'a> {
+    pub(super) checker: Checker<'a>,
+}
+
+impl GatewayChecker<'_> {
+    fn field(&self, at: &str, key: &str, message: impl Into<String>) -> ConfigError {
+        self.checker.field(at, key, message)
+    }
+
+    fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        self.checker.error(key, message)
+    }
+
+    fn name(&self, key: &str, name: &str) -> Result<(), ConfigError> {
+        self.checker.name(key, name)
+    }
+
+    /// The whole file: the gateway's sections here, the core's through [`CoreSections`].
+    pub(super) fn check(&self, raw: RawConfig) -> Result<ExchangeConfig, ConfigError> {
+        let gateway = self.gateway(raw.gateway)?;
+        let limits = self.limits(raw.limits)?;
+        let market_data = self.market_data(raw.market_data)?;
+        let users = self.users(raw.users, &gateway)?;
+        let admins = self.admins(raw.admins, &users)?;
+        let replication = raw.replication.map(|r| self.replication(r)).transpose()?;
+        let accounts: Vec<AccountId> = users.iter().map(|u| u.account).collect();
+        let core = CoreSections {
+            journal: raw.journal,
+            pipeline: raw.pipeline,
+            engine: raw.engine,
+            assets: raw.assets,
+            symbols: raw.symbols,
+            deposits: raw.deposits,
+        }
+        .check(self.checker, &accounts, limits.max_open_orders)?;
+        Ok(ExchangeConfig {
+            gateway,
+            users,
+            admins,
+            limits,
+            market_data,
+            replication,
+            core,
+        })
+    }
+
+    fn address(&self, key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+        text.parse().map_err(|_| {
+            self.error(
+                key,
+                format!("{text:?} is not a socket address; write IP:PORT, e.g. \"127.0.0.1:9878\""),
+            )
+        })
+    }
+
+    fn gateway(&self, raw: RawGateway) -> Result<GatewayConfig, ConfigError> {
+        self.name("gateway.comp_id", &raw.comp_id)?;
+        if raw.max_message_size < MIN_MESSAGE_SIZE {
+            return Err(self.error(
+                "gateway.max_message_size",
+                format!(
+                    "{} bytes is below the minimum of {MIN_MESSAGE_SIZE} (a FIX Logon must fit)",
+                    raw.max_message_size
+                ),
+            ));
+        }
+        Ok(GatewayConfig {
+            fix_listen: self.address("gateway.fix_listen", &raw.fix_listen)?,
+            binary_listen: self.address("gateway.binary_listen", &raw.binary_listen)?,
+            http_listen: self.address("gateway.http_listen", &raw.http_listen)?,
+            comp_id: raw.comp_id,
+            max_message_size: raw.max_message_size,
+        })
+    }
+
+    fn limits(&self, limits: LimitsConfig) -> Result<LimitsConfig, ConfigError> {
+        // A zero would lock every client out (or time every session out at once) rather than
+        // switch the limit off, so it is refused.
+        let values = [
+            ("max_open_orders", u64::from(limits.max_open_orders)),
+            ("messages_per_second", u64::from(limits.messages_per_second)),
+            ("burst", u64::from(limits.burst)),
+            ("max_connections", u64::from(limits.max_connections)),
+            (
+                "max_connections_per_address",
+                u64::from(limits.max_connections_per_address),
+            ),
+            ("logon_timeout_s", limits.logon_timeout_s),
+            ("idle_timeout_s", limits.idle_timeout_s),
+        ];
+        match values.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(self.error(format!("limits.{key}"), "must be positive")),
+            None => Ok(limits),
+        }
+    }
+
+    fn market_data(&self, md: MarketDataConfig) -> Result<MarketDataConfig, ConfigError> {
+        // As for [limits]: a zero would refuse every client, not switch a limit off.
+        let values = [
+            ("max_connections", u64::from(md.max_connections)),
+            (
+                "max_connections_per_address",
+                u64::from(md.max_connections_per_address),
+            ),
+            ("max_subscriptions", u64::from(md.max_subscriptions)),
+            ("messages_per_second", u64::from(md.messages_per_second)),
+            ("burst", u64::from(md.burst)),
+            ("max_message_size", md.max_message_size as u64),
+            ("max_queued_bytes", md.max_queued_bytes as u64),
+            ("handshake_timeout_s", md.handshake_timeout_s),
+            ("idle_timeout_s", md.idle_timeout_s),
+        ];
+        match values.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(self.error(format!("market_data.{key}"), "must be positive")),
+            None => Ok(md),
+        }
+    }
+
+    fn users(
+        &self,
+        raw: Vec<RawUser>,
+        gateway: &GatewayConfig,
+    ) -> Result<Vec<UserConfig>, ConfigError> {
+        let mut usernames: HashMap<String, usize> = HashMap::new();
+        let mut comp_ids: HashMap<String, usize> = HashMap::new();
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, user)| {
+                let at = format!("users[{i}] ({})", user.username);
+                self.name(&format!("{at}.username"), &user.username)?;
+                if let Some(first) = usernames.insert(user.username.clone(), i) {
+                    return Err(self.field(
+                        &at,
+                        "username",
+                        format!("{:?} is already users[{first}]", user.username),
+                    ));
+                }
+                self.name(&format!("{at}.comp_id"), &user.comp_id)?;
+                if let Some(first) = comp_ids.insert(user.comp_id.clone(), i) {
+                    return Err(self.field(
+                        &at,
+                        "comp_id",
+                        format!(
+                            "{:?} is already the comp_id of users[{first}]",
+                            user.comp_id
+                        ),
+                    ));
+                }
+                // A session is the pair (client comp_id, our comp_id); equal halves would make
+                // every message look like it came from ourselves.
+                if user.comp_id == gateway.comp_id {
+                    return Err(self.field(
+                        &at,
+                        "comp_id",
+                        format!("{:?} is the gateway's own comp_id", user.comp_id),
+                    ));
+                }
+                if user.account == AccountId::FEES.0 {
+                    return Err(self.field(
+                        &at,
+                        "account",
+                        "account 0 is the fee account, which places no orders",
+                    ));
+                }
+                if user.auth == AuthMode::Password && user.password.is_empty() {
+                    return Err(self.field(
+                        &at,
+                        "password",
+                        "must not be empty with auth = \"password\"",
+                    ));
+                }
+                Ok(UserConfig {
+                    username: user.username,
+                    password: user.password,
+                    comp_id: user.comp_id,
+                    account: AccountId(user.account),
+                    cancel_on_disconnect: user.cancel_on_disconnect,
+                    auth: user.auth,
+                    reset_on_logon: user.reset_on_logon,
+                })
+            })
+            .collect()
+    }
+
+    fn admins(
+        &self,
+        raw: Vec<AdminConfig>,
+        users: &[UserConfig],
+    ) -> Result<Vec<AdminConfig>, ConfigError> {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, admin) in raw.iter().enumerate() {
+            let at = format!("admins[{i}] ({})", admin.username);
+            self.name(&format!("{at}.username"), &admin.username)?;
+            if let Some(first) = seen.insert(admin.username.clone(), i) {
+                return Err(self.field(
+                    &at,
+                    "username",
+                    format!("{:?} is already admins[{first}]", admin.username),
+                ));
+            }
+            // Both log on at the binary port; one name must mean one set of rights.
+            if users.iter().any(|u| u.username == admin.username) {
+                return Err(self.field(
+                    &at,
+                    "username",
+                    format!("{:?} is also a user", admin.username),
+                ));
+            }
+            if admin.password.is_empty() {
+                return Err(self.field(&at, "password", "must not be empty"));
+            }
+        }
+        Ok(raw)
+    }
+
+    fn replication(&self, raw: RawReplication) -> Result<ReplicationConfig, ConfigError> {
+        let listen = raw
+            .listen
+            .map(|a| self.address("replication.listen", &a))
+            .transpose()?;
+        let primary = raw
+            .primary
+            .map(|a| self.address("replication.primary", &a))
+            .transpose()?;
+        if let Some((key, message)) = missing_role_address(raw.role, listen, primary) {
+            return Err(self.error(key, message));
+        }
+        let positive = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(self.error(key, "must be positive")),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
+        let ack_timeout_ms = positive("replication.ack_timeout_ms", raw.ack_timeout_ms, 1000)?;
+        let heartbeat_ms = positive("replication.heartbeat_ms", raw.heartbeat_ms, 100)?;
+        if raw.auto_promote_after > 0 {
+            // A standby that promotes itself is only safe if the primary it replaces can no
+            // longer acknowledge orders by then: synchronous, halting without its standby, and
+            // halted (ack_timeout) before the standby gives up on it.
+            if raw.mode != ReplicationMode::Sync || raw.on_standby_loss != StandbyLossPolicy::Halt {
+                return Err(self.error(
+                    "replication.auto_promote_after",
+                    "needs mode = \"sync\" and on_standby_loss = \"halt\": otherwise a primary \
+                     cut off from its standby keeps trading while the standby promotes itself \
+                     (two primaries)",
+                ));
+            }
+            let promote_after_ms = u64::from(raw.auto_promote_after).saturating_mul(heartbeat_ms);
+            if promote_after_ms <= ack_timeout_ms {
+                return Err(self.error(
+                    "replication.auto_promote_after",
+                    format!(
+                        "{} missed heartbeats of {heartbeat_ms} ms must take longer than \
+                         ack_timeout_ms ({ack_timeout_ms}), so the old primary has halted \
+                         before the standby promotes itself",
+                        raw.auto_promote_after
+                    ),
+                ));
+            }
+        }
+        Ok(ReplicationConfig {
+            role: raw.role,
+            listen,
+            primary,
+            mode: raw.mode,
+            on_standby_loss: raw.on_standby_loss,
+            ack_timeout_ms,
+            heartbeat_ms,
+            auto_promote_after: raw.auto_promote_after,
+        })
+    }
+}
