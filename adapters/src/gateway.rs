@@ -552,40 +552,23 @@ pub fn run_node(
     }
 }
 
-/// Drops every journal record after `keep_through`, and every snapshot taken after it, from a
-/// stopped node whose journal ends at `last_seq`.
+/// Drops every journal record and snapshot after `keep_through` from a stopped node whose
+/// journal ends at `last_seq`.
 fn drop_unreplicated_tail(
     config: &ExchangeConfig,
     keep_through: u64,
     last_seq: u64,
 ) -> Result<(), GatewayError> {
-    let data = &config.journal().dir;
-    if last_seq > keep_through {
-        let report =
-            hayate_journal::repair::truncate_after(pipeline::journal_dir(data), keep_through)
-                .map_err(|e| {
-                    io_error(format!("cannot drop the journal after {keep_through}"))(
-                        io::Error::other(e),
-                    )
-                })?;
-        tracing::warn!(
-            keep_through,
-            dropped = last_seq - keep_through,
-            deleted_segments = report.deleted_segments.len(),
-            "dropped the journal tail the primary never had"
-        );
-    }
-    let snapshots = pipeline::snapshot_dir(data);
-    let listed = hayate_journal::snapshot_file::list_snapshots(&snapshots).map_err(|e| {
-        io_error(format!("cannot list {}", snapshots.display()))(io::Error::other(e))
-    })?;
-    for (seq, path) in listed {
-        if seq > keep_through {
-            std::fs::remove_file(&path).map_err(io_error(format!(
-                "cannot delete snapshot {} (after {keep_through})",
-                path.display()
-            )))?;
-        }
-    }
+    let dropped = hayate_core::recovery::drop_after(&config.journal().dir, keep_through, last_seq)
+        .map_err(|e| {
+            io_error(format!("cannot drop the data after {keep_through}"))(io::Error::other(e))
+        })?;
+    tracing::warn!(
+        keep_through,
+        dropped = dropped.records,
+        deleted_segments = dropped.segments,
+        deleted_snapshots = dropped.snapshots.len(),
+        "dropped the journal tail the primary never had"
+    );
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod binary;
 pub mod clock;
 pub mod config;
 pub mod fix;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod gateway;
 pub mod http;

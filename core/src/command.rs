@@ -15,53 +15,34 @@ use crate::units::{
 /// The layout version written in every command; a reader refuses others.
 pub const COMMAND_VERSION: u8 = 1;
 
-/// What a command asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum CommandKind {
-    /// Place a limit or market order.
-    NewOrder = 1,
-    /// Cancel one order, by order id or by the account's client order id.
-    Cancel = 2,
-    /// Cancel/replace: new price and/or new total quantity.
-    Replace = 3,
-    /// Cancel every open order of an account, or of an account in one symbol.
-    MassCancel = 4,
-    /// Report one order's state (FIX OrderStatusRequest); changes nothing.
-    QueryOrder = 5,
-    /// Credit an account.
-    Deposit = 6,
-    /// Debit an account's available balance.
-    Withdraw = 7,
-    /// Halt one symbol, or the whole exchange.
-    Halt = 8,
-    /// Resume one symbol, or the whole exchange.
-    Resume = 9,
-    /// An operator asks for a snapshot at this point of the journal; changes no state.
-    Snapshot = 10,
-    /// A standby was promoted: a new epoch begins at this command's sequence (replication
-    /// fencing; the history of epochs is part of the replicated state).
-    Epoch = 11,
-}
-
-impl CommandKind {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<CommandKind> {
-        use CommandKind::*;
-        Some(match v {
-            1 => NewOrder,
-            2 => Cancel,
-            3 => Replace,
-            4 => MassCancel,
-            5 => QueryOrder,
-            6 => Deposit,
-            7 => Withdraw,
-            8 => Halt,
-            9 => Resume,
-            10 => Snapshot,
-            11 => Epoch,
-            _ => return None,
-        })
+wire_enum! {
+    /// What a command asks for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum CommandKind {
+        /// Place a limit or market order.
+        NewOrder = 1,
+        /// Cancel one order, by order id or by the account's client order id.
+        Cancel = 2,
+        /// Cancel/replace: new price and/or new total quantity.
+        Replace = 3,
+        /// Cancel every open order of an account, or of an account in one symbol.
+        MassCancel = 4,
+        /// Report one order's state (FIX OrderStatusRequest); changes nothing.
+        QueryOrder = 5,
+        /// Credit an account.
+        Deposit = 6,
+        /// Debit an account's available balance.
+        Withdraw = 7,
+        /// Halt one symbol, or the whole exchange.
+        Halt = 8,
+        /// Resume one symbol, or the whole exchange.
+        Resume = 9,
+        /// An operator asks for a snapshot at this point of the journal; changes no state.
+        Snapshot = 10,
+        /// A standby was promoted: a new epoch begins at this command's sequence (replication
+        /// fencing; the history of epochs is part of the replicated state).
+        Epoch = 11,
     }
 }
 

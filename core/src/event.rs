@@ -15,88 +15,60 @@ use crate::units::{
 /// The layout version written in every event.
 pub const EVENT_VERSION: u8 = 1;
 
-/// Why an order or request was refused or ended (SPEC §3, §8). The text form is what FIX Text (58)
-/// carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Reason {
-    /// No reason: accepted, or cancelled at the owner's request.
-    None = 0,
-    /// The symbol is not configured.
-    UnknownSymbol = 1,
-    /// The account does not exist, or is the fee account.
-    UnknownAccount = 2,
-    /// The symbol or the exchange is halted.
-    Halted = 3,
-    /// The price is not a positive number of ticks.
-    InvalidPrice = 4,
-    /// The quantity is not a positive number of lots, is outside min/max, or its notional overflows.
-    InvalidQty = 5,
-    /// A malformed order: bad enum, post-only with IOC/FOK/market, empty ClOrdID.
-    InvalidOrder = 6,
-    /// The ClOrdID is held by another open order of the account.
-    DuplicateOrder = 7,
-    /// The limit price is outside the price band.
-    PriceBand = 8,
-    /// The account has `max_open_orders` open already.
-    TooManyOrders = 9,
-    /// Available funds do not cover the order, the increase, or the withdrawal.
-    InsufficientFunds = 10,
-    /// A post-only order would cross a resting order.
-    PostOnlyWouldTake = 11,
-    /// A market order without a reference price or band.
-    NoReferencePrice = 12,
-    /// The order does not exist, has ended, or belongs to another account.
-    UnknownOrder = 13,
-    /// The unfilled remainder of an IOC or market order.
-    IocRemainder = 14,
-    /// A fill-or-kill order that could not fill whole.
-    FokUnfilled = 15,
-    /// Self-trade prevention.
-    SelfTrade = 16,
-    /// A replace whose new total is not above the filled quantity.
-    ReplacedDone = 17,
-    /// The exchange cancelled the orders of a dropped session.
-    CancelOnDisconnect = 18,
-    /// The asset is not configured.
-    UnknownAsset = 19,
-    /// A zero amount, or one that would take a balance past `i64::MAX` minor units.
-    InvalidAmount = 20,
-    /// The command could not be decoded (unknown kind or version).
-    Malformed = 21,
+wire_enum! {
+    /// Why an order or request was refused or ended (SPEC §3, §8). The text form is what FIX Text (58)
+    /// carries.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum Reason {
+        /// No reason: accepted, or cancelled at the owner's request.
+        None = 0,
+        /// The symbol is not configured.
+        UnknownSymbol = 1,
+        /// The account does not exist, or is the fee account.
+        UnknownAccount = 2,
+        /// The symbol or the exchange is halted.
+        Halted = 3,
+        /// The price is not a positive number of ticks.
+        InvalidPrice = 4,
+        /// The quantity is not a positive number of lots, is outside min/max, or its notional overflows.
+        InvalidQty = 5,
+        /// A malformed order: bad enum, post-only with IOC/FOK/market, empty ClOrdID.
+        InvalidOrder = 6,
+        /// The ClOrdID is held by another open order of the account.
+        DuplicateOrder = 7,
+        /// The limit price is outside the price band.
+        PriceBand = 8,
+        /// The account has `max_open_orders` open already.
+        TooManyOrders = 9,
+        /// Available funds do not cover the order, the increase, or the withdrawal.
+        InsufficientFunds = 10,
+        /// A post-only order would cross a resting order.
+        PostOnlyWouldTake = 11,
+        /// A market order without a reference price or band.
+        NoReferencePrice = 12,
+        /// The order does not exist, has ended, or belongs to another account.
+        UnknownOrder = 13,
+        /// The unfilled remainder of an IOC or market order.
+        IocRemainder = 14,
+        /// A fill-or-kill order that could not fill whole.
+        FokUnfilled = 15,
+        /// Self-trade prevention.
+        SelfTrade = 16,
+        /// A replace whose new total is not above the filled quantity.
+        ReplacedDone = 17,
+        /// The exchange cancelled the orders of a dropped session.
+        CancelOnDisconnect = 18,
+        /// The asset is not configured.
+        UnknownAsset = 19,
+        /// A zero amount, or one that would take a balance past `i64::MAX` minor units.
+        InvalidAmount = 20,
+        /// The command could not be decoded (unknown kind or version).
+        Malformed = 21,
+    }
 }
 
 impl Reason {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<Reason> {
-        use Reason::*;
-        Some(match v {
-            0 => None,
-            1 => UnknownSymbol,
-            2 => UnknownAccount,
-            3 => Halted,
-            4 => InvalidPrice,
-            5 => InvalidQty,
-            6 => InvalidOrder,
-            7 => DuplicateOrder,
-            8 => PriceBand,
-            9 => TooManyOrders,
-            10 => InsufficientFunds,
-            11 => PostOnlyWouldTake,
-            12 => NoReferencePrice,
-            13 => UnknownOrder,
-            14 => IocRemainder,
-            15 => FokUnfilled,
-            16 => SelfTrade,
-            17 => ReplacedDone,
-            18 => CancelOnDisconnect,
-            19 => UnknownAsset,
-            20 => InvalidAmount,
-            21 => Malformed,
-            _ => return Option::None,
-        })
-    }
-
     /// The reason code as SPEC §3 spells it (FIX Text 58).
     pub fn code(self) -> &'static str {
         use Reason::*;
@@ -133,122 +105,79 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// An order's status, valued as the FIX OrdStatus digit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum OrderStatus {
-    /// Open, nothing filled.
-    New = 0,
-    /// Open, partly filled.
-    PartiallyFilled = 1,
-    /// Filled whole.
-    Filled = 2,
-    /// Ended without filling whole.
-    Canceled = 4,
-    /// Refused.
-    Rejected = 8,
-}
-
-impl OrderStatus {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<OrderStatus> {
-        Some(match v {
-            0 => OrderStatus::New,
-            1 => OrderStatus::PartiallyFilled,
-            2 => OrderStatus::Filled,
-            4 => OrderStatus::Canceled,
-            8 => OrderStatus::Rejected,
-            _ => return None,
-        })
+wire_enum! {
+    /// An order's status, valued as the FIX OrdStatus digit.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum OrderStatus {
+        /// Open, nothing filled.
+        New = 0,
+        /// Open, partly filled.
+        PartiallyFilled = 1,
+        /// Filled whole.
+        Filled = 2,
+        /// Ended without filling whole.
+        Canceled = 4,
+        /// Refused.
+        Rejected = 8,
     }
 }
 
-/// What an event reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum EventKind {
-    /// An order was accepted and has an order id (ExecutionReport New). IOC and FOK orders too.
-    Accepted = 1,
-    /// A new order was refused (ExecutionReport Rejected); `reason` says why.
-    Rejected = 2,
-    /// One side of a trade (ExecutionReport Trade); `detail` holds [`Fill`].
-    Fill = 3,
-    /// An order ended unfilled (ExecutionReport Canceled); `reason` is `None` for a requested
-    /// cancel. For a requested cancel `client_order_id` is the request's and the order's is in
-    /// `detail`.
-    Canceled = 4,
-    /// A replace took effect (ExecutionReport Replaced); the old ClOrdID is in `detail`.
-    Replaced = 5,
-    /// Self-trade prevention shrank an order (ExecutionReport Restated, Text `SELF_TRADE`).
-    Restated = 6,
-    /// A cancel was refused (OrderCancelReject); the target ClOrdID is in `detail`.
-    CancelRejected = 7,
-    /// A replace was refused (OrderCancelReject); the target ClOrdID is in `detail`.
-    ReplaceRejected = 8,
-    /// An order's state, answering a query (ExecutionReport OrderStatus).
-    OrderStatus = 9,
-    /// A query named no order of the account; the target ClOrdID is in `detail`.
-    QueryRejected = 10,
-    /// A mass cancel finished (OrderMassCancelReport); `detail` holds the count cancelled.
-    MassCanceled = 11,
-    /// A mass cancel was refused (unknown symbol or account).
-    MassCancelRejected = 12,
-    /// A deposit was credited; `detail` holds the [`Balance`] after it.
-    Deposited = 13,
-    /// A withdrawal was debited; `detail` holds the [`Balance`] after it.
-    Withdrawn = 14,
-    /// A deposit was refused.
-    DepositRejected = 15,
-    /// A withdrawal was refused.
-    WithdrawRejected = 16,
-    /// A symbol (or, with the all-symbols flag, the exchange) was halted.
-    Halted = 17,
-    /// A symbol (or the exchange) was resumed.
-    Resumed = 18,
-    /// A halt or resume named an unknown symbol.
-    HaltRejected = 19,
-    /// The command could not be decoded at all.
-    CommandRejected = 20,
-    /// An operator's snapshot request was taken: the state at this sequence goes to the
-    /// snapshot writer.
-    SnapshotMarked = 21,
-    /// A new epoch began (`detail`: epoch, first sequence).
-    EpochRaised = 22,
-    /// An epoch command that did not raise the epoch was refused (`detail`: the epoch asked for,
-    /// the current one).
-    EpochRejected = 23,
-}
-
-impl EventKind {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<EventKind> {
-        use EventKind::*;
-        Some(match v {
-            1 => Accepted,
-            2 => Rejected,
-            3 => Fill,
-            4 => Canceled,
-            5 => Replaced,
-            6 => Restated,
-            7 => CancelRejected,
-            8 => ReplaceRejected,
-            9 => OrderStatus,
-            10 => QueryRejected,
-            11 => MassCanceled,
-            12 => MassCancelRejected,
-            13 => Deposited,
-            14 => Withdrawn,
-            15 => DepositRejected,
-            16 => WithdrawRejected,
-            17 => Halted,
-            18 => Resumed,
-            19 => HaltRejected,
-            20 => CommandRejected,
-            21 => SnapshotMarked,
-            22 => EpochRaised,
-            23 => EpochRejected,
-            _ => return None,
-        })
+wire_enum! {
+    /// What an event reports.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum EventKind {
+        /// An order was accepted and has an order id (ExecutionReport New). IOC and FOK orders too.
+        Accepted = 1,
+        /// A new order was refused (ExecutionReport Rejected); `reason` says why.
+        Rejected = 2,
+        /// One side of a trade (ExecutionReport Trade); `detail` holds [`Fill`].
+        Fill = 3,
+        /// An order ended unfilled (ExecutionReport Canceled); `reason` is `None` for a requested
+        /// cancel. For a requested cancel `client_order_id` is the request's and the order's is in
+        /// `detail`.
+        Canceled = 4,
+        /// A replace took effect (ExecutionReport Replaced); the old ClOrdID is in `detail`.
+        Replaced = 5,
+        /// Self-trade prevention shrank an order (ExecutionReport Restated, Text `SELF_TRADE`).
+        Restated = 6,
+        /// A cancel was refused (OrderCancelReject); the target ClOrdID is in `detail`.
+        CancelRejected = 7,
+        /// A replace was refused (OrderCancelReject); the target ClOrdID is in `detail`.
+        ReplaceRejected = 8,
+        /// An order's state, answering a query (ExecutionReport OrderStatus).
+        OrderStatus = 9,
+        /// A query named no order of the account; the target ClOrdID is in `detail`.
+        QueryRejected = 10,
+        /// A mass cancel finished (OrderMassCancelReport); `detail` holds the count cancelled.
+        MassCanceled = 11,
+        /// A mass cancel was refused (unknown symbol or account).
+        MassCancelRejected = 12,
+        /// A deposit was credited; `detail` holds the [`Balance`] after it.
+        Deposited = 13,
+        /// A withdrawal was debited; `detail` holds the [`Balance`] after it.
+        Withdrawn = 14,
+        /// A deposit was refused.
+        DepositRejected = 15,
+        /// A withdrawal was refused.
+        WithdrawRejected = 16,
+        /// A symbol (or, with the all-symbols flag, the exchange) was halted.
+        Halted = 17,
+        /// A symbol (or the exchange) was resumed.
+        Resumed = 18,
+        /// A halt or resume named an unknown symbol.
+        HaltRejected = 19,
+        /// The command could not be decoded at all.
+        CommandRejected = 20,
+        /// An operator's snapshot request was taken: the state at this sequence goes to the
+        /// snapshot writer.
+        SnapshotMarked = 21,
+        /// A new epoch began (`detail`: epoch, first sequence).
+        EpochRaised = 22,
+        /// An epoch command that did not raise the epoch was refused (`detail`: the epoch asked for,
+        /// the current one).
+        EpochRejected = 23,
     }
 }
 

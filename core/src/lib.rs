@@ -27,6 +27,9 @@ compile_error!(
     "Hayate's POD commands and events are little-endian on the wire; big-endian hosts are not supported"
 );
 
+#[macro_use]
+mod wire;
+
 pub mod command;
 pub mod config;
 mod describe;

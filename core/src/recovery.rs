@@ -211,6 +211,48 @@ pub fn recover(
     Ok((engine, journal, report))
 }
 
+/// What [`drop_after`] removed.
+#[derive(Debug, Default)]
+pub struct DroppedTail {
+    /// Journal records dropped (0 if the journal already ended at the kept sequence).
+    pub records: u64,
+    /// Journal segment files deleted.
+    pub segments: usize,
+    /// Engine snapshots deleted (taken after the kept sequence).
+    pub snapshots: Vec<PathBuf>,
+}
+
+/// Drops everything a stopped node's data directory holds after sequence `keep_through`: the
+/// journal's records (the node's journal ends at `last_seq`) and the engine snapshots taken after
+/// it. A primary that stepped down does this before rejoining as a standby, so the tail its new
+/// primary never had cannot come back. Fails while a pipeline has the directory open.
+pub fn drop_after(
+    data_dir: &Path,
+    keep_through: u64,
+    last_seq: u64,
+) -> Result<DroppedTail, RecoveryError> {
+    let mut dropped = DroppedTail::default();
+    if last_seq > keep_through {
+        let report = hayate_journal::repair::truncate_after(
+            crate::pipeline::journal_dir(data_dir),
+            keep_through,
+        )?;
+        dropped.records = last_seq - keep_through;
+        dropped.segments = report.deleted_segments.len();
+    }
+    for (seq, path) in snapshot_file::list_snapshots(crate::pipeline::snapshot_dir(data_dir))? {
+        if seq > keep_through {
+            std::fs::remove_file(&path).map_err(|source| SnapshotFileError::Io {
+                op: "delete a snapshot taken after the kept sequence",
+                path: path.clone(),
+                source,
+            })?;
+            dropped.snapshots.push(path);
+        }
+    }
+    Ok(dropped)
+}
+
 /// Writes the engine's state at `seq` (the last command it processed) as a snapshot file in `dir`,
 /// atomically (temp file, fsync, rename, fsync of the directory).
 pub fn write_snapshot(engine: &Engine, seq: u64, dir: &Path) -> Result<PathBuf, RecoveryError> {

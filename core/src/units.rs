@@ -76,14 +76,16 @@ impl Amount {
     }
 }
 
-/// Order side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Side {
-    /// Buy: pays quote, receives base.
-    Buy = 1,
-    /// Sell: pays base, receives quote.
-    Sell = 2,
+wire_enum! {
+    /// Order side.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum Side {
+        /// Buy: pays quote, receives base.
+        Buy = 1,
+        /// Sell: pays base, receives quote.
+        Sell = 2,
+    }
 }
 
 impl Side {
@@ -95,86 +97,47 @@ impl Side {
             Side::Sell => Side::Buy,
         }
     }
+}
 
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<Side> {
-        match v {
-            1 => Some(Side::Buy),
-            2 => Some(Side::Sell),
-            _ => None,
-        }
+wire_enum! {
+    /// Order type.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum OrderType {
+        /// A limit order at a stated price.
+        Limit = 1,
+        /// A market order: an IOC (or FOK) limit order at the band's protection price.
+        Market = 2,
     }
 }
 
-/// Order type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum OrderType {
-    /// A limit order at a stated price.
-    Limit = 1,
-    /// A market order: an IOC (or FOK) limit order at the band's protection price.
-    Market = 2,
-}
-
-impl OrderType {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<OrderType> {
-        match v {
-            1 => Some(OrderType::Limit),
-            2 => Some(OrderType::Market),
-            _ => None,
-        }
+wire_enum! {
+    /// Time in force.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum TimeInForce {
+        /// Good till cancelled: the remainder rests.
+        Gtc = 1,
+        /// Immediate or cancel: the remainder is cancelled `IOC_REMAINDER`.
+        Ioc = 3,
+        /// Fill or kill: fills whole against other accounts or is cancelled `FOK_UNFILLED`.
+        Fok = 4,
     }
 }
 
-/// Time in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum TimeInForce {
-    /// Good till cancelled: the remainder rests.
-    Gtc = 1,
-    /// Immediate or cancel: the remainder is cancelled `IOC_REMAINDER`.
-    Ioc = 3,
-    /// Fill or kill: fills whole against other accounts or is cancelled `FOK_UNFILLED`.
-    Fok = 4,
-}
-
-impl TimeInForce {
-    /// Decodes the wire byte (the FIX TimeInForce digit).
-    pub fn from_u8(v: u8) -> Option<TimeInForce> {
-        match v {
-            1 => Some(TimeInForce::Gtc),
-            3 => Some(TimeInForce::Ioc),
-            4 => Some(TimeInForce::Fok),
-            _ => None,
-        }
-    }
-}
-
-/// Self-trade prevention mode, the taker's choice (SPEC §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum SelfTradePrevention {
-    /// Decrement and cancel: the smaller is cancelled, the larger decremented.
-    DecrementCancel = 1,
-    /// Cancel oldest: the resting order is cancelled.
-    CancelOldest = 2,
-    /// Cancel newest: the taker's remainder is cancelled.
-    CancelNewest = 3,
-    /// Cancel both.
-    CancelBoth = 4,
-}
-
-impl SelfTradePrevention {
-    /// Decodes the wire byte; 0 means the default, `DC`.
-    pub fn from_u8(v: u8) -> Option<SelfTradePrevention> {
-        match v {
-            0 | 1 => Some(SelfTradePrevention::DecrementCancel),
-            2 => Some(SelfTradePrevention::CancelOldest),
-            3 => Some(SelfTradePrevention::CancelNewest),
-            4 => Some(SelfTradePrevention::CancelBoth),
-            _ => None,
-        }
+wire_enum! {
+    /// Self-trade prevention mode, the taker's choice (SPEC §3).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum SelfTradePrevention {
+        /// Decrement and cancel: the smaller is cancelled, the larger decremented.
+        DecrementCancel = 1,
+        /// Cancel oldest: the resting order is cancelled.
+        CancelOldest = 2,
+        /// Cancel newest: the taker's remainder is cancelled.
+        CancelNewest = 3,
+        /// Cancel both.
+        CancelBoth = 4,
     }
 }
 

@@ -168,30 +168,19 @@ impl RejectCode {
     }
 }
 
-/// Which orders the exchange cancels when the session drops (Logon `cancel_on_disconnect`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum CancelOnDisconnect {
-    /// The user's configured setting.
-    Configured = 0,
-    /// None.
-    None = b'N',
-    /// The orders this session placed.
-    Session = b'S',
-    /// All the account's orders.
-    All = b'Y',
-}
-
-impl CancelOnDisconnect {
-    /// Decodes the wire byte.
-    pub fn from_u8(v: u8) -> Option<CancelOnDisconnect> {
-        Some(match v {
-            0 => CancelOnDisconnect::Configured,
-            b'N' => CancelOnDisconnect::None,
-            b'S' => CancelOnDisconnect::Session,
-            b'Y' => CancelOnDisconnect::All,
-            _ => return Option::None,
-        })
+hayate_core::wire_enum! {
+    /// Which orders the exchange cancels when the session drops (Logon `cancel_on_disconnect`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum CancelOnDisconnect {
+        /// The user's configured setting.
+        Configured = 0,
+        /// None.
+        None = b'N',
+        /// The orders this session placed.
+        Session = b'S',
+        /// All the account's orders.
+        All = b'Y',
     }
 }
 
