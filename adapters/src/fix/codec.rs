@@ -609,22 +609,6 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(mantissa, scale).ok()
 }
 
-/// Writes `value` in decimal into the tail of `buf`, returning the digits.
-fn u128_digits(mut value: u128, buf: &mut [u8; 40]) -> &[u8] {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        if let Some(slot) = buf.get_mut(start) {
-            *slot = b'0' + (value % 10) as u8;
-        }
-        value /= 10;
-        if value == 0 || start == 0 {
-            break;
-        }
-    }
-    buf.get(start..).unwrap_or_default()
-}
-
 /// Builds outgoing messages into reusable buffers, so the steady state
 /// allocates nothing.
 #[derive(Debug, Clone, Default)]
@@ -687,21 +671,16 @@ impl Encoder {
     /// Appends an unsigned integer field.
     pub fn field_u64(&mut self, tag: u32, value: u64) {
         self.tag(tag);
-        let mut buf = [0u8; 40];
         self.body
-            .extend_from_slice(u128_digits(u128::from(value), &mut buf));
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         self.body.push(SOH);
     }
 
     /// Appends a signed integer field.
     pub fn field_i64(&mut self, tag: u32, value: i64) {
         self.tag(tag);
-        if value < 0 {
-            self.body.push(b'-');
-        }
-        let mut buf = [0u8; 40];
         self.body
-            .extend_from_slice(u128_digits(u128::from(value.unsigned_abs()), &mut buf));
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         self.body.push(SOH);
     }
 
@@ -722,12 +701,12 @@ impl Encoder {
     /// -> "5", (-5, 1) -> "-0.5", (0, 3) -> "0".
     pub fn field_decimal(&mut self, tag: u32, mantissa: i128, scale: u32) {
         self.tag(tag);
-        let mut buf = [0u8; 40];
         if mantissa == 0 {
             self.body.extend_from_slice(b"0\x01");
             return;
         }
-        let digits = u128_digits(mantissa.unsigned_abs(), &mut buf);
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(mantissa.unsigned_abs()).as_bytes();
         // Fraction digits that are not trailing zeros: trimming them first
         // tells us whether a '.' is needed at all.
         let scale = usize::try_from(scale).unwrap_or(usize::MAX);
@@ -764,9 +743,8 @@ impl Encoder {
         self.message.extend_from_slice(b"8=");
         self.message.extend_from_slice(BEGIN_STRING.as_bytes());
         self.message.extend_from_slice(b"\x019=");
-        let mut buf = [0u8; 40];
         self.message
-            .extend_from_slice(u128_digits(self.body.len() as u128, &mut buf));
+            .extend_from_slice(itoa::Buffer::new().format(self.body.len()).as_bytes());
         self.message.push(SOH);
         self.message.extend_from_slice(&self.body);
         let mut sum = [0u8; 3];
@@ -778,9 +756,8 @@ impl Encoder {
     }
 
     fn tag(&mut self, tag: u32) {
-        let mut buf = [0u8; 40];
         self.body
-            .extend_from_slice(u128_digits(u128::from(tag), &mut buf));
+            .extend_from_slice(itoa::Buffer::new().format(tag).as_bytes());
         self.body.push(b'=');
     }
 }

@@ -354,34 +354,25 @@ fn field_decimal(e: &mut Encoder, tag: u32, value: Decimal) {
 
 /// Writes the ExecID of an event: `<seq>-<index>`.
 fn exec_id(e: &mut Encoder, seq: u64, index: u32) {
-    let mut buf = [0u8; 32];
+    let mut buf = [0u8; 41];
     let len = write_pair(&mut buf, seq, u64::from(index));
     e.field(tag::EXEC_ID, &buf[..len]);
 }
 
 /// Writes "a-b" into `buf` (enough for two u64s), returning the length.
-fn write_pair(buf: &mut [u8; 32], a: u64, b: u64) -> usize {
-    let mut len = write_u64(buf, 0, a);
-    buf[len] = b'-';
-    len += 1;
-    write_u64(buf, len, b)
-}
-
-fn write_u64(buf: &mut [u8; 32], at: usize, mut v: u64) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
+fn write_pair(buf: &mut [u8; 41], a: u64, b: u64) -> usize {
+    let mut digits = itoa::Buffer::new();
+    let mut len = 0;
+    for (i, part) in [a, b].into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b'-';
+            len += 1;
         }
+        let text = digits.format(part).as_bytes();
+        buf[len..len + text.len()].copy_from_slice(text);
+        len += text.len();
     }
-    for i in 0..n {
-        buf[at + i] = digits[n - 1 - i];
-    }
-    at + n
+    len
 }
 
 /// Writes one engine event to `session` as the FIX message SPEC §6 prescribes. Events that are
@@ -448,7 +439,7 @@ pub fn write_report(
             let all = event.flags & hayate_core::event::EVENT_FLAG_ALL_SYMBOLS != 0;
             session.send(b"r", now_ns, |e| {
                 e.field(tag::CL_ORD_ID, or_none(event.client_order_id.as_bytes()));
-                let mut buf = [0u8; 32];
+                let mut buf = [0u8; 41];
                 let len = write_pair(&mut buf, out.seq, u64::from(out.index));
                 e.field(tag::ORDER_ID, &buf[..len]);
                 let request_type = if all { b'7' } else { b'1' };
@@ -698,7 +689,7 @@ mod tests {
 
     #[test]
     fn exec_ids_are_seq_dash_index() {
-        let mut buf = [0u8; 32];
+        let mut buf = [0u8; 41];
         let len = write_pair(&mut buf, 18_446_744_073_709_551_615, 7);
         assert_eq!(&buf[..len], b"18446744073709551615-7");
         let len = write_pair(&mut buf, 0, 0);
