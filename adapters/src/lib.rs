@@ -27,6 +27,6 @@ pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod market_data;
-pub mod metrics;
-pub mod net;
+pub(crate) mod metrics;
+pub(crate) mod net;
 pub mod replication;

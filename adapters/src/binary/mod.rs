@@ -4,4 +4,4 @@
 pub mod client;
 pub mod codec;
 pub mod messages;
-pub mod orders;
+pub(crate) mod orders;

@@ -5,6 +5,6 @@
 pub mod codec;
 pub mod dictionary;
 pub mod market_data;
-pub mod orders;
+pub(crate) mod orders;
 pub mod seq_store;
 pub mod session;

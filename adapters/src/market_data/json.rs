@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
 
+use hayate_core::SymbolSpec;
 use hayate_core::market_data::{MarketData, Trade, TradingStatus, Update};
 use hayate_core::units::{Price, Qty, Side, SymbolId};
-use hayate_core::{EngineConfig, SymbolSpec};
 
 use crate::fix::codec::civil_from_days;
 
@@ -254,11 +254,6 @@ pub fn trades_page(
         }
     }
     out.push(']');
-}
-
-/// The spec of `symbol`.
-pub fn spec(engine: &EngineConfig, symbol: SymbolId) -> Option<&SymbolSpec> {
-    engine.symbol(symbol)
 }
 
 #[cfg(test)]

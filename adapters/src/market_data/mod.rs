@@ -22,7 +22,7 @@
 
 mod feed;
 pub mod http;
-pub mod json;
-pub mod request;
+pub(crate) mod json;
+pub(crate) mod request;
 
 pub use feed::{Feed, FeedMetrics, FeedQueries};

@@ -3,10 +3,10 @@
 //! ([`primary`]) and the standby that applies it ([`standby`]); [`role`] is what the node is now,
 //! and [`node`] runs either side inside a gateway, including the promotion.
 
-pub mod handshake;
+pub(crate) mod handshake;
 pub mod node;
 mod peer;
 pub mod primary;
-pub mod protocol;
-pub mod role;
+pub(crate) mod protocol;
+pub(crate) mod role;
 pub mod standby;

@@ -223,6 +223,7 @@ pub struct Records<'a> {
 
 impl<'a> Records<'a> {
     /// The first record's sequence (at least 1).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn first_seq(&self) -> u64 {
         self.first_seq
     }
@@ -234,13 +235,9 @@ impl<'a> Records<'a> {
     }
 
     /// How many records (at least 1, at most [`MAX_RECORDS`]).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn count(&self) -> u32 {
         self.count
-    }
-
-    /// The commands' bytes, `count` × [`COMMAND_LEN`], as carried.
-    pub fn command_bytes(&self) -> &'a [u8] {
-        self.bytes
     }
 
     /// The records in order, as `(sequence, command)`; reads each command from the frame (any
@@ -401,6 +398,7 @@ fn capped_text(text: &str) -> &str {
 
 impl<'a> Message<'a> {
     /// The message's type byte.
+    #[cfg(test)]
     pub fn msg_type(&self) -> u8 {
         match self {
             Message::Hello(_) => msg_type::HELLO,
@@ -413,7 +411,6 @@ impl<'a> Message<'a> {
             Message::EpochNotice(_) => msg_type::EPOCH_NOTICE,
         }
     }
-
     /// Decodes exactly one frame (as cut by [`frame`]), checking all of it: header, length for
     /// the type, magic, text, sequence range and every command.
     pub fn decode(frame: &'a [u8]) -> Result<Message<'a>, DecodeError> {
@@ -625,11 +622,6 @@ impl RecordsWriter {
     /// True when [`push`](RecordsWriter::push) would refuse.
     pub fn is_full(&self) -> bool {
         self.count >= MAX_RECORDS || self.first_seq.checked_add(u64::from(self.count)).is_none()
-    }
-
-    /// The commands pushed so far.
-    pub fn count(&self) -> u32 {
-        self.count
     }
 
     /// The sequence the next pushed command gets.

@@ -185,11 +185,6 @@ impl MarketDataHub {
         self.fix.drop_session(key);
     }
 
-    /// The builder (for `/book` when there is no feed thread, and for tests).
-    pub fn market(&self) -> &MarketData {
-        &self.market
-    }
-
     /// Stops the feed and writes the final snapshot, at the last event received: called once
     /// the pipeline has stopped and every event went through [`MarketDataHub::on_output`].
     pub fn finish(mut self) {
