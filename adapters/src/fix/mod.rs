@@ -1,6 +1,6 @@
 //! FIX 4.4: framing, parsing and encoding ([`codec`]), the data dictionary ([`dictionary`]), the
 //! session layer ([`session`]) with its persisted sequence numbers ([`seq_store`]), and the
-//! mapping of order messages to engine commands and of engine events to reports ([`orders`]).
+//! mapping of order messages to engine commands and of engine events to reports (`orders`).
 
 pub mod codec;
 pub mod dictionary;

@@ -1,6 +1,6 @@
-//! Replication between a primary and its hot standby: the wire protocol ([`protocol`]), where
-//! their journals part ways ([`handshake`]), the primary's server that streams its journal
-//! ([`primary`]) and the standby that applies it ([`standby`]); [`role`] is what the node is now,
+//! Replication between a primary and its hot standby: the wire protocol (`protocol`), where
+//! their journals part ways (`handshake`), the primary's server that streams its journal
+//! ([`primary`]) and the standby that applies it ([`standby`]); `role` is what the node is now,
 //! and [`node`] runs either side inside a gateway, including the promotion.
 
 pub(crate) mod handshake;

@@ -1,4 +1,4 @@
-//! The primary's side: accepts its standby, agrees where it resumes ([`super::handshake`]),
+//! The primary's side: accepts its standby, agrees where it resumes (`super::handshake`),
 //! streams the journal to it through a tailer — catch-up and live are the same loop, so there is
 //! no switch-over to get wrong — and reports the standby's acknowledgements to the replicator
 //! stage through the [`ReplicaLink`].
