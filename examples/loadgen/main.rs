@@ -30,7 +30,7 @@
 //! process: the producer is a `Publisher`, the consumer the `EventReceiver`. `--mode binary` and
 //! `--mode fix` go through a gateway's TCP ports instead (one started in this process, or
 //! `--addr`'s), with `--clients` sessions and a TCP echo round trip measured first as the floor
-//! the order path is compared with; see `support/network.rs`. The recording ([`Recorder`]), the
+//! the order path is compared with; see `network.rs`. The recording ([`Recorder`]), the
 //! schedule ([`Plan`], [`Ticker`]) and the coordinated-omission correction are shared by all modes.
 //!
 //! **Replication.** `--replication none,async,sync` (network modes, gateway started here) runs the
@@ -52,7 +52,7 @@
 //! gateway's ephemeral `ws_listen`) each subscribe to level2, matches, ticker and status of every
 //! configured symbol, and the run waits until each holds its snapshots. One thread reads them
 //! all (non-blocking sockets, `poll`, tungstenite; the machine has two cores, so not a thread per
-//! connection), see `support/feed_subscribers.rs`. Each `l2update` is recorded once the LAST
+//! connection), see `network/feed_subscribers.rs`. Each `l2update` is recorded once the LAST
 //! subscriber has read it: that time minus the update's `time` (the command's receive time at
 //! the gateway), "command received → update on the last subscriber's socket". Each run also
 //! reports messages and bytes received (in total and per subscriber), sequence gaps, dropped
@@ -73,11 +73,7 @@
 //! inside the demo's 10% price band once trades at the sell price have moved its reference;
 //! prices that would not are refused up front rather than measured as `PRICE_BAND` refusals.
 
-#[path = "support/feed_subscribers.rs"]
-mod feed_subscribers;
-#[path = "support/flow.rs"]
 mod flow;
-#[path = "support/network.rs"]
 mod network;
 
 use std::fmt::Write as _;

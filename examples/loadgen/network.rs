@@ -37,6 +37,8 @@
 //! link and says loudly if a synchronous primary was degraded (it did not wait: not a sync
 //! figure) or the standby disconnected.
 
+mod feed_subscribers;
+
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -65,11 +67,11 @@ use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::feed_subscribers::{Fleet, FleetReport};
 use super::{
     Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Replication, Ticker, group, hgrm_path,
     is_empty_dir, percentiles_line, print_event_counts, print_timeline, write_hgrm,
 };
+use feed_subscribers::{Fleet, FleetReport};
 
 /// How long the set-up steps (connect, logon) may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
