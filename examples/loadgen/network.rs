@@ -67,10 +67,12 @@ use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::{
-    Args, Clock, HIGHEST_NS, Mode, NS_PER_S, Plan, Recorder, Replication, Ticker, group, hgrm_path,
-    is_empty_dir, percentiles_line, print_event_counts, print_timeline, write_hgrm,
+use crate::recorder::{HIGHEST_NS, Recorder};
+use crate::report::{
+    group, hgrm_path, percentiles_line, print_event_counts, print_timeline, write_hgrm,
 };
+use crate::schedule::{Clock, NS_PER_S, Plan, Ticker};
+use crate::{Args, Mode, Replication, is_empty_dir};
 use feed_subscribers::{Fleet, FleetReport};
 
 /// How long the set-up steps (connect, logon) may take.
