@@ -14,7 +14,8 @@ use crate::flow::{Flow, FlowCounts};
 use crate::producer::{ProducerStats, run_producer};
 use crate::recorder::Recorder;
 use crate::report::{
-    group, hgrm_path, percentiles_line, print_event_counts, print_timeline, write_hgrm,
+    Words, group, hgrm_path, percentiles_line, print_event_counts, print_throughput,
+    print_timeline, save_hgrm,
 };
 use crate::schedule::{Clock, Plan};
 use crate::{Args, is_empty_dir};
@@ -263,38 +264,18 @@ fn report(args: &Args, plan: &Plan, result: RunResult) -> Result<(), String> {
         initial_commands,
         data_dir,
     } = result;
-    let offered = plan.rate as f64;
-    let window = plan.window_s();
-    let achieved = recorder.completed_in_window as f64 / window;
-    let ratio = achieved / offered;
-
     let abandoned = recorder.charge_never_sent(producer.abandoned);
     let h = &recorder.histogram;
 
     println!();
     println!("results");
-    println!("  offered        {} commands/s", group(plan.rate));
-    println!(
-        "  achieved       {} commands/s ({:.1}% of offered): {} commands completed during the {:.3} s window",
-        group(achieved.round() as u64),
-        ratio * 100.0,
-        group(recorder.completed_in_window),
-        window
-    );
-    if ratio < 0.95 || abandoned > 0 {
-        println!(
-            "  !! THE PIPELINE DID NOT KEEP UP with {} commands/s: it completed {:.1}% of the offered rate.",
-            group(plan.rate),
-            ratio * 100.0
-        );
-        println!(
-            "  !! The latencies below grow with the backlog; they describe an overloaded system, not its latency at this rate."
-        );
-    }
-    let tail_ms = recorder
-        .last_measured_ns
-        .saturating_sub(plan.window_end_ns()) as f64
-        / 1e6;
+    let words = Words {
+        unit: "commands",
+        done: "completed",
+        system: "PIPELINE",
+    };
+    print_throughput(plan, &recorder, &words, abandoned > 0);
+    let tail_ms = recorder.tail_ms();
     println!(
         "  measured       {} commands recorded ({} completed{}), last one completed {:.1} ms after the window closed",
         group(h.len()),
@@ -355,9 +336,7 @@ fn report(args: &Args, plan: &Plan, result: RunResult) -> Result<(), String> {
     }
 
     let path = hgrm_path(args);
-    let mut text = String::new();
-    write_hgrm(h, 1e3, &mut text).map_err(|e| format!("formatting the .hgrm: {e}"))?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    save_hgrm(h, &path)?;
     println!("  hgrm           {} (values in µs)", path.display());
     Ok(())
 }

@@ -96,6 +96,20 @@ impl Recorder {
         count
     }
 
+    /// Commands completed while the measurement window was open, per second, and that rate as a
+    /// share of the offered rate.
+    pub(crate) fn achieved(&self) -> (f64, f64) {
+        let achieved = self.completed_in_window as f64 / self.plan.window_s();
+        (achieved, achieved / self.plan.rate as f64)
+    }
+
+    /// How long after the measurement window closed the last measured command completed, in ms.
+    pub(crate) fn tail_ms(&self) -> f64 {
+        self.last_measured_ns
+            .saturating_sub(self.plan.window_end_ns()) as f64
+            / 1e6
+    }
+
     pub(crate) fn count(&self, kind: EventKind) -> u64 {
         self.events[kind as usize & 31].iter().sum()
     }

@@ -3,7 +3,7 @@
 //! reason, and thousands separators.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hayate::{EventKind, Reason};
 use hdrhistogram::Histogram;
@@ -11,6 +11,57 @@ use hdrhistogram::Histogram;
 use crate::Args;
 use crate::recorder::Recorder;
 use crate::schedule::{NS_PER_S, Plan};
+
+/// How a mode names what it sends, what becomes of it and what takes it, in the lines both modes
+/// print alike.
+pub(crate) struct Words {
+    /// What is sent: "commands", "orders".
+    pub(crate) unit: &'static str,
+    /// What the first reply makes of it: "completed", "acknowledged".
+    pub(crate) done: &'static str,
+    /// What takes it: "PIPELINE", "GATEWAY".
+    pub(crate) system: &'static str,
+}
+
+/// The offered and the achieved rate, and a loud warning when the system did not keep up: under
+/// 95% of the offered rate, or `unfinished` (some measured commands were charged at a lower
+/// bound). Returns whether it warned.
+pub(crate) fn print_throughput(
+    plan: &Plan,
+    recorder: &Recorder,
+    words: &Words,
+    unfinished: bool,
+) -> bool {
+    let Words { unit, done, system } = words;
+    let (achieved, ratio) = recorder.achieved();
+    println!("  offered        {} {unit}/s", group(plan.rate));
+    println!(
+        "  achieved       {} {unit}/s ({:.1}% of offered): {} {unit} {done} during the {:.3} s window",
+        group(achieved.round() as u64),
+        ratio * 100.0,
+        group(recorder.completed_in_window),
+        plan.window_s()
+    );
+    let overloaded = ratio < 0.95 || unfinished;
+    if overloaded {
+        println!(
+            "  !! THE {system} DID NOT KEEP UP with {} {unit}/s: it {done} {:.1}% of the offered rate.",
+            group(plan.rate),
+            ratio * 100.0
+        );
+        println!(
+            "  !! The latencies below grow with the backlog; they describe an overloaded system, not its latency at this rate."
+        );
+    }
+    overloaded
+}
+
+/// Writes `h` (nanoseconds) to `path` as an `.hgrm` in µs.
+pub(crate) fn save_hgrm(h: &Histogram<u64>, path: &Path) -> Result<(), String> {
+    let mut text = String::new();
+    write_hgrm(h, 1e3, &mut text).map_err(|e| format!("formatting the .hgrm: {e}"))?;
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
 
 pub(crate) fn hgrm_path(args: &Args) -> PathBuf {
     args.hgrm
@@ -99,7 +150,7 @@ pub(crate) fn print_event_counts(recorder: &Recorder) {
 
 /// The percentile distribution in HdrHistogram's text format (`outputPercentileDistribution`,
 /// 5 ticks per half distance), values divided by `scale`.
-pub(crate) fn write_hgrm(h: &Histogram<u64>, scale: f64, out: &mut String) -> std::fmt::Result {
+fn write_hgrm(h: &Histogram<u64>, scale: f64, out: &mut String) -> std::fmt::Result {
     writeln!(
         out,
         "{:>12} {:>14} {:>10} {:>14}\n",

@@ -15,7 +15,8 @@ use super::market_data::print_market_data_comparison;
 use super::replication::{LinkWatch, report_link, report_standby};
 use super::{OrderSpec, Outcome, Target};
 use crate::report::{
-    group, hgrm_path, percentiles_line, print_event_counts, print_timeline, write_hgrm,
+    Words, group, hgrm_path, percentiles_line, print_event_counts, print_throughput,
+    print_timeline, save_hgrm,
 };
 use crate::schedule::Plan;
 use crate::{Args, Mode, Replication};
@@ -157,10 +158,7 @@ pub(super) fn report(
         acks,
         ..
     } = ledger;
-    let offered = plan.rate as f64;
-    let window = plan.window_s();
-    let achieved = recorder.completed_in_window as f64 / window;
-    let ratio = achieved / offered;
+    let (achieved, _) = recorder.achieved();
     let abandoned = recorder.charge_never_sent(stats.abandoned);
     let unanswered = stats.unanswered.map_or(0, |(n, _)| n);
     let compare = args.replication != [Replication::None];
@@ -182,30 +180,16 @@ pub(super) fn report(
         );
         println!("  echo (µs):     {}", percentiles_line(&echo.histogram));
     }
-    println!("  offered        {} orders/s", group(plan.rate));
-    println!(
-        "  achieved       {} orders/s ({:.1}% of offered): {} orders acknowledged during the {:.3} s window",
-        group(achieved.round() as u64),
-        ratio * 100.0,
-        group(recorder.completed_in_window),
-        window
-    );
-    if ratio < 0.95 || abandoned > 0 || unanswered > 0 {
+    let words = Words {
+        unit: "orders",
+        done: "acknowledged",
+        system: "GATEWAY",
+    };
+    if print_throughput(plan, &recorder, &words, abandoned > 0 || unanswered > 0) {
         warnings.push("did not keep up".to_owned());
-        println!(
-            "  !! THE GATEWAY DID NOT KEEP UP with {} orders/s: it acknowledged {:.1}% of the offered rate.",
-            group(plan.rate),
-            ratio * 100.0
-        );
-        println!(
-            "  !! The latencies below grow with the backlog; they describe an overloaded system, not its latency at this rate."
-        );
     }
     let h = &recorder.histogram;
-    let tail_ms = recorder
-        .last_measured_ns
-        .saturating_sub(plan.window_end_ns()) as f64
-        / 1e6;
+    let tail_ms = recorder.tail_ms();
     let mut lower_bounds = String::new();
     if abandoned > 0 {
         lower_bounds.push_str(&format!(", {} NEVER SENT", group(abandoned)));
@@ -304,9 +288,7 @@ pub(super) fn report(
     }
 
     let path = hgrm_for(args, setting);
-    let mut text = String::new();
-    write_hgrm(h, 1e3, &mut text).map_err(|e| format!("formatting the .hgrm: {e}"))?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    save_hgrm(h, &path)?;
     println!(
         "  hgrm           {} (order→ack, values in µs)",
         path.display()
