@@ -1,0 +1,295 @@
+//! The load generator's network modes (`--mode binary`, `--mode fix`): the same open-loop
+//! schedule as in-process, sent over `--clients` TCP sessions of a gateway, with a plain TCP echo
+//! round trip measured first as the floor the order path is judged against.
+//!
+//! **One thread.** On a small machine every core the generator takes is one the gateway's
+//! threads lose, so a single thread both sends and receives: the sockets are non-blocking, and
+//! when there is nothing to send or read it sleeps in `ppoll` until a reply arrives or the next
+//! order is due. (mio is not a dependency of the examples, and `ppoll` gives a nanosecond timeout
+//! where `poll` and `epoll_wait` round to milliseconds.) The thread's timer slack is set to 1 ns
+//! so those wake-ups are punctual rather than batched by the kernel's default 50 µs slack.
+//!
+//! **Matching replies without a map.** Order `i` of the schedule goes to session `i mod N` with
+//! ClOrdID `i` in decimal. Its scheduled time is `Plan::due_ns(i)`, so a reply's ClOrdID alone
+//! says when its order was due: nothing is stored per order but one bit (acknowledged or not),
+//! which also catches duplicates and, at the end, tells which orders were never answered.
+//!
+//! **The flow.** Limit IOC orders of `--qty` that never trade: buys at `--buy-price`, sells at
+//! `--sell-price`, alternating in each session. An IOC that finds nothing to match is accepted and
+//! at once cancelled (`IOC_REMAINDER`), so the book stays empty and no account nears
+//! `max_open_orders`, however long the run. The measured latency is from the scheduled send time
+//! to the order's first report (binary: the Report with index 0; FIX: the ExecutionReport New or
+//! Rejected), which crosses the gateway's socket handling, the journal and the matcher twice.
+//!
+//! **Replication.** With `--replication` listing more than `none`, every listed setting gets the
+//! same schedule against a fresh gateway, one setting after another: for `async` and `sync` a
+//! primary (`[replication] role = "primary"`, listening on an ephemeral loopback port) and a
+//! standby following it, each with its own data directory and ephemeral ports. The run waits
+//! (at most `LINK_TIMEOUT`) until the standby is connected and has caught up with the deposits,
+//! then warms up and measures; the driver samples the primary's link every `PROBE_NS` during the
+//! measured window. After the last reply it waits (bounded) for the standby to acknowledge
+//! everything, stops the primary, then the standby, and checks that both processed the same
+//! sequence to the same digest.
+//!
+//! Both nodes get the same `[replication]` section apart from their role, with the defaults a
+//! user gets (`on_standby_loss = "degrade"`): a sync primary starts degraded and waits for its
+//! standby from the first batch after the standby has caught up. The report checks the sampled
+//! link and says loudly if a synchronous primary was degraded (it did not wait: not a sync
+//! figure) or the standby disconnected.
+//!
+//! **Layout.** This file runs the settings one after another ([`run`]); `network/gateways.rs`
+//! starts and stops the gateways this process runs (and names the traders), `replication.rs`
+//! waits for and watches a standby, `echo.rs` measures the floor, `session.rs` with `binary.rs`
+//! and `fix.rs` holds the client sessions, `driver.rs` the one thread that sends and reads,
+//! `sleep.rs` its `ppoll`, `report.rs` the results, `cpu.rs` the per-thread CPU line, `maker.rs`
+//! the `--trade-every` maker, and `market_data.rs` with `feed_subscribers.rs` the
+//! `--ws-subscribers` runs.
+
+mod binary;
+mod cpu;
+mod driver;
+mod echo;
+mod feed_subscribers;
+mod fix;
+mod gateways;
+mod maker;
+mod market_data;
+mod replication;
+mod report;
+mod session;
+mod sleep;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hayate::adapters::clock::unix_ns;
+use hayate::adapters::gateway::Gateway;
+use hdrhistogram::Histogram;
+use rust_decimal::Decimal;
+
+use crate::schedule::{Clock, Plan};
+use crate::{Args, Replication};
+use cpu::{print_thread_cpu, thread_cpu};
+use driver::{Ledger, drive};
+use echo::echo_floor;
+use feed_subscribers::Fleet;
+use gateways::{Credentials, OwnGateway, own_gateway, remote_target, stop_own};
+use maker::{Maker, check_trading_prices, place_maker};
+use market_data::{configured_symbols, report_market_data};
+use replication::{LinkWatch, await_link};
+use report::{print_comparison, print_configuration, print_gateway, report};
+use session::Session;
+use sleep::set_timer_slack;
+
+/// How long the set-up steps (connect, logon) may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every session sends.
+struct OrderSpec {
+    symbol: String,
+    buy: Decimal,
+    sell: Decimal,
+    qty: Decimal,
+}
+
+/// The gateway the sessions talk to.
+struct Target {
+    addr: SocketAddr,
+    users: Vec<Credentials>,
+    target_comp_id: String,
+    /// Set when this process started the gateway.
+    own: Option<OwnGateway>,
+}
+
+/// One setting's figures, for the comparison after the last one.
+struct Outcome {
+    setting: Replication,
+    histogram: Histogram<u64>,
+    achieved: f64,
+    /// What makes the figures suspect, if anything.
+    warnings: Vec<String>,
+    /// `--ws-subscribers` runs: the subscribers, and command received → update on the last one.
+    market_data: Option<(u64, Histogram<u64>)>,
+}
+
+/// The network modes, start to finish: every `--replication` setting in turn.
+pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
+    let spec = OrderSpec {
+        symbol: args.symbol.clone(),
+        buy: args.buy_price.normalize(),
+        sell: args.sell_price.normalize(),
+        qty: args.qty.normalize(),
+    };
+    if spec.buy >= spec.sell {
+        return Err("--buy-price must be below --sell-price, or the orders would trade".into());
+    }
+    if args.trade_every > 0 {
+        check_trading_prices(args, &spec)?;
+    }
+    set_timer_slack();
+    // Each run: a replication setting, or (market-data runs) a number of WebSocket subscribers.
+    let runs: Vec<(Replication, Option<u64>)> = if args.ws_subscribers.is_empty() {
+        args.replication.iter().map(|&r| (r, None)).collect()
+    } else {
+        if args.replication != [Replication::None] || args.addr.is_some() {
+            return Err(
+                "--ws-subscribers measures a lone gateway started here (no --replication, no --addr)"
+                    .into(),
+            );
+        }
+        args.ws_subscribers
+            .iter()
+            .map(|&n| (Replication::None, Some(n)))
+            .collect()
+    };
+    let compare = runs.len() > 1;
+    let mut echo = None;
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for (n, &(setting, subscribers)) in runs.iter().enumerate() {
+        let mut target = match &args.addr {
+            Some(addr) => remote_target(args, addr)?,
+            None => own_gateway(args, setting, subscribers)?,
+        };
+        if n == 0 {
+            print_configuration(args, plan, &target, &spec);
+        }
+        if compare {
+            println!();
+            match subscribers {
+                Some(count) => println!("── {count} WebSocket subscribers ──"),
+                None => println!("── replication {} ──", setting.name()),
+            }
+            print_gateway(args, &target);
+        }
+        // The resting sell that every `--trade-every`-th order takes one lot from.
+        let maker = match (&mut target.own, args.trade_every) {
+            (Some(own), k) if k > 0 => {
+                let maker = place_maker(&own.gateway, &spec)?;
+                own.initial_commands += 1;
+                Some(maker)
+            }
+            _ => None,
+        };
+        let measure_from = Arc::new(AtomicU64::new(u64::MAX));
+        let fleet = match (subscribers, &target.own) {
+            (Some(count), Some(own)) if count > 0 => {
+                let ws = own
+                    .gateway
+                    .addrs()
+                    .ws
+                    .ok_or("the gateway has no WebSocket feed")?;
+                let started = Instant::now();
+                let products = configured_symbols();
+                let fleet = Fleet::start(ws, count, &products, Arc::clone(&measure_from))?;
+                println!(
+                    "  subscribers    {count} WebSocket connections to ws://{ws}, each on level2, matches, ticker, status of {} ({:.1} s to connect and hold every snapshot)",
+                    products.join(", "),
+                    started.elapsed().as_secs_f64()
+                );
+                Some(fleet)
+            }
+            _ => None,
+        };
+        let pair = target
+            .own
+            .as_ref()
+            .and_then(|own| own.standby.as_ref().map(|standby| (own, standby)));
+        if let Some((own, standby)) = pair {
+            let took = await_link(&own.gateway, &standby.gateway)?;
+            println!(
+                "  link           standby connected and caught up with the {} deposits after {:.1} ms",
+                own.initial_commands,
+                took.as_secs_f64() * 1e3
+            );
+            let _ = std::io::stdout().flush();
+        }
+
+        if n == 0 && args.echo_seconds > 0.0 {
+            echo = Some(echo_floor(args.echo_seconds, args.rate)?);
+        }
+
+        let mut sessions = Vec::with_capacity(args.clients as usize);
+        for index in 0..args.clients as usize {
+            let user = &target.users[index % target.users.len()];
+            let session = Session::connect(args.mode, index, &target, user, &spec)
+                .map_err(|e| format!("session {index} ({}): {e}", user.username))?;
+            sessions.push(session);
+        }
+        let clock = Clock {
+            start: std::time::Instant::now(),
+        };
+        // The gateway stamps commands with its wall clock: updates of commands received from
+        // the measured window's start on are recorded.
+        measure_from.store(unix_ns() + plan.window.0, Ordering::Relaxed);
+        let mut ledger = Ledger::new(*plan, sessions.len() as u64)?;
+        let mut watch = LinkWatch::default();
+        {
+            let primary = target
+                .own
+                .as_ref()
+                .filter(|own| own.standby.is_some())
+                .map(|own| &own.gateway);
+            let mut probe = |now: u64| match primary {
+                Some(primary) if plan.is_measured(now) => {
+                    watch.sample(primary.replication_status());
+                }
+                _ => {}
+            };
+            let cpu_before = (Instant::now(), thread_cpu());
+            drive(
+                &mut sessions,
+                &mut ledger,
+                clock,
+                args.trade_every,
+                &mut probe,
+            );
+            print_thread_cpu(cpu_before);
+            watch.end = primary.and_then(Gateway::replication_status);
+        }
+        let fleet_report = fleet.map(Fleet::finish).transpose()?;
+        let feed = target.own.as_ref().map(|own| {
+            let m = own.gateway.feed_metrics();
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            (
+                load(&m.updates),
+                load(&m.encodes),
+                load(&m.encoded_bytes),
+                load(&m.messages_sent),
+                m.slow_disconnects(),
+            )
+        });
+        for session in &mut sessions {
+            session.log_out();
+        }
+        drop(sessions);
+        if let Some(fills) = maker.map(Maker::finish) {
+            println!("  maker          {fills} fills of its resting sell read by its session");
+        }
+        let stopped = target.own.take().map(stop_own);
+        let link = stopped
+            .as_ref()
+            .is_some_and(|s| s.standby.is_some())
+            .then_some(watch);
+        let mut outcome = report(
+            args,
+            plan,
+            setting,
+            ledger,
+            echo.as_ref().map(|e| (e, n == 0)),
+            stopped,
+            link,
+        )?;
+        if let Some(count) = subscribers {
+            let latency = report_market_data(count, fleet_report, feed, &mut outcome.warnings)?;
+            outcome.market_data = Some((count, latency));
+        }
+        outcomes.push(outcome);
+    }
+    if compare {
+        print_comparison(args, plan, &outcomes);
+    }
+    Ok(())
+}
