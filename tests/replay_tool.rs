@@ -1,4 +1,4 @@
-//! The operator's journal tool (`examples/replay.rs`) run as a real process, the way an operator
+//! The operator's journal tool (`examples/replay/`) run as a real process, the way an operator
 //! runs it: on a journal it generated, then on the same journal damaged, exported and truncated.
 //!
 //! The tool is the example binary built next to this test (`target/<profile>/examples/replay`);

@@ -324,23 +324,13 @@ impl Flow {
 
     /// A fresh ClOrdID: `prefix` and a decimal counter, written without allocating.
     fn client_id(&mut self, prefix: u8) -> ClientOrderId {
-        let mut n = self.next_client_id;
+        let n = self.next_client_id;
         self.next_client_id += 1;
-        let mut digits = [0u8; 20];
-        let mut len = 0;
-        loop {
-            digits[len] = b'0' + (n % 10) as u8;
-            len += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
         let mut id = [0u8; 32];
         id[0] = prefix;
-        for (slot, digit) in id[1..=len].iter_mut().zip(digits[..len].iter().rev()) {
-            *slot = *digit;
-        }
+        id[1..=digits.len()].copy_from_slice(digits);
         ClientOrderId(id)
     }
 

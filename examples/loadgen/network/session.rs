@@ -113,8 +113,8 @@ impl Session {
     /// Appends order `i` to the outbound bytes.
     #[inline]
     pub(super) fn encode_order(&mut self, i: u64, buy: bool, cross: bool, unix_ns: u64) {
-        let mut digits = [0u8; 20];
-        let id = write_digits(i, &mut digits);
+        let mut digits = itoa::Buffer::new();
+        let id = digits.format(i).as_bytes();
         match &mut self.wire {
             Wire::Binary(wire) => wire.encode_order(id, buy, cross, &mut self.out),
             Wire::Fix(wire) => wire.encode_order(id, buy, cross, unix_ns, &mut self.out),
@@ -216,19 +216,6 @@ impl Session {
             .set_write_timeout(Some(Duration::from_millis(500)));
         let _ = self.stream.write_all(&self.out[self.written..]);
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-/// `n` in decimal at the end of `buf`.
-fn write_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[at..];
-        }
     }
 }
 
