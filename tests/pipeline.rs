@@ -302,10 +302,7 @@ fn a_pipeline_configured_from_toml_uses_its_journal_and_deposits() {
         &format!("dir = {:?}", data.path().display().to_string()),
     );
     let config = ExchangeConfig::from_toml_str(&text, "test.toml").expect("config");
-    let (pipeline, mut events, report) =
-        hayate::pipeline::PipelineBuilder::configured(config.core())
-            .start()
-            .expect("start");
+    let (pipeline, mut events, report) = config.core().pipeline_builder().start().expect("start");
     assert_eq!(report.last_seq, 0);
     let deposits = config.initial_deposits().len() as u64;
     let stopper = std::thread::spawn(move || pipeline.stop());

@@ -26,7 +26,7 @@ use hayate_core::Engine;
 use hayate_core::command::Command;
 use hayate_core::market_data;
 use hayate_core::pipeline::{
-    self, EventReceiver, Monitor, Pipeline, PipelineBuilder, PipelineError, ReplicaLink, StopReport,
+    self, EventReceiver, Monitor, Pipeline, PipelineError, ReplicaLink, StopReport,
 };
 use hayate_core::recovery::RecoveryReport;
 
@@ -139,7 +139,7 @@ impl Gateway {
             link.set_active(!standby);
             link
         });
-        let mut builder = PipelineBuilder::configured(config.core()).output_wakeup(move || {
+        let mut builder = config.core().pipeline_builder().output_wakeup(move || {
             let _ = wake.wake();
         });
         if standby {

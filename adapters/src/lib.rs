@@ -22,10 +22,12 @@ pub mod binary;
 pub mod clock;
 pub mod config;
 pub mod fix;
+pub(crate) mod framing;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod gateway;
 pub mod http;
+pub(crate) mod limits;
 pub mod market_data;
 pub(crate) mod metrics;
 pub(crate) mod net;

@@ -18,6 +18,16 @@ use crate::event::Event;
 use crate::fields::SnapshotError;
 use crate::units::{AccountId, SymbolId};
 
+/// Where a node on `data_dir` keeps its journal segments.
+pub fn journal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
+}
+
+/// Where a node on `data_dir` keeps its engine snapshots.
+pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("snapshots")
+}
+
 /// What recovery found and did.
 #[derive(Debug, Default)]
 pub struct RecoveryReport {
@@ -233,14 +243,11 @@ pub fn drop_after(
 ) -> Result<DroppedTail, RecoveryError> {
     let mut dropped = DroppedTail::default();
     if last_seq > keep_through {
-        let report = hayate_journal::repair::truncate_after(
-            crate::pipeline::journal_dir(data_dir),
-            keep_through,
-        )?;
+        let report = hayate_journal::repair::truncate_after(journal_dir(data_dir), keep_through)?;
         dropped.records = last_seq - keep_through;
         dropped.segments = report.deleted_segments.len();
     }
-    for (seq, path) in snapshot_file::list_snapshots(crate::pipeline::snapshot_dir(data_dir))? {
+    for (seq, path) in snapshot_file::list_snapshots(snapshot_dir(data_dir))? {
         if seq > keep_through {
             std::fs::remove_file(&path).map_err(|source| SnapshotFileError::Io {
                 op: "delete a snapshot taken after the kept sequence",

@@ -141,6 +141,17 @@ wire_enum! {
     }
 }
 
+impl SelfTradePrevention {
+    /// Decodes a command's `stp` byte, where 0 (not given) means the default,
+    /// [`SelfTradePrevention::DecrementCancel`].
+    pub fn from_command_byte(v: u8) -> Option<SelfTradePrevention> {
+        match v {
+            0 => Some(SelfTradePrevention::DecrementCancel),
+            v => SelfTradePrevention::from_u8(v),
+        }
+    }
+}
+
 /// A client order id (FIX ClOrdID): up to 32 bytes, zero-padded. Empty means "none given".
 ///
 /// Zero padding rather than a length byte keeps the field 32 bytes and the POD layouts aligned;
@@ -210,7 +221,7 @@ impl std::fmt::Display for ClientOrderId {
 
 #[cfg(test)]
 mod tests {
-    use super::ClientOrderId;
+    use super::{ClientOrderId, SelfTradePrevention, Side, TimeInForce};
 
     #[test]
     fn client_order_id_well_formedness() {
@@ -227,5 +238,33 @@ mod tests {
         let mut leading = ClientOrderId::EMPTY;
         leading.0[1] = b'c';
         assert!(!leading.is_well_formed(), "empty first byte");
+    }
+
+    #[test]
+    fn wire_bytes_decode_to_their_variants_and_nothing_else() {
+        for v in 0..=u8::MAX {
+            if let Some(side) = Side::from_u8(v) {
+                assert_eq!(side as u8, v);
+            }
+            if let Some(tif) = TimeInForce::from_u8(v) {
+                assert_eq!(tif as u8, v);
+            }
+            if let Some(stp) = SelfTradePrevention::from_u8(v) {
+                assert_eq!(stp as u8, v);
+            }
+        }
+        assert_eq!(Side::from_u8(0), None);
+        assert_eq!(
+            TimeInForce::from_u8(2),
+            None,
+            "FIX's 2 (at the opening) is not supported"
+        );
+        // A command that names no STP mode gets the default; a snapshot never holds 0.
+        assert_eq!(
+            SelfTradePrevention::from_command_byte(0),
+            Some(SelfTradePrevention::DecrementCancel)
+        );
+        assert_eq!(SelfTradePrevention::from_u8(0), None);
+        assert_eq!(SelfTradePrevention::from_command_byte(5), None);
     }
 }

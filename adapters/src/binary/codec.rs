@@ -13,7 +13,7 @@ pub const HEADER_LEN: usize = 4;
 /// The protocol version every header carries.
 pub const VERSION: u8 = 1;
 
-pub use crate::net::framing::Framing;
+pub use crate::framing::Framing;
 
 /// Finds the first message in `buf`.
 ///
@@ -24,7 +24,7 @@ pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
         return Framing::Incomplete;
     };
     let declared = usize::from(u16::from_le_bytes([lo, hi]));
-    crate::net::framing::judge(declared, buf.len(), HEADER_LEN, max_message_size)
+    crate::framing::judge(declared, buf.len(), HEADER_LEN, max_message_size)
 }
 
 /// A message header.

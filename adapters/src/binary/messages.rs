@@ -366,7 +366,7 @@ impl NewOrder {
 
     /// The decoded self-trade prevention mode (0 is the default).
     pub fn stp(&self) -> Option<SelfTradePrevention> {
-        SelfTradePrevention::from_u8(self.stp)
+        SelfTradePrevention::from_command_byte(self.stp)
     }
 
     /// The decoded post-only flag.

@@ -263,7 +263,7 @@ impl ExchangeConfig {
     }
 
     /// The core's part (engine, journal, pipeline, deposits), for
-    /// [`PipelineBuilder::configured`](hayate_core::pipeline::PipelineBuilder::configured).
+    /// [`CoreConfig::pipeline_builder`].
     pub fn core(&self) -> &CoreConfig {
         &self.core
     }

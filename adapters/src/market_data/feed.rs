@@ -32,7 +32,7 @@ use hayate_core::units::SymbolId;
 use super::request::{self, Channel};
 use super::{http, json};
 use crate::clock::unix_ns;
-use crate::net::limits::{Admission, ConnectionCaps, TokenBucket};
+use crate::limits::{Admission, ConnectionCaps, TokenBucket};
 
 const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);

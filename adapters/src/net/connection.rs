@@ -87,7 +87,7 @@ impl Conn {
 
     /// Writes what is queued; `Ok(true)` when everything went out.
     pub fn flush(&mut self) -> io::Result<bool> {
-        crate::net::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
+        crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
     }
 
     /// Bytes queued and not yet sent.

@@ -1,8 +1,6 @@
-//! Sockets: the gateway's mio event loop ([`server`]), connection buffers, length-prefixed
-//! framing ([`framing`]), and the edge limits ([`limits`]) that keep one client from hurting the
-//! others.
+//! Sockets: the gateway's mio event loop ([`server`]) and its connection buffers. Framing and
+//! the edge limits are shared with the feed and replication, so they sit beside this module
+//! ([`crate::framing`], [`crate::limits`]), not in it.
 
 mod connection;
-pub mod framing;
-pub mod limits;
 pub mod server;

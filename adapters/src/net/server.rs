@@ -39,12 +39,12 @@ pub use market_data::{MarketDataHub, MarketSnapshots};
 use client::{CancelScope, Client, Protocol};
 
 use super::connection::{Conn, ReadOutcome};
-use super::limits::{ConnectionCaps, TokenBucket};
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming};
 use crate::binary::messages::{RejectCode, ServerMessage};
 use crate::clock::unix_ns;
 use crate::fix::codec::{self as fix_codec, Framing as FixFraming};
 use crate::fix::session::{FixSession, Inbound};
+use crate::limits::{ConnectionCaps, TokenBucket};
 use crate::metrics::{ExchangeState, GatewayMetrics};
 use crate::replication::role::NodeRole;
 

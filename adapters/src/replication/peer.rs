@@ -156,7 +156,7 @@ impl Peer {
 
     /// Writes what the socket takes now; `Ok(true)` when the queue is empty.
     pub(crate) fn flush(&mut self) -> io::Result<bool> {
-        crate::net::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
+        crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
     }
 
     /// Flushes, waiting (bounded) until everything is written (handshake answers).

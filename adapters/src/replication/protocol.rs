@@ -72,7 +72,7 @@ pub mod msg_type {
     pub const EPOCH_NOTICE: u8 = 0x08;
 }
 
-pub use crate::net::framing::Framing;
+pub use crate::framing::Framing;
 
 /// Finds the first frame in `buf`.
 ///
@@ -82,7 +82,7 @@ pub fn frame(buf: &[u8]) -> Framing {
     let Some(length) = buf.first_chunk::<4>() else {
         return Framing::Incomplete;
     };
-    crate::net::framing::judge(declared_len(*length), buf.len(), HEADER_LEN, MAX_FRAME)
+    crate::framing::judge(declared_len(*length), buf.len(), HEADER_LEN, MAX_FRAME)
 }
 
 /// The header's length field as a `usize`; saturating so that a 16-bit host still sees an

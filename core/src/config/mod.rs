@@ -52,7 +52,7 @@ use serde::Deserialize;
 
 use crate::command::Command;
 use crate::engine::EngineConfig;
-use crate::pipeline::{JournalConfig, PipelineConfig};
+use crate::pipeline::{JournalConfig, PipelineBuilder, PipelineConfig};
 use crate::units::AccountId;
 
 mod data_path;
@@ -225,6 +225,27 @@ impl CoreConfig {
             &[],
             EngineConfig::DEFAULT_MAX_OPEN_ORDERS,
         )
+    }
+
+    /// A pipeline builder set up from this configuration: the engine, `[journal]` (directory,
+    /// segment size, flush policy, snapshots), `[pipeline]` (rings, wait strategy, pins, stop
+    /// snapshot) and the `[[deposits]]` as initial commands.
+    pub fn pipeline_builder(&self) -> PipelineBuilder {
+        let journal = &self.journal;
+        let pipeline = &self.pipeline;
+        crate::pipeline::Pipeline::builder(self.engine.clone(), journal.dir.clone())
+            .journal_options(hayate_journal::JournalOptions {
+                segment_size: journal.segment_size,
+                flush_policy: journal.fsync,
+                first_seq: 1,
+            })
+            .input_ring(pipeline.input_ring)
+            .output_ring(pipeline.output_ring)
+            .wait(pipeline.wait)
+            .pins(pipeline.pins)
+            .snapshot_on_stop(pipeline.snapshot_on_stop)
+            .snapshots(journal.snapshot_every, journal.keep_snapshots)
+            .initial_commands(self.deposits.clone())
     }
 
     /// Reads and validates the file at `path` (see [`CoreConfig::from_toml_str`]).

@@ -58,7 +58,7 @@ impl State {
             Side::from_u8(cmd.side),
             OrderType::from_u8(cmd.order_type),
             TimeInForce::from_u8(cmd.time_in_force),
-            SelfTradePrevention::from_u8(cmd.stp),
+            SelfTradePrevention::from_command_byte(cmd.stp),
         ) else {
             return Err(Reason::InvalidOrder);
         };
@@ -172,8 +172,8 @@ impl State {
         // Validated in `admit`; the fallbacks are unreachable.
         let side = Side::from_u8(cmd.side).unwrap_or(Side::Buy);
         let order_type = OrderType::from_u8(cmd.order_type).unwrap_or(OrderType::Limit);
-        let stp =
-            SelfTradePrevention::from_u8(cmd.stp).unwrap_or(SelfTradePrevention::DecrementCancel);
+        let stp = SelfTradePrevention::from_command_byte(cmd.stp)
+            .unwrap_or(SelfTradePrevention::DecrementCancel);
         let reserved = self
             .accounts
             .reserve(account, admitted.hold_asset, admitted.hold);

@@ -17,7 +17,6 @@ use super::wait::Wait;
 use super::wakeup::OutputWakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
-use crate::config::CoreConfig;
 use crate::engine::EngineConfig;
 use crate::event::Event;
 use crate::recovery::{self, RecoveryReport};
@@ -81,27 +80,6 @@ impl PipelineBuilder {
             wakeup: None,
             replica: None,
         }
-    }
-
-    /// A builder set up from the configuration's core part: the engine, `[journal]` (directory,
-    /// segment size, flush policy, snapshots), `[pipeline]` (rings, wait strategy, pins, stop
-    /// snapshot) and the `[[deposits]]` as initial commands.
-    pub fn configured(config: &CoreConfig) -> PipelineBuilder {
-        let journal = &config.journal;
-        let pipeline = &config.pipeline;
-        PipelineBuilder::new(config.engine.clone(), journal.dir.clone())
-            .journal_options(JournalOptions {
-                segment_size: journal.segment_size,
-                flush_policy: journal.fsync,
-                first_seq: 1,
-            })
-            .input_ring(pipeline.input_ring)
-            .output_ring(pipeline.output_ring)
-            .wait(pipeline.wait)
-            .pins(pipeline.pins)
-            .snapshot_on_stop(pipeline.snapshot_on_stop)
-            .snapshots(journal.snapshot_every, journal.keep_snapshots)
-            .initial_commands(config.deposits.clone())
     }
 
     /// Journal segment size and flush policy (default: 64 MiB, `always`).

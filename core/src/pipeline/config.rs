@@ -1,6 +1,6 @@
 //! The data path's settings: `[journal]` (where and how commands are made durable) and
 //! `[pipeline]` (rings, waits, pins). Read from the file by [`crate::config`]; used by
-//! [`PipelineBuilder::configured`](super::PipelineBuilder::configured).
+//! [`CoreConfig::pipeline_builder`](crate::config::CoreConfig::pipeline_builder).
 
 use std::path::PathBuf;
 

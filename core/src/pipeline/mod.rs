@@ -51,15 +51,8 @@ pub use config::{JournalConfig, PipelineConfig};
 pub use replicator::{ReplicaLink, ReplicationMode, StandbyLossPolicy};
 pub use wait::Wait;
 
-/// Where a pipeline started on `data_dir` keeps its journal segments.
-pub fn journal_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
-    data_dir.join("journal")
-}
-
-/// Where a pipeline started on `data_dir` keeps its snapshots.
-pub fn snapshot_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
-    data_dir.join("snapshots")
-}
+// The data directory's layout is recovery's; the pipeline starts on it.
+pub use crate::recovery::{journal_dir, snapshot_dir};
 
 use crate::command::{COMMAND_VERSION, Command};
 use crate::event::Event;

@@ -10,8 +10,8 @@ use super::client::{CancelScope, Login};
 use super::{BINARY_HEARTBEAT, Server};
 use crate::binary::messages::{ClientMessage, LogonAck, RejectCode, ServerMessage, SymbolInfo};
 use crate::clock::unix_ns;
+use crate::limits::Admission;
 use crate::metrics::GatewayMetrics;
-use crate::net::limits::Admission;
 
 impl Server {
     pub(super) fn binary_reject(

@@ -7,8 +7,8 @@ use std::time::Instant;
 use hayate_core::units::{AccountId, OrderId};
 
 use crate::fix::session::FixSession;
+use crate::limits::TokenBucket;
 use crate::net::connection::Conn;
-use crate::net::limits::TokenBucket;
 
 /// What cancel-on-disconnect does when a session drops (FIX 8013).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use crate::clock::unix_ns;
 use crate::fix::orders::{self, RequestIds};
 use crate::fix::seq_store::SeqStore;
 use crate::fix::session::{Inbound, LogonGrant, LogonRequest};
+use crate::limits::Admission;
 use crate::metrics::GatewayMetrics;
-use crate::net::limits::Admission;
 
 impl Server {
     pub(super) fn on_fix_message(&mut self, index: usize, message: &[u8]) {
