@@ -1,4 +1,4 @@
-//! The operator's client (SPEC §7): talks to the gateway's binary port as an `[[admins]]` user.
+//! The operator's client (BEHAVIOUR.md §7): talks to the gateway's binary port as an `[[admins]]` user.
 //!
 //! ```text
 //! cargo run --release --example admin -- --addr 127.0.0.1:9000 --user admin --password change-me COMMAND

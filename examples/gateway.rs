@@ -26,7 +26,7 @@ use hayate::config::{AuthMode, Role};
 #[derive(Parser)]
 #[command(about = "Run the Hayate example exchange (FIX 4.4, binary, admin, HTTP status)")]
 struct Cli {
-    /// The gateway configuration (TOML, SPEC §5); the demo exchange when absent.
+    /// The gateway configuration (TOML, BEHAVIOUR.md §5); the demo exchange when absent.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     /// Start as `primary` or `standby`, whatever `[replication] role` says.

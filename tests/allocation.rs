@@ -357,7 +357,7 @@ fn the_pipeline_allocates_nothing_per_command_on_any_stage() {
 
 #[test]
 fn steady_state_market_data_allocates_nothing() {
-    // The builder and the view changes every feed encodes from (SPEC §9), fed the engine's
+    // The builder and the view changes every feed encodes from (BEHAVIOUR.md §9), fed the engine's
     // events as the matcher publishes them, after a warm-up that grows every buffer.
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut engine = Engine::new(config());

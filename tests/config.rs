@@ -1,4 +1,4 @@
-//! The configuration loader (SPEC §1, §5, §7, §8): one test per rule, each checking that a refused
+//! The configuration loader (BEHAVIOUR.md §1, §5, §7, §8): one test per rule, each checking that a refused
 //! file's message names the key to fix.
 
 use hayate::config::*;
@@ -15,7 +15,7 @@ name = "JPY"
 decimals = 4
 "#;
 
-/// The SPEC §5 symbol's keys, in file order, as TOML values.
+/// The BEHAVIOUR.md §5 symbol's keys, in file order, as TOML values.
 const SYMBOL: &[(&str, &str)] = &[
     ("name", r#""BTC-JPY""#),
     ("base", r#""BTC""#),
@@ -30,7 +30,7 @@ const SYMBOL: &[(&str, &str)] = &[
     ("reference_price", r#""5000000""#),
 ];
 
-/// The two assets and the SPEC §5 symbol with some keys changed (`Some`) or removed (`None`).
+/// The two assets and the BEHAVIOUR.md §5 symbol with some keys changed (`Some`) or removed (`None`).
 fn market_with(changes: &[(&str, Option<&str>)]) -> String {
     let mut text = format!("{ASSETS}\n[[symbols]]\n");
     for &(key, value) in SYMBOL {

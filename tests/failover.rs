@@ -427,7 +427,7 @@ fn a_standby_refuses_orders_and_holds_the_primarys_state() {
     let primary = a.wait_status("A's journal", |s| json_u64(s, "sequence") > 40);
     let seq = json_u64(&primary, "sequence");
     b.wait_status("B at A's sequence", |s| json_u64(s, "sequence") == seq);
-    // Market data (SPEC §9): the standby's builder holds the primary's books, tapes and
+    // Market data (BEHAVIOUR.md §9): the standby's builder holds the primary's books, tapes and
     // sequences, so its /book and /trades are the primary's, byte for byte.
     for path in ["/book/BTC-JPY?depth=0", "/trades/BTC-JPY?limit=100"] {
         let primary = http_get(a.ports.http, path).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! FIX 4.4 market data end to end, below the sockets (SPEC §9): random command streams run
+//! FIX 4.4 market data end to end, below the sockets (BEHAVIOUR.md §9): random command streams run
 //! through an `Engine`, its events feed the market-data builder, and `FixMarketData` turns every
 //! update into the messages of three incremental subscriptions (MarketDepth 0, 1 and 5, bids,
 //! offers and trades, both symbols) and one full-refresh subscription (MDUpdateType 0, depth 5) on

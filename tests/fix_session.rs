@@ -1,4 +1,4 @@
-//! The FIX 4.4 session layer against the session test cases of FIX 4.4 Volume 2 (SPEC §6): logon
+//! The FIX 4.4 session layer against the session test cases of FIX 4.4 Volume 2 (BEHAVIOUR.md §6): logon
 //! checks, heartbeats and test requests, sequence numbers (too low, too high, PossDup), resend
 //! requests answered by gap fill, sequence resets, rejects with SessionRejectReason and RefTagID,
 //! and logout. Pure: no sockets, the session is driven message by message.

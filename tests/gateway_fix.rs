@@ -30,7 +30,7 @@ fn logon_with_the_right_password_is_accepted_and_a_wrong_one_is_logged_out() {
     assert!(field(&reply, 58).contains("bad Username/Password"));
     assert!(bad.closed());
 
-    // A comp id that is not the user's is refused like a wrong password (SPEC §8).
+    // A comp id that is not the user's is refused like a wrong password (BEHAVIOUR.md §8).
     let mut wrong_comp = FixClient::connect(addr, "ALICE2");
     let reply = wrong_comp.logon("alice", "change-me", &[]);
     assert_eq!(field(&reply, 35), "5");
@@ -207,7 +207,7 @@ fn one_user_cannot_cancel_or_see_another_users_order() {
     );
     let status = bob.recv_type("8");
     assert_eq!(field(&status, 39), "8", "bob sees no such order");
-    // An Account that is not the session's is refused UNKNOWN_ACCOUNT (SPEC §8).
+    // An Account that is not the session's is refused UNKNOWN_ACCOUNT (BEHAVIOUR.md §8).
     bob.send(
         "D",
         &[

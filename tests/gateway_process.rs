@@ -1,7 +1,7 @@
 //! The example gateway as a process: killed with SIGKILL mid-session, restarted on the same ports
 //! (SO_REUSEADDR), it recovers every acknowledged order from the journal, keeps FIX sequence
 //! numbers, and cancels the orders of users with cancel-on-disconnect as journaled commands
-//! (SPEC §8). SIGTERM stops it cleanly.
+//! (BEHAVIOUR.md §8). SIGTERM stops it cleanly.
 
 #[path = "support/example.rs"]
 mod example;
@@ -194,7 +194,7 @@ fn http_body(http: SocketAddr, path: &str) -> String {
 
 #[test]
 fn after_sigkill_and_restart_market_data_is_what_it_was() {
-    // SPEC §9: the market-data state (books, tapes, sequences) after a restart is the one at
+    // BEHAVIOUR.md §9: the market-data state (books, tapes, sequences) after a restart is the one at
     // the same journal sequence. Carol has no cancel-on-disconnect, so the restart itself
     // changes nothing: the book, the tape and the sequence must be exactly as before the kill.
     let dir = tempfile::tempdir().expect("tempdir");

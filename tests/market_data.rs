@@ -1,4 +1,4 @@
-//! Market data (SPEC §9): the builder fed the engine's events as the matcher publishes them.
+//! Market data (BEHAVIOUR.md §9): the builder fed the engine's events as the matcher publishes them.
 //!
 //! - A property test over random command streams: after every command the builder's L2 equals
 //!   the engine's book; each update's level changes are exactly the levels whose (size, orders)

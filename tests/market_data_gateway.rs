@@ -1,4 +1,4 @@
-//! Market data through a running gateway on 127.0.0.1 (SPEC §9): a FIX session's
+//! Market data through a running gateway on 127.0.0.1 (BEHAVIOUR.md §9): a FIX session's
 //! MarketDataRequest to its snapshot, incrementals, trades, halts and unsubscribe, every refusal
 //! reason; `/book` and `/trades` over HTTP; the WebSocket feed with a real client crate; and a
 //! hostile crowd of WebSocket connections that leaves order entry and the honest subscriber

@@ -1,4 +1,4 @@
-//! Property tests over random command streams (SPEC §2–§4). After every command:
+//! Property tests over random command streams (BEHAVIOUR.md §2–§4). After every command:
 //! conservation of every asset, no balance out of range, reservations equal to the holds of open
 //! orders, books uncrossed (all checked by `Engine::check_invariants`); a second engine fed the same
 //! commands emits the same event bytes; and at a random point the state survives save/load with

@@ -1,4 +1,4 @@
-//! Recovery (SPEC §4): the state rebuilt from snapshot + journal tail equals a full replay and the
+//! Recovery (BEHAVIOUR.md §4): the state rebuilt from snapshot + journal tail equals a full replay and the
 //! live engine's, byte for byte (digest); damaged snapshots fall back and say so; a process running
 //! engine and journal killed with SIGKILL at random moments recovers every command it reported
 //! durable, to the exact state a fresh engine reaches on the same commands.

@@ -1,4 +1,4 @@
-//! One test per rule of SPEC §1–§3 and the engine rules of §8, with hand-computed expectations.
+//! One test per rule of BEHAVIOUR.md §1–§3 and the engine rules of §8, with hand-computed expectations.
 //!
 //! All numbers refer to `common::test_config()`; see `tests/common/mod.rs` for the derivation.
 //! On BTC-JPY (symbol 0): notional(p, q) = 100·p·q JPY minor units, taker fee (25 bps) =
@@ -686,7 +686,7 @@ fn every_command_yields_an_event_even_a_malformed_one() {
     assert_single(&ev, K::CommandRejected, Reason::Malformed);
 }
 
-// ---- validation, one rule each, in SPEC order ------------------------------------------------
+// ---- validation, one rule each, in BEHAVIOUR.md §3's order ------------------------------------------------
 
 #[test]
 fn validation_unknown_symbol() {

@@ -1,4 +1,4 @@
-//! The WebSocket market-data feed alone (SPEC §9), over real sockets with a real client: a
+//! The WebSocket market-data feed alone (BEHAVIOUR.md §9), over real sockets with a real client: a
 //! `Feed` fed the output events of an `Engine` as the matcher publishes them (seq, timestamp,
 //! index, last), its messages checked field by field — subscriptions, snapshot, l2update, match
 //! (the maker's side), ticker, status, unsubscribe — and its defences: bad requests answered with

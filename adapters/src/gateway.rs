@@ -322,7 +322,7 @@ impl Gateway {
             }
         };
         // Every session was lost with the last process: users with cancel-on-disconnect get
-        // their orders cancelled now, as journaled commands (SPEC §8). Only on a primary: a
+        // their orders cancelled now, as journaled commands (BEHAVIOUR.md §8). Only on a primary: a
         // standby's journal takes its primary's records alone (and gets these from it).
         let mut startup: Vec<Command> = Vec::new();
         let accounts = if standby {

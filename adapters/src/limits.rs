@@ -1,4 +1,4 @@
-//! Edge limits that keep one client from hurting the others (SPEC §8 `[limits]`): a token bucket
+//! Edge limits that keep one client from hurting the others (BEHAVIOUR.md §8 `[limits]`): a token bucket
 //! per session and connection caps in total and per remote address.
 
 use std::collections::HashMap;

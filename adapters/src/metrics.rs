@@ -13,7 +13,7 @@ use crate::market_data::FeedMetrics;
 use crate::market_data::json::string as json_string;
 use crate::replication::node::ReplicationStatus;
 
-/// The exchange's state as `/status` names it (SPEC §7).
+/// The exchange's state as `/status` names it (BEHAVIOUR.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ExchangeState {
@@ -208,7 +208,7 @@ pub struct StatusContext {
     pub replication: Option<ReplicationStatus>,
 }
 
-/// The `/status` JSON (SPEC §7).
+/// The `/status` JSON (BEHAVIOUR.md §7).
 pub fn status_json(
     metrics: &GatewayMetrics,
     pipeline: &PipelineStats,

@@ -13,7 +13,7 @@ pub const QUOTE: AssetId = AssetId(1);
 
 /// One symbol, BTC-USD: base 8 decimals, quote 4, tick 0.01 and lot 0.01 so one tick·lot is one
 /// quote minor unit. Taker fee 10 bps, maker 0. The band is ±50% around the last trade: it is
-/// there only because market orders need a protection price (SPEC §3); no order comes near it.
+/// there only because market orders need a protection price (BEHAVIOUR.md §3); no order comes near it.
 pub fn hayate_config(order_capacity: u32) -> EngineConfig {
     EngineConfig {
         assets: vec![

@@ -198,7 +198,7 @@ pub enum OrderRef {
     Id(OrderId),
     /// By the account's current client order id (FIX OrigClOrdID).
     Client(ClientOrderId),
-    /// By both; they must name the same order (SPEC §8).
+    /// By both; they must name the same order (BEHAVIOUR.md §8).
     Both(OrderId, ClientOrderId),
 }
 

@@ -16,7 +16,7 @@ use crate::units::{
 pub const EVENT_VERSION: u8 = 1;
 
 wire_enum! {
-    /// Why an order or request was refused or ended (SPEC §3, §8). The text form is what FIX Text (58)
+    /// Why an order or request was refused or ended (BEHAVIOUR.md §3, §8). The text form is what FIX Text (58)
     /// carries.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     #[repr(u8)]
@@ -69,7 +69,7 @@ wire_enum! {
 }
 
 impl Reason {
-    /// The reason code as SPEC §3 spells it (FIX Text 58).
+    /// The reason code as BEHAVIOUR.md §3 spells it (FIX Text 58).
     pub fn code(self) -> &'static str {
         use Reason::*;
         match self {

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// The largest amount of any asset, in minor units (SPEC §8: amounts are checked against `i64::MAX`).
+/// The largest amount of any asset, in minor units (BEHAVIOUR.md §8: amounts are checked against `i64::MAX`).
 pub const MAX_AMOUNT: u64 = i64::MAX as u64;
 
 macro_rules! unit {
@@ -126,7 +126,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// Self-trade prevention mode, the taker's choice (SPEC §3).
+    /// Self-trade prevention mode, the taker's choice (BEHAVIOUR.md §3).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     #[repr(u8)]
     pub enum SelfTradePrevention {

@@ -3,7 +3,7 @@
 //!
 //! A data directory `DATA` holds the journal segments in `DATA/journal/` and the snapshot files in
 //! `DATA/snapshots/`. `--data` defaults to the configuration's `[journal] dir` (`data` unless the
-//! file says otherwise); `--config` defaults to the demo exchange of SPEC §5. Journal records are
+//! file says otherwise); `--config` defaults to the demo exchange of BEHAVIOUR.md §5. Journal records are
 //! 128-byte commands; amounts are printed in decimals of the configuration's units.
 //!
 //! ```text

@@ -218,7 +218,7 @@ impl Exchange {
         events
     }
 
-    /// SPEC §2 conservation: Σ over all accounts (fee account included) of available + reserved =
+    /// BEHAVIOUR.md §2 conservation: Σ over all accounts (fee account included) of available + reserved =
     /// deposits − withdrawals, for every asset.
     pub fn assert_conservation(&self) {
         for (i, &net) in self.net.iter().enumerate() {

@@ -105,7 +105,7 @@ pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
             return garbled("BodyLength is not a number");
         }
         if pos - digits_start >= MAX_BODY_LENGTH_DIGITS {
-            // A length past any message size we take: the connection closes (SPEC §6) rather
+            // A length past any message size we take: the connection closes (BEHAVIOUR.md §6) rather
             // than waiting for a body that large.
             return Framing::TooLarge {
                 declared: usize::MAX,

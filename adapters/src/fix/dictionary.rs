@@ -331,7 +331,7 @@ const INSTRUMENT: &[Item] = &[
 ];
 const UNDERLYINGS: &[Item] = &[g(&NO_UNDERLYINGS)];
 
-// Market data (SPEC §9). V is accepted; W, X, Y and f are only sent, and defined here so tests
+// Market data (BEHAVIOUR.md §9). V is accepted; W, X, Y and f are only sent, and defined here so tests
 // can hold what we send to the dictionary (a client sending them gets a BusinessMessageReject).
 static NO_MD_ENTRY_TYPES: Group = Group {
     count_tag: 267,

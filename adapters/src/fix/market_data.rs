@@ -1,4 +1,4 @@
-//! FIX 4.4 market data (SPEC §9): MarketDataRequest (V) in; MarketDataSnapshotFullRefresh (W),
+//! FIX 4.4 market data (BEHAVIOUR.md §9): MarketDataRequest (V) in; MarketDataSnapshotFullRefresh (W),
 //! MarketDataIncrementalRefresh (X), SecurityStatus (f) and MarketDataRequestReject (Y) out.
 //!
 //! [`FixMarketData`] holds every FIX session's subscriptions. For each update of the builder it

@@ -1,4 +1,4 @@
-//! FIX application messages to engine commands, and engine events to FIX reports (SPEC §6, §8).
+//! FIX application messages to engine commands, and engine events to FIX reports (BEHAVIOUR.md §6, §8).
 //!
 //! Inbound: NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G),
 //! OrderStatusRequest (H) and OrderMassCancelRequest (q) become one [`Command`] each, for the
@@ -118,7 +118,7 @@ pub fn to_command(
 /// ([`Refusal`]): the reason code and the detail appended to it in Text.
 type Fault = (Reason, &'static str);
 
-/// A ClOrdID-like field: 1 to 32 bytes (SPEC §8).
+/// A ClOrdID-like field: 1 to 32 bytes (BEHAVIOUR.md §8).
 fn client_order_id(fields: &FieldList, tag: u32) -> Option<ClientOrderId> {
     fields
         .get(tag)
@@ -132,7 +132,7 @@ fn request_id(fields: &FieldList) -> Result<ClientOrderId, Fault> {
         .ok_or((Reason::InvalidOrder, "ClOrdID must be 1 to 32 bytes"))
 }
 
-/// Account (1), when present, must be the session's (SPEC §8).
+/// Account (1), when present, must be the session's (BEHAVIOUR.md §8).
 fn own_account(fields: &FieldList, account: AccountId) -> Result<(), Fault> {
     match fields.get_str(tag::ACCOUNT) {
         Some(text) if text.parse::<u32>().ok() != Some(account.0) => {
@@ -333,7 +333,7 @@ fn mass_cancel(
     }
 }
 
-/// OrdRejReason (103) for a reason code (SPEC §8).
+/// OrdRejReason (103) for a reason code (BEHAVIOUR.md §8).
 pub fn ord_rej_reason(reason: Reason) -> u64 {
     match reason {
         Reason::UnknownSymbol => 1,
@@ -375,7 +375,7 @@ fn write_pair(buf: &mut [u8; 41], a: u64, b: u64) -> usize {
     len
 }
 
-/// Writes one engine event to `session` as the FIX message SPEC §6 prescribes. Events that are
+/// Writes one engine event to `session` as the FIX message BEHAVIOUR.md §6 prescribes. Events that are
 /// not for a trading session (funds, halts) are skipped; returns whether something was sent.
 pub fn write_report(
     session: &mut FixSession,

@@ -1,4 +1,4 @@
-//! FIX sequence numbers that survive a gateway restart (SPEC §6): one small memory-mapped file per
+//! FIX sequence numbers that survive a gateway restart (BEHAVIOUR.md §6): one small memory-mapped file per
 //! session, `<dir>/<client comp id>.seqnums`, holding the next sequence number expected from the
 //! client and the next one we send.
 //!

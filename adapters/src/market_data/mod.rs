@@ -1,4 +1,4 @@
-//! The public market-data feed (SPEC §9) over WebSocket, and `/book` and `/trades`: a thread of
+//! The public market-data feed (BEHAVIOUR.md §9) over WebSocket, and `/book` and `/trades`: a thread of
 //! its own ([`Feed`]) with its own builder, so subscribers never touch order entry.
 //!
 //! ```no_run

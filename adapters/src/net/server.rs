@@ -454,12 +454,12 @@ impl Server {
             match cut {
                 Cut::More => return,
                 Cut::Garbled(skip) => {
-                    // Ignored without consuming a sequence number (SPEC §6).
+                    // Ignored without consuming a sequence number (BEHAVIOUR.md §6).
                     GatewayMetrics::bump(&self.metrics.garbled);
                     client.conn.consume(skip.max(1));
                 }
                 Cut::Close(why) => {
-                    // Closed before anything of it is buffered (SPEC §6).
+                    // Closed before anything of it is buffered (BEHAVIOUR.md §6).
                     self.close(index, why);
                     return;
                 }
@@ -662,7 +662,7 @@ impl Server {
     }
 
     /// Closes a connection now: forgets its session and, if it was logged on with
-    /// cancel-on-disconnect, publishes the cancels (journaled commands, SPEC §6).
+    /// cancel-on-disconnect, publishes the cancels (journaled commands, BEHAVIOUR.md §6).
     fn close(&mut self, index: usize, why: &str) {
         let Some(mut client) = self.clients.get_mut(index).and_then(Option::take) else {
             return;
@@ -725,7 +725,7 @@ impl Server {
 
     /// Logs every FIX session out and closes every connection.
     /// This node was just promoted: every session of the old primary was lost with it, so users
-    /// with cancel-on-disconnect get their orders cancelled, as on recovery (SPEC §8).
+    /// with cancel-on-disconnect get their orders cancelled, as on recovery (BEHAVIOUR.md §8).
     fn cancel_lost_sessions(&mut self) {
         let commands: Vec<Command> = self
             .settings

@@ -50,10 +50,10 @@ impl State {
         }
     }
 
-    /// Validates a new order in SPEC §3's order (first failure wins) and returns the account index
+    /// Validates a new order in BEHAVIOUR.md §3's order (first failure wins) and returns the account index
     /// and what the order will hold. Changes nothing.
     fn admit(&self, config: &EngineConfig, cmd: &Command) -> Result<(u32, Admitted), Reason> {
-        // A command no gateway would build (bad enum bytes) is refused before the SPEC's checks.
+        // A command no gateway would build (bad enum bytes) is refused before BEHAVIOUR.md §3's checks.
         let (Some(side), Some(order_type), Some(tif), Some(_)) = (
             Side::from_u8(cmd.side),
             OrderType::from_u8(cmd.order_type),
@@ -98,7 +98,7 @@ impl State {
         {
             return Err(Reason::DuplicateOrder);
         }
-        // SPEC §8: a market order is IOC unless it says FOK, at the band's protection price.
+        // BEHAVIOUR.md §8: a market order is IOC unless it says FOK, at the band's protection price.
         let (price, tif) = if market {
             let band = book
                 .reference_price
@@ -132,7 +132,7 @@ impl State {
                     .ok_or(Reason::InsufficientFunds)?
                     .0,
             ),
-            // SPEC §8: a reservation that overflows is INSUFFICIENT_FUNDS (a sell holds base).
+            // BEHAVIOUR.md §8: a reservation that overflows is INSUFFICIENT_FUNDS (a sell holds base).
             Side::Sell => (
                 spec.base,
                 spec.base_amount(qty).ok_or(Reason::InsufficientFunds)?.0,

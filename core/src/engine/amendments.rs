@@ -22,7 +22,7 @@ enum Replacement {
 }
 
 impl State {
-    /// The open order a cancel, replace or query names, if it is the account's (SPEC §3, §8).
+    /// The open order a cancel, replace or query names, if it is the account's (BEHAVIOUR.md §3, §8).
     fn target(&self, cmd: &Command) -> Option<u32> {
         let account = self.accounts.find(cmd.account)?;
         let slot = if !cmd.orig_client_order_id.is_empty() {
@@ -125,7 +125,7 @@ impl State {
         }
     }
 
-    /// Validates a replace in SPEC §8's order. Changes nothing.
+    /// Validates a replace in BEHAVIOUR.md §8's order. Changes nothing.
     fn check_replace(&self, config: &EngineConfig, cmd: &Command) -> Result<Replacement, Reason> {
         let slot = self.target(cmd).ok_or(Reason::UnknownOrder)?;
         let o = self.arena.get(slot);
@@ -175,7 +175,7 @@ impl State {
                     .0,
             ),
             // The current hold was computed when the order was admitted; a new one that
-            // overflows is a reservation overflow (SPEC §8).
+            // overflows is a reservation overflow (BEHAVIOUR.md §8).
             Side::Sell => (
                 spec.base,
                 spec.base_amount(o.leaves).map_or(0, |b| b.0),

@@ -1,5 +1,5 @@
 //! What is traded: validated assets and symbols, the engine's configuration, and the exact integer
-//! arithmetic of SPEC §1–§3 (`notional`, `fee`, `reserve`, the price band). Decimal conversion for
+//! arithmetic of BEHAVIOUR.md §1–§3 (`notional`, `fee`, `reserve`, the price band). Decimal conversion for
 //! the edges lives here too, next to the sizes it converts with.
 
 use rust_decimal::Decimal;
@@ -173,7 +173,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The default open-order limit per account (SPEC §8).
+    /// The default open-order limit per account (BEHAVIOUR.md §8).
     pub const DEFAULT_MAX_OPEN_ORDERS: u32 = 10_000;
 
     /// The asset of `id`.

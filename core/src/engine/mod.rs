@@ -1,4 +1,4 @@
-//! The matching engine: the business logic processor of SPEC §1–§3.
+//! The matching engine: the business logic processor of BEHAVIOUR.md §1–§3.
 //!
 //! Single-threaded, no I/O, no clock: [`Engine::process`] applies one [`Command`] and writes its
 //! [`Event`]s to a sink. Everything is an integer, every sum is checked, and the steady state

@@ -99,7 +99,7 @@ impl Engine {
         TradeId(self.state.next_trade_id)
     }
 
-    /// Checks every invariant of SPEC §2–§3: conservation per asset, balances within bounds, every
+    /// Checks every invariant of BEHAVIOUR.md §2–§3: conservation per asset, balances within bounds, every
     /// reservation equal to the holds of its open orders, books uncrossed, level totals and
     /// indices consistent. `Err` names the first one broken.
     pub fn check_invariants(&self) -> Result<(), String> {

@@ -1,4 +1,4 @@
-//! Market data (SPEC §9): what the exchange shows the world, derived from the matcher's events
+//! Market data (BEHAVIOUR.md §9): what the exchange shows the world, derived from the matcher's events
 //! outside the matcher. The [`MarketData`] builder keeps, per symbol, the L2 book (price levels
 //! with total leaves and order count, best first), the trade tape, the ticker (best bid/offer and
 //! last trade) and the trading status, and numbers the symbol's updates with its market-data
@@ -500,7 +500,7 @@ impl MarketData {
     /// The entries that take a subscriber's view of `side` from the best `depth` levels before
     /// `update` to the best `depth` levels after it (`depth` 0: the whole side), in the order to
     /// apply them: deletes first (best first), then new and changed levels (best first). Applying
-    /// them keeps the view equal to the book's best levels (SPEC §9). Appends to `out`.
+    /// them keeps the view equal to the book's best levels (BEHAVIOUR.md §9). Appends to `out`.
     ///
     /// Call it inside the `on_update` callback: the before-view is reconstructed from the book
     /// as it is now and the update's level changes (their `before` values).
