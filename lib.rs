@@ -1,8 +1,10 @@
 //! Hayate: an LMAX-style exchange core.
 //!
-//! This facade re-exports the member crates so an embedder needs one dependency:
-//! the engine and its types at the top level ([`Engine`], [`Command`], [`Event`], …),
-//! and the journal and adapters as modules.
+//! This facade re-exports the member crates so an embedder needs one dependency: the engine and
+//! its types at the top level ([`Engine`], [`Command`], [`Event`], …), the whole configuration
+//! file in [`config`], and the journal and adapters as modules. There are three ways in.
+//!
+//! **The engine**, single-threaded, no I/O: commands in, events out.
 //!
 //! ```
 //! use hayate::{Command, Engine, ExchangeConfig};
@@ -14,6 +16,26 @@
 //!     engine.process(&deposit, &mut events);
 //! }
 //! assert!(!events.is_empty());
+//! ```
+//!
+//! **The pipeline**: the engine behind its journal (and a standby), fed through a lock-free
+//! ring; starting it is recovery.
+//!
+//! ```no_run
+//! let config = hayate::config::CoreConfig::demo();
+//! let (pipeline, mut events, recovered) = config.pipeline_builder().start()?;
+//! let mut publisher = pipeline.publisher();
+//! # let _ = (&mut events, &mut publisher, recovered);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **The gateway**: the whole exchange behind its FIX, binary, WebSocket and HTTP ports.
+//!
+//! ```no_run
+//! let gateway = hayate::adapters::gateway::Gateway::start(hayate::ExchangeConfig::demo())?;
+//! println!("FIX 4.4 on {}", gateway.addrs().fix);
+//! gateway.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
