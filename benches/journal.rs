@@ -25,7 +25,7 @@
 //!   `bufwriter_fdatasync`: the classic append: `BufWriter<File>` writes 16-byte header + command per
 //!   record (144 bytes, the journal's frame size), then `flush()` + `File::sync_data()` per batch.
 //! - `journal/replay`: a 1,000,000-command journal of a realistic order flow (the order-book bench's
-//!   mixed stream, `support/stream.rs`: deposits and a 1,000-level pre-populated book, then ~60%
+//!   mixed stream, `hayate_testkit::stream`: deposits and a 1,000-level pre-populated book, then ~60%
 //!   limits near the touch, ~25% cancels, ~10% IOC/market, ~5% replaces; zero rejects) replayed by
 //!   `hayate::recovery::replay` into a fresh engine (open, read, CRC check, decode, process). Baseline
 //!   `engine_in_memory`: a fresh engine processing the same commands from a `Vec<Command>`, so the
@@ -55,20 +55,8 @@ use hayate::{
 };
 use tempfile::TempDir;
 
-#[path = "support/market.rs"]
-mod market;
-#[allow(dead_code)]
-#[path = "support/naive_book.rs"]
-mod naive_book;
-#[path = "support/rng.rs"]
-mod rng;
-
-use market::{BASE, MID, QUOTE, hayate_config};
-#[allow(dead_code)]
-#[path = "support/stream.rs"]
-mod stream;
-
-use stream::{Op, OpSide, Scenario, StreamConfig};
+use hayate_testkit::market::{BASE, MID, QUOTE, hayate_config};
+use hayate_testkit::stream::{self, Op, OpSide, Scenario, StreamConfig};
 
 const MIB: u64 = 1 << 20;
 /// Segment size for every journal here (the default).
@@ -90,7 +78,7 @@ const SYMBOL: SymbolId = SymbolId(0);
 /// Each account gets this much of each asset: far more than the stream can spend.
 const DEPOSIT: u64 = 1_000_000_000_000_000;
 
-/// The benches' one-symbol market (`benches/support/market.rs`).
+/// The benches' one-symbol market (`hayate_testkit::market`).
 fn engine_config() -> EngineConfig {
     hayate_config(1 << 14)
 }

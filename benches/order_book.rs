@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo bench --bench order_book` (the summary table at the end is what the README quotes).
 //!
-//! Workloads (generated once, deterministically, before any timing; see `support/stream.rs`):
+//! Workloads (generated once, deterministically, before any timing; see `hayate_testkit::stream`):
 //!
 //! - `order_book/mixed`: 1,000,000 commands over a book pre-populated with 1,000 contiguous price
 //!   levels per side (1–4 orders each): ~60% GTC limits near the touch (~5% of them marketable),
@@ -32,7 +32,7 @@
 //!   no accounts, funds, fees, client ids or validation, and it reports trades only.
 //! - `matchcore`: the published `matchcore` 0.4.0 single-threaded matcher (limit GTC/IOC, market,
 //!   cancel, amend). It keeps no accounts either. Its marketable limits are matched without a price
-//!   cap (see `support/stream.rs`), so the stream only sends crossing orders that fill in full
+//!   cap (see `hayate_testkit::stream`), so the stream only sends crossing orders that fill in full
 //!   within their limit; with that, all three produce the same trades, which is checked trade by
 //!   trade (maker, taker, price, quantity) before anything is timed.
 
@@ -46,19 +46,9 @@ use hayate::{
 };
 use matchcore as mc;
 
-#[path = "support/market.rs"]
-mod market;
-#[path = "support/naive_book.rs"]
-mod naive_book;
-#[path = "support/rng.rs"]
-mod rng;
-
-use market::{BASE, MID, QUOTE, hayate_config};
-#[path = "support/stream.rs"]
-mod stream;
-
-use naive_book::{NaiveBook, Trade};
-use stream::{Op, OpSide, Scenario, StreamConfig, StreamStats};
+use hayate_testkit::market::{BASE, MID, QUOTE, hayate_config};
+use hayate_testkit::naive_book::{NaiveBook, Trade};
+use hayate_testkit::stream::{self, Op, OpSide, Scenario, StreamConfig, StreamStats};
 
 const SYMBOL: SymbolId = SymbolId(0);
 /// Each account gets this much of each asset: far more than the stream can spend.

@@ -69,6 +69,7 @@ use hayate::{
     AccountId, ClientOrderId, Command, Engine, Event, EventKind, ExchangeConfig, NewOrder,
     OrderRef, Price, Qty, Side, SymbolId,
 };
+use hayate_testkit::rng::Rng;
 use hdrhistogram::Histogram;
 
 /// Input ring slots / channel capacity between stages (the pipeline's default input ring).
@@ -123,10 +124,6 @@ fn journal_options() -> JournalOptions {
 
 // ---------------------------------------------------------------------------------------------
 // The command stream.
-
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
 
 /// What the stream holds (for the printed summary).
 #[derive(Default, Debug)]

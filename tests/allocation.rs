@@ -8,6 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hayate::*;
+// A deterministic generator (splitmix64), so the stream is the same every run.
+use hayate_testkit::rng::Rng;
 use rust_decimal::Decimal;
 
 struct Counting;
@@ -37,11 +39,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-// A deterministic generator (splitmix64), so the stream is the same every run.
-#[path = "../benches/support/rng.rs"]
-mod rng;
-use rng::Rng;
 
 fn config() -> EngineConfig {
     EngineConfig {

@@ -3,10 +3,6 @@
 //! this test controls. Every wait is bounded; processes are killed and temp dirs removed when a
 //! test ends, passed or failed.
 
-#[path = "support/example.rs"]
-mod example;
-mod gateway_support;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -16,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use example::example_binary;
-use gateway_support::{CAROL, FixClient, field};
 use hayate::adapters::fix::codec::FieldList;
+use hayate_testkit::example::example_binary;
+use hayate_testkit::gateway::{CAROL, FixClient, field};
 
 /// Convergence and promotion bounds: generous, the machine is shared.
 const LONG: Duration = Duration::from_secs(30);

@@ -5,9 +5,6 @@
 //! fails the test; the failing input is printed so it can be replayed. The long, coverage-guided
 //! runs use cargo-fuzz (`adapters/fuzz/README.md`).
 
-#[path = "../benches/support/rng.rs"]
-mod rng;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -15,7 +12,7 @@ use hayate::adapters::fuzzing::{
     binary_seeds, binary_stream, fix_seeds, fix_stream, replication_seeds, replication_stream,
     ws_seeds, ws_stream,
 };
-use rng::Rng;
+use hayate_testkit::rng::Rng;
 
 /// Random inputs per target and phase; with the seeds' mutations about 44k inputs per target (a second or two in release).
 const RANDOM_INPUTS: usize = 4_000;

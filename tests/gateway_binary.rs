@@ -2,17 +2,11 @@
 //! by field, the rate limit, a bad length closing the connection, and the admin client's commands
 //! (each a journaled command), with `/status` reporting halts.
 
-#[path = "support/example.rs"]
-mod example;
-mod gateway_support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::sync::OnceLock;
 
-use example::example_binary;
-use gateway_support::*;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
     CancelOnDisconnect, ClientMessage, Logon, NewOrder, RejectCode, ServerMessage,
@@ -20,6 +14,8 @@ use hayate::adapters::binary::messages::{
 use hayate::{
     AccountId, ClientOrderId, EventKind, OrderType, Price, Qty, Reason, Side, SymbolId, TimeInForce,
 };
+use hayate_testkit::example::example_binary;
+use hayate_testkit::gateway::*;
 
 fn logged_on(addr: SocketAddr, user: &str, password: &str) -> BinaryClient {
     let mut client = BinaryClient::connect(addr, WAIT).expect("connect");
@@ -177,7 +173,7 @@ fn bad_logon_bad_length_and_throttling_are_answered_and_others_keep_trading() {
     gateway.stop().expect("stop");
 }
 
-/// The admin example, built once per test run (see `support/example.rs`).
+/// The admin example, built once per test run (see `hayate_testkit::example`).
 fn admin_binary() -> &'static Path {
     static ADMIN: OnceLock<PathBuf> = OnceLock::new();
     ADMIN.get_or_init(|| example_binary("admin"))

@@ -3,9 +3,7 @@
 //! restart with sequence numbers and orders kept, rate limits, and hostile input answered as FIX
 //! prescribes while the gateway keeps serving.
 
-mod gateway_support;
-
-use gateway_support::*;
+use hayate_testkit::gateway::*;
 
 fn logged_on(addr: std::net::SocketAddr, comp: &str, user: &str, pw: &str) -> FixClient {
     let mut client = FixClient::connect(addr, comp);

@@ -3,10 +3,6 @@
 //! numbers, and cancels the orders of users with cancel-on-disconnect as journaled commands
 //! (BEHAVIOUR.md §8). SIGTERM stops it cleanly.
 
-#[path = "support/example.rs"]
-mod example;
-mod gateway_support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,8 +10,8 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use example::example_binary;
-use gateway_support::*;
+use hayate_testkit::example::example_binary;
+use hayate_testkit::gateway::*;
 
 struct Running {
     child: Child,

@@ -4,19 +4,17 @@
 //! hostile crowd of WebSocket connections that leaves order entry and the honest subscriber
 //! unharmed.
 
-mod gateway_support;
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use gateway_support::*;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
     CancelOnDisconnect, ClientMessage, HaltTarget, Logon, ServerMessage,
 };
 use hayate::adapters::fix::codec::FieldList;
 use hayate::adapters::gateway::Gateway;
+use hayate_testkit::gateway::*;
 
 fn logged_on(addr: SocketAddr, comp: &str, user: &str, pw: &str) -> FixClient {
     let mut client = FixClient::connect(addr, comp);

@@ -11,13 +11,10 @@ use std::process::{Command as Process, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-#[path = "support/example.rs"]
-mod example;
-
-use example::{example_binary, wait_bounded};
 use hayate::journal::record::frame_len;
 use hayate::recovery::{self, ReplayOptions};
 use hayate::*;
+use hayate_testkit::example::{example_binary, wait_bounded};
 use tempfile::TempDir;
 
 /// No single run of the tool may take longer (a debug build generates 20,000 commands in about
@@ -28,7 +25,7 @@ const COMMANDS: u64 = 20_000;
 /// Segments of 1 MiB hold about 7,000 commands, so the journal spans three segments.
 const SEGMENT_SIZE: u64 = 1 << 20;
 
-/// The replay example, built once per test run (see `support/example.rs`).
+/// The replay example, built once per test run (see `hayate_testkit::example`).
 fn tool() -> &'static Path {
     static TOOL: OnceLock<PathBuf> = OnceLock::new();
     TOOL.get_or_init(|| example_binary("replay"))

@@ -11,8 +11,9 @@ use hayate::{Engine, EventKind};
 
 use crate::generator::OrderFlow;
 use crate::progress::{PROGRESS_STEP, progress_bar};
-use crate::rng::Rng;
+// splitmix64, shared with the benches and tests, so a seed always gives the same journal.
 use crate::{Context, GenerateArgs, Result};
+use hayate_testkit::rng::Rng;
 
 pub(crate) fn generate(
     ctx: &Context,

@@ -14,7 +14,8 @@ use hayate::{
 };
 
 use crate::Result;
-use crate::rng::Rng;
+// splitmix64, shared with the benches and tests, so a seed always gives the same journal.
+use hayate_testkit::rng::Rng;
 
 /// Percentages for the generated flow.
 trait Percent {

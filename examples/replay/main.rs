@@ -38,9 +38,6 @@ mod generate;
 mod generator;
 mod progress;
 mod replay;
-// splitmix64, shared with the benches and tests, so a seed always gives the same journal.
-#[path = "../../benches/support/rng.rs"]
-mod rng;
 mod trades;
 mod truncate;
 mod verify;

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::stream::{Op, OpSide};
+use crate::stream::{Op, OpSide};
 
 /// A resting order.
 #[derive(Clone, Copy, Debug)]

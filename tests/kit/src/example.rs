@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 /// Building an example may take this long (a cold debug build of the workspace).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The root package `hayate`, whose examples these are (this crate lives in `tests/kit`).
+const ROOT_PACKAGE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
 /// `…/target/<profile>/deps/<test>-…` → `…/target/<profile>/examples/<name>`, built.
 pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's own path");
@@ -28,7 +31,7 @@ pub fn example_binary(name: &str) -> PathBuf {
     let mut cargo = Process::new(env!("CARGO"));
     cargo
         .args(["build", "--quiet", "--example", name, "--profile", profile])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        .current_dir(ROOT_PACKAGE_DIR);
     if let Some(target_dir) = profile_dir.parent() {
         cargo.arg("--target-dir").arg(target_dir);
     }

@@ -14,7 +14,8 @@
 //! crossing order within the liquidity at its limit keeps the three books on the same fills, which
 //! the bench checks trade by trade.
 
-use super::naive_book::NaiveBook;
+use crate::naive_book::NaiveBook;
+use crate::rng::Rng;
 
 /// Order side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,8 +96,6 @@ impl Op {
         }
     }
 }
-
-pub use super::rng::Rng;
 
 /// The shape of a generated workload.
 #[derive(Clone, Copy, Debug)]

@@ -1,8 +1,6 @@
 //! Shared by the socket tests: a gateway on 127.0.0.1 with ephemeral ports and a temporary data
 //! directory, and a small blocking FIX client. Every wait is bounded.
 
-#![allow(dead_code)] // each test file uses a different part
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -59,10 +57,12 @@ asset = "BTC"
 amount = "10"
 "#;
 
+/// Starts a gateway, failing the test if it does not start.
 pub fn start(config: ExchangeConfig) -> Gateway {
     Gateway::start(config).expect("the gateway starts")
 }
 
+/// Now, in nanoseconds since the Unix epoch (the FIX header's SendingTime).
 pub fn unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -71,14 +71,18 @@ pub fn unix_ns() -> u64 {
 
 /// A blocking FIX 4.4 initiator, enough to drive the acceptor in tests.
 pub struct FixClient {
+    /// The connection.
     pub stream: TcpStream,
+    /// Our SenderCompID.
     pub comp_id: String,
+    /// The MsgSeqNum of the next message we send.
     pub next_seq: u64,
     inbound: Vec<u8>,
     encoder: Encoder,
 }
 
 impl FixClient {
+    /// Connects to `addr` as `comp_id`, with read timeouts of [`WAIT`].
     pub fn connect(addr: SocketAddr, comp_id: &str) -> FixClient {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
         stream.set_read_timeout(Some(WAIT)).expect("timeout");
@@ -108,11 +112,13 @@ impl FixClient {
         self.encoder.finish().to_vec()
     }
 
+    /// Encodes and sends a message.
     pub fn send(&mut self, msg_type: &str, fields: &[(u32, &str)]) {
         let bytes = self.encode(msg_type, fields);
         self.send_raw(&bytes);
     }
 
+    /// Sends bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
@@ -174,6 +180,7 @@ impl FixClient {
         }
     }
 
+    /// Sends a Logon with these credentials (and `extra` fields) and returns the answer.
     pub fn logon(&mut self, username: &str, password: &str, extra: &[(u32, &str)]) -> FieldList {
         let mut fields = vec![(98, "0"), (108, "30"), (553, username), (554, password)];
         fields.extend_from_slice(extra);
@@ -181,6 +188,7 @@ impl FixClient {
         self.recv()
     }
 
+    /// Sends a NewOrderSingle: a limit order on BTC-JPY.
     pub fn new_order(&mut self, id: &str, side: &str, qty: &str, price: &str) {
         self.send(
             "D",
@@ -197,6 +205,7 @@ impl FixClient {
     }
 }
 
+/// A field's text, or `""` when the message lacks it.
 pub fn field(m: &FieldList, tag: u32) -> &str {
     m.get_str(tag).unwrap_or("")
 }

@@ -1,7 +1,7 @@
-//! Shared builders and a small harness for the integration tests.
+//! The fixtures every section's tests use: builders, the `Exchange` harness and event matchers.
 //!
-//! `test_config()` is the configuration every hand-computed expectation in `spec_rules.rs` is
-//! based on; keep it stable (the property tests may reuse it too).
+//! `test_config()` is the configuration every hand-computed expectation in `spec_rules` is
+//! based on; keep it stable.
 //!
 //! Assets:
 //! - 0 `BTC`, 8 decimals
@@ -21,10 +21,12 @@
 //!
 //! Accounts 1, 2, 3 exist from the start (plus the fee account 0); `max_open_orders` = 5.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // not every constant and accessor is used by a test
 
 use hayate::*;
 use rust_decimal::Decimal;
+
+use EventKind as K;
 
 pub const BTC: AssetId = AssetId(0);
 pub const JPY: AssetId = AssetId(1);
@@ -398,4 +400,84 @@ pub fn assert_single(events: &[Event], kind: EventKind, reason: Reason) {
         "expected {reason}, got {}",
         events[0].reason()
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Event matchers
+// ------------------------------------------------------------------------------------------------
+
+#[track_caller]
+pub fn assert_accepted(e: &Event, order: u64, account: AccountId, qty: u64) {
+    assert_eq!(e.event_kind(), Some(K::Accepted), "{e:#?}");
+    assert_eq!(e.order_id, OrderId(order), "order id");
+    assert_eq!(e.account, account);
+    assert_eq!(e.status(), Some(OrderStatus::New));
+    assert_eq!(e.order_qty, Qty(qty));
+    assert_eq!(e.leaves_qty, Qty(qty));
+    assert_eq!(e.cum_qty, Qty(0));
+    assert_eq!(e.reason(), Reason::None);
+}
+
+/// One side of a trade.
+pub struct F {
+    pub order: u64,
+    pub account: AccountId,
+    pub maker: bool,
+    pub px: u64,
+    pub qty: u64,
+    pub trade: u64,
+    pub fee: u64,
+    pub leaves: u64,
+    pub cum: u64,
+}
+
+#[track_caller]
+pub fn assert_fill(e: &Event, f: F) {
+    assert_eq!(e.event_kind(), Some(K::Fill), "{e:#?}");
+    assert_eq!(e.order_id, OrderId(f.order), "fill order id: {e:#?}");
+    assert_eq!(e.account, f.account, "fill account");
+    assert_eq!(e.is_maker(), f.maker, "maker flag of order {}", f.order);
+    let fill = e.fill();
+    assert_eq!(fill.last_px, Price(f.px), "last_px");
+    assert_eq!(fill.last_qty, Qty(f.qty), "last_qty");
+    assert_eq!(fill.trade_id, TradeId(f.trade), "trade id");
+    assert_eq!(fill.fee, Amount(f.fee), "fee of order {}", f.order);
+    assert_eq!(e.leaves_qty, Qty(f.leaves), "leaves after fill");
+    assert_eq!(e.cum_qty, Qty(f.cum), "cum after fill");
+    let status = if f.leaves == 0 {
+        OrderStatus::Filled
+    } else {
+        OrderStatus::PartiallyFilled
+    };
+    assert_eq!(e.status(), Some(status), "status after fill");
+}
+
+#[track_caller]
+pub fn assert_canceled(e: &Event, order: u64, reason: Reason, cum: u64) {
+    assert_eq!(e.event_kind(), Some(K::Canceled), "{e:#?}");
+    assert_eq!(e.order_id, OrderId(order), "canceled order id: {e:#?}");
+    assert_eq!(e.reason(), reason, "cancel reason of order {order}");
+    assert_eq!(e.status(), Some(OrderStatus::Canceled));
+    assert_eq!(e.leaves_qty, Qty(0), "a canceled order has nothing open");
+    assert_eq!(e.cum_qty, Qty(cum), "cum of canceled order {order}");
+}
+
+#[track_caller]
+pub fn assert_restated(e: &Event, order: u64, order_qty: u64, leaves: u64) {
+    assert_eq!(e.event_kind(), Some(K::Restated), "{e:#?}");
+    assert_eq!(e.order_id, OrderId(order));
+    assert_eq!(e.reason(), Reason::SelfTrade);
+    assert_eq!(e.order_qty, Qty(order_qty), "restated order_qty");
+    assert_eq!(e.leaves_qty, Qty(leaves), "restated leaves");
+}
+
+pub fn sym_limit(
+    account: AccountId,
+    symbol: SymbolId,
+    side: Side,
+    price: u64,
+    qty: u64,
+    id: &str,
+) -> NewOrder {
+    limit(account, symbol, side, price, qty, id)
 }

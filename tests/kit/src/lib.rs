@@ -1,0 +1,19 @@
+//! Helpers shared by Hayate's integration tests (`tests/`) and benches (`benches/`), one of each:
+//!
+//! - [`rng`]: the splitmix64 generator every reproducible random stream uses;
+//! - [`market`], [`stream`], [`naive_book`]: the order-book and journal benches' one-symbol
+//!   market, their deterministic order stream, and the naive book that is both a baseline and the
+//!   stream's oracle;
+//! - [`example`]: the example binaries the process tests run, built on demand;
+//! - [`gateway`]: a gateway on ephemeral loopback ports and a small blocking FIX client.
+//!
+//! What only one test file needs stays a private module of that test.
+
+#![warn(missing_docs)]
+
+pub mod example;
+pub mod gateway;
+pub mod market;
+pub mod naive_book;
+pub mod rng;
+pub mod stream;
