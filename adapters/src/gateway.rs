@@ -563,12 +563,14 @@ fn drop_unreplicated_tail(
         .map_err(|e| {
             io_error(format!("cannot drop the data after {keep_through}"))(io::Error::other(e))
         })?;
-    tracing::warn!(
-        keep_through,
-        dropped = dropped.records,
-        deleted_segments = dropped.segments,
-        deleted_snapshots = dropped.snapshots.len(),
-        "dropped the journal tail the primary never had"
-    );
+    if dropped.records > 0 || !dropped.snapshots.is_empty() {
+        tracing::warn!(
+            keep_through,
+            dropped = dropped.records,
+            deleted_segments = dropped.segments,
+            deleted_snapshots = dropped.snapshots.len(),
+            "dropped the journal tail the primary never had"
+        );
+    }
     Ok(())
 }

@@ -120,9 +120,11 @@ impl ConfigError {
     }
 }
 
-/// The core's sections as written, for a loader that reads a file with more sections than these
-/// (the gateway's). Each section keeps its own defaults and refuses keys it does not know.
-#[derive(Default, Debug)]
+/// The core's sections as written: a file of these alone (an engine or a pipeline embedded
+/// without the gateway), or, field by field, part of a loader's file with more sections (the
+/// gateway's). Each section keeps its own defaults and refuses keys it does not know.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default, deny_unknown_fields)]
 pub struct CoreSections {
     /// `[journal]`.
     pub journal: JournalSection,
@@ -187,19 +189,6 @@ impl CoreSections {
     }
 }
 
-/// A file of the core's sections only (an embedder of the engine or the pipeline without the
-/// gateway).
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct CoreFile {
-    journal: JournalSection,
-    pipeline: PipelineSection,
-    engine: EngineSection,
-    assets: Vec<AssetEntry>,
-    symbols: Vec<SymbolEntry>,
-    deposits: Vec<DepositEntry>,
-}
-
 impl CoreConfig {
     /// The demo market ([`DEMO_TOML`]).
     pub fn demo() -> CoreConfig {
@@ -210,16 +199,8 @@ impl CoreConfig {
     /// Parses and validates a file of the core's sections only; `origin` (usually the file
     /// name) starts every error message. Accounts that may trade are `[engine] accounts`.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<CoreConfig, ConfigError> {
-        let file: CoreFile =
+        let sections: CoreSections =
             toml::from_str(text).map_err(|e| ConfigError::parse(text, origin, &e))?;
-        let sections = CoreSections {
-            journal: file.journal,
-            pipeline: file.pipeline,
-            engine: file.engine,
-            assets: file.assets,
-            symbols: file.symbols,
-            deposits: file.deposits,
-        };
         sections.check(
             Checker::new(origin),
             &[],
