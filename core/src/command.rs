@@ -52,6 +52,9 @@ pub const FLAG_POST_ONLY: u8 = 1;
 pub const FLAG_ALL_SYMBOLS: u8 = 2;
 /// `flags` bit (mass cancel): the cancel is the exchange's, because the session dropped.
 pub const FLAG_CANCEL_ON_DISCONNECT: u8 = 4;
+/// `flags` bit (replace): `symbol` names the target order's symbol, and a target in another
+/// symbol is `UNKNOWN_ORDER` (FIX gives a replace's Symbol; the binary protocol does not).
+pub const FLAG_SYMBOL_CHECKED: u8 = 8;
 
 /// One command, as the ring, the journal and the replicator carry it.
 ///
@@ -285,6 +288,13 @@ impl Command {
             client_order_id: request_id,
             ..Command::blank(CommandKind::MassCancel, account)
         }
+    }
+
+    /// This replace names its target's symbol too: one in another symbol is `UNKNOWN_ORDER`.
+    pub fn in_symbol(mut self, symbol: SymbolId) -> Command {
+        self.symbol = symbol;
+        self.flags |= FLAG_SYMBOL_CHECKED;
+        self
     }
 
     /// The exchange cancels every open order of `account` because its session dropped; the

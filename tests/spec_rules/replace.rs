@@ -466,3 +466,31 @@ fn replace_needs_only_the_increase_over_the_current_hold() {
     );
     assert_eq!(x.bal(A2, BTC), (0, 3_000_000));
 }
+
+/// §3 replace row 1 and §6: a replace that names its target's symbol (FIX does) finds no order
+/// in another symbol; one that names none (the binary protocol) is not checked.
+#[test]
+fn replace_naming_another_symbol_than_its_target_is_unknown_order() {
+    let mut x = Exchange::funded();
+    x.sell_id(A1, 1000, 5, "a");
+    let target = OrderRef::Client(cid("a"));
+    for symbol in [ETH_JPY, SymbolId(u16::MAX)] {
+        let cmd = Command::replace(A1, target, cid("a2"), Price(1001), Qty(5)).in_symbol(symbol);
+        assert_single(
+            &x.run_unchanged(cmd),
+            K::ReplaceRejected,
+            Reason::UnknownOrder,
+        );
+    }
+    // The target missing comes first even with a zero (off-tick) price.
+    let cmd = Command::replace(A1, OrderRef::Client(cid("zz")), cid("a3"), Price(0), Qty(5))
+        .in_symbol(BTC_JPY);
+    assert_single(
+        &x.run_unchanged(cmd),
+        K::ReplaceRejected,
+        Reason::UnknownOrder,
+    );
+    let cmd = Command::replace(A1, target, cid("a4"), Price(1001), Qty(5)).in_symbol(BTC_JPY);
+    let ev = x.run(cmd);
+    assert_eq!(kinds(&ev), [K::Replaced]);
+}

@@ -5,7 +5,7 @@ use super::accounts::NIL;
 use super::book::crosses;
 use super::config::EngineConfig;
 use super::{State, hold_of};
-use crate::command::{Command, FLAG_CANCEL_ON_DISCONNECT};
+use crate::command::{Command, FLAG_CANCEL_ON_DISCONNECT, FLAG_SYMBOL_CHECKED};
 use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind, EventSink, OrderStatus, Reason};
 use crate::units::{Qty, Side};
 
@@ -129,6 +129,9 @@ impl State {
     fn check_replace(&self, config: &EngineConfig, cmd: &Command) -> Result<Replacement, Reason> {
         let slot = self.target(cmd).ok_or(Reason::UnknownOrder)?;
         let o = self.arena.get(slot);
+        if cmd.flags & FLAG_SYMBOL_CHECKED != 0 && cmd.symbol != o.symbol {
+            return Err(Reason::UnknownOrder);
+        }
         let spec = &config.symbols[o.symbol.0 as usize];
         let book = &self.books[o.symbol.0 as usize];
         if self.exchange_halted || book.halted {
