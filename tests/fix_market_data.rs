@@ -184,6 +184,7 @@ fn session(comp_id: &str) -> FixSession {
     let grant = LogonGrant {
         seqs: SeqStore::in_memory().expect("an in-memory store"),
         reset_on_logon: false,
+        store: None,
     };
     session.accept_logon(&request, grant, now, NOW_NS);
     session.outbound().clear();

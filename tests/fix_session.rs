@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use hayate::adapters::fix::codec::{Encoder, FieldList, Framing, frame};
+use hayate::adapters::fix::message_store::MessageStore;
 use hayate::adapters::fix::seq_store::SeqStore;
 use hayate::adapters::fix::session::{FixSession, Inbound, LogonGrant, LogonRequest};
 
@@ -93,9 +94,11 @@ impl Rig {
         };
         let mut seqs = SeqStore::open(self.dir.path(), THEM).expect("store");
         seqs.set(stored.0, stored.1);
+        let store = MessageStore::open(self.dir.path(), THEM, 1 << 16).expect("message store");
         let grant = LogonGrant {
             seqs,
             reset_on_logon: false,
+            store: Some(store),
         };
         self.session.accept_logon(&request, grant, self.t0, NOW_NS);
         replies(&mut self.session)
@@ -165,7 +168,8 @@ fn first_message_not_a_logon_disconnects_without_an_answer() {
 }
 
 #[test]
-fn refused_logon_gets_a_logout_with_the_reason() {
+fn refused_logon_disconnects_without_a_word() {
+    // FIX 4.4 Volume 2 test cases 1B-1D, and QuickFIX: no Logout to a Logon that is refused.
     let mut rig = Rig::new();
     let Inbound::Logon(_) = rig.send(&msg("A", 1, &[(98, "0"), (108, "30")])) else {
         panic!("expected a logon");
@@ -174,9 +178,24 @@ fn refused_logon_gets_a_logout_with_the_reason() {
         rig.session.refuse_logon("bad password", NOW_NS),
         Inbound::Close
     );
+    assert!(replies(&mut rig.session).is_empty());
+    assert_eq!(rig.session.close_reason(), Some("bad password"));
+}
+
+#[test]
+fn a_node_that_takes_no_sessions_says_why_in_a_logout() {
+    let mut rig = Rig::new();
+    let Inbound::Logon(_) = rig.send(&msg("A", 1, &[(98, "0"), (108, "30")])) else {
+        panic!("expected a logon");
+    };
+    assert_eq!(
+        rig.session
+            .refuse_logon_with_reason("this node is a standby", NOW_NS),
+        Inbound::Close
+    );
     let out = replies(&mut rig.session);
     assert_eq!(get(&out[0], 35), "5");
-    assert_eq!(get(&out[0], 58), "bad password");
+    assert_eq!(get(&out[0], 58), "this node is a standby");
 }
 
 #[test]
@@ -187,7 +206,7 @@ fn logon_with_sendingtime_off_by_more_than_two_minutes_is_refused() {
         rig.send(&msg_at("A", 1, late, &[(98, "0"), (108, "30")])),
         Inbound::Close
     );
-    assert_eq!(get(&replies(&mut rig.session)[0], 35), "5");
+    assert!(replies(&mut rig.session).is_empty());
 }
 
 #[test]
@@ -460,7 +479,7 @@ fn logout_is_answered_and_the_session_closes() {
 }
 
 #[test]
-fn silence_brings_a_heartbeat_then_a_test_request_then_a_logout() {
+fn silence_brings_a_heartbeat_then_a_test_request_then_a_disconnect() {
     let mut rig = Rig::new();
     rig.logon_with(1, (1, 1), &[]);
     let t0 = rig.t0;
@@ -483,13 +502,22 @@ fn silence_brings_a_heartbeat_then_a_test_request_then_a_logout() {
         "1",
         "a TestRequest when the client falls silent"
     );
+    assert_eq!(get(&out[0], 112), "TEST");
+    // No heartbeat while the TestRequest is out, though one would be due.
+    rig.session.on_timer(
+        t0 + Duration::from_secs(70),
+        NOW_NS,
+        Duration::from_secs(10),
+    );
+    assert!(replies(&mut rig.session).is_empty());
+    // Unanswered: the connection is lost; a Logout would go unanswered too.
     let verdict = rig.session.on_timer(
         t0 + Duration::from_secs(74),
         NOW_NS,
         Duration::from_secs(10),
     );
     assert_eq!(verdict, Inbound::Close);
-    assert_eq!(get(&replies(&mut rig.session)[0], 35), "5");
+    assert!(replies(&mut rig.session).is_empty());
 }
 
 #[test]
@@ -514,9 +542,226 @@ fn reset_on_logon_starts_both_sides_at_one_without_the_flag() {
     let grant = LogonGrant {
         seqs,
         reset_on_logon: true,
+        store: None,
     };
     rig.session.accept_logon(&request, grant, rig.t0, NOW_NS);
     let out = replies(&mut rig.session);
     assert_eq!((get(&out[0], 35), get(&out[0], 34)), ("A", "1"));
     assert_eq!(rig.session.next_in(), 2);
+}
+
+#[test]
+fn messages_ahead_of_a_gap_wait_for_it_and_are_then_handled_in_order() {
+    let mut rig = Rig::new();
+    rig.logon();
+    // 3 and 4 arrive before 2: one ResendRequest, nothing handled yet.
+    assert_eq!(rig.send(&msg("1", 3, &[(112, "three")])), Inbound::Nothing);
+    assert_eq!(rig.send(&msg("1", 4, &[(112, "four")])), Inbound::Nothing);
+    let out = replies(&mut rig.session);
+    assert_eq!(out.len(), 1);
+    assert_eq!((get(&out[0], 35), get(&out[0], 7)), ("2", "2"));
+    // 2 fills the gap; the queued 3 and 4 follow as if they had just arrived.
+    assert_eq!(rig.send(&msg("1", 2, &[(112, "two")])), Inbound::Nothing);
+    while let Some(inbound) = rig.session.next_queued(rig.t0, NOW_NS) {
+        assert_eq!(inbound, Inbound::Nothing);
+    }
+    let ids: Vec<String> = replies(&mut rig.session)
+        .iter()
+        .map(|m| get(m, 112).to_owned())
+        .collect();
+    assert_eq!(ids, ["two", "three", "four"]);
+    assert_eq!(rig.session.next_in(), 5);
+    // A resent copy of what was queued is now a duplicate.
+    let dup = msg(
+        "1",
+        3,
+        &[(43, "Y"), (122, "20260101-00:00:00"), (112, "three")],
+    );
+    assert_eq!(rig.send(&dup), Inbound::Nothing);
+    assert!(replies(&mut rig.session).is_empty());
+}
+
+#[test]
+fn a_queued_application_message_comes_out_as_application() {
+    let mut rig = Rig::new();
+    rig.logon();
+    let order = [
+        (11, "o1"),
+        (55, "BTC-JPY"),
+        (54, "1"),
+        (60, "20260101-00:00:00"),
+        (38, "1"),
+        (40, "2"),
+        (44, "1"),
+    ];
+    assert_eq!(rig.send(&msg("D", 3, &order)), Inbound::Nothing);
+    replies(&mut rig.session);
+    assert_eq!(rig.send(&msg("0", 2, &[])), Inbound::Nothing);
+    assert_eq!(
+        rig.session.next_queued(rig.t0, NOW_NS),
+        Some(Inbound::Application)
+    );
+    assert_eq!(get(rig.session.fields(), 11), "o1");
+    assert_eq!(rig.session.next_queued(rig.t0, NOW_NS), None);
+}
+
+#[test]
+fn a_logon_with_reset_seq_num_flag_mid_session_restarts_both_sides() {
+    let mut rig = Rig::new();
+    rig.logon();
+    for seq in 2..=9 {
+        rig.send(&msg("0", seq, &[]));
+    }
+    rig.send(&msg("1", 10, &[(112, "before")]));
+    assert_eq!(get(&replies(&mut rig.session)[0], 34), "2");
+    let out = {
+        rig.send(&msg("A", 1, &[(98, "0"), (108, "30"), (141, "Y")]));
+        replies(&mut rig.session)
+    };
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (get(&out[0], 35), get(&out[0], 34), get(&out[0], 141)),
+        ("A", "1", "Y")
+    );
+    assert!(rig.session.is_active());
+    assert_eq!((rig.session.next_in(), rig.session.next_out()), (2, 2));
+    rig.send(&msg("1", 2, &[(112, "after")]));
+    assert_eq!(get(&replies(&mut rig.session)[0], 34), "2");
+}
+
+#[test]
+fn the_logon_reply_carries_reset_seq_num_flag_only_when_the_client_sent_it() {
+    for (client_flag, configured_reset) in [(false, false), (false, true), (true, false)] {
+        let mut rig = Rig::new();
+        let mut fields = vec![(98, "0"), (108, "30")];
+        if client_flag {
+            fields.push((141, "Y"));
+        }
+        let Inbound::Logon(request) = rig.send(&msg("A", 1, &fields)) else {
+            panic!("a logon");
+        };
+        let seqs = SeqStore::open(rig.dir.path(), THEM).expect("store");
+        let grant = LogonGrant {
+            seqs,
+            reset_on_logon: configured_reset,
+            store: None,
+        };
+        rig.session.accept_logon(&request, grant, rig.t0, NOW_NS);
+        let out = replies(&mut rig.session);
+        let expected = if client_flag { "Y" } else { "" };
+        assert_eq!(
+            get(&out[0], 141),
+            expected,
+            "client {client_flag}, config {configured_reset}"
+        );
+    }
+}
+
+#[test]
+fn a_resend_request_gets_stored_application_messages_back_and_gap_fills_the_rest() {
+    let mut rig = Rig::new();
+    rig.logon(); // our 1: Logon
+    rig.session.send(b"8", NOW_NS, |e| e.field(17, b"e1")); // 2
+    rig.send(&msg("1", 2, &[(112, "hb")])); // our 3: Heartbeat
+    rig.session.send(b"8", NOW_NS, |e| e.field(17, b"e2")); // 4
+    rig.session.send(b"j", NOW_NS, |e| e.field(58, b"no")); // 5
+    let originals = replies(&mut rig.session);
+    let later = NOW_NS + 5_000_000_000;
+    rig.session
+        .on_message(&msg("2", 3, &[(7, "1"), (16, "0")]), rig.t0, later);
+    let out = replies(&mut rig.session);
+    let summary: Vec<(String, String, String)> = out
+        .iter()
+        .map(|m| (get(m, 35).into(), get(m, 34).into(), get(m, 36).into()))
+        .collect();
+    let row = |t: &str, s: &str, n: &str| (t.to_owned(), s.to_owned(), n.to_owned());
+    assert_eq!(
+        summary,
+        [
+            row("4", "1", "2"),
+            row("8", "2", ""),
+            row("4", "3", "4"),
+            row("8", "4", ""),
+            row("j", "5", ""),
+        ]
+    );
+    for m in &out {
+        assert_eq!(get(m, 43), "Y");
+        assert!(!get(m, 122).is_empty());
+    }
+    // A resent message is the original with PossDupFlag, OrigSendingTime = its SendingTime.
+    let original = originals.iter().find(|m| get(m, 17) == "e1").expect("e1");
+    assert_eq!(get(&out[1], 122), get(original, 52));
+    assert_ne!(get(&out[1], 52), get(original, 52));
+    assert_eq!(get(&out[1], 17), "e1");
+    // A bounded range: only what was asked.
+    rig.session
+        .on_message(&msg("2", 4, &[(7, "4"), (16, "4")]), rig.t0, later);
+    let out = replies(&mut rig.session);
+    assert_eq!(out.len(), 1);
+    assert_eq!((get(&out[0], 35), get(&out[0], 17)), ("8", "e2"));
+}
+
+#[test]
+fn a_reject_answers_a_routed_message_by_the_reverse_route() {
+    let mut rig = Rig::new();
+    rig.logon();
+    rig.send(&msg("0", 2, &[(115, "JCD"), (116, "CS"), (999, "x")]));
+    let out = replies(&mut rig.session);
+    assert_eq!(get(&out[0], 35), "3");
+    assert_eq!((get(&out[0], 128), get(&out[0], 129)), ("JCD", "CS"));
+    assert_eq!((get(&out[0], 115), get(&out[0], 116)), ("", ""));
+    rig.send(&msg("0", 3, &[(128, "JCD"), (145, "CHI"), (999, "x")]));
+    let out = replies(&mut rig.session);
+    assert_eq!((get(&out[0], 115), get(&out[0], 144)), ("JCD", "CHI"));
+}
+
+#[test]
+fn invalid_tag_numbers_are_named_as_written() {
+    let mut rig = Rig::new();
+    rig.logon();
+    for (seq, tag) in [(2u64, "0"), (3, "-1")] {
+        let mut bytes = msg("0", seq, &[]);
+        // Insert the bad field before the CheckSum and re-frame.
+        let body_end = bytes.len() - 7;
+        let mut text = String::from_utf8(bytes[..body_end].to_vec()).expect("ascii");
+        text.push_str(&format!("{tag}=HI\u{1}"));
+        let body_start = text.find("35=").expect("35");
+        let head = format!("8=FIX.4.4\u{1}9={}\u{1}", text.len() - body_start);
+        let whole = format!("{head}{}", &text[body_start..]);
+        let sum = whole.bytes().map(u32::from).sum::<u32>() % 256;
+        bytes = format!("{whole}10={sum:03}\u{1}").into_bytes();
+        rig.send(&bytes);
+        let out = replies(&mut rig.session);
+        assert_eq!(
+            (get(&out[0], 35), get(&out[0], 373), get(&out[0], 371)),
+            ("3", "0", tag),
+            "tag {tag}"
+        );
+    }
+    assert_eq!(rig.session.next_in(), 4);
+}
+
+#[test]
+fn a_message_whose_third_field_is_not_msg_type_is_garbled() {
+    let mut e = Encoder::new();
+    e.start(b"0", b"ALICE", b"HAYATE", 2, NOW_NS);
+    let good = e.finish().to_vec();
+    let text = String::from_utf8(good).expect("ascii");
+    // 8, 9, then 34 before 35: same length, so only the order is wrong.
+    let swapped = text.replacen(
+        "35=0\u{1}49=ALICE\u{1}56=HAYATE\u{1}34=2\u{1}",
+        "34=2\u{1}35=0\u{1}49=ALICE\u{1}56=HAYATE\u{1}",
+        1,
+    );
+    assert_ne!(swapped, text);
+    let body_start = swapped.find("34=").expect("34");
+    let end = swapped.find("10=").expect("10");
+    let sum = swapped[..end].bytes().map(u32::from).sum::<u32>() % 256;
+    let fixed = format!("{}10={sum:03}\u{1}", &swapped[..end]);
+    assert!(body_start > 0);
+    assert!(matches!(
+        frame(fixed.as_bytes(), 4096),
+        Framing::Garbled { .. }
+    ));
 }

@@ -246,3 +246,81 @@ fn after_sigkill_and_restart_market_data_is_what_it_was() {
     assert_eq!(http_body(second.http, "/book/BTC-JPY?depth=0"), book);
     assert_eq!(http_body(second.http, "/trades/BTC-JPY?limit=10"), trades);
 }
+
+#[test]
+fn after_sigkill_a_resend_request_gets_the_exact_execution_reports_back() {
+    // FIX's own recovery (BEHAVIOUR.md §6): the application messages a session was sent survive
+    // a SIGKILL in its message store, and a ResendRequest after the restart gets them back as
+    // they were, with PossDupFlag and OrigSendingTime; session messages become gap fills.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run(
+        dir.path(),
+        &config_text(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
+    );
+    let mut carol = FixClient::connect(first.fix, "CAROL");
+    assert_eq!(field(&carol.logon("carol", "pw-carol", &[]), 35), "A");
+    let mut reports = Vec::new();
+    for i in 0..20 {
+        carol.new_order(&format!("o{i}"), "1", "0.01", &format!("{}", 4_800_000 + i));
+        reports.push(carol.recv_type("8"));
+    }
+    // A heartbeat in between: a session message, gap-filled on resend.
+    carol.send("1", &[(112, "mid")]);
+    carol.recv_type("0");
+    carol.new_order("last", "1", "0.01", "4700000");
+    reports.push(carol.recv_type("8"));
+    let (fix, binary, http) = (first.fix, first.binary, first.http);
+    let mut first = first;
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("reaped");
+    drop(first);
+
+    let text = config_text(
+        dir.path(),
+        &fix.to_string(),
+        &binary.to_string(),
+        &http.to_string(),
+    );
+    let second = run(dir.path(), &text);
+    let mut carol2 = FixClient::connect(second.fix, "CAROL");
+    carol2.next_seq = carol.next_seq;
+    let logon = carol2.logon("carol", "pw-carol", &[]);
+    assert_eq!(field(&logon, 35), "A");
+    let logon_seq: u64 = field(&logon, 34).parse().expect("MsgSeqNum");
+    carol2.send("2", &[(7, "1"), (16, "0")]);
+
+    let mut resent = Vec::new();
+    let mut expect_next = 1;
+    while expect_next < logon_seq {
+        let m = carol2.try_recv().expect("the resend");
+        let seq: u64 = field(&m, 34).parse().expect("MsgSeqNum");
+        assert_eq!(seq, expect_next, "the resend is in order, without holes");
+        assert_eq!(field(&m, 43), "Y", "PossDupFlag on every resent message");
+        match field(&m, 35) {
+            "4" => {
+                assert_eq!(field(&m, 123), "Y");
+                expect_next = field(&m, 36).parse().expect("NewSeqNo");
+            }
+            "8" => {
+                resent.push(m);
+                expect_next += 1;
+            }
+            other => panic!("unexpected MsgType {other} in the resend"),
+        }
+    }
+    assert_eq!(
+        resent.len(),
+        reports.len(),
+        "every execution report came back"
+    );
+    for (original, again) in reports.iter().zip(&resent) {
+        assert_eq!(field(again, 122), field(original, 52), "OrigSendingTime");
+        let body = |m: &hayate::adapters::fix::codec::FieldList| {
+            m.iter()
+                .filter(|(tag, _)| ![9, 10, 43, 52, 122].contains(tag))
+                .map(|(tag, value)| (tag, value.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(body(again), body(original), "the same message");
+    }
+}

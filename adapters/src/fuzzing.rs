@@ -32,6 +32,7 @@ use crate::fix::codec::{
 };
 use crate::fix::dictionary::{self, MsgClass};
 use crate::fix::market_data::FixMarketData;
+use crate::fix::message_store::MessageStore;
 use crate::fix::orders::{self as fix_orders, RequestIds};
 use crate::fix::seq_store::SeqStore;
 use crate::fix::session::{FixSession, Inbound, LogonGrant, LogonRequest};
@@ -115,6 +116,7 @@ mod tests {
                     let grant = LogonGrant {
                         seqs: SeqStore::in_memory().expect("map"),
                         reset_on_logon: false,
+                        store: Some(MessageStore::in_memory(1 << 16).expect("map")),
                     };
                     session.accept_logon(&request, grant, t0, NOW_NS);
                 }

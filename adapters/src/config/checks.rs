@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::ExchangeConfig;
 use super::sections::{
-    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MIN_MESSAGE_SIZE, MarketDataConfig,
-    ReplicationConfig, Role, UserConfig, missing_role_address,
+    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE,
+    MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
 };
 
 #[derive(Deserialize, Default)]
@@ -43,6 +43,7 @@ struct RawGateway {
     binary_listen: String,
     http_listen: String,
     max_message_size: usize,
+    fix_message_store_mb: u32,
 }
 
 impl Default for RawGateway {
@@ -54,6 +55,7 @@ impl Default for RawGateway {
             binary_listen: d.binary_listen.to_string(),
             http_listen: d.http_listen.to_string(),
             max_message_size: d.max_message_size,
+            fix_message_store_mb: d.fix_message_store_mb,
         }
     }
 }
@@ -157,12 +159,22 @@ impl GatewayChecker<'_> {
                 ),
             ));
         }
+        if raw.fix_message_store_mb > MAX_MESSAGE_STORE_MB {
+            return Err(self.error(
+                "gateway.fix_message_store_mb",
+                format!(
+                    "{} MiB is above the maximum of {MAX_MESSAGE_STORE_MB} per session",
+                    raw.fix_message_store_mb
+                ),
+            ));
+        }
         Ok(GatewayConfig {
             fix_listen: self.address("gateway.fix_listen", &raw.fix_listen)?,
             binary_listen: self.address("gateway.binary_listen", &raw.binary_listen)?,
             http_listen: self.address("gateway.http_listen", &raw.http_listen)?,
             comp_id: raw.comp_id,
             max_message_size: raw.max_message_size,
+            fix_message_store_mb: raw.fix_message_store_mb,
         })
     }
 

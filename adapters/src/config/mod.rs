@@ -56,8 +56,8 @@ pub mod sections;
 use checks::{GatewayChecker, RawConfig};
 use sections::missing_role_address;
 pub use sections::{
-    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MIN_MESSAGE_SIZE, MarketDataConfig,
-    ReplicationConfig, Role, UserConfig,
+    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE,
+    MarketDataConfig, ReplicationConfig, Role, UserConfig,
 };
 
 /// The demo exchange: BEHAVIOUR.md §5's example plus a second user, so two parties can trade out
@@ -73,6 +73,7 @@ fix_listen = "127.0.0.1:9878"
 binary_listen = "127.0.0.1:9000"
 http_listen = "127.0.0.1:8080"  # /status (JSON) and /metrics (Prometheus text)
 max_message_size = 4096         # bytes; a larger declared message closes the connection
+fix_message_store_mb = 16       # sent messages each FIX session keeps for resends; 0 = none
 
 [market_data]
 ws_listen = "127.0.0.1:8081"    # the public WebSocket feed (BEHAVIOUR.md §9); leave out to turn it off

@@ -24,6 +24,9 @@ pub struct GatewayConfig {
     /// The largest message accepted on any port, in bytes (default 4096); a message declaring
     /// more closes the connection before anything is buffered (BEHAVIOUR.md §6).
     pub max_message_size: usize,
+    /// MiB of sent application messages each FIX session keeps for resends (default 16; 0 keeps
+    /// none, and every resend is a gap fill). Bounded like a ring: the oldest go first.
+    pub fix_message_store_mb: u32,
 }
 
 impl Default for GatewayConfig {
@@ -34,12 +37,16 @@ impl Default for GatewayConfig {
             binary_listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_message_size: 4096,
+            fix_message_store_mb: 16,
         }
     }
 }
 
 /// The smallest `[gateway] max_message_size`: a FIX Logon with credentials must fit.
 pub const MIN_MESSAGE_SIZE: usize = 256;
+
+/// The largest `[gateway] fix_message_store_mb`: a file of this size per FIX user.
+pub const MAX_MESSAGE_STORE_MB: u32 = 4096;
 
 /// How a user proves who it is at logon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]

@@ -135,6 +135,15 @@ pub fn frame(buf: &[u8], max_message_size: usize) -> Framing {
     let Some(trailer) = message.get(checksum_start..) else {
         return garbled("BodyLength does not match");
     };
+    // FIX: the first three fields are 8, 9, 35; a message whose third is not MsgType is garbled
+    // (ignored without consuming its sequence number), not rejected.
+    if !message
+        .get(body_start..)
+        .unwrap_or_default()
+        .starts_with(b"35=")
+    {
+        return garbled("MsgType (35) is not the third field");
+    }
     let [b'1', b'0', b'=', d0, d1, d2, SOH] = *trailer else {
         return garbled("CheckSum (10) does not follow the body");
     };
@@ -242,12 +251,13 @@ impl SessionRejectReason {
 /// Why a framed message could not be split into fields; each maps to a
 /// session Reject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{text} (reason {}, tag {ref_tag})", reason.code())]
+#[error("{text} (reason {}, tag {ref_tag:?})", reason.code())]
 pub struct ParseError {
     /// SessionRejectReason (373) to answer with.
     pub reason: SessionRejectReason,
-    /// RefTagID (371); 0 when unknown.
-    pub ref_tag: u32,
+    /// RefTagID (371): the tag at fault as the client wrote it when it is a number at all (0 and
+    /// negative numbers included, which are invalid tag numbers), `None` when it is not.
+    pub ref_tag: Option<i64>,
     /// Text (58) to answer with.
     pub text: &'static str,
 }
@@ -286,35 +296,38 @@ impl FieldList {
             let Some(eq) = rest.iter().position(|&b| b == b'=' || b == SOH) else {
                 return Err(ParseError {
                     reason: SessionRejectReason::InvalidTagNumber,
-                    ref_tag: 0,
+                    ref_tag: None,
                     text: "field without '='",
                 });
             };
             if rest.get(eq) != Some(&b'=') {
                 return Err(ParseError {
                     reason: SessionRejectReason::InvalidTagNumber,
-                    ref_tag: 0,
+                    ref_tag: None,
                     text: "field without '='",
                 });
             }
-            let tag = parse_tag(rest.get(..eq).unwrap_or_default()).ok_or(ParseError {
+            let tag_text = rest.get(..eq).unwrap_or_default();
+            let tag = parse_tag(tag_text).ok_or(ParseError {
                 reason: SessionRejectReason::InvalidTagNumber,
-                ref_tag: 0,
-                text: "tag is not a positive number",
+                ref_tag: std::str::from_utf8(tag_text)
+                    .ok()
+                    .and_then(|t| t.parse().ok()),
+                text: "Invalid tag number",
             })?;
             let value_start = pos + eq + 1;
             let value = message.get(value_start..).unwrap_or_default();
             let Some(value_len) = value.iter().position(|&b| b == SOH) else {
                 return Err(ParseError {
                     reason: SessionRejectReason::Other,
-                    ref_tag: tag,
+                    ref_tag: Some(i64::from(tag)),
                     text: "field not terminated by SOH",
                 });
             };
             if value_len == 0 {
                 return Err(ParseError {
                     reason: SessionRejectReason::TagSpecifiedWithoutAValue,
-                    ref_tag: tag,
+                    ref_tag: Some(i64::from(tag)),
                     text: "tag specified without a value",
                 });
             }

@@ -620,7 +620,9 @@ pub fn validate(msg: &FieldList) -> Result<(), Violation> {
 
     for (tag, _) in msg.iter() {
         if !is_defined(tag) {
-            return Err(violation(R::UndefinedTag, tag, "undefined tag"));
+            // QuickFIX and FIX 4.4 Volume 2 (test case 14a) answer a tag outside the
+            // dictionary with 0 = Invalid tag number, not 3 = Undefined tag.
+            return Err(violation(R::InvalidTagNumber, tag, "Invalid tag number"));
         }
     }
     for (tag, _) in msg.iter() {

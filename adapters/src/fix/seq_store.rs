@@ -101,7 +101,7 @@ impl SeqStore {
 }
 
 /// A file name for a comp id: itself when it is plain, else hex, so no comp id can name a path.
-fn file_stem(comp_id: &str) -> String {
+pub(super) fn file_stem(comp_id: &str) -> String {
     let plain = !comp_id.is_empty()
         && comp_id.len() <= 64
         && comp_id

@@ -8,10 +8,12 @@
 //! so a Logon comes back as [`Inbound::Logon`] and the server answers with
 //! [`FixSession::accept_logon`] or [`FixSession::refuse_logon`].
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::codec::{BEGIN_STRING, Encoder, FieldList, SessionRejectReason, parse_utc_timestamp};
 use super::dictionary::{self, MsgClass};
+use super::message_store::MessageStore;
 use super::seq_store::SeqStore;
 
 /// How far a message's SendingTime may be from our clock (FIX: "within a reasonable time", 2 min).
@@ -85,6 +87,9 @@ pub struct LogonGrant {
     pub seqs: SeqStore,
     /// Reset both sides to 1 even without ResetSeqNumFlag (the user's `reset_on_logon`).
     pub reset_on_logon: bool,
+    /// The application messages sent to this session, for resends; `None` keeps none (every
+    /// resend is a gap fill).
+    pub store: Option<MessageStore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +114,11 @@ pub struct FixSession {
     encoder: Encoder,
     outbound: Vec<u8>,
     seqs: Option<SeqStore>,
+    store: Option<MessageStore>,
+    /// Messages that arrived ahead of a gap, by MsgSeqNum, until the gap is filled.
+    queued: BTreeMap<u64, Vec<u8>>,
+    /// A stored message being resent, parsed.
+    resent: FieldList,
     next_in: u64,
     next_out: u64,
     /// Inbound sequence number we asked to be resent up to; `None` when no gap is open.
@@ -117,7 +127,6 @@ pub struct FixSession {
     last_received: Instant,
     last_sent: Instant,
     test_request_sent: Option<Instant>,
-    test_requests: u64,
     /// The time of the call being handled (for `last_sent`).
     clock: Instant,
     /// Why the session closed, for the log.
@@ -135,6 +144,9 @@ impl FixSession {
             encoder: Encoder::new(),
             outbound: Vec::with_capacity(4096),
             seqs: None,
+            store: None,
+            queued: BTreeMap::new(),
+            resent: FieldList::new(),
             next_in: 1,
             next_out: 1,
             resend_until: None,
@@ -142,7 +154,6 @@ impl FixSession {
             last_received: now,
             last_sent: now,
             test_request_sent: None,
-            test_requests: 0,
             clock: now,
             close_reason: None,
         }
@@ -282,10 +293,15 @@ impl FixSession {
         now_ns: u64,
     ) -> Inbound {
         let mut seqs = grant.seqs;
+        let mut store = grant.store;
         let reset = request.reset_seq_num || grant.reset_on_logon;
         if reset {
             seqs.set(1, 1);
+            if let Some(store) = &mut store {
+                store.clear();
+            }
         }
+        self.store = store;
         self.client_comp_id = request.sender_comp_id.clone();
         self.next_in = seqs.next_in();
         self.next_out = seqs.next_out();
@@ -301,10 +317,13 @@ impl FixSession {
         self.state = State::Active;
         self.clock = now;
         self.last_received = now;
+        // 141=Y answers the client's 141=Y only: a reset the user's configuration makes
+        // (`reset_on_logon`) is not news to a client that logs on at 1 anyway.
+        let echo_reset = request.reset_seq_num;
         self.send(b"A", now_ns, |e| {
             e.field(tag::ENCRYPT_METHOD, b"0");
             e.field_u64(tag::HEART_BT_INT, u64::from(request.heartbeat_s));
-            if reset {
+            if echo_reset {
                 e.field(tag::RESET_SEQ_NUM_FLAG, b"Y");
             }
         });
@@ -316,60 +335,98 @@ impl FixSession {
         Inbound::Nothing
     }
 
-    /// The server refused the Logon (bad credentials, unknown comp id, already logged on…):
-    /// answer Logout with `text` and close.
-    pub fn refuse_logon(&mut self, text: &str, now_ns: u64) -> Inbound {
+    /// The Logon is refused (unknown or wrong CompIDs or credentials, a session already logged
+    /// on, a bad SendingTime or BeginString): disconnect without a word, as FIX 4.4 Volume 2's
+    /// test cases 1B–1D and QuickFIX do (a Logout would tell a prober what was wrong, and would
+    /// consume a sequence number of a session that never started). `why` goes to the log.
+    pub fn refuse_logon(&mut self, why: &str, _now_ns: u64) -> Inbound {
+        self.close_without_logout(why)
+    }
+
+    /// The Logon is valid but this node takes no sessions now (a standby, a stepped-down
+    /// primary): a Logout saying so, so a firm's engine shows the reason, then close.
+    pub fn refuse_logon_with_reason(&mut self, text: &str, now_ns: u64) -> Inbound {
         self.logout_and_close(text, now_ns)
     }
 
-    /// A message on an active session.
+    /// A message on an active session, checked in the order QuickFIX checks it (which FIX 4.4
+    /// Volume 2's session test cases encode): BeginString, MsgType, the data dictionary, then
+    /// SendingTime, CompIDs and MsgSeqNum. ResendRequest and Logout are answered whatever their
+    /// sequence number; a message too high is queued until the gap before it is filled.
     fn active_message(&mut self, now_ns: u64) -> Inbound {
-        let Some(seq) = self.fields.msg_seq_num() else {
+        let msg_type = self.msg_type_byte();
+        if self.fields.get(8) != Some(BEGIN_STRING.as_bytes()) {
+            return self.logout_and_close("Incorrect BeginString", now_ns);
+        }
+        let seq = self.fields.msg_seq_num();
+        match dictionary::classify(self.fields.msg_type().unwrap_or_default()) {
+            MsgClass::Invalid => {
+                let seq = seq.unwrap_or(0);
+                self.consume(seq);
+                self.reject(
+                    seq,
+                    SessionRejectReason::InvalidMsgType,
+                    MSG_TYPE,
+                    "Invalid MsgType",
+                    now_ns,
+                );
+                return Inbound::Nothing;
+            }
+            MsgClass::Unsupported => {
+                let seq = seq.unwrap_or(0);
+                self.consume(seq);
+                self.business_reject(seq, 3, "Unsupported Message Type", now_ns);
+                return Inbound::Nothing;
+            }
+            MsgClass::Session | MsgClass::Application => {}
+        }
+        let reset_mode = msg_type == MsgTypeByte::Single(b'4')
+            && self.fields.get(tag::GAP_FILL_FLAG) != Some(b"Y".as_slice());
+        if let Err(violation) = dictionary::validate(&self.fields) {
+            let seq = seq.unwrap_or(0);
+            // A SequenceReset in reset mode carries no number of its own to consume.
+            if !reset_mode {
+                self.consume(seq);
+            }
+            self.reject(
+                seq,
+                violation.reason,
+                violation.ref_tag,
+                violation.text,
+                now_ns,
+            );
+            return Inbound::Nothing;
+        }
+        let Some(seq) = seq else {
+            // The dictionary requires MsgSeqNum; this is only reached if it changes.
             return self.logout_and_close("MsgSeqNum missing or not a number", now_ns);
         };
-        if self.fields.get(8) != Some(BEGIN_STRING.as_bytes()) {
-            return self.logout_and_close("BeginString must be FIX.4.4", now_ns);
+        if let Some(inbound) = self.check_sender(seq, now_ns) {
+            return inbound;
         }
-        let comp_ids_ok = self.fields.get(tag::SENDER_COMP_ID)
-            == Some(self.client_comp_id.as_bytes())
-            && self.fields.get(tag::TARGET_COMP_ID) == Some(self.our_comp_id.as_bytes());
-        if !comp_ids_ok {
-            self.reject(
-                seq,
-                SessionRejectReason::CompIdProblem,
-                0,
-                "CompID problem",
-                now_ns,
-            );
-            self.consume(seq);
-            return self.logout_and_close("CompID problem", now_ns);
-        }
-        if let Some(why) = self.sending_time_problem(now_ns) {
-            self.reject(
-                seq,
-                SessionRejectReason::SendingTimeAccuracyProblem,
-                tag::SENDING_TIME,
-                why,
-                now_ns,
-            );
-            self.consume(seq);
-            return self.logout_and_close(why, now_ns);
-        }
-        let msg_type = self.msg_type_byte();
-        // A SequenceReset in reset mode is taken whatever its own number (FIX 4.4 Vol. 2).
-        if msg_type == MsgTypeByte::Single(b'4')
-            && self.fields.get(tag::GAP_FILL_FLAG) != Some(b"Y".as_slice())
-        {
-            return self.sequence_reset(seq, false, now_ns);
+        match msg_type {
+            MsgTypeByte::Single(b'A') => return self.logon_while_active(seq, now_ns),
+            MsgTypeByte::Single(b'4') if reset_mode => {
+                return self.sequence_reset(seq, false, now_ns);
+            }
+            MsgTypeByte::Single(b'5') => {
+                self.consume(seq);
+                return self.logout_and_close("Logout acknowledged", now_ns);
+            }
+            MsgTypeByte::Single(b'2') => {
+                self.answer_resend_request(now_ns);
+                if seq > self.next_in {
+                    // Answered first, so neither side waits for the other's resend.
+                    self.request_resend(seq, now_ns);
+                } else {
+                    self.consume(seq);
+                }
+                return Inbound::Nothing;
+            }
+            _ => {}
         }
         if seq > self.next_in {
-            // Answer their resend request before asking for ours, so neither side waits forever.
-            if msg_type == MsgTypeByte::Single(b'2') {
-                self.answer_resend_request(seq, now_ns);
-            }
-            if msg_type == MsgTypeByte::Single(b'5') {
-                return self.logout_and_close("Logout received", now_ns);
-            }
+            self.queue(seq);
             self.request_resend(seq, now_ns);
             return Inbound::Nothing;
         }
@@ -391,39 +448,9 @@ impl FixSession {
             return self.logout_and_close(&text, now_ns);
         }
         // In sequence.
-        match dictionary::classify(self.fields.msg_type().unwrap_or_default()) {
-            MsgClass::Invalid => {
-                self.consume(seq);
-                self.reject(
-                    seq,
-                    SessionRejectReason::InvalidMsgType,
-                    MSG_TYPE,
-                    "Invalid MsgType",
-                    now_ns,
-                );
-                return Inbound::Nothing;
-            }
-            MsgClass::Unsupported => {
-                self.consume(seq);
-                self.business_reject(seq, 3, "Unsupported Message Type", now_ns);
-                return Inbound::Nothing;
-            }
-            MsgClass::Session | MsgClass::Application => {}
-        }
-        if let Err(violation) = dictionary::validate(&self.fields) {
-            self.consume(seq);
-            self.reject(
-                seq,
-                violation.reason,
-                violation.ref_tag,
-                violation.text,
-                now_ns,
-            );
-            return Inbound::Nothing;
-        }
         match msg_type {
             MsgTypeByte::Single(b'4') => self.sequence_reset(seq, true, now_ns),
-            MsgTypeByte::Single(b'0') => {
+            MsgTypeByte::Single(b'0') | MsgTypeByte::Single(b'3') => {
                 self.consume(seq);
                 Inbound::Nothing
             }
@@ -437,23 +464,6 @@ impl FixSession {
                 self.send(b"0", now_ns, |e| e.field(tag::TEST_REQ_ID, &id));
                 Inbound::Nothing
             }
-            MsgTypeByte::Single(b'2') => {
-                self.consume(seq);
-                self.answer_resend_request(seq, now_ns);
-                Inbound::Nothing
-            }
-            MsgTypeByte::Single(b'3') => {
-                self.consume(seq);
-                Inbound::Nothing
-            }
-            MsgTypeByte::Single(b'5') => {
-                self.consume(seq);
-                self.logout_and_close("Logout acknowledged", now_ns)
-            }
-            MsgTypeByte::Single(b'A') => {
-                self.consume(seq);
-                self.logout_and_close("Logon received on an active session", now_ns)
-            }
             _ => {
                 self.consume(seq);
                 Inbound::Application
@@ -461,18 +471,106 @@ impl FixSession {
         }
     }
 
+    /// SendingTime and CompIDs: a Reject, then a Logout, when either is wrong.
+    fn check_sender(&mut self, seq: u64, now_ns: u64) -> Option<Inbound> {
+        if let Some(why) = self.sending_time_problem(now_ns) {
+            self.consume(seq);
+            self.reject(
+                seq,
+                SessionRejectReason::SendingTimeAccuracyProblem,
+                tag::SENDING_TIME,
+                why,
+                now_ns,
+            );
+            return Some(self.logout_and_close(why, now_ns));
+        }
+        let comp_ids_ok = self.fields.get(tag::SENDER_COMP_ID)
+            == Some(self.client_comp_id.as_bytes())
+            && self.fields.get(tag::TARGET_COMP_ID) == Some(self.our_comp_id.as_bytes());
+        if !comp_ids_ok {
+            self.consume(seq);
+            self.reject(
+                seq,
+                SessionRejectReason::CompIdProblem,
+                0,
+                "CompID problem",
+                now_ns,
+            );
+            return Some(self.logout_and_close("CompID problem", now_ns));
+        }
+        None
+    }
+
+    /// A Logon on a logged-on session: with ResetSeqNumFlag it restarts both sides' numbers
+    /// (FIX 4.4 Volume 2: a sequence reset by Logon, the answer carrying 141=Y too); without it
+    /// it breaks the protocol.
+    fn logon_while_active(&mut self, seq: u64, now_ns: u64) -> Inbound {
+        if self.fields.get(tag::RESET_SEQ_NUM_FLAG) != Some(b"Y".as_slice()) {
+            return self.logout_and_close("Logon received on an active session", now_ns);
+        }
+        self.queued.clear();
+        self.resend_until = None;
+        self.next_out = 1;
+        self.next_in = seq;
+        if let Some(seqs) = &mut self.seqs {
+            seqs.set(seq, 1);
+        }
+        if let Some(store) = &mut self.store {
+            store.clear();
+        }
+        self.advance_in();
+        let heartbeat_s = self.heartbeat.as_secs();
+        self.send(b"A", now_ns, |e| {
+            e.field(tag::ENCRYPT_METHOD, b"0");
+            e.field_u64(tag::HEART_BT_INT, heartbeat_s);
+            e.field(tag::RESET_SEQ_NUM_FLAG, b"Y");
+        });
+        Inbound::Nothing
+    }
+
+    /// Keeps a message that arrived ahead of a gap, to be handled once the gap is filled. The
+    /// queue is bounded: what it cannot hold comes again with the resend (we ask for
+    /// everything from the gap on).
+    fn queue(&mut self, seq: u64) {
+        if self.queued.len() < MAX_QUEUED && !self.queued.contains_key(&seq) {
+            self.queued.insert(seq, self.fields.as_bytes().to_vec());
+        }
+    }
+
+    /// The next queued message if the gap before it has been filled: handled as if it had just
+    /// arrived. The server calls this after every message until it returns `None`.
+    pub fn next_queued(&mut self, now: Instant, now_ns: u64) -> Option<Inbound> {
+        if self.state != State::Active {
+            self.queued.clear();
+            return None;
+        }
+        // Drop what the gap fill has overtaken.
+        while let Some(entry) = self.queued.first_entry() {
+            if *entry.key() >= self.next_in {
+                break;
+            }
+            entry.remove();
+        }
+        let message = self.queued.remove(&self.next_in)?;
+        self.clock = now;
+        Some(match self.fields.parse(&message) {
+            Ok(()) => self.active_message(now_ns),
+            Err(error) => self.unparseable(error.reason, error.ref_tag, error.text, now_ns),
+        })
+    }
+
     /// A message that framed but could not be split into fields.
     fn unparseable(
         &mut self,
         reason: SessionRejectReason,
-        ref_tag: u32,
+        ref_tag: Option<i64>,
         text: &'static str,
         now_ns: u64,
     ) -> Inbound {
         match self.fields.msg_seq_num() {
             Some(seq) if seq == self.next_in => {
                 self.consume(seq);
-                self.reject(seq, reason, ref_tag, text, now_ns);
+                self.reject_tag(seq, reason, ref_tag, text, now_ns);
             }
             // Without a trustworthy sequence number the message is as good as garbled: ignore it.
             _ => {}
@@ -563,30 +661,85 @@ impl FixSession {
         }
     }
 
-    /// ResendRequest (2): we keep no copy of what we sent (every report can be had again with an
-    /// OrderStatusRequest), so the whole range is one SequenceReset-GapFill, PossDup.
-    fn answer_resend_request(&mut self, _seq: u64, now_ns: u64) {
-        let begin = self
-            .fields
-            .get_str(tag::BEGIN_SEQ_NO)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(1)
-            .max(1);
-        if begin >= self.next_out {
+    /// ResendRequest (2): the application messages still in the store go out again as they
+    /// were, with PossDupFlag and OrigSendingTime; every run of numbers without one (session
+    /// messages, market data, what retention dropped) becomes one SequenceReset-GapFill.
+    fn answer_resend_request(&mut self, now_ns: u64) {
+        let number = |tag| self.fields.get_str(tag).and_then(|v| v.parse::<u64>().ok());
+        let begin = number(tag::BEGIN_SEQ_NO).unwrap_or(1).max(1);
+        let last_sent = self.next_out.saturating_sub(1);
+        let end = match number(tag::END_SEQ_NO) {
+            Some(end) if end != 0 && end < last_sent => end,
+            _ => last_sent,
+        };
+        if begin > end {
             return;
         }
-        let new_seq = self.next_out;
+        let mut cursor = begin;
+        if let Some(store) = self.store.take() {
+            for stored in store.range(begin, end) {
+                if stored.seq < cursor {
+                    continue;
+                }
+                if stored.seq > cursor {
+                    self.gap_fill(cursor, stored.seq, now_ns);
+                }
+                self.resend(stored.bytes, now_ns);
+                cursor = stored.seq + 1;
+            }
+            self.store = Some(store);
+        }
+        if cursor <= end {
+            self.gap_fill(cursor, end + 1, now_ns);
+        }
+    }
+
+    /// A SequenceReset-GapFill numbered `seq` that moves the client's expectation to `new_seq`.
+    fn gap_fill(&mut self, seq: u64, new_seq: u64, now_ns: u64) {
+        let route = Route::reverse_of(&self.fields);
         self.encoder.start(
             b"4",
             self.our_comp_id.as_bytes(),
             self.client_comp_id.as_bytes(),
-            begin,
+            seq,
             now_ns,
         );
+        route.write(&mut self.encoder);
         self.encoder.field(tag::POSS_DUP_FLAG, b"Y");
         self.encoder.field_timestamp(tag::ORIG_SENDING_TIME, now_ns);
         self.encoder.field(tag::GAP_FILL_FLAG, b"Y");
         self.encoder.field_u64(tag::NEW_SEQ_NO, new_seq);
+        let bytes = self.encoder.finish();
+        self.outbound.extend_from_slice(bytes);
+    }
+
+    /// One stored message again: its own MsgType, MsgSeqNum and body, PossDupFlag = Y, its
+    /// SendingTime as OrigSendingTime and now as SendingTime.
+    fn resend(&mut self, original: &[u8], now_ns: u64) {
+        if self.resent.parse(original).is_err() {
+            return;
+        }
+        let (Some(msg_type), Some(seq), Some(sent)) = (
+            self.resent.msg_type(),
+            self.resent.msg_seq_num(),
+            self.resent.get(tag::SENDING_TIME),
+        ) else {
+            return;
+        };
+        self.encoder.start(
+            msg_type,
+            self.our_comp_id.as_bytes(),
+            self.client_comp_id.as_bytes(),
+            seq,
+            now_ns,
+        );
+        self.encoder.field(tag::POSS_DUP_FLAG, b"Y");
+        self.encoder.field(tag::ORIG_SENDING_TIME, sent);
+        for (tag, value) in self.resent.iter() {
+            if !REWRITTEN_ON_RESEND.contains(&tag) {
+                self.encoder.field(tag, value);
+            }
+        }
         let bytes = self.encoder.finish();
         self.outbound.extend_from_slice(bytes);
     }
@@ -626,17 +779,22 @@ impl FixSession {
         let silent = now.saturating_duration_since(self.last_received);
         match self.test_request_sent {
             Some(sent) if now.saturating_duration_since(sent) >= grace => {
-                return self.logout_and_close("no answer to TestRequest", now_ns);
+                // FIX 4.4 Volume 2 (test case 6): the connection is lost; disconnect, since a
+                // Logout would go unanswered too.
+                return self.close_without_logout("no answer to TestRequest");
             }
             None if silent >= grace => {
-                self.test_requests += 1;
-                let id = format!("TEST{}", self.test_requests);
-                self.send(b"1", now_ns, |e| e.field(tag::TEST_REQ_ID, id.as_bytes()));
+                self.send(b"1", now_ns, |e| e.field(tag::TEST_REQ_ID, b"TEST"));
                 self.test_request_sent = Some(now);
             }
             _ => {}
         }
-        if now.saturating_duration_since(self.last_sent) >= self.heartbeat {
+        // No heartbeat while a TestRequest is out: the TestRequest is the sign of life, and the
+        // next thing the client sees from us must not look like an answer (QuickFIX does the
+        // same; FIX 4.4 Volume 2 test case 6).
+        if self.test_request_sent.is_none()
+            && now.saturating_duration_since(self.last_sent) >= self.heartbeat
+        {
             self.send(b"0", now_ns, |_| {});
         }
         Inbound::Nothing
@@ -663,6 +821,11 @@ impl FixSession {
         body(&mut self.encoder);
         let bytes = self.encoder.finish();
         self.outbound.extend_from_slice(bytes);
+        if let Some(store) = &mut self.store
+            && kept_for_resend(msg_type)
+        {
+            store.append(self.next_out, now_ns, bytes);
+        }
         self.next_out += 1;
         if let Some(seqs) = &mut self.seqs {
             seqs.set_next_out(self.next_out);
@@ -670,7 +833,7 @@ impl FixSession {
         self.last_sent_now();
     }
 
-    /// A session Reject (3) of message `seq`.
+    /// A session Reject (3) of message `seq` about tag `ref_tag` (0: no tag).
     pub fn reject(
         &mut self,
         seq: u64,
@@ -679,11 +842,28 @@ impl FixSession {
         text: &str,
         now_ns: u64,
     ) {
+        let ref_tag = (ref_tag != 0).then_some(i64::from(ref_tag));
+        self.reject_tag(seq, reason, ref_tag, text, now_ns);
+    }
+
+    /// A session Reject whose RefTagID is the tag as the client wrote it (0 and negative tags
+    /// are invalid tag numbers, and the Reject names them as written). Answers a routed message
+    /// by the reverse route (FIX 4.4 Volume 2: OnBehalfOf ↔ DeliverTo).
+    fn reject_tag(
+        &mut self,
+        seq: u64,
+        reason: SessionRejectReason,
+        ref_tag: Option<i64>,
+        text: &str,
+        now_ns: u64,
+    ) {
         let ref_msg_type = self.fields.msg_type().unwrap_or_default().to_vec();
+        let route = Route::reverse_of(&self.fields);
         self.send(b"3", now_ns, |e| {
+            route.write(e);
             e.field_u64(tag::REF_SEQ_NUM, seq);
-            if ref_tag != 0 {
-                e.field_u64(tag::REF_TAG_ID, u64::from(ref_tag));
+            if let Some(ref_tag) = ref_tag {
+                e.field_i64(tag::REF_TAG_ID, ref_tag);
             }
             if !ref_msg_type.is_empty() {
                 e.field(tag::REF_MSG_TYPE, &ref_msg_type);
@@ -697,7 +877,9 @@ impl FixSession {
     /// required field missing, 0 other…).
     pub fn business_reject(&mut self, seq: u64, reason: u32, text: &str, now_ns: u64) {
         let ref_msg_type = self.fields.msg_type().unwrap_or_default().to_vec();
+        let route = Route::reverse_of(&self.fields);
         self.send(b"j", now_ns, |e| {
+            route.write(e);
             e.field_u64(tag::REF_SEQ_NUM, seq);
             e.field(tag::REF_MSG_TYPE, &ref_msg_type);
             e.field_u64(tag::BUSINESS_REJECT_REASON, u64::from(reason));
@@ -778,3 +960,54 @@ enum MsgTypeByte {
 
 /// MsgType's tag, the RefTagID of an invalid MsgType.
 const MSG_TYPE: u32 = 35;
+
+/// Messages held ahead of a gap, at most (beyond it they come again with the resend).
+const MAX_QUEUED: usize = 1024;
+
+/// Header and trailer fields a resend writes afresh rather than copies.
+const REWRITTEN_ON_RESEND: [u32; 10] = [8, 9, 35, 49, 56, 34, 52, 43, 122, 10];
+
+/// Whether a message we send is kept for resends: application messages except market data
+/// (a snapshot or an update is stale by the time it could be resent; a subscriber that lost
+/// some asks for a new snapshot), never session messages (FIX resends those as gap fills).
+fn kept_for_resend(msg_type: &[u8]) -> bool {
+    !matches!(
+        msg_type,
+        b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A" | b"W" | b"X" | b"f"
+    )
+}
+
+/// Where an answer goes when the message it answers was routed: FIX 4.4's reverse route
+/// (OnBehalfOfCompID 115 ↔ DeliverToCompID 128, and the SubID and LocationID pairs 116 ↔ 129,
+/// 144 ↔ 145). Values are copied, since the message they come from is reused.
+#[derive(Default)]
+struct Route {
+    fields: Vec<(u32, Vec<u8>)>,
+}
+
+impl Route {
+    /// The reverse route of `message`: each routing field it carries, under its partner's tag.
+    fn reverse_of(message: &FieldList) -> Route {
+        const PAIRS: [(u32, u32); 6] = [
+            (115, 128),
+            (128, 115),
+            (116, 129),
+            (129, 116),
+            (144, 145),
+            (145, 144),
+        ];
+        let mut route = Route::default();
+        for (from, to) in PAIRS {
+            if let Some(value) = message.get(from).filter(|v| !v.is_empty()) {
+                route.fields.push((to, value.to_vec()));
+            }
+        }
+        route
+    }
+
+    fn write(&self, encoder: &mut Encoder) {
+        for (tag, value) in &self.fields {
+            encoder.field(*tag, value);
+        }
+    }
+}

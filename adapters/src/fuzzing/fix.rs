@@ -133,6 +133,7 @@ impl FixDriver {
                 let grant = LogonGrant {
                     seqs,
                     reset_on_logon: user.reset_on_logon,
+                    store: Some(MessageStore::in_memory(1 << 16).expect("an anonymous map")),
                 };
                 self.session.accept_logon(request, grant, self.now, NOW_NS);
             }

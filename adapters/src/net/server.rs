@@ -454,9 +454,17 @@ impl Server {
             match cut {
                 Cut::More => return,
                 Cut::Garbled(skip) => {
-                    // Ignored without consuming a sequence number (BEHAVIOUR.md §6).
+                    // Ignored without consuming a sequence number (BEHAVIOUR.md §6) on a
+                    // session; before a Logon there is no session to keep, and a client that
+                    // cannot frame its Logon is disconnected (as QuickFIX does).
                     GatewayMetrics::bump(&self.metrics.garbled);
                     client.conn.consume(skip.max(1));
+                    if let Protocol::Fix(session) = &client.protocol
+                        && !session.is_active()
+                    {
+                        self.close(index, "garbled message before the Logon");
+                        return;
+                    }
                 }
                 Cut::Close(why) => {
                     // Closed before anything of it is buffered (BEHAVIOUR.md §6).

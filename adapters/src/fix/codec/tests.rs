@@ -187,9 +187,12 @@ fn parse_errors_map_to_reject_reasons() {
     let mut fields = FieldList::new();
     let err = fields.parse(b"8=FIX.4.4\x01x5=1\x01").unwrap_err();
     assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
-    assert_eq!(err.ref_tag, 0);
+    assert_eq!(err.ref_tag, None);
     let err = fields.parse(b"8=FIX.4.4\x010=1\x01").unwrap_err();
     assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
+    assert_eq!(err.ref_tag, Some(0));
+    let err = fields.parse(b"8=FIX.4.4\x01-1=1\x01").unwrap_err();
+    assert_eq!(err.ref_tag, Some(-1));
     let err = fields.parse(b"8=FIX.4.4\x01=1\x01").unwrap_err();
     assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
     let err = fields.parse(b"8=FIX.4.4\x0144\x01").unwrap_err();
@@ -199,7 +202,7 @@ fn parse_errors_map_to_reject_reasons() {
     assert_eq!(err.reason, SessionRejectReason::InvalidTagNumber);
     let err = fields.parse(b"8=FIX.4.4\x0144=\x01").unwrap_err();
     assert_eq!(err.reason, SessionRejectReason::TagSpecifiedWithoutAValue);
-    assert_eq!(err.ref_tag, 44);
+    assert_eq!(err.ref_tag, Some(44));
     // Fields before the error remain readable.
     assert_eq!(fields.get(8), Some(&b"FIX.4.4"[..]));
 }

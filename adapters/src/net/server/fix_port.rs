@@ -10,6 +10,7 @@ use hayate_core::units::AccountId;
 use super::Server;
 use super::client::{CancelScope, Client, Login, Protocol};
 use crate::clock::unix_ns;
+use crate::fix::message_store::MessageStore;
 use crate::fix::orders::{self, RequestIds};
 use crate::fix::seq_store::SeqStore;
 use crate::fix::session::{Inbound, LogonGrant, LogonRequest};
@@ -36,7 +37,42 @@ impl Server {
             self.close_after_flush(index, "rate limit abuse");
             return;
         }
-        let inbound = session.on_message(message, now, now_ns);
+        let mut inbound = session.on_message(message, now, now_ns);
+        // Then the messages that were waiting for a gap this one filled, in order.
+        loop {
+            if !self.on_fix_inbound(index, inbound, admission, now, now_ns) {
+                return;
+            }
+            let Some(Client {
+                protocol: Protocol::Fix(session),
+                ..
+            }) = self.clients.get_mut(index).and_then(Option::as_mut)
+            else {
+                return;
+            };
+            match session.next_queued(now, now_ns) {
+                Some(next) => inbound = next,
+                None => break,
+            }
+        }
+        self.collect_fix_output(index);
+    }
+
+    /// Acts on what the session made of a message; false once the connection is closing.
+    fn on_fix_inbound(
+        &mut self,
+        index: usize,
+        inbound: Inbound,
+        admission: Admission,
+        now: Instant,
+        now_ns: u64,
+    ) -> bool {
+        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Protocol::Fix(session) = &mut client.protocol else {
+            return false;
+        };
         match inbound {
             Inbound::Nothing => {}
             Inbound::Close => {
@@ -46,7 +82,7 @@ impl Server {
                     .unwrap_or("session closed")
                     .to_owned();
                 self.close_after_flush(index, &why);
-                return;
+                return false;
             }
             Inbound::Logon(request) => self.fix_logon(index, &request, now, now_ns),
             Inbound::Application => {
@@ -65,7 +101,7 @@ impl Server {
                 }
             }
         }
-        self.collect_fix_output(index);
+        true
     }
 
     /// Moves a FIX session's answers to its socket's queue.
@@ -107,7 +143,11 @@ impl Server {
             Err(why) => {
                 GatewayMetrics::bump(&self.metrics.logons_refused);
                 tracing::warn!(comp_id = %request.sender_comp_id, peer = %client.conn.peer, why, "FIX logon refused");
-                session.refuse_logon(&why, now_ns);
+                if self.settings.role.refusal().is_some() {
+                    session.refuse_logon_with_reason(&why, now_ns);
+                } else {
+                    session.refuse_logon(&why, now_ns);
+                }
             }
             Ok((grant, account, cod)) => {
                 session.accept_logon(request, grant, now, now_ns);
@@ -155,11 +195,22 @@ impl Server {
         }
         let seqs = SeqStore::open(&self.settings.sessions_dir, &request.sender_comp_id)
             .map_err(|e| format!("sequence store unavailable: {e}"))?;
+        let store_mb = config.gateway().fix_message_store_mb;
+        let store = if store_mb == 0 {
+            None
+        } else {
+            let bytes = store_mb as usize * 1024 * 1024;
+            Some(
+                MessageStore::open(&self.settings.sessions_dir, &request.sender_comp_id, bytes)
+                    .map_err(|e| format!("message store unavailable: {e}"))?,
+            )
+        };
         let cod = CancelScope::from_flag(request.cancel_on_disconnect, user.cancel_on_disconnect);
         Ok((
             LogonGrant {
                 seqs,
                 reset_on_logon: user.reset_on_logon,
+                store,
             },
             user.account,
             cod,
