@@ -13,7 +13,7 @@ fn logged_on(addr: std::net::SocketAddr, comp: &str, user: &str, pw: &str) -> Fi
 }
 
 #[test]
-fn logon_with_the_right_password_is_accepted_and_a_wrong_one_is_logged_out() {
+fn logon_with_the_right_password_is_accepted_and_a_wrong_one_is_disconnected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway = start(config(dir.path(), None, ""));
     let addr = gateway.addrs().fix;
@@ -22,23 +22,24 @@ fn logon_with_the_right_password_is_accepted_and_a_wrong_one_is_logged_out() {
     let reply = good.logon("alice", "change-me", &[]);
     assert_eq!((field(&reply, 35), field(&reply, 108)), ("A", "30"));
 
-    let mut bad = FixClient::connect(addr, "BOB");
-    let reply = bad.logon("bob", "wrong", &[]);
-    assert_eq!(field(&reply, 35), "5");
-    assert!(field(&reply, 58).contains("bad Username/Password"));
-    assert!(bad.closed());
-
+    // A refused Logon is answered by a disconnect, no Logout (BEHAVIOUR.md §6, FIX 4.4
+    // Volume 2 test cases 1B-1D).
+    let refused = |comp_id: &str, username: &str, password: &str| {
+        let mut client = FixClient::connect(addr, comp_id);
+        client.send(
+            "A",
+            &[(98, "0"), (108, "30"), (553, username), (554, password)],
+        );
+        assert!(
+            client.try_recv().is_none(),
+            "{comp_id}/{username}: a refused Logon gets no answer"
+        );
+    };
+    refused("BOB", "bob", "wrong");
     // A comp id that is not the user's is refused like a wrong password (BEHAVIOUR.md §8).
-    let mut wrong_comp = FixClient::connect(addr, "ALICE2");
-    let reply = wrong_comp.logon("alice", "change-me", &[]);
-    assert_eq!(field(&reply, 35), "5");
-    assert!(wrong_comp.closed());
-
+    refused("ALICE2", "alice", "change-me");
     // A second logon of a live session is refused; the first keeps working.
-    let mut twin = FixClient::connect(addr, "ALICE");
-    let reply = twin.logon("alice", "change-me", &[]);
-    assert_eq!(field(&reply, 35), "5");
-    assert!(field(&reply, 58).contains("already logged on"));
+    refused("ALICE", "alice", "change-me");
     good.send("1", &[(112, "still-here")]);
     assert_eq!(field(&good.recv_type("0"), 112), "still-here");
     gateway.stop().expect("stop");
@@ -502,5 +503,96 @@ auth = "none"
     let mut client = FixClient::connect(gateway.addrs().fix, "RIG");
     client.send("A", &[(98, "0"), (108, "30")]);
     assert_eq!(field(&client.recv(), 35), "A");
+    gateway.stop().expect("stop");
+}
+
+#[test]
+fn refusals_name_the_first_fault_in_the_engines_order_whoever_spots_it() {
+    // BEHAVIOUR.md §3: HALTED before INVALID_PRICE and INVALID_QTY; a replace's UNKNOWN_ORDER
+    // before anything about its price. The gateway cannot express an off-tick price or a bad
+    // lot in ticks and lots, so it hands the engine a zero and lets the engine's order decide.
+    use hayate::adapters::binary::messages::{ClientMessage, HaltTarget};
+    let extra = r#"
+[[symbols]]
+name = "ETH-JPY"
+base = "BTC"
+quote = "JPY"
+tick_size = "1"
+lot_size = "0.001"
+min_qty = "0.001"
+max_qty = "1000"
+maker_fee_bps = 0
+taker_fee_bps = 10
+band_bps = 0
+"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), None, extra));
+    let addrs = gateway.addrs();
+    let mut alice = logged_on(addrs.fix, "ALICE", "alice", "change-me");
+    let t = "20260101-00:00:00.000";
+    let text_of = |m: &hayate::adapters::fix::codec::FieldList| field(m, 58).to_owned();
+
+    alice.new_order("live", "1", "1", "4900000");
+    assert_eq!(field(&alice.recv_type("8"), 150), "0");
+    let mut operator = admin(addrs.binary);
+    admin_do(
+        &mut operator,
+        ClientMessage::Halt(HaltTarget::new("BTC-JPY").expect("name")),
+    );
+    for (id, qty, price) in [("h1", "1", "4900000.5"), ("h2", "0.00001", "4900000")] {
+        alice.new_order(id, "1", qty, price);
+        let refused = alice.recv_type("8");
+        assert_eq!(field(&refused, 150), "8");
+        assert!(text_of(&refused).contains("HALTED"), "{id}: {refused:?}");
+    }
+    // A replace while halted, with an off-tick price: HALTED, not INVALID_PRICE.
+    let replace = |id: &str, orig: &str, symbol: &str, price: &str| {
+        vec![
+            (41, orig.to_owned()),
+            (11, id.to_owned()),
+            (55, symbol.to_owned()),
+            (54, "1".to_owned()),
+            (60, t.to_owned()),
+            (38, "1".to_owned()),
+            (40, "2".to_owned()),
+            (44, price.to_owned()),
+        ]
+    };
+    let send = |client: &mut FixClient, fields: Vec<(u32, String)>| {
+        let fields: Vec<(u32, &str)> = fields.iter().map(|(t, v)| (*t, v.as_str())).collect();
+        client.send("G", &fields);
+    };
+    send(&mut alice, replace("r1", "live", "BTC-JPY", "4900000.5"));
+    let refused = alice.recv_type("9");
+    assert!(text_of(&refused).contains("HALTED"), "{refused:?}");
+    admin_do(
+        &mut operator,
+        ClientMessage::Resume(HaltTarget::new("BTC-JPY").expect("name")),
+    );
+    // Not halted: the price's own fault.
+    alice.new_order("p1", "1", "1", "4900000.5");
+    let refused = alice.recv_type("8");
+    assert!(text_of(&refused).contains("INVALID_PRICE"), "{refused:?}");
+    // A replace of an order that does not exist, with an off-tick price: UNKNOWN_ORDER.
+    send(&mut alice, replace("r2", "nothing", "BTC-JPY", "4900000.5"));
+    let refused = alice.recv_type("9");
+    assert_eq!(field(&refused, 102), "1");
+    assert!(text_of(&refused).contains("UNKNOWN_ORDER"), "{refused:?}");
+    // A replace naming another symbol than the order's, or one we do not list: no such order.
+    for symbol in ["ETH-JPY", "NOPE-JPY"] {
+        send(&mut alice, replace("r3", "live", symbol, "4900001"));
+        let refused = alice.recv_type("9");
+        assert!(
+            text_of(&refused).contains("UNKNOWN_ORDER"),
+            "{symbol}: {refused:?}"
+        );
+    }
+    // The order is untouched and replaces in its own symbol work.
+    send(&mut alice, replace("r4", "live", "BTC-JPY", "4900001"));
+    let replaced = alice.recv_type("8");
+    assert_eq!(
+        (field(&replaced, 150), field(&replaced, 44)),
+        ("5", "4900001")
+    );
     gateway.stop().expect("stop");
 }

@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use hayate::adapters::binary::client::BinaryClient;
-use hayate::adapters::binary::messages::{
-    CancelOnDisconnect, ClientMessage, HaltTarget, Logon, ServerMessage,
-};
+use hayate::adapters::binary::messages::{ClientMessage, HaltTarget};
 use hayate::adapters::fix::codec::FieldList;
 use hayate::adapters::gateway::Gateway;
 use hayate_testkit::gateway::*;
@@ -76,33 +73,6 @@ fn md(client: &mut FixClient, msg_type: &str) -> FieldList {
         panic!("the gateway sent an invalid {msg_type} ({violation}): {message:?}");
     }
     message
-}
-
-fn admin(addr: SocketAddr) -> BinaryClient {
-    let mut client = BinaryClient::connect(addr, WAIT).expect("connect");
-    let logon = Logon::new("admin", "change-me", CancelOnDisconnect::Configured).expect("short");
-    client.send(&ClientMessage::Logon(logon)).expect("send");
-    let ack = client.recv().expect("logon answer");
-    assert!(matches!(
-        ServerMessage::decode(&ack),
-        Ok(ServerMessage::LogonAck(_))
-    ));
-    client
-}
-
-/// Sends an admin command and waits for its result.
-fn admin_do(client: &mut BinaryClient, message: ClientMessage) {
-    client.send(&message).expect("send");
-    loop {
-        let bytes = client.recv().expect("an answer");
-        match ServerMessage::decode(&bytes).expect("decode") {
-            ServerMessage::AdminResult { ok, text, .. } => {
-                assert!(ok, "admin command refused: {text}");
-                return;
-            }
-            _ => continue,
-        }
-    }
 }
 
 /// Proves nothing else is queued for `client`: a TestRequest's Heartbeat is the next message.

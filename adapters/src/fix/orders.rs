@@ -56,7 +56,8 @@ mod tag {
     pub const MASS_CANCEL_RESPONSE: u32 = 531;
     pub const MASS_CANCEL_REJECT_REASON: u32 = 532;
     pub const TOTAL_AFFECTED_ORDERS: u32 = 533;
-    pub const TRADE_ID: u32 = 1003;
+    /// SecondaryExecID: on a fill, the trade's id (the same on both sides of the trade).
+    pub const TRADE_ID: u32 = 527;
     pub const SELF_TRADE_TYPE: u32 = 7928;
 }
 
@@ -158,24 +159,21 @@ fn decimal(fields: &FieldList, tag: u32) -> Option<Decimal> {
     fields.get(tag).and_then(parse_decimal)
 }
 
-/// OrderQty (38) in lots.
-fn quantity(fields: &FieldList, spec: &SymbolSpec) -> Result<Qty, Fault> {
+/// OrderQty (38) in lots. A quantity that is not a positive whole number of lots becomes 0,
+/// which the engine refuses `INVALID_QTY` at its place in the order of checks (BEHAVIOUR.md §3),
+/// so a halted symbol or an unknown order is named first, whoever spots which fault.
+fn quantity(fields: &FieldList, spec: &SymbolSpec) -> Qty {
     decimal(fields, tag::ORDER_QTY)
         .and_then(|q| spec.qty_from_decimal(q))
-        .ok_or((
-            Reason::InvalidQty,
-            "OrderQty must be a positive multiple of the lot size",
-        ))
+        .unwrap_or(Qty(0))
 }
 
-/// Price (44) in ticks.
-fn limit_price(fields: &FieldList, spec: &SymbolSpec) -> Result<Price, Fault> {
+/// Price (44) in ticks; an off-tick or non-positive price becomes 0, refused `INVALID_PRICE` by
+/// the engine in its order of checks (see [`quantity`]).
+fn limit_price(fields: &FieldList, spec: &SymbolSpec) -> Price {
     decimal(fields, tag::PRICE)
         .and_then(|p| spec.price_from_decimal(p))
-        .ok_or((
-            Reason::InvalidPrice,
-            "Price must be a positive multiple of the tick size",
-        ))
+        .unwrap_or(Price(0))
 }
 
 fn new_order(
@@ -183,9 +181,9 @@ fn new_order(
     account: AccountId,
     engine: &EngineConfig,
 ) -> Result<Command, Fault> {
+    // The gateway's own checks follow the engine's order (BEHAVIOUR.md §3): values that are
+    // not defined (row 0), the symbol (1), the account (2); price and quantity go to the engine.
     let id = request_id(fields)?;
-    own_account(fields, account)?;
-    let (symbol_id, spec) = symbol(fields, engine)?;
     let side = match fields.get(tag::SIDE) {
         Some(b"1") => Side::Buy,
         Some(b"2") => Side::Sell,
@@ -212,11 +210,6 @@ fn new_order(
             ));
         }
     };
-    let qty = quantity(fields, spec)?;
-    let price = match order_type {
-        OrderType::Market => Price(0),
-        OrderType::Limit => limit_price(fields, spec)?,
-    };
     let mut post_only = false;
     if let Some(list) = fields.get(tag::EXEC_INST) {
         for inst in list.split(|b| *b == b' ') {
@@ -239,6 +232,13 @@ fn new_order(
         Some(_) => {
             return Err((Reason::InvalidOrder, "SelfTradeType must be D, O, N or B"));
         }
+    };
+    let (symbol_id, spec) = symbol(fields, engine)?;
+    own_account(fields, account)?;
+    let qty = quantity(fields, spec);
+    let price = match order_type {
+        OrderType::Market => Price(0),
+        OrderType::Limit => limit_price(fields, spec),
     };
     Ok(Command::new_order(NewOrder {
         account,
@@ -285,17 +285,21 @@ fn replace(
 ) -> Result<Command, Fault> {
     let id = request_id(fields)?;
     own_account(fields, account)?;
-    let target = target(fields)?;
-    let (_, spec) = symbol(fields, engine)?;
     if fields.get(tag::ORD_TYPE) != Some(b"2".as_slice()) {
         return Err((
             Reason::InvalidOrder,
             "only limit orders (OrdType 2) can be replaced",
         ));
     }
-    let price = limit_price(fields, spec)?;
-    let qty = quantity(fields, spec)?;
-    Ok(Command::replace(account, target, id, price, qty))
+    let target = target(fields)?;
+    // The Symbol names the order's symbol, and its tick and lot convert the price and quantity:
+    // the engine checks it is the target's (else UNKNOWN_ORDER, as for any order not found
+    // where the request says). A Symbol we do not list can be no order's.
+    let (symbol_id, price, qty) = match symbol(fields, engine) {
+        Ok((symbol_id, spec)) => (symbol_id, limit_price(fields, spec), quantity(fields, spec)),
+        Err(_) => (SymbolId(u16::MAX), Price(0), Qty(0)),
+    };
+    Ok(Command::replace(account, target, id, price, qty).in_symbol(symbol_id))
 }
 
 fn status(fields: &FieldList, account: AccountId) -> Result<Command, Fault> {

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hayate::ExchangeConfig;
+use hayate::adapters::binary::client::BinaryClient;
+use hayate::adapters::binary::messages::{CancelOnDisconnect, ClientMessage, Logon, ServerMessage};
 use hayate::adapters::fix::codec::{Encoder, FieldList, Framing, frame};
 use hayate::adapters::gateway::Gateway;
 
@@ -16,6 +18,12 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// The demo exchange on ephemeral ports, journaling into `dir`, with `extra` TOML appended
 /// (more users, tighter limits…). `limits` replaces the `[limits]` section when given.
 pub fn config(dir: &Path, limits: Option<&str>, extra: &str) -> ExchangeConfig {
+    let text = config_toml(dir, limits, extra);
+    ExchangeConfig::from_toml_str(&text, "test.toml").expect("test config is valid")
+}
+
+/// The text of [`config`], for tests that edit it further.
+pub fn config_toml(dir: &Path, limits: Option<&str>, extra: &str) -> String {
     let demo = hayate::config::DEMO_TOML
         .replace("127.0.0.1:9878", "127.0.0.1:0")
         .replace("127.0.0.1:9000", "127.0.0.1:0")
@@ -34,8 +42,7 @@ pub fn config(dir: &Path, limits: Option<&str>, extra: &str) -> ExchangeConfig {
         }
         None => demo,
     };
-    let text = format!("{demo}\n{extra}");
-    ExchangeConfig::from_toml_str(&text, "test.toml").expect("test config is valid")
+    format!("{demo}\n{extra}")
 }
 
 /// A user without cancel-on-disconnect, funded with both assets.
@@ -208,4 +215,32 @@ impl FixClient {
 /// A field's text, or `""` when the message lacks it.
 pub fn field(m: &FieldList, tag: u32) -> &str {
     m.get_str(tag).unwrap_or("")
+}
+
+/// The demo admin, logged on over the binary port.
+pub fn admin(addr: SocketAddr) -> BinaryClient {
+    let mut client = BinaryClient::connect(addr, WAIT).expect("connect");
+    let logon = Logon::new("admin", "change-me", CancelOnDisconnect::Configured).expect("short");
+    client.send(&ClientMessage::Logon(logon)).expect("send");
+    let ack = client.recv().expect("logon answer");
+    assert!(matches!(
+        ServerMessage::decode(&ack),
+        Ok(ServerMessage::LogonAck(_))
+    ));
+    client
+}
+
+/// Sends an admin command and waits for its result.
+pub fn admin_do(client: &mut BinaryClient, message: ClientMessage) {
+    client.send(&message).expect("send");
+    loop {
+        let bytes = client.recv().expect("an answer");
+        match ServerMessage::decode(&bytes).expect("decode") {
+            ServerMessage::AdminResult { ok, text, .. } => {
+                assert!(ok, "admin command refused: {text}");
+                return;
+            }
+            _ => continue,
+        }
+    }
 }
