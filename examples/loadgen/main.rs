@@ -264,6 +264,10 @@ struct Args {
     /// 0: no order trades.
     #[arg(long, default_value_t = 0, value_name = "K")]
     trade_every: u64,
+    /// Network modes, gateway started here: MiB of sent messages each FIX session keeps for
+    /// resends (`[gateway] fix_message_store_mb`; 0 keeps none), to measure what the store costs.
+    #[arg(long, default_value_t = 16)]
+    fix_store_mb: u32,
     /// Network modes: the symbol the IOC orders name.
     #[arg(long, default_value = "BTC-JPY")]
     symbol: String,

@@ -16,6 +16,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use memmap2::MmapMut;
@@ -65,14 +66,21 @@ impl MessageStore {
         let len = (HEADER + capacity.next_multiple_of(8)) as u64;
         let fresh = file.metadata()?.len() != len;
         if fresh {
-            // A sparse file: pages are allocated as messages fill them.
             file.set_len(0)?;
             file.set_len(len)?;
+        }
+        // Blocks allocated and pages mapped now, at logon, rather than by the first write to
+        // each page while an execution report goes out (measured: that moved order→ack's
+        // p99.99 from 1.2 to 1.7 ms at 10k/s). Allocation is best effort: a file system without
+        // fallocate still works, sparsely.
+        // SAFETY: posix_fallocate on our own open descriptor, within the length just set.
+        unsafe {
+            libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t);
         }
         // SAFETY: the file is ours (the gateway holds the data directory's lock, and a comp id
         // has one session at a time); its length was just fixed and nothing truncates it
         // while it is mapped.
-        let map = unsafe { MmapMut::map_mut(&file)? };
+        let map = unsafe { memmap2::MmapOptions::new().populate().map_mut(&file)? };
         let mut store = MessageStore { map };
         if fresh || !store.consistent() {
             store.clear();

@@ -364,6 +364,11 @@ fn gateway_config(
         &format!("messages_per_second = {UNTHROTTLED}"),
     )?;
     replace_once(&mut text, "burst = 200", &format!("burst = {UNTHROTTLED}"))?;
+    replace_once(
+        &mut text,
+        "fix_message_store_mb = 16",
+        &format!("fix_message_store_mb = {}", args.fix_store_mb),
+    )?;
     // Market-data runs: every subscriber from this one address, none dropped for a short stall.
     replace_once(
         &mut text,
