@@ -40,41 +40,19 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use hayate::{
-    AccountId, Amount, ClientOrderId, Command, Engine, EngineConfig, Event, EventKind, EventSink,
-    NewOrder, OrderId, OrderRef, Price, Qty, Side, SymbolId, TimeInForce,
-};
+use hayate::{AccountId, Amount, Command, Engine, EngineConfig, Event, EventKind, EventSink};
 use matchcore as mc;
 
-use hayate_testkit::market::{BASE, MID, QUOTE, hayate_config};
+use hayate_testkit::market::{BASE, MID, QUOTE, Translator, hayate_config};
 use hayate_testkit::naive_book::{NaiveBook, Trade};
 use hayate_testkit::stream::{self, Op, OpSide, Scenario, StreamConfig, StreamStats};
 
-const SYMBOL: SymbolId = SymbolId(0);
 /// Each account gets this much of each asset: far more than the stream can spend.
 const DEPOSIT: u64 = 1_000_000_000_000_000;
 
 // ----- Hayate ------------------------------------------------------------------------------
 
 /// Buyers are accounts 1–2, sellers 3–4, alternating by order id.
-fn account_of(side: OpSide, id: u64) -> AccountId {
-    match side {
-        OpSide::Buy => AccountId(1 + (id & 1) as u32),
-        OpSide::Sell => AccountId(3 + (id & 1) as u32),
-    }
-}
-
-fn hayate_side(side: OpSide) -> Side {
-    match side {
-        OpSide::Buy => Side::Buy,
-        OpSide::Sell => Side::Sell,
-    }
-}
-
-fn client_id(text: &str) -> ClientOrderId {
-    ClientOrderId::new(text).expect("short ascii id")
-}
-
 /// A scenario as Hayate commands: the untimed setup (deposits, pre-population) and the stream.
 struct HayatePlan {
     config: EngineConfig,
@@ -83,68 +61,8 @@ struct HayatePlan {
 }
 
 fn hayate_plan(scenario: &Scenario, order_capacity: u32) -> HayatePlan {
-    let mut side_of: Vec<OpSide> = vec![OpSide::Buy]; // index 0 unused: ids start at 1
-    let mut translate = |op: &Op, seq: usize| -> Command {
-        if let (Some(id), Some(side)) = (op.new_order_id(), op.new_order_side()) {
-            assert_eq!(id as usize, side_of.len(), "ids are dense and in order");
-            side_of.push(side);
-        }
-        match *op {
-            Op::Limit {
-                id,
-                side,
-                price,
-                qty,
-            } => Command::new_order(NewOrder::limit(
-                account_of(side, id),
-                SYMBOL,
-                hayate_side(side),
-                Price(price),
-                Qty(qty),
-                client_id(&format!("o{id}")),
-            )),
-            Op::Ioc {
-                id,
-                side,
-                price,
-                qty,
-            } => Command::new_order(
-                NewOrder::limit(
-                    account_of(side, id),
-                    SYMBOL,
-                    hayate_side(side),
-                    Price(price),
-                    Qty(qty),
-                    client_id(&format!("o{id}")),
-                )
-                .with_tif(TimeInForce::Ioc),
-            ),
-            Op::Market { id, side, qty } => Command::new_order(NewOrder::market(
-                account_of(side, id),
-                SYMBOL,
-                hayate_side(side),
-                Qty(qty),
-                client_id(&format!("o{id}")),
-            )),
-            Op::Cancel { id } => Command::cancel(
-                account_of(side_of[id as usize], id),
-                OrderRef::Id(OrderId(id)),
-                ClientOrderId::EMPTY,
-            ),
-            Op::Replace {
-                id,
-                price,
-                new_total,
-                ..
-            } => Command::replace(
-                account_of(side_of[id as usize], id),
-                OrderRef::Id(OrderId(id)),
-                client_id(&format!("r{seq}")),
-                Price(price),
-                Qty(new_total),
-            ),
-        }
-    };
+    let mut translator = Translator::default();
+    let mut translate = |op: &Op, seq: usize| translator.command(op, seq);
     let mut setup = Vec::new();
     for account in 1..=4 {
         for asset in [BASE, QUOTE] {

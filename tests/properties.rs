@@ -6,41 +6,11 @@
 
 use hayate::*;
 use proptest::prelude::*;
-use rust_decimal::Decimal;
 
 const ACCOUNTS: u32 = 4;
 
 fn config() -> EngineConfig {
-    let asset = |name: &str, decimals| AssetSpec {
-        name: name.into(),
-        decimals,
-    };
-    let symbol = |name: &str, base, band_bps, reference_price| SymbolSpec {
-        name: name.into(),
-        base: AssetId(base),
-        quote: AssetId(2),
-        tick_size: Decimal::ONE,
-        lot_size: Decimal::new(1, 4),
-        unit_notional: 1,
-        lot_base_minor: 10_000,
-        min_qty: Qty(1),
-        max_qty: Qty(40),
-        maker_fee_bps: 7,
-        taker_fee_bps: 13,
-        band_bps,
-        reference_price,
-    };
-    EngineConfig {
-        assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],
-        symbols: vec![
-            symbol("BTC-JPY", 0, 500, Some(Price(1_000))),
-            symbol("ETH-JPY", 1, 0, None),
-        ],
-        accounts: (1..=ACCOUNTS).map(AccountId).collect(),
-        max_open_orders: 6,
-        order_capacity: 256,
-        level_capacity: 64,
-    }
+    hayate_testkit::market::two_symbol_config(ACCOUNTS, 6)
 }
 
 /// A command drawn by proptest, turned into a `Command` against the engine's current ids.

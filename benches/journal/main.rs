@@ -49,14 +49,11 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use hayate::journal::{FlushPolicy, Journal, JournalOptions, JournalReader};
 use hayate::recovery::{self, ReplayOptions};
-use hayate::{
-    AccountId, Amount, ClientOrderId, Command, Engine, EngineConfig, Event, EventKind, NewOrder,
-    OrderId, OrderRef, Price, Qty, Side, SymbolId, TimeInForce,
-};
+use hayate::{AccountId, Amount, Command, Engine, EngineConfig, Event, EventKind};
 use tempfile::TempDir;
 
-use hayate_testkit::market::{BASE, MID, QUOTE, hayate_config};
-use hayate_testkit::stream::{self, Op, OpSide, Scenario, StreamConfig};
+use hayate_testkit::market::{BASE, MID, QUOTE, Translator, hayate_config};
+use hayate_testkit::stream::{self, Scenario, StreamConfig};
 
 const MIB: u64 = 1 << 20;
 /// Segment size for every journal here (the default).

@@ -3,7 +3,6 @@
 
 use super::*;
 
-pub(super) const SYMBOL: SymbolId = SymbolId(0);
 /// Each account gets this much of each asset: far more than the stream can spend.
 pub(super) const DEPOSIT: u64 = 1_000_000_000_000_000;
 
@@ -12,29 +11,10 @@ pub(super) fn engine_config() -> EngineConfig {
     hayate_config(1 << 14)
 }
 
-/// Buyers are accounts 1–2, sellers 3–4, alternating by order id (no self-trades).
-pub(super) fn account_of(side: OpSide, id: u64) -> AccountId {
-    match side {
-        OpSide::Buy => AccountId(1 + (id & 1) as u32),
-        OpSide::Sell => AccountId(3 + (id & 1) as u32),
-    }
-}
-
-pub(super) fn side_of_op(side: OpSide) -> Side {
-    match side {
-        OpSide::Buy => Side::Buy,
-        OpSide::Sell => Side::Sell,
-    }
-}
-
-pub(super) fn client_id(text: &str) -> ClientOrderId {
-    ClientOrderId::new(text).expect("short ascii id")
-}
-
 /// Every command of a scenario, in order: deposits, pre-population, stream. Each is stamped with
 /// a receive time (1 µs apart) as the gateway would.
 pub(super) fn commands_of(scenario: &Scenario) -> Vec<Command> {
-    let mut side_of: Vec<OpSide> = vec![OpSide::Buy]; // index 0 unused: ids start at 1
+    let mut translator = Translator::default();
     let mut out = Vec::with_capacity(8 + scenario.prepop.len() + scenario.ops.len());
     for account in 1..=4 {
         for asset in [BASE, QUOTE] {
@@ -42,59 +22,7 @@ pub(super) fn commands_of(scenario: &Scenario) -> Vec<Command> {
         }
     }
     for (seq, op) in scenario.prepop.iter().chain(&scenario.ops).enumerate() {
-        if let (Some(id), Some(side)) = (op.new_order_id(), op.new_order_side()) {
-            assert_eq!(id as usize, side_of.len(), "ids are dense and in order");
-            side_of.push(side);
-        }
-        let limit = |id: u64, side: OpSide, price: u64, qty: u64| {
-            NewOrder::limit(
-                account_of(side, id),
-                SYMBOL,
-                side_of_op(side),
-                Price(price),
-                Qty(qty),
-                client_id(&format!("o{id}")),
-            )
-        };
-        let cmd = match *op {
-            Op::Limit {
-                id,
-                side,
-                price,
-                qty,
-            } => Command::new_order(limit(id, side, price, qty)),
-            Op::Ioc {
-                id,
-                side,
-                price,
-                qty,
-            } => Command::new_order(limit(id, side, price, qty).with_tif(TimeInForce::Ioc)),
-            Op::Market { id, side, qty } => Command::new_order(NewOrder::market(
-                account_of(side, id),
-                SYMBOL,
-                side_of_op(side),
-                Qty(qty),
-                client_id(&format!("o{id}")),
-            )),
-            Op::Cancel { id } => Command::cancel(
-                account_of(side_of[id as usize], id),
-                OrderRef::Id(OrderId(id)),
-                ClientOrderId::EMPTY,
-            ),
-            Op::Replace {
-                id,
-                price,
-                new_total,
-                ..
-            } => Command::replace(
-                account_of(side_of[id as usize], id),
-                OrderRef::Id(OrderId(id)),
-                client_id(&format!("r{seq}")),
-                Price(price),
-                Qty(new_total),
-            ),
-        };
-        out.push(cmd);
+        out.push(translator.command(op, seq));
     }
     let t0 = 1_700_000_000_000_000_000u64;
     for (i, cmd) in out.iter_mut().enumerate() {

@@ -14,14 +14,13 @@
 //! sent_ns: u64`, then `len` bytes, padded to 8. A record that would cross the end of the ring
 //! starts at its beginning instead, and a `len` of `u32::MAX` marks where the old lap stopped.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use memmap2::MmapMut;
 
-use super::seq_store::file_stem;
+use super::seq_store::open_session_file;
 
 const MAGIC: &[u8; 8] = b"HYTMSG01";
 const HEADER: usize = 64;
@@ -55,14 +54,7 @@ impl MessageStore {
     /// Opens (or creates, empty) the store of the session whose client is `comp_id`, holding
     /// up to `capacity` bytes of messages. A file of another size or layout starts empty.
     pub fn open(dir: &Path, comp_id: &str, capacity: usize) -> io::Result<MessageStore> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{}.messages", file_stem(comp_id)));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
+        let (file, _) = open_session_file(dir, comp_id, "messages")?;
         let len = (HEADER + capacity.next_multiple_of(8)) as u64;
         let fresh = file.metadata()?.len() != len;
         if fresh {

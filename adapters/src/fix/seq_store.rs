@@ -6,7 +6,7 @@
 //! through the page cache even if the process is killed; a power cut may lose the last few, which
 //! FIX recovers from anyway (ResendRequest, or a client's ResetSeqNumFlag).
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -26,14 +26,7 @@ pub struct SeqStore {
 impl SeqStore {
     /// Opens (or creates, at 1 and 1) the store of the session whose client is `comp_id`.
     pub fn open(dir: &Path, comp_id: &str) -> io::Result<SeqStore> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{}.seqnums", file_stem(comp_id)));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
+        let (file, path) = open_session_file(dir, comp_id, "seqnums")?;
         let fresh = file.metadata()?.len() != LEN as u64;
         if fresh {
             file.set_len(LEN as u64)?;
@@ -100,8 +93,25 @@ impl SeqStore {
     }
 }
 
+/// Opens (creating) `<dir>/<comp id>.<extension>`, a session's file, for reading and writing.
+pub(super) fn open_session_file(
+    dir: &Path,
+    comp_id: &str,
+    extension: &str,
+) -> io::Result<(File, PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.{extension}", file_stem(comp_id)));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    Ok((file, path))
+}
+
 /// A file name for a comp id: itself when it is plain, else hex, so no comp id can name a path.
-pub(super) fn file_stem(comp_id: &str) -> String {
+fn file_stem(comp_id: &str) -> String {
     let plain = !comp_id.is_empty()
         && comp_id.len() <= 64
         && comp_id
