@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use hayate::adapters::fix::codec::FieldList;
-use hayate_testkit::gateway::{FixClient, config, field, start};
+use hayate_testkit::gateway::{FixClient, config, field, start, subscribe_btc_jpy};
 
 /// One field of the dictionary: its name, type and, when enumerated, its values.
 struct FieldDef {
@@ -256,21 +256,7 @@ fn every_message_the_fix_port_sends_is_valid_fix_44() {
     let mut bob = logon(addr, "BOB", "bob", &mut seen);
 
     // Market data first, so the orders below produce incremental updates and trades.
-    alice.send(
-        "V",
-        &[
-            (262, "md1"),
-            (263, "1"),
-            (264, "0"),
-            (265, "1"),
-            (267, "3"),
-            (269, "0"),
-            (269, "1"),
-            (269, "2"),
-            (146, "1"),
-            (55, "BTC-JPY"),
-        ],
-    );
+    subscribe_btc_jpy(&mut alice, "md1", "1", "0");
     until(&mut alice, &mut seen, "W");
     alice.send(
         "V",

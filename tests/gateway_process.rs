@@ -86,6 +86,27 @@ fn run(dir: &Path, config_text: &str) -> Running {
     }
 }
 
+/// SIGKILLs `first` and starts the gateway again on the same data and the same ports.
+fn kill_and_restart(mut first: Running, dir: &Path) -> Running {
+    let (fix, binary, http) = (first.fix, first.binary, first.http);
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("reaped");
+    drop(first);
+    let text = config_text(
+        dir,
+        &fix.to_string(),
+        &binary.to_string(),
+        &http.to_string(),
+    );
+    let second = run(dir, &text);
+    assert_eq!(
+        (second.fix, second.binary, second.http),
+        (fix, binary, http),
+        "the same ports again"
+    );
+    second
+}
+
 fn config_text(dir: &Path, fix: &str, binary: &str, http: &str) -> String {
     let journal = dir.join("data");
     let demo = hayate::config::DEMO_TOML
@@ -115,24 +136,8 @@ fn sigkill_then_restart_on_the_same_ports_recovers_orders_and_sequence_numbers()
     assert_eq!(field(&alice.logon("alice", "change-me", &[]), 35), "A");
     alice.new_order("gone", "1", "1", "4900000");
     assert_eq!(field(&alice.recv_type("8"), 150), "0");
-    let (fix, binary, http) = (first.fix, first.binary, first.http);
-    let mut first = first;
-    first.child.kill().expect("SIGKILL");
-    first.child.wait().expect("reaped");
-    drop(first);
-
     // The same ports again, at once: SO_REUSEADDR.
-    let text = config_text(
-        dir.path(),
-        &fix.to_string(),
-        &binary.to_string(),
-        &http.to_string(),
-    );
-    let second = run(dir.path(), &text);
-    assert_eq!(
-        (second.fix, second.binary, second.http),
-        (fix, binary, http)
-    );
+    let second = kill_and_restart(first, dir.path());
 
     let mut carol2 = FixClient::connect(second.fix, "CAROL");
     carol2.next_seq = carol.next_seq;
@@ -269,19 +274,7 @@ fn after_sigkill_a_resend_request_gets_the_exact_execution_reports_back() {
     carol.recv_type("0");
     carol.new_order("last", "1", "0.01", "4700000");
     reports.push(carol.recv_type("8"));
-    let (fix, binary, http) = (first.fix, first.binary, first.http);
-    let mut first = first;
-    first.child.kill().expect("SIGKILL");
-    first.child.wait().expect("reaped");
-    drop(first);
-
-    let text = config_text(
-        dir.path(),
-        &fix.to_string(),
-        &binary.to_string(),
-        &http.to_string(),
-    );
-    let second = run(dir.path(), &text);
+    let second = kill_and_restart(first, dir.path());
     let mut carol2 = FixClient::connect(second.fix, "CAROL");
     carol2.next_seq = carol.next_seq;
     let logon = carol2.logon("carol", "pw-carol", &[]);

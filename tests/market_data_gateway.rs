@@ -24,25 +24,6 @@ fn gateway(dir: &std::path::Path) -> Gateway {
     start(config(dir, None, CAROL))
 }
 
-/// A MarketDataRequest for BTC-JPY: `kind` 263, `depth` 264, and bids, offers and trades.
-fn subscribe(client: &mut FixClient, id: &str, kind: &str, depth: &str) {
-    client.send(
-        "V",
-        &[
-            (262, id),
-            (263, kind),
-            (264, depth),
-            (265, "1"),
-            (267, "3"),
-            (269, "0"),
-            (269, "1"),
-            (269, "2"),
-            (146, "1"),
-            (55, "BTC-JPY"),
-        ],
-    );
-}
-
 /// The entries of a W or X: each a map of tag → value, in message order. A new entry starts at
 /// the group's first tag (269 in W, 279 in X).
 fn entries(message: &FieldList, first_tag: u32) -> Vec<BTreeMap<u32, String>> {
@@ -100,7 +81,7 @@ fn a_fix_subscriber_gets_the_snapshot_then_one_incremental_per_command_and_the_h
     bob.new_order("b1", "1", "0.5", "4990000");
     assert_eq!(field(&bob.recv_type("8"), 150), "0");
 
-    subscribe(&mut watcher, "md-1", "1", "0");
+    subscribe_btc_jpy(&mut watcher, "md-1", "1", "0");
     let snapshot = md(&mut watcher, "W");
     assert_eq!(
         (field(&snapshot, 262), field(&snapshot, 55)),
@@ -232,7 +213,7 @@ fn a_depth_one_subscriber_sees_a_level_pushed_out_as_delete_and_the_new_best_as_
     let mut carol = logged_on(addr, "CAROL", "carol", "pw-carol");
     carol.new_order("b1", "1", "0.5", "4990000");
     assert_eq!(field(&carol.recv_type("8"), 150), "0");
-    subscribe(&mut watcher, "top", "1", "1");
+    subscribe_btc_jpy(&mut watcher, "top", "1", "1");
     let snapshot = md(&mut watcher, "W");
     assert_eq!(entries(&snapshot, 269).len(), 1);
 
@@ -282,7 +263,7 @@ fn every_refusal_is_a_market_data_request_reject_with_its_reason() {
         reject(&mut client, &base("r0", "ETH-JPY")),
         ("r0".into(), "0".into())
     );
-    subscribe(&mut client, "dup", "1", "0");
+    subscribe_btc_jpy(&mut client, "dup", "1", "0");
     assert_eq!(field(&client.recv_type("W"), 262), "dup");
     assert_eq!(
         reject(&mut client, &base("dup", "BTC-JPY")),

@@ -244,3 +244,24 @@ pub fn admin_do(client: &mut BinaryClient, message: ClientMessage) {
         }
     }
 }
+
+/// A MarketDataRequest (V) for BTC-JPY's bids, offers and trades: SubscriptionRequestType
+/// `kind` (0 snapshot, 1 snapshot + updates, 2 unsubscribe), MarketDepth `depth`, incremental
+/// updates.
+pub fn subscribe_btc_jpy(client: &mut FixClient, id: &str, kind: &str, depth: &str) {
+    client.send(
+        "V",
+        &[
+            (262, id),
+            (263, kind),
+            (264, depth),
+            (265, "1"),
+            (267, "3"),
+            (269, "0"),
+            (269, "1"),
+            (269, "2"),
+            (146, "1"),
+            (55, "BTC-JPY"),
+        ],
+    );
+}
