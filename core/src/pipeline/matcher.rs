@@ -202,7 +202,7 @@ impl Matcher {
 /// is a few hundred nanoseconds away).
 const GATE_SPINS: u32 = 200;
 /// Yields before the matcher sleeps until woken.
-const GATE_YIELDS: u32 = 20;
+const GATE_YIELDS: u32 = 1_000;
 
 /// Publishes one event, waiting while the output ring is full (the disruptor's own blocking
 /// publish spins without a pause; this backs off so a slow consumer does not starve the core).

@@ -35,7 +35,7 @@ const SPINS: u32 = 100;
 /// Yields before napping (loops outside the rings, which nobody wakes yet).
 const YIELDS: u32 = 1_000;
 /// Yields before a ring stage sleeps until woken.
-const YIELDS_BEFORE_SLEEP: u32 = 20;
+const YIELDS_BEFORE_SLEEP: u32 = 1_000;
 /// The nap once the stage has been idle a while.
 const NAP: Duration = Duration::from_micros(50);
 
