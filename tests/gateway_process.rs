@@ -317,3 +317,45 @@ fn after_sigkill_a_resend_request_gets_the_exact_execution_reports_back() {
         assert_eq!(body(again), body(original), "the same message");
     }
 }
+
+/// CPU time (user + system) a process has used, in seconds, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The command name may hold spaces: the fields that follow start after its ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the file; `rest` starts at field 3.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
+}
+
+#[test]
+fn an_idle_gateway_costs_almost_no_cpu() {
+    // Every pipeline stage sleeps until woken and the event loop sleeps in epoll: with no
+    // session and no order, the gateway should use (nearly) no CPU. The bound is generous
+    // (5% of a core) for a shared CI machine; the README has the measured figure.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = run(
+        dir.path(),
+        &config_text(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let pid = gateway.child.id();
+    let before = cpu_seconds(pid);
+    let window = std::time::Duration::from_secs(5);
+    std::thread::sleep(window);
+    let used = cpu_seconds(pid) - before;
+    let share = used / window.as_secs_f64();
+    eprintln!(
+        "idle gateway: {used:.3} CPU-seconds in {window:?} ({:.2}% of a core)",
+        share * 100.0
+    );
+    assert!(
+        share < 0.05,
+        "an idle gateway used {:.1}% of a core",
+        share * 100.0
+    );
+}

@@ -19,7 +19,7 @@ keep_snapshots = 3              # newest valid snapshots kept; older ones and th
 [pipeline]
 input_ring = 16384              # slots, a power of two >= 64; a full ring pushes back on gateways
 output_ring = 65536             # slots, a power of two
-wait = "backoff"                # backoff (spin, yield, nap: safe on shared cores) | yield | busy-spin
+wait = "backoff"                # backoff (spin, then sleep until woken: shared cores) | yield | busy-spin
 # pin_journaler = 2             # core ids, for machines with a core to spare per stage
 # pin_replicator = 3
 # pin_matcher = 4

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use bytemuck::Zeroable;
 use disruptor::{ProcessorSettings, build_multi_producer, build_single_producer};
@@ -13,7 +13,7 @@ use super::journaler::Journaler;
 use super::matcher::{Matcher, Periodic};
 use super::replicator::{ReplicaLink, Replicator};
 use super::snapshotter;
-use super::wait::Wait;
+use super::wait::{self, Sleeper, Wait};
 use super::wakeup::OutputWakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
@@ -195,6 +195,8 @@ impl PipelineBuilder {
         let health = Arc::new(Health {
             accepting: AtomicBool::new(true),
             durable_seq: AtomicU64::new(base),
+            replicated_seq: AtomicU64::new(base),
+            published_ring: AtomicI64::new(-1),
             processed_seq: AtomicU64::new(base),
             start_seq: base,
             ..Health::default()
@@ -241,29 +243,64 @@ impl PipelineBuilder {
             done_tx,
             periodic,
         )
-        .waking(self.wakeup.clone());
+        .waking(self.wakeup.clone())
+        .waiting(self.wait);
 
-        // The topology, in one place: journaler ∥ replicator, then the matcher after both.
+        // The topology, in one place: journaler ∥ replicator ∥ matcher on the input ring, the
+        // matcher gated inside its handler on what the journaler made durable and the replicator
+        // let through (`Health::durable_seq`, `replicated_seq`). The gate is ours rather than
+        // the disruptor's dependency barrier because the disruptor moves a stage's cursor after
+        // the handler returns: a stage could not wake the matcher after that store, and a
+        // wake-up before it can be lost. Each stage's thread learns where to sleep first thing.
         let blank_input = || InputSlot {
             command: Command::zeroed(),
+        };
+        let sleeper = |health: &Arc<Health>, what: Sleeper| {
+            let health = Arc::clone(health);
+            move || wait::sleep_on(health, what)
         };
         let producer = build_multi_producer(self.input_ring, blank_input, self.wait);
         let producer = pin(producer, self.pins.journaler)
             .thread_name("hayate-journaler")
-            .handle_events_with(move |slot, seq, end| journaler.on_command(slot, seq, end));
-        let producer = pin(producer, self.pins.replicator)
-            .thread_name("hayate-replicator")
-            .handle_events_with(move |slot, seq, end| replicator.on_command(slot, seq, end))
-            .and_then();
-        let producer = pin(producer, self.pins.matcher)
-            .thread_name("hayate-matcher")
-            .handle_events_with(move |slot, seq, end| matcher.on_command(slot, seq, end))
-            .build();
-
-        let mut publisher = Publisher {
-            producer,
-            health: Arc::clone(&health),
+            .handle_events_and_state_with(
+                move |_: &mut (), slot: &InputSlot, seq, end| journaler.on_command(slot, seq, end),
+                sleeper(&health, Sleeper::Published),
+            );
+        let let_through = Sleeper::LetThrough { base };
+        // Without a standby the replicator has nothing to do: no stage, no hand-off.
+        let producer = if self.replica.is_some() {
+            let producer = pin(producer, self.pins.replicator)
+                .thread_name("hayate-replicator")
+                .handle_events_and_state_with(
+                    move |_: &mut (), slot: &InputSlot, seq, end| {
+                        replicator.on_command(slot, seq, end)
+                    },
+                    sleeper(&health, Sleeper::Published),
+                );
+            pin(producer, self.pins.matcher)
+                .thread_name("hayate-matcher")
+                .handle_events_and_state_with(
+                    move |_: &mut (), slot: &InputSlot, seq, end| {
+                        matcher.on_command(slot, seq, end)
+                    },
+                    sleeper(&health, let_through),
+                )
+                .build()
+        } else {
+            health.replicated_seq.store(u64::MAX, Ordering::Release);
+            drop(replicator);
+            pin(producer, self.pins.matcher)
+                .thread_name("hayate-matcher")
+                .handle_events_and_state_with(
+                    move |_: &mut (), slot: &InputSlot, seq, end| {
+                        matcher.on_command(slot, seq, end)
+                    },
+                    sleeper(&health, let_through),
+                )
+                .build()
         };
+
+        let mut publisher = Publisher::new(producer, Arc::clone(&health));
         if fresh {
             for command in &self.initial_commands {
                 publisher

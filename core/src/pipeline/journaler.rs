@@ -71,6 +71,8 @@ impl Journaler {
                     .journal_bytes
                     .fetch_add(std::mem::take(&mut self.batch_bytes), Ordering::Relaxed);
                 self.health.durable_seq.store(durable, Ordering::Release);
+                // The matcher may sleep until this batch is durable.
+                self.health.gate.notify();
                 self.retire_covered_segments()?;
             }
             Ok(())
@@ -106,6 +108,7 @@ impl Drop for Journaler {
         let result = self.journal.sync().map_err(|e| e.to_string());
         if let Ok(durable) = result {
             self.health.durable_seq.store(durable, Ordering::Release);
+            self.health.gate.notify();
         }
         // Retention a snapshot asked for after the last batch is applied now.
         let result = result.and_then(|durable| {

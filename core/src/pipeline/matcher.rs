@@ -10,7 +10,7 @@ use crossbeam::channel::Sender;
 use disruptor::{Producer, RingBufferFull, Sequence, SingleConsumerBarrier, SingleProducer};
 
 use super::snapshotter::SnapshotRequest;
-use super::wait::Backoff;
+use super::wait::{Backoff, Wait};
 use super::wakeup::OutputWakeup;
 use super::{Health, InputSlot, Output, StageDone, panic_message};
 use crate::command::CommandKind;
@@ -31,6 +31,8 @@ pub(crate) struct Matcher {
     wakeup: Option<Arc<OutputWakeup>>,
     /// Whether this batch published anything yet.
     published: bool,
+    /// How it waits for the journaler and the replicator.
+    wait: Wait,
 }
 
 /// Periodic snapshots: every `every` commands, the state goes to the snapshot writer.
@@ -61,7 +63,14 @@ impl Matcher {
             periodic,
             wakeup: None,
             published: false,
+            wait: Wait::default(),
         }
+    }
+
+    /// The same matcher, waiting for the journaler and the replicator as `wait` says.
+    pub fn waiting(mut self, wait: Wait) -> Matcher {
+        self.wait = wait;
+        self
     }
 
     /// The same matcher, waking a parked output consumer (see `wakeup.rs`).
@@ -77,6 +86,10 @@ impl Matcher {
             return;
         }
         let seq = self.base + sequence as u64 + 1;
+        self.await_gate(seq);
+        if self.health.has_failed() {
+            return;
+        }
         let timestamp_ns = slot.command.timestamp_ns;
         let Matcher { engine, output, .. } = self;
         let step = catch_unwind(AssertUnwindSafe(|| {
@@ -107,12 +120,7 @@ impl Matcher {
                 self.last_seq = seq;
                 self.published |= published;
                 if end_of_batch {
-                    self.health.processed_seq.store(seq, Ordering::Release);
-                    if std::mem::take(&mut self.published) {
-                        if let Some(wakeup) = &self.wakeup {
-                            wakeup.notify();
-                        }
-                    }
+                    self.finish_batch();
                 }
                 if let Some(periodic) = &mut self.periodic {
                     periodic.since = periodic.since.saturating_add(1);
@@ -143,6 +151,58 @@ impl Matcher {
         }
     }
 }
+
+impl Matcher {
+    /// Whether the journaler made command `seq` durable and the replicator let it through (or a
+    /// stage failed, which the caller checks next).
+    #[inline]
+    fn let_through(&self, seq: u64) -> bool {
+        self.health.lets_through(seq)
+    }
+
+    /// Waits until command `seq` may be matched: spins, then (by the wait strategy) yields and
+    /// sleeps until the journaler's commit or the replicator's release wakes it. What the batch
+    /// already produced goes out first, so no report waits on a later command's commit.
+    fn await_gate(&mut self, seq: u64) {
+        if self.let_through(seq) {
+            return;
+        }
+        self.finish_batch();
+        let mut idle = 0u32;
+        while !self.let_through(seq) {
+            match self.wait {
+                Wait::BusySpin => std::hint::spin_loop(),
+                _ if idle < GATE_SPINS => std::hint::spin_loop(),
+                Wait::Yield => std::thread::yield_now(),
+                Wait::Backoff if idle < GATE_SPINS + GATE_YIELDS => std::thread::yield_now(),
+                Wait::Backoff => {
+                    let health = &self.health;
+                    health.gate.sleep_unless(|| health.lets_through(seq));
+                }
+            }
+            idle = idle.saturating_add(1);
+        }
+    }
+
+    /// The end of a batch (or a pause in one): the processed sequence for monitors and
+    /// `stop`, and one wake of a parked output consumer if anything was published.
+    fn finish_batch(&mut self) {
+        self.health
+            .processed_seq
+            .store(self.last_seq, Ordering::Release);
+        if std::mem::take(&mut self.published) {
+            if let Some(wakeup) = &self.wakeup {
+                wakeup.notify();
+            }
+        }
+    }
+}
+
+/// Spins while the matcher waits for a commit, before yielding (a commit under `fsync = never`
+/// is a few hundred nanoseconds away).
+const GATE_SPINS: u32 = 200;
+/// Yields before the matcher sleeps until woken.
+const GATE_YIELDS: u32 = 1_000;
 
 /// Publishes one event, waiting while the output ring is full (the disruptor's own blocking
 /// publish spins without a pause; this backs off so a slow consumer does not starve the core).

@@ -31,6 +31,7 @@
 
 mod builder;
 mod config;
+mod eventcount;
 mod journaler;
 mod matcher;
 mod replicator;
@@ -38,11 +39,11 @@ mod snapshotter;
 pub mod wait;
 mod wakeup;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use disruptor::{
-    EventPoller, MultiProducer, Polling, Producer, RingBufferFull, SingleConsumerBarrier,
+    EventPoller, MultiConsumerBarrier, MultiProducer, Polling, Producer, RingBufferFull,
     SingleProducerBarrier,
 };
 
@@ -119,6 +120,18 @@ pub(crate) struct Health {
     failure: Mutex<Option<String>>,
     /// Last sequence the journaler made durable.
     pub(crate) durable_seq: AtomicU64,
+    /// Last sequence the replicator let through (acknowledged by the standby in sync mode).
+    pub(crate) replicated_seq: AtomicU64,
+    /// The highest input-ring sequence a publisher has published (-1: none yet).
+    pub(crate) published_ring: AtomicI64,
+    /// Where the input ring's stages sleep; publishers notify it.
+    pub(crate) input: eventcount::EventCount,
+    /// Where the matcher sleeps until the journaler and the replicator let a command through;
+    /// both notify it, and so does a failure.
+    pub(crate) gate: eventcount::EventCount,
+    /// Live publishers: the last one to go closes `input`, so no stage sleeps through the
+    /// ring's shutdown.
+    publishers: AtomicUsize,
     /// Last sequence the matcher processed.
     pub(crate) processed_seq: AtomicU64,
     /// Sequence of the last periodic snapshot written.
@@ -168,11 +181,22 @@ impl Health {
         }
         self.failed.store(true, Ordering::Release);
         self.accepting.store(false, Ordering::Release);
+        // The matcher may be waiting for a command the failed stage will never let through.
+        self.gate.notify();
     }
 
     #[inline]
     pub(crate) fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Whether the journaler made command `seq` durable and the replicator let it through, or
+    /// a stage failed (the matcher checks which next).
+    #[inline]
+    pub(crate) fn lets_through(&self, seq: u64) -> bool {
+        (self.durable_seq.load(Ordering::Acquire) >= seq
+            && self.replicated_seq.load(Ordering::Acquire) >= seq)
+            || self.has_failed()
     }
 
     fn failure(&self) -> Option<String> {
@@ -211,10 +235,33 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A handle that publishes commands into the input ring. Clone one per producing thread.
-#[derive(Clone)]
 pub struct Publisher {
-    producer: MultiProducer<InputSlot, SingleConsumerBarrier>,
+    producer: MultiProducer<InputSlot, MultiConsumerBarrier>,
     health: Arc<Health>,
+}
+
+impl Publisher {
+    fn new(producer: MultiProducer<InputSlot, MultiConsumerBarrier>, health: Arc<Health>) -> Self {
+        health.publishers.fetch_add(1, Ordering::AcqRel);
+        Publisher { producer, health }
+    }
+}
+
+impl Clone for Publisher {
+    fn clone(&self) -> Self {
+        Publisher::new(self.producer.clone(), Arc::clone(&self.health))
+    }
+}
+
+impl Drop for Publisher {
+    /// The last publisher's drop shuts the ring down (the disruptor does, dropping the producer
+    /// after this): stages must not sleep through it.
+    fn drop(&mut self) {
+        if self.health.publishers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.health.input.close();
+            self.health.gate.close();
+        }
+    }
 }
 
 impl Publisher {
@@ -223,8 +270,14 @@ impl Publisher {
     pub fn try_publish(&mut self, command: &Command) -> Result<(), PublishError> {
         self.check(command)?;
         match self.producer.try_publish(|slot| slot.command = *command) {
-            Ok(_) => {
+            Ok(sequence) => {
                 self.health.stats.published.fetch_add(1, Ordering::Relaxed);
+                self.health
+                    .published_ring
+                    .fetch_max(sequence, Ordering::Release);
+                // Wakes the journaler and the replicator only if they sleep: no system call
+                // while they are busy.
+                self.health.input.notify();
                 Ok(())
             }
             Err(RingBufferFull) => Err(PublishError::Full),

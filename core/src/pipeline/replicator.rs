@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use disruptor::Sequence;
 
-use super::wait::Backoff;
+use super::eventcount::EventCount;
 use super::{Health, InputSlot};
 
 /// Whether the primary waits for its standby before acting on a command.
@@ -53,6 +53,8 @@ pub struct ReplicaLink {
     connected: AtomicBool,
     degraded: AtomicBool,
     held_ns: AtomicU64,
+    /// Where a synchronous batch sleeps until an acknowledgement (or a disconnect) wakes it.
+    acks: EventCount,
 }
 
 impl ReplicaLink {
@@ -74,6 +76,7 @@ impl ReplicaLink {
             // the first batch waits for a standby, as every later one.
             degraded: AtomicBool::new(on_loss == StandbyLossPolicy::Degrade),
             held_ns: AtomicU64::new(0),
+            acks: EventCount::default(),
         })
     }
 
@@ -91,11 +94,13 @@ impl ReplicaLink {
     /// Transport: the standby has made everything up to `seq` durable.
     pub fn acknowledge(&self, seq: u64) {
         self.acked_seq.fetch_max(seq, Ordering::AcqRel);
+        self.acks.notify();
     }
 
     /// Transport: a standby is connected (or not).
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Release);
+        self.acks.notify();
     }
 
     /// The highest sequence the standby has acknowledged.
@@ -145,6 +150,9 @@ pub(crate) struct Replicator {
 /// standby replaying a long backlog does not hold every batch for `ack_timeout_ms`.
 const CATCH_UP_WINDOW: u64 = 4096;
 
+/// Spins while a synchronous batch waits for its acknowledgement, before sleeping.
+const ACK_SPINS: u32 = 200;
+
 impl Replicator {
     pub fn new(link: Option<Arc<ReplicaLink>>, health: Arc<Health>, base: u64) -> Replicator {
         Replicator { link, health, base }
@@ -156,13 +164,22 @@ impl Replicator {
         if !end_of_batch {
             return;
         }
+        let seq = self.base + sequence as u64 + 1;
+        self.hold_for_standby(seq);
+        // The batch may go to the matcher now.
+        self.health.replicated_seq.store(seq, Ordering::Release);
+        self.health.gate.notify();
+    }
+
+    /// In synchronous mode, holds the batch ending at `seq` until the standby acknowledges it
+    /// (or gives up on the standby, as its loss policy says).
+    fn hold_for_standby(&self, seq: u64) {
         let Some(link) = &self.link else {
             return;
         };
         if link.mode != ReplicationMode::Sync || !link.is_active() || self.health.has_failed() {
             return;
         }
-        let seq = self.base + sequence as u64 + 1;
         if link.acked_seq() >= seq {
             link.degraded.store(false, Ordering::Release);
             return;
@@ -175,7 +192,7 @@ impl Replicator {
             return;
         }
         let started = Instant::now();
-        let mut backoff = Backoff::default();
+        let mut spins = 0u32;
         loop {
             if link.acked_seq() >= seq {
                 break;
@@ -196,7 +213,18 @@ impl Replicator {
                 }
                 break;
             }
-            backoff.snooze();
+            // An acknowledgement is a network round trip away: spin a moment, then sleep until
+            // the transport reports one (or the connection drops; the event count's safety net
+            // brings the timeout check around at least every 100 ms).
+            if spins < ACK_SPINS {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                link.acks.sleep_unless(|| {
+                    link.acked_seq() >= seq
+                        || (link.on_loss == StandbyLossPolicy::Degrade && !link.is_connected())
+                });
+            }
         }
         if link.acked_seq() >= seq {
             link.degraded.store(false, Ordering::Release);

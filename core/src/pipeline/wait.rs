@@ -3,19 +3,25 @@
 //! `disruptor` 4 offers busy-spin and sleep. Busy-spinning stages starve each other when there are
 //! more of them than cores (measured here: a diamond of four spinning threads on two cores fell
 //! from ~75 M to ~2 M messages/s with millisecond medians), so the default backs off: spin briefly
-//! (the next command usually arrives within microseconds under load), then yield the core, then
-//! sleep in short naps so an idle stage costs almost nothing.
+//! (the next command usually arrives within microseconds under load), yield a little, then sleep
+//! until a publisher wakes the stage (`eventcount.rs`): no timed naps, so an idle stage costs
+//! nothing and a woken one starts at once.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use disruptor::Sequence;
 use disruptor::wait_strategies::WaitStrategy;
 
+use super::Health;
+
 /// A stage's wait strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Wait {
-    /// Spin, then yield, then nap (50 µs). The default: safe with more stages than cores.
+    /// Spin, then yield a little, then sleep until woken. The default: safe with more stages than
+    /// cores, and an idle stage costs nothing.
     #[default]
     Backoff,
     /// Spin, then yield, never sleep: lower wake-up latency, one core busy per idle stage.
@@ -26,8 +32,10 @@ pub enum Wait {
 
 /// Spins before yielding; about a microsecond of `spin_loop` hints.
 const SPINS: u32 = 100;
-/// Yields before napping.
+/// Yields before napping (loops outside the rings, which nobody wakes yet).
 const YIELDS: u32 = 1_000;
+/// Yields before a ring stage sleeps until woken.
+const YIELDS_BEFORE_SLEEP: u32 = 1_000;
 /// The nap once the stage has been idle a while.
 const NAP: Duration = Duration::from_micros(50);
 
@@ -35,6 +43,28 @@ thread_local! {
     /// (sequence waited for, times asked): the strategy is a `Copy` value called in a loop with no
     /// state of its own, so the per-thread count of idle polls lives here.
     static IDLE: Cell<(Sequence, u32)> = const { Cell::new((Sequence::MIN, 0)) };
+    /// The pipeline a ring stage's thread belongs to, where it sleeps and is woken (set by
+    /// [`sleep_on`] when the stage starts; `None` on threads outside the pipeline).
+    static STAGE: RefCell<Option<(Arc<Health>, Sleeper)>> = const { RefCell::new(None) };
+}
+
+/// What a ring stage's idle wait sleeps until.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sleeper {
+    /// A publisher publishes the slot (the journaler, the replicator).
+    Published,
+    /// The journaler and the replicator let the slot's command through (the matcher, whose
+    /// ring sequence `s` is journal sequence `base + s + 1`): it sleeps once per hand-off,
+    /// not once for the publisher and again for the commit.
+    LetThrough {
+        /// Journal sequence of ring sequence 0, minus one.
+        base: u64,
+    },
+}
+
+/// Called first thing on a ring stage's thread: where its idle waits sleep and what wakes them.
+pub(crate) fn sleep_on(health: Arc<Health>, sleeper: Sleeper) {
+    STAGE.with(|stage| *stage.borrow_mut() = Some((health, sleeper)));
 }
 
 impl WaitStrategy for Wait {
@@ -53,6 +83,25 @@ impl WaitStrategy for Wait {
             idle.set((sequence, count));
             count
         });
+        if *self == Wait::Backoff && polls >= SPINS.saturating_add(YIELDS_BEFORE_SLEEP) {
+            let slept = STAGE.with(|stage| match &*stage.borrow() {
+                Some((health, Sleeper::Published)) => {
+                    health
+                        .input
+                        .sleep_unless(|| health.published_ring.load(Ordering::Acquire) >= sequence);
+                    true
+                }
+                Some((health, Sleeper::LetThrough { base })) => {
+                    let seq = base + sequence as u64 + 1;
+                    health.gate.sleep_unless(|| health.lets_through(seq));
+                    true
+                }
+                None => false,
+            });
+            if slept {
+                return;
+            }
+        }
         self.pause(polls, YIELDS);
     }
 }
