@@ -1,5 +1,6 @@
 //! The journaler stage: appends every command's bytes to the journal and commits once per ring
-//! batch (group commit), so the matcher, gated on this stage's cursor, only sees durable commands.
+//! batch (group commit), then publishes the durable sequence and wakes the matcher, which acts
+//! only on commands at or below it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;

@@ -8,9 +8,10 @@
 //! ```
 //!
 //! The journaler commits (group commit: one msync under `fsync = always`) at the end of each batch
-//! the ring hands it, and the ring advances its cursor only after the whole batch, so the matcher
-//! never sees a command before it is durable by the configured policy; outputs therefore never get
-//! ahead of the journal.
+//! the ring hands it and then publishes its durable sequence; the matcher reads a command only once
+//! that sequence (and the replicator's) has reached it, so it never acts on a command before it is
+//! durable by the configured policy, and outputs never get ahead of the journal. Without a standby
+//! there is no replicator stage. Idle stages sleep until woken (`wait.rs`, `eventcount.rs`).
 //!
 //! ```no_run
 //! use hayate_core::pipeline::Pipeline;
