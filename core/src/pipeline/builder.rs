@@ -14,7 +14,7 @@ use super::matcher::{Matcher, Periodic};
 use super::replicator::{ReplicaLink, Replicator};
 use super::snapshotter;
 use super::wait::{self, Sleeper, Wait};
-use super::wakeup::OutputWakeup;
+use super::wakeup::Wakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
 use crate::engine::EngineConfig;
@@ -46,7 +46,7 @@ pub struct PipelineBuilder {
     snapshot_every: u64,
     keep_snapshots: usize,
     initial_commands: Vec<Command>,
-    wakeup: Option<Arc<OutputWakeup>>,
+    wakeup: Option<Arc<Wakeup>>,
     replica: Option<Arc<ReplicaLink>>,
 }
 
@@ -140,7 +140,7 @@ impl PipelineBuilder {
     /// that produced events, but only while the consumer is parked ([`EventReceiver::park`]), so
     /// a busy consumer costs the matcher one fence per batch and no system call.
     pub fn output_wakeup(mut self, wake: impl Fn() + Send + Sync + 'static) -> Self {
-        self.wakeup = Some(Arc::new(OutputWakeup::new(Box::new(wake))));
+        self.wakeup = Some(Arc::new(Wakeup::new(Box::new(wake))));
         self
     }
 
@@ -214,7 +214,13 @@ impl PipelineBuilder {
             build_single_producer(self.output_ring, blank_output, self.wait).new_event_poller();
         let output = output.build();
 
-        let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
+        let mut journaler = Journaler::new(
+            journal,
+            base,
+            Arc::clone(&health),
+            done_tx.clone(),
+            self.replica.clone(),
+        );
         let mut replicator = Replicator::new(self.replica.clone(), Arc::clone(&health), base);
         // The writer runs even without periodic snapshots: an operator's Snapshot command uses it.
         let (writer, snapshotter) = snapshotter::spawn(

@@ -319,7 +319,7 @@ impl Publisher {
 /// batch.
 pub struct EventReceiver {
     poller: EventPoller<Output, SingleProducerBarrier>,
-    wakeup: Option<Arc<wakeup::OutputWakeup>>,
+    wakeup: Option<Arc<wakeup::Wakeup>>,
 }
 
 /// The pipeline has stopped and every event has been received.
