@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use crossbeam::utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use bytemuck::Zeroable;
@@ -194,10 +196,10 @@ impl PipelineBuilder {
         let fresh = base == 0 && report.snapshot.is_none();
         let health = Arc::new(Health {
             accepting: AtomicBool::new(true),
-            durable_seq: AtomicU64::new(base),
-            replicated_seq: AtomicU64::new(base),
-            published_ring: AtomicI64::new(-1),
-            processed_seq: AtomicU64::new(base),
+            durable_seq: CachePadded::new(AtomicU64::new(base)),
+            replicated_seq: CachePadded::new(AtomicU64::new(base)),
+            published_ring: CachePadded::new(AtomicI64::new(-1)),
+            processed_seq: CachePadded::new(AtomicU64::new(base)),
             start_seq: base,
             ..Health::default()
         });
