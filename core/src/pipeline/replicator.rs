@@ -4,7 +4,8 @@
 //! acknowledgements), it holds each batch in synchronous mode until the standby has made the
 //! batch durable, so no command is matched — and no client acknowledged — before the standby
 //! has it. The transport lives outside the core (it needs sockets); the link is the only thing
-//! they share: a few atomics.
+//! they share: a few atomics, and the transport's wake-up, which this node's journaler calls
+//! when records are appended or made durable while the transport sleeps (`wakeup.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
