@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hayate::adapters::fix::codec::FieldList;
-use hayate_testkit::example::example_binary;
+use hayate_testkit::example::{cpu_seconds, example_binary};
 use hayate_testkit::gateway::{CAROL, FixClient, field};
 
 /// Convergence and promotion bounds: generous, the machine is shared.
@@ -346,6 +346,34 @@ fn start_pair(dir: &Path, extra: &str, partitionable: bool) -> (Node, Node, Opti
     b.wait_status("B following A", connected);
     a.wait_status("A serving B", connected);
     (a, b, proxy)
+}
+
+#[test]
+fn an_idle_pair_costs_almost_no_cpu() {
+    // The replication threads sleep in epoll until records, acks or a heartbeat (50 ms here)
+    // come, like the pipeline stages and the event loops: with no session and no order a
+    // connected pair should use (nearly) no CPU. The bound is generous (5% of a core for the
+    // two processes) for a shared CI machine; the README has the measured figure.
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b, _) = start_pair(dir.path(), "", false);
+    std::thread::sleep(Duration::from_secs(1));
+    let pids = [a.child.id(), b.child.id()];
+    let before: f64 = pids.iter().map(|&pid| cpu_seconds(pid)).sum();
+    let window = Duration::from_secs(5);
+    std::thread::sleep(window);
+    let used = pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>() - before;
+    let share = used / window.as_secs_f64();
+    eprintln!(
+        "idle pair: {used:.3} CPU-seconds in {window:?} ({:.2}% of a core)",
+        share * 100.0
+    );
+    assert!(connected(&b.status()), "the standby still follows");
+    assert!(
+        share < 0.05,
+        "an idle pair used {:.1}% of a core",
+        share * 100.0
+    );
 }
 
 /// Stops both nodes cleanly (`first` first) and checks they ended in the same state at the same

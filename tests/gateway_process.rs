@@ -10,7 +10,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use hayate_testkit::example::example_binary;
+use hayate_testkit::example::{cpu_seconds, example_binary};
 use hayate_testkit::gateway::*;
 
 struct Running {
@@ -316,20 +316,6 @@ fn after_sigkill_a_resend_request_gets_the_exact_execution_reports_back() {
         };
         assert_eq!(body(again), body(original), "the same message");
     }
-}
-
-/// CPU time (user + system) a process has used, in seconds, from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // The command name may hold spaces: the fields that follow start after its ')'.
-    let rest = &stat[stat.rfind(')').expect("comm") + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the file; `rest` starts at field 3.
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    ticks as f64 / hz
 }
 
 #[test]

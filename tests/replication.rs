@@ -152,10 +152,19 @@ mod over_tcp {
             StandbyLossPolicy::Halt,
             Duration::from_secs(10),
         );
+        // The standby's own link: inactive (it has no standby), it wakes the follower when
+        // records become durable.
+        let standby_link = ReplicaLink::new(
+            ReplicationMode::Sync,
+            StandbyLossPolicy::Halt,
+            Duration::from_secs(10),
+        );
+        standby_link.set_active(false);
         // The standby starts first (as in production: the primary waits for it under `halt`).
         let (standby, mut standby_events, _) =
             Pipeline::builder(config.engine_config().clone(), standby_dir.path())
                 .journal_options(options())
+                .replica(Arc::clone(&standby_link))
                 .start()
                 .expect("standby");
         let (primary, primary_events, _) =
@@ -185,6 +194,7 @@ mod over_tcp {
                 config_digest: digest_of(&config),
                 promote_after: None,
                 wait: Wait::Backoff,
+                link: standby_link,
             };
             let mut applier = Applier::new(standby.publisher(), 0);
             let node = Node(standby.monitor());

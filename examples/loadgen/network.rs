@@ -74,9 +74,10 @@ use crate::schedule::{Clock, Plan};
 use crate::{Args, Replication};
 use cpu::{print_thread_cpu, thread_cpu};
 use driver::{Ledger, drive};
-use echo::echo_floor;
+use echo::{echo_floor, msync_floor};
 use feed_subscribers::Fleet;
 use gateways::{Credentials, OwnGateway, own_gateway, remote_target, stop_own};
+use hayate::journal::FlushPolicy;
 use maker::{Maker, check_trading_prices, place_maker};
 use market_data::{configured_symbols, report_market_data};
 use replication::{LinkWatch, await_link};
@@ -208,7 +209,17 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         }
 
         if n == 0 && args.echo_seconds > 0.0 {
-            echo = Some(echo_floor(args.echo_seconds, args.rate)?);
+            let mut floor = echo_floor(args.echo_seconds, args.rate)?;
+            if args.fsync.0 == FlushPolicy::Always {
+                // On the journal's file system: next to the primary's data directory.
+                let dir = match &target.own {
+                    Some(own) => own.data_dir.parent().unwrap_or(&own.data_dir).to_path_buf(),
+                    None => args.data.clone().unwrap_or_else(std::env::temp_dir),
+                };
+                let msync = msync_floor(&dir, args.echo_seconds, args.rate)?;
+                floor.msync = Some((msync, dir));
+            }
+            echo = Some(floor);
         }
 
         let mut sessions = Vec::with_capacity(args.clients as usize);
@@ -289,7 +300,7 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         outcomes.push(outcome);
     }
     if compare {
-        print_comparison(args, plan, &outcomes);
+        print_comparison(args, plan, &outcomes, echo.as_ref());
     }
     Ok(())
 }

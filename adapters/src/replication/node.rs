@@ -308,6 +308,7 @@ impl Standby {
             promote_after: (context.config.auto_promote_after > 0)
                 .then(|| heartbeat * context.config.auto_promote_after),
             wait: context.wait,
+            link: Arc::clone(&context.link),
         };
         let view = StandbyView {
             role: Arc::clone(&context.role),

@@ -3,38 +3,121 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hayate_core::pipeline::Wait;
+use hayate_core::pipeline::{ReplicaLink, Wait};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::protocol::{Framing, Message, frame};
 
 /// How a replication loop waits when a pass found nothing to do, by the `[pipeline] wait`
-/// strategy. Under `backoff` (the default) it naps after a few yields: a replication thread that
-/// yields a thousand times per idle stretch, as a ring stage does, was measured taking 97% of a
-/// core on this 2-core machine with both nodes on it.
+/// strategy. A pass reads its socket (a system call), so an idle loop does not spin on passes:
+/// it spins and yields on `ready()` (this node's journal progress: atomics), and under `backoff`
+/// (the default) then sleeps in `epoll` until its socket has something (an ack, records), this
+/// node's journaler wakes it through the [`ReplicaLink`] (records appended, records durable), or
+/// its timer is due (a heartbeat): no timed naps, so an idle pair costs nothing and a woken loop
+/// starts at once. The journaler makes a system call only when the loop sleeps. Under `yield`
+/// and `busy-spin` (dedicated cores) it never sleeps and reads its socket every pass.
 #[derive(Debug)]
 pub(crate) struct Idle {
-    passes: u32,
     wait: Wait,
+    poll: Poll,
+    events: Events,
+    link: Arc<ReplicaLink>,
 }
 
-/// Yields before a backing-off replication loop naps.
-const IDLE_YIELDS: u32 = 10;
+/// `ready()` checks before a backing-off replication loop sleeps (spins, then a few yields):
+/// long enough for this node's other stages to finish a batch that is under way, short enough
+/// that an idle thread gives its core back. With both nodes of a pair on one small machine,
+/// every yielding thread takes turns from the stages that do the work (a thousand yields per
+/// idle stretch took 97% of a core there).
+const READY_CHECKS: u32 = 110;
+
+/// The journaler's wake-up.
+const WAKER: Token = Token(0);
+/// What a loop watches: its peer's socket, or the listener standbys connect to.
+pub(crate) const PEER: Token = Token(1);
+pub(crate) const LISTENER: Token = Token(2);
+
+/// The longest a loop whose socket pushes back sleeps before it tries to write again (it
+/// watches reads only: a writable edge after every send would wake it once per message).
+const PUSHBACK_RETRY: Duration = Duration::from_millis(1);
 
 impl Idle {
-    pub(crate) fn new(wait: Wait) -> Idle {
-        Idle { passes: 0, wait }
+    /// A waiter woken through `link` (this node's pipeline's link: replaces the waker of the
+    /// link's previous transport).
+    pub(crate) fn new(wait: Wait, link: Arc<ReplicaLink>) -> io::Result<Idle> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        link.set_transport_waker(move || {
+            // A full eventfd already means "wake up".
+            let _ = waker.wake();
+        });
+        Ok(Idle {
+            wait,
+            poll,
+            events: Events::with_capacity(8),
+            link,
+        })
     }
 
-    /// Call once per pass with whether it did anything.
-    pub(crate) fn pass(&mut self, busy: bool) {
+    /// Wakes the loop when `source` has something to read (edge-triggered: the loop reads until
+    /// `WouldBlock` before it sleeps, as [`Peer::fill`] does).
+    pub(crate) fn watch(&self, source: &impl AsRawFd, token: Token) -> io::Result<()> {
+        self.poll.registry().register(
+            &mut SourceFd(&source.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        )
+    }
+
+    /// Call after each pass with whether it did anything. After an idle pass it waits until
+    /// `ready()`, the socket has data, or `timeout` (at most [`PUSHBACK_RETRY`] while
+    /// `pushed_back`: output the socket did not take yet); see [`Idle`].
+    pub(crate) fn pass(
+        &mut self,
+        busy: bool,
+        pushed_back: bool,
+        ready: impl Fn() -> bool,
+        timeout: Duration,
+    ) {
         if busy {
-            self.passes = 0;
-        } else {
-            self.wait.pause(self.passes, IDLE_YIELDS);
-            self.passes = self.passes.saturating_add(1);
+            return;
         }
+        for check in 0..READY_CHECKS {
+            if ready() {
+                return;
+            }
+            self.wait.pause(check);
+        }
+        if !self.wait.should_sleep(READY_CHECKS, 0) {
+            return;
+        }
+        let timeout = if pushed_back {
+            timeout.min(PUSHBACK_RETRY)
+        } else {
+            timeout
+        };
+        self.link.park_transport();
+        if !ready() {
+            self.wait_for_sockets(timeout);
+        }
+        self.link.unpark_transport();
+    }
+
+    /// The link it is woken through.
+    pub(crate) fn link(&self) -> &Arc<ReplicaLink> {
+        &self.link
+    }
+
+    /// Sleeps until a watched socket is ready or `timeout`, without asking the journaler to
+    /// wake it (a server with no standby has nothing to stream).
+    pub(crate) fn wait_for_sockets(&mut self, timeout: Duration) {
+        // EINTR or an error: the caller's loop looks again, as after any wake-up.
+        let _ = self.poll.poll(&mut self.events, Some(timeout));
     }
 }
 
@@ -142,6 +225,11 @@ impl Peer {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
+    }
+
+    /// The socket, to watch for readiness.
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
     }
 
     /// Queues a message.

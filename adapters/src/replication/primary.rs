@@ -16,13 +16,15 @@ use hayate_core::pipeline::{ReplicaLink, Wait};
 use hayate_journal::Tailer;
 
 use super::handshake::{Resume, resume_point};
-use super::peer::{Idle, Peer};
+use super::peer::{Idle, LISTENER, PEER, Peer};
 use super::protocol::{
     Ack, Heartbeat, MAX_RECORDS, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
 };
 
 /// How long a handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a server with no standby looks whether it should stop.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 /// Heartbeats a peer may miss before it is taken for gone.
 pub const MISSED_HEARTBEATS: u32 = 5;
 
@@ -118,7 +120,7 @@ impl Drop for ReplicationServer {
 fn serve(
     listener: &TcpListener,
     settings: &PrimarySettings,
-    link: &ReplicaLink,
+    link: &Arc<ReplicaLink>,
     state: &dyn PrimaryState,
     stop: &AtomicBool,
     current: &Mutex<Option<SocketAddr>>,
@@ -128,18 +130,30 @@ fn serve(
             *slot = peer;
         }
     };
+    // Sleeps in `epoll` between standbys too: woken by a connection, or to look at `stop`.
+    let mut idle = match Idle::new(settings.wait, Arc::clone(link)) {
+        Ok(idle) => idle,
+        Err(e) => {
+            tracing::error!(error = %e, "replication server: cannot create its poller");
+            return;
+        }
+    };
+    if let Err(e) = idle.watch(listener, LISTENER) {
+        tracing::error!(error = %e, "replication server: cannot watch its listener");
+        return;
+    }
     while !stop.load(Ordering::Acquire) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 set_current(Some(peer));
-                if let Err(e) = stand_by(stream, listener, settings, link, state, stop) {
+                if let Err(e) = stand_by(stream, listener, settings, state, stop, &mut idle) {
                     tracing::warn!(%peer, error = %e, "standby connection ended");
                 }
                 link.set_connected(false);
                 set_current(None);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
+                idle.wait_for_sockets(STOP_CHECK);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accepting a standby failed");
@@ -154,11 +168,12 @@ fn stand_by(
     stream: TcpStream,
     listener: &TcpListener,
     settings: &PrimarySettings,
-    link: &ReplicaLink,
     state: &dyn PrimaryState,
     stop: &AtomicBool,
+    idle: &mut Idle,
 ) -> io::Result<()> {
     let mut peer = Peer::new(stream)?;
+    let link = idle.link();
     let hello_bytes = peer.wait_frame(HANDSHAKE_TIMEOUT)?;
     let hello = match Message::decode(&hello_bytes) {
         Ok(Message::Hello(hello)) => hello,
@@ -206,8 +221,9 @@ fn stand_by(
     peer.flush_all(HANDSHAKE_TIMEOUT)?;
     tracing::info!(from, epoch, "standby connected");
     link.set_connected(true);
+    idle.watch(peer.stream(), PEER)?;
     stream_journal(
-        &mut peer, listener, settings, link, state, stop, from, epoch,
+        &mut peer, listener, settings, state, stop, idle, from, epoch,
     )
 }
 
@@ -223,17 +239,18 @@ fn stream_journal(
     peer: &mut Peer,
     listener: &TcpListener,
     settings: &PrimarySettings,
-    link: &ReplicaLink,
     state: &dyn PrimaryState,
     stop: &AtomicBool,
+    idle: &mut Idle,
     from: u64,
     epoch: u64,
 ) -> io::Result<()> {
+    let link = Arc::clone(idle.link());
     let mut tailer = Tailer::open(&settings.journal_dir, from).map_err(io::Error::other)?;
     let mut next_seq = from;
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
-    let mut idle = Idle::new(settings.wait);
+    let mut last_accept = Instant::now();
     let gone_after = settings.heartbeat * MISSED_HEARTBEATS;
     while !stop.load(Ordering::Acquire) {
         let mut busy = false;
@@ -308,9 +325,13 @@ fn stream_journal(
                 "the standby missed its heartbeats",
             ));
         }
-        // Only one standby: a second one is told so.
-        if let Ok((extra, _)) = listener.accept() {
-            if let Ok(mut other) = Peer::new(extra) {
+        // Only one standby: a second one is told so (looked for once a heartbeat, not per
+        // pass: an `accept` is a system call).
+        if last_accept.elapsed() >= settings.heartbeat {
+            last_accept = Instant::now();
+            if let Ok((extra, _)) = listener.accept()
+                && let Ok(mut other) = Peer::new(extra)
+            {
                 let _ = refuse(
                     &mut other,
                     RefuseCode::Busy,
@@ -318,7 +339,14 @@ fn stream_journal(
                 );
             }
         }
-        idle.pass(busy);
+        // Sleep until records are appended, the standby writes, or a heartbeat is due.
+        let heartbeat_due = settings.heartbeat.saturating_sub(last_sent.elapsed());
+        idle.pass(
+            busy,
+            peer.pending() > 0,
+            || link.journaled_seq() >= next_seq,
+            heartbeat_due,
+        );
     }
     Ok(())
 }

@@ -3,14 +3,19 @@
 //! reaches the same state (the same digest at the same sequence).
 
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hayate_core::command::{Command, CommandKind};
-use hayate_core::pipeline::{PublishError, Publisher, Wait};
+use hayate_core::pipeline::{PublishError, Publisher, ReplicaLink, Wait};
 
-use super::peer::{Idle, Peer};
+use super::peer::{Idle, PEER, Peer};
 use super::protocol::{Ack, Heartbeat, Hello, Message, RefuseCode};
+
+/// The longest a sleeping follower goes without looking whether it should stop (to be
+/// promoted, say).
+const STOP_CHECK: Duration = Duration::from_millis(20);
 
 /// Why a record could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +113,9 @@ pub struct FollowerSettings {
     pub promote_after: Option<Duration>,
     /// How the follower waits when idle (`[pipeline] wait`).
     pub wait: Wait,
+    /// This node's own pipeline's link (inactive until a promotion): its journaler wakes the
+    /// sleeping follower when records become durable, to acknowledge them.
+    pub link: Arc<ReplicaLink>,
 }
 
 /// Why [`follow`] returned.
@@ -231,7 +239,8 @@ fn session(
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut acked = 0u64;
-    let mut idle = Idle::new(settings.wait);
+    let mut idle = Idle::new(settings.wait, Arc::clone(&settings.link))?;
+    idle.watch(peer.stream(), PEER)?;
     while !stop() {
         let mut busy = peer.fill()?;
         if busy {
@@ -296,7 +305,16 @@ fn session(
                 "the primary missed its heartbeats",
             ));
         }
-        idle.pass(busy);
+        // Sleep until records come, this node's journaler makes some durable (to acknowledge),
+        // or a heartbeat is due.
+        // At most STOP_CHECK, so that a promotion (which stops following) starts promptly.
+        let heartbeat_due = settings.heartbeat.saturating_sub(last_sent.elapsed());
+        idle.pass(
+            busy,
+            peer.pending() > 0,
+            || state.durable_seq() > acked,
+            heartbeat_due.min(STOP_CHECK),
+        );
     }
     Ok(Some(Followed::Stopped))
 }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use crossbeam::utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use bytemuck::Zeroable;
@@ -14,7 +16,7 @@ use super::matcher::{Matcher, Periodic};
 use super::replicator::{ReplicaLink, Replicator};
 use super::snapshotter;
 use super::wait::{self, Sleeper, Wait};
-use super::wakeup::OutputWakeup;
+use super::wakeup::Wakeup;
 use super::{EventReceiver, Health, InputSlot, Output, Pipeline, PipelineError, Publisher};
 use crate::command::Command;
 use crate::engine::EngineConfig;
@@ -46,7 +48,7 @@ pub struct PipelineBuilder {
     snapshot_every: u64,
     keep_snapshots: usize,
     initial_commands: Vec<Command>,
-    wakeup: Option<Arc<OutputWakeup>>,
+    wakeup: Option<Arc<Wakeup>>,
     replica: Option<Arc<ReplicaLink>>,
 }
 
@@ -140,7 +142,7 @@ impl PipelineBuilder {
     /// that produced events, but only while the consumer is parked ([`EventReceiver::park`]), so
     /// a busy consumer costs the matcher one fence per batch and no system call.
     pub fn output_wakeup(mut self, wake: impl Fn() + Send + Sync + 'static) -> Self {
-        self.wakeup = Some(Arc::new(OutputWakeup::new(Box::new(wake))));
+        self.wakeup = Some(Arc::new(Wakeup::new(Box::new(wake))));
         self
     }
 
@@ -194,10 +196,10 @@ impl PipelineBuilder {
         let fresh = base == 0 && report.snapshot.is_none();
         let health = Arc::new(Health {
             accepting: AtomicBool::new(true),
-            durable_seq: AtomicU64::new(base),
-            replicated_seq: AtomicU64::new(base),
-            published_ring: AtomicI64::new(-1),
-            processed_seq: AtomicU64::new(base),
+            durable_seq: CachePadded::new(AtomicU64::new(base)),
+            replicated_seq: CachePadded::new(AtomicU64::new(base)),
+            published_ring: CachePadded::new(AtomicI64::new(-1)),
+            processed_seq: CachePadded::new(AtomicU64::new(base)),
             start_seq: base,
             ..Health::default()
         });
@@ -214,7 +216,13 @@ impl PipelineBuilder {
             build_single_producer(self.output_ring, blank_output, self.wait).new_event_poller();
         let output = output.build();
 
-        let mut journaler = Journaler::new(journal, base, Arc::clone(&health), done_tx.clone());
+        let mut journaler = Journaler::new(
+            journal,
+            base,
+            Arc::clone(&health),
+            done_tx.clone(),
+            self.replica.clone(),
+        );
         let mut replicator = Replicator::new(self.replica.clone(), Arc::clone(&health), base);
         // The writer runs even without periodic snapshots: an operator's Snapshot command uses it.
         let (writer, snapshotter) = snapshotter::spawn(

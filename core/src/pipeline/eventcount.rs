@@ -38,6 +38,20 @@ impl EventCount {
         }
     }
 
+    /// The same, when the progress was made visible by a sequentially consistent
+    /// read-modify-write (a locked instruction, a full barrier already): saves the fence, which
+    /// a publisher would otherwise pay on every command. The waiter's announcement is followed by
+    /// a sequentially consistent fence, so either the waiter sees the progress or this load sees
+    /// the waiter (C++20 [atomics.order]: a load after the fence in the single total order
+    /// observes a modification sequenced before it).
+    #[inline]
+    pub(crate) fn notify_after_seqcst_rmw(&self) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.epoch.fetch_add(1, Ordering::Release);
+            wake_all(&self.epoch);
+        }
+    }
+
     /// No more notifications: wake everyone and never let anyone sleep again.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);

@@ -10,7 +10,7 @@ use crossbeam::channel::Sender;
 use disruptor::Sequence;
 use hayate_journal::Journal;
 
-use super::{Health, InputSlot, StageDone, panic_message};
+use super::{Health, InputSlot, ReplicaLink, StageDone, panic_message};
 
 pub(crate) struct Journaler {
     journal: Journal,
@@ -22,6 +22,8 @@ pub(crate) struct Journaler {
     deleted_through: u64,
     /// Bytes appended since the last commit.
     batch_bytes: u64,
+    /// The replication transport, woken when it sleeps and the journal grows.
+    replica: Option<Arc<ReplicaLink>>,
 }
 
 impl Journaler {
@@ -30,6 +32,7 @@ impl Journaler {
         base: u64,
         health: Arc<Health>,
         done: Sender<StageDone>,
+        replica: Option<Arc<ReplicaLink>>,
     ) -> Journaler {
         Journaler {
             journal,
@@ -38,6 +41,7 @@ impl Journaler {
             done,
             deleted_through: 0,
             batch_bytes: 0,
+            replica,
         }
     }
 
@@ -60,6 +64,9 @@ impl Journaler {
             self.batch_bytes +=
                 hayate_journal::record::frame_len(slot.command.as_bytes().len()) as u64;
             if end_of_batch {
+                if let Some(replica) = &self.replica {
+                    replica.journal_appended(seq);
+                }
                 // vDSO clock reads, not system calls: what /metrics shows as flush time.
                 let started = std::time::Instant::now();
                 let durable = self.journal.commit().map_err(|e| e.to_string())?;
@@ -72,8 +79,12 @@ impl Journaler {
                     .journal_bytes
                     .fetch_add(std::mem::take(&mut self.batch_bytes), Ordering::Relaxed);
                 self.health.durable_seq.store(durable, Ordering::Release);
-                // The matcher may sleep until this batch is durable.
+                // The matcher may sleep until this batch is durable; a standby's transport
+                // acknowledges it.
                 self.health.gate.notify();
+                if let Some(replica) = &self.replica {
+                    replica.journal_durable();
+                }
                 self.retire_covered_segments()?;
             }
             Ok(())
@@ -110,6 +121,9 @@ impl Drop for Journaler {
         if let Ok(durable) = result {
             self.health.durable_seq.store(durable, Ordering::Release);
             self.health.gate.notify();
+            if let Some(replica) = &self.replica {
+                replica.journal_durable();
+            }
         }
         // Retention a snapshot asked for after the last batch is applied now.
         let result = result.and_then(|durable| {

@@ -11,7 +11,7 @@ use disruptor::{Producer, RingBufferFull, Sequence, SingleConsumerBarrier, Singl
 
 use super::snapshotter::SnapshotRequest;
 use super::wait::{Backoff, Wait};
-use super::wakeup::OutputWakeup;
+use super::wakeup::Wakeup;
 use super::{Health, InputSlot, Output, StageDone, panic_message};
 use crate::command::CommandKind;
 use crate::engine::Engine;
@@ -28,7 +28,7 @@ pub(crate) struct Matcher {
     done: Sender<StageDone>,
     periodic: Option<Periodic>,
     /// Wakes a parked consumer of the output ring at the end of a batch that produced events.
-    wakeup: Option<Arc<OutputWakeup>>,
+    wakeup: Option<Arc<Wakeup>>,
     /// Whether this batch published anything yet.
     published: bool,
     /// How it waits for the journaler and the replicator.
@@ -74,7 +74,7 @@ impl Matcher {
     }
 
     /// The same matcher, waking a parked output consumer (see `wakeup.rs`).
-    pub fn waking(mut self, wakeup: Option<Arc<OutputWakeup>>) -> Matcher {
+    pub fn waking(mut self, wakeup: Option<Arc<Wakeup>>) -> Matcher {
         self.wakeup = wakeup;
         self
     }

@@ -43,6 +43,8 @@ mod wakeup;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crossbeam::utils::CachePadded;
+
 use disruptor::{
     EventPoller, MultiConsumerBarrier, MultiProducer, Polling, Producer, RingBufferFull,
     SingleProducerBarrier,
@@ -114,27 +116,30 @@ pub enum PipelineError {
 }
 
 /// State the stages and handles share: cold except for the flags read once per command or batch.
+/// What one thread writes often sits on a cache line of its own (`CachePadded`): the publishers'
+/// sequence and count change with every command, and sharing a line with the durable sequence
+/// the matcher reads per command would make every one of those reads a cache miss.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
     accepting: AtomicBool,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
     /// Last sequence the journaler made durable.
-    pub(crate) durable_seq: AtomicU64,
+    pub(crate) durable_seq: CachePadded<AtomicU64>,
     /// Last sequence the replicator let through (acknowledged by the standby in sync mode).
-    pub(crate) replicated_seq: AtomicU64,
+    pub(crate) replicated_seq: CachePadded<AtomicU64>,
     /// The highest input-ring sequence a publisher has published (-1: none yet).
-    pub(crate) published_ring: AtomicI64,
+    pub(crate) published_ring: CachePadded<AtomicI64>,
     /// Where the input ring's stages sleep; publishers notify it.
-    pub(crate) input: eventcount::EventCount,
+    pub(crate) input: CachePadded<eventcount::EventCount>,
     /// Where the matcher sleeps until the journaler and the replicator let a command through;
     /// both notify it, and so does a failure.
-    pub(crate) gate: eventcount::EventCount,
+    pub(crate) gate: CachePadded<eventcount::EventCount>,
     /// Live publishers: the last one to go closes `input`, so no stage sleeps through the
     /// ring's shutdown.
     publishers: AtomicUsize,
     /// Last sequence the matcher processed.
-    pub(crate) processed_seq: AtomicU64,
+    pub(crate) processed_seq: CachePadded<AtomicU64>,
     /// Sequence of the last periodic snapshot written.
     pub(crate) snapshot_seq: AtomicU64,
     /// The last sequence recovered at start (what `processed_seq` was before any publish).
@@ -150,7 +155,8 @@ pub(crate) struct Health {
 /// Monitoring counters the stages bump with relaxed atomics (never a lock on the hot path).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub(crate) published: AtomicU64,
+    /// Bumped by the publishers on every command: a line of its own.
+    pub(crate) published: CachePadded<AtomicU64>,
     pub(crate) journal_bytes: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) commit_ns: AtomicU64,
@@ -273,12 +279,14 @@ impl Publisher {
         match self.producer.try_publish(|slot| slot.command = *command) {
             Ok(sequence) => {
                 self.health.stats.published.fetch_add(1, Ordering::Relaxed);
+                // A locked read-modify-write, sequentially consistent: the wake-up check needs
+                // no fence of its own.
                 self.health
                     .published_ring
-                    .fetch_max(sequence, Ordering::Release);
+                    .fetch_max(sequence, Ordering::SeqCst);
                 // Wakes the journaler and the replicator only if they sleep: no system call
                 // while they are busy.
-                self.health.input.notify();
+                self.health.input.notify_after_seqcst_rmw();
                 Ok(())
             }
             Err(RingBufferFull) => Err(PublishError::Full),
@@ -319,7 +327,7 @@ impl Publisher {
 /// batch.
 pub struct EventReceiver {
     poller: EventPoller<Output, SingleProducerBarrier>,
-    wakeup: Option<Arc<wakeup::OutputWakeup>>,
+    wakeup: Option<Arc<wakeup::Wakeup>>,
 }
 
 /// The pipeline has stopped and every event has been received.

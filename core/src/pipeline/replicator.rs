@@ -4,7 +4,8 @@
 //! acknowledgements), it holds each batch in synchronous mode until the standby has made the
 //! batch durable, so no command is matched — and no client acknowledged — before the standby
 //! has it. The transport lives outside the core (it needs sockets); the link is the only thing
-//! they share: a few atomics.
+//! they share: a few atomics, and the transport's wake-up, which this node's journaler calls
+//! when records are appended or made durable while the transport sleeps (`wakeup.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use disruptor::Sequence;
 
 use super::eventcount::EventCount;
+use super::wakeup::Wakeup;
 use super::{Health, InputSlot};
 
 /// Whether the primary waits for its standby before acting on a command.
@@ -55,6 +57,13 @@ pub struct ReplicaLink {
     held_ns: AtomicU64,
     /// Where a synchronous batch sleeps until an acknowledgement (or a disconnect) wakes it.
     acks: EventCount,
+    /// The last sequence this node's journaler has appended (readable by a tailer, perhaps not
+    /// yet durable).
+    journaled_seq: AtomicU64,
+    /// The transport's thread, parked in `epoll` when it has nothing to do: woken by this node's
+    /// journaler when records are appended (a primary streams them) and when they are durable (a
+    /// standby acknowledges them).
+    transport: Wakeup,
 }
 
 impl ReplicaLink {
@@ -77,6 +86,8 @@ impl ReplicaLink {
             degraded: AtomicBool::new(on_loss == StandbyLossPolicy::Degrade),
             held_ns: AtomicU64::new(0),
             acks: EventCount::default(),
+            journaled_seq: AtomicU64::new(0),
+            transport: Wakeup::default(),
         })
     }
 
@@ -134,6 +145,48 @@ impl ReplicaLink {
     /// Total time batches were held waiting for the standby, nanoseconds.
     pub fn held_ns(&self) -> u64 {
         self.held_ns.load(Ordering::Relaxed)
+    }
+
+    /// Transport: how to wake its thread when it has parked (see [`ReplicaLink::park_transport`]);
+    /// replaces the previous connection's.
+    pub fn set_transport_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        self.transport.set(Box::new(wake));
+    }
+
+    /// Transport: about to sleep (in `epoll`) until the journal grows or becomes more durable.
+    /// Check [`ReplicaLink::journaled_seq`] or the durable sequence once more afterwards, then
+    /// sleep only if nothing changed; call [`ReplicaLink::unpark_transport`] on waking.
+    pub fn park_transport(&self) {
+        self.transport.park();
+    }
+
+    /// Transport: awake again.
+    pub fn unpark_transport(&self) {
+        self.transport.unpark();
+    }
+
+    /// The last sequence this node's journal holds (appended; durable once the commit is).
+    pub fn journaled_seq(&self) -> u64 {
+        self.journaled_seq.load(Ordering::Acquire)
+    }
+
+    /// How many times the journaler woke a parked transport (for metrics and tests).
+    pub fn transport_wakes(&self) -> u64 {
+        self.transport.wakes()
+    }
+
+    /// Journaler: records through `seq` are in the journal (before the commit, so a primary
+    /// streams them while its own commit runs).
+    #[inline]
+    pub(crate) fn journal_appended(&self, seq: u64) {
+        self.journaled_seq.store(seq, Ordering::Release);
+        self.transport.notify();
+    }
+
+    /// Journaler: the commit is done (a standby acknowledges what is durable).
+    #[inline]
+    pub(crate) fn journal_durable(&self) {
+        self.transport.notify();
     }
 }
 

@@ -10,7 +10,6 @@
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use disruptor::Sequence;
 use disruptor::wait_strategies::WaitStrategy;
@@ -32,12 +31,8 @@ pub enum Wait {
 
 /// Spins before yielding; about a microsecond of `spin_loop` hints.
 const SPINS: u32 = 100;
-/// Yields before napping (loops outside the rings, which nobody wakes yet).
-const YIELDS: u32 = 1_000;
 /// Yields before a ring stage sleeps until woken.
 const YIELDS_BEFORE_SLEEP: u32 = 1_000;
-/// The nap once the stage has been idle a while.
-const NAP: Duration = Duration::from_micros(50);
 
 thread_local! {
     /// (sequence waited for, times asked): the strategy is a `Copy` value called in a loop with no
@@ -102,48 +97,29 @@ impl WaitStrategy for Wait {
                 return;
             }
         }
-        self.pause(polls, YIELDS);
+        self.pause(polls);
     }
 }
 
 impl Wait {
-    /// Pauses a polling loop (outside the rings: a replication thread) on its `idle`-th empty
-    /// pass in a row, the way this strategy waits: busy-spin spins; yield spins then yields;
-    /// backoff spins, yields `yields` times, then naps 50 µs per pass.
+    /// Pauses a polling loop on its `idle`-th empty pass in a row without sleeping: busy-spin
+    /// spins; the others spin a moment, then yield the core.
     #[inline]
-    pub fn pause(self, idle: u32, yields: u32) {
+    pub fn pause(self, idle: u32) {
         match self {
             Wait::BusySpin => std::hint::spin_loop(),
             _ if idle < SPINS => std::hint::spin_loop(),
-            Wait::Yield => std::thread::yield_now(),
-            Wait::Backoff if idle < SPINS.saturating_add(yields) => std::thread::yield_now(),
-            Wait::Backoff => {
-                tighten_timer_slack();
-                std::thread::sleep(NAP);
-            }
+            Wait::Yield | Wait::Backoff => std::thread::yield_now(),
         }
     }
-}
 
-thread_local! {
-    static SLACK_TIGHTENED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Linux stretches a sleeping thread's wake-up by its timer slack (50 µs by default) to batch
-/// timer interrupts; that would turn every nap into ~100 µs of latency for the next command. A
-/// napping stage asks for 1 µs instead, once per thread (one `prctl` the first time it naps,
-/// never on the path of a command).
-fn tighten_timer_slack() {
-    SLACK_TIGHTENED.with(|done| {
-        if !done.get() {
-            done.set(true);
-            #[cfg(target_os = "linux")]
-            // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
-            unsafe {
-                libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong);
-            }
-        }
-    });
+    /// Whether a polling loop that has found nothing `idle` passes in a row should now sleep
+    /// until woken (backoff only, after spinning and `yields` yields): a loop outside the rings
+    /// (a replication transport) sleeps in its own way and asks here when.
+    #[inline]
+    pub fn should_sleep(self, idle: u32, yields: u32) -> bool {
+        self == Wait::Backoff && idle >= SPINS.saturating_add(yields)
+    }
 }
 
 impl std::str::FromStr for Wait {

@@ -1,44 +1,58 @@
-//! Waking a consumer of the output ring that sleeps in a system call.
+//! Waking a consumer that sleeps in a system call of its own (`epoll`), not on a futex of ours.
 //!
-//! A gateway's event loop waits for sockets in `epoll`; it cannot also wait on the output ring.
-//! Rather than poll with a timer (a millisecond of latency when idle) or spin (a core lost on a
-//! small machine), it *parks*: it raises a flag, checks the ring once more, and sleeps in `epoll`.
-//! The matcher, at the end of each batch that produced events, looks at the flag and, only if it
-//! is raised, calls the consumer's wake function (e.g. a `mio::Waker`, one `write` to an eventfd).
-//! A busy gateway never parks, so the matcher makes no system call on the hot path.
+//! A gateway's event loop waits for sockets in `epoll`, and so does a replication transport; they
+//! cannot also wait on the pipeline's event counts. Rather than poll with a timer (a millisecond of
+//! latency when idle) or spin (a core lost on a small machine), such a consumer *parks*: it raises
+//! a flag, checks for work once more, and sleeps in `epoll`. The stage that makes progress for it
+//! (the matcher for the output ring, the journaler for the transport) looks at the flag after
+//! publishing and, only if it is raised, calls the consumer's wake function (a `mio::Waker`: one
+//! `write` to an eventfd). A busy consumer never parks, so the stage makes no system call on the
+//! hot path.
 //!
-//! The flag and the ring cursor form a Dekker pair: the consumer stores the flag then reads the
-//! cursor; the matcher stores the cursor then reads the flag. A sequentially consistent fence on
-//! each side guarantees at least one of them sees the other's store, so no wake-up is lost.
+//! The flag and the progress form a Dekker pair: the consumer stores the flag then reads the
+//! progress; the stage stores the progress then reads the flag. A sequentially consistent fence
+//! on each side guarantees at least one of them sees the other's store, so no wake-up is lost.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
+/// What wakes the consumer.
+type WakeFn = Box<dyn Fn() + Send + Sync>;
+
 /// The shared half of the park/wake protocol.
-pub(crate) struct OutputWakeup {
+#[derive(Default)]
+pub(crate) struct Wakeup {
     parked: AtomicBool,
     wakes: AtomicU64,
-    wake: Box<dyn Fn() + Send + Sync>,
+    /// Locked only on the way to waking a parked consumer (a system call follows anyway) and when
+    /// a consumer registers (a replication transport, once per connection): never while busy.
+    wake: Mutex<Option<WakeFn>>,
 }
 
-impl std::fmt::Debug for OutputWakeup {
+impl std::fmt::Debug for Wakeup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutputWakeup")
+        f.debug_struct("Wakeup")
             .field("parked", &self.parked)
             .field("wakes", &self.wakes)
             .finish_non_exhaustive()
     }
 }
 
-impl OutputWakeup {
-    pub(crate) fn new(wake: Box<dyn Fn() + Send + Sync>) -> OutputWakeup {
-        OutputWakeup {
-            parked: AtomicBool::new(false),
-            wakes: AtomicU64::new(0),
-            wake,
+impl Wakeup {
+    pub(crate) fn new(wake: WakeFn) -> Wakeup {
+        let wakeup = Wakeup::default();
+        wakeup.set(wake);
+        wakeup
+    }
+
+    /// Consumer: how to wake it from now on (replaces the previous consumer's).
+    pub(crate) fn set(&self, wake: WakeFn) {
+        if let Ok(mut slot) = self.wake.lock() {
+            *slot = Some(wake);
         }
     }
 
-    /// Consumer: announce the intent to sleep. Check the ring once more afterwards.
+    /// Consumer: announce the intent to sleep. Check for work once more afterwards.
     pub(crate) fn park(&self) {
         self.parked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -55,7 +69,11 @@ impl OutputWakeup {
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::AcqRel) {
             self.wakes.fetch_add(1, Ordering::Relaxed);
-            (self.wake)();
+            if let Ok(wake) = self.wake.lock()
+                && let Some(wake) = &*wake
+            {
+                wake();
+            }
         }
     }
 

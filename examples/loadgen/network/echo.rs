@@ -1,10 +1,12 @@
 //! The floor the order path is judged against: a plain TCP echo round trip on loopback, one
 //! message at a time at the offered rate, the client waiting in `ppoll` exactly as the order
-//! path does.
+//! path does; and, when the journal syncs every batch, one `msync` of a 4 KiB page on the
+//! journal's file system, which every order under `fsync = always` pays too.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
@@ -22,6 +24,55 @@ pub(super) struct EchoResult {
     pub(super) histogram: Histogram<u64>,
     pub(super) sent: u64,
     pub(super) seconds: f64,
+    /// `--fsync always`: one `msync` of a dirtied 4 KiB page, and where it was measured.
+    pub(super) msync: Option<(Histogram<u64>, PathBuf)>,
+}
+
+/// Pages of the file the `msync` floor dirties in turn.
+const MSYNC_PAGES: usize = 16;
+const PAGE: usize = 4096;
+
+/// Dirties one 4 KiB page of a file in `dir` and `msync`s it, at most `rate` per second for
+/// `seconds`, and records each `msync` (what the journaler pays per commit when a batch fits
+/// one page). The file is removed at the end.
+pub(super) fn msync_floor(dir: &Path, seconds: f64, rate: u64) -> Result<Histogram<u64>, String> {
+    let file = tempfile::Builder::new()
+        .prefix("loadgen-msync-")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            format!(
+                "msync floor: cannot create a file in {}: {e}",
+                dir.display()
+            )
+        })?;
+    // Written and synced first, as the journal prepares its segments: each msync below then
+    // overwrites allocated blocks, as a commit does.
+    (&mut file.as_file())
+        .write_all(&[0u8; MSYNC_PAGES * PAGE])
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| format!("msync floor: {}: {e}", file.path().display()))?;
+    // SAFETY: the file is this function's own temporary file; nothing else maps or resizes it.
+    let mut map = unsafe { memmap2::MmapMut::map_mut(file.as_file()) }
+        .map_err(|e| format!("msync floor: mmap {}: {e}", file.path().display()))?;
+    let mut histogram =
+        Histogram::new_with_bounds(1, HIGHEST_NS, 3).map_err(|e| format!("histogram: {e:?}"))?;
+    let count = (seconds * rate as f64).round() as u64;
+    let interval = NS_PER_S / rate;
+    let clock = Clock {
+        start: std::time::Instant::now(),
+    };
+    let mut due = clock.now_ns();
+    for n in 0..count {
+        sleep_until(clock, due);
+        let page = (n as usize % MSYNC_PAGES) * PAGE;
+        map[page] = map[page].wrapping_add(1);
+        let start = clock.now_ns();
+        map.flush_range(page, PAGE)
+            .map_err(|e| format!("msync floor: msync {}: {e}", file.path().display()))?;
+        histogram.saturating_record((clock.now_ns() - start).max(1));
+        due += interval;
+    }
+    Ok(histogram)
 }
 
 /// Sends `ECHO_SIZE` bytes at a time to an echo thread on loopback, at most `rate` per second and
@@ -115,5 +166,6 @@ pub(super) fn echo_floor(seconds: f64, rate: u64) -> Result<EchoResult, String> 
         histogram,
         sent,
         seconds: elapsed,
+        msync: None,
     })
 }

@@ -64,3 +64,17 @@ pub fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStat
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// CPU time (user + system) a process has used, in seconds, from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The command name may hold spaces: the fields that follow start after its ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the file; `rest` starts at field 3.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
+}
