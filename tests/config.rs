@@ -260,7 +260,7 @@ fn unknown_key_is_refused_and_named() {
     let text = format!("{}tick = \"1\"\n", market_with(&[]));
     assert_refused(&text, "symbols[0] (BTC-JPY).tick", "unknown field `tick`");
     assert_refused(
-        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:1\"\nport = 1\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:1\"\nport = 1\n",
         "replication.port",
         "unknown field",
     );
@@ -468,13 +468,16 @@ fn limits_parse_and_must_be_positive() {
 
 #[test]
 fn replication_sections_parse() {
-    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let config = parse(
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n",
+    );
     let replication = config.replication().unwrap();
     assert_eq!(replication.role, Role::Primary);
     assert_eq!(replication.listen.unwrap().to_string(), "127.0.0.1:9100");
     assert_eq!(replication.mode, ReplicationMode::Sync, "sync by default");
-    let config =
-        parse("[replication]\nrole = \"standby\"\nprimary = \"10.0.0.1:9100\"\nmode = \"async\"\n");
+    let config = parse(
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"10.0.0.1:9100\"\nmode = \"async\"\n",
+    );
     let replication = config.replication().unwrap();
     assert_eq!(replication.role, Role::Standby);
     assert_eq!(replication.primary.unwrap().to_string(), "10.0.0.1:9100");
@@ -484,7 +487,9 @@ fn replication_sections_parse() {
 #[test]
 fn replication_policies_have_defaults_and_are_checked() {
     use hayate::pipeline::StandbyLossPolicy;
-    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let config = parse(
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n",
+    );
     let replication = config.replication().unwrap();
     assert_eq!(replication.on_standby_loss, StandbyLossPolicy::Degrade);
     assert_eq!(
@@ -496,34 +501,34 @@ fn replication_policies_have_defaults_and_are_checked() {
         (1000, 100, 0)
     );
     let config = parse(
-        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
     );
     let replication = config.replication().unwrap();
     assert_eq!(replication.on_standby_loss, StandbyLossPolicy::Halt);
     assert_eq!(replication.auto_promote_after, 15);
     // Automatic promotion is refused where it could make two primaries.
     assert_refused(
-        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nauto_promote_after = 15\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nauto_promote_after = 15\n",
         "replication.auto_promote_after",
         "on_standby_loss = \"halt\"",
     );
     assert_refused(
-        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nmode = \"async\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\nmode = \"async\"\non_standby_loss = \"halt\"\nauto_promote_after = 15\n",
         "replication.auto_promote_after",
         "mode = \"sync\"",
     );
     assert_refused(
-        "[replication]\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 5\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"127.0.0.1:9100\"\non_standby_loss = \"halt\"\nauto_promote_after = 5\n",
         "replication.auto_promote_after",
         "ack_timeout_ms",
     );
     assert_refused(
-        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nack_timeout_ms = 0\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nack_timeout_ms = 0\n",
         "replication.ack_timeout_ms",
         "positive",
     );
     assert_refused(
-        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\non_standby_loss = \"panic\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\non_standby_loss = \"panic\"\n",
         "replication.on_standby_loss",
         "unknown variant",
     );
@@ -532,13 +537,15 @@ fn replication_policies_have_defaults_and_are_checked() {
 #[test]
 fn a_role_override_needs_the_address_of_that_role() {
     let config = parse(
-        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nprimary = \"127.0.0.1:9200\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\nprimary = \"127.0.0.1:9200\"\n",
     );
     let standby = config
         .with_role(Role::Standby)
         .expect("both addresses given");
     assert_eq!(standby.replication().map(|r| r.role), Some(Role::Standby));
-    let config = parse("[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n");
+    let config = parse(
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n",
+    );
     let err = config
         .with_role(Role::Standby)
         .expect_err("no primary address")
@@ -552,9 +559,47 @@ fn a_role_override_needs_the_address_of_that_role() {
 }
 
 #[test]
+fn a_pair_needs_a_secret_long_enough_from_the_file_or_a_file() {
+    let section = "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n";
+    assert_refused(section, "replication.secret", "is required");
+    assert_refused(
+        &format!("{section}secret = \"short\"\n"),
+        "replication.secret",
+        "at least 16 bytes",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pair.secret");
+    std::fs::write(&file, "0123456789abcdef0123456789abcdef\n").expect("write");
+    let path = file.display().to_string();
+    let config = parse(&format!("{section}secret_file = {path:?}\n"));
+    let from_file = config.replication().expect("a pair").secret.clone();
+    let inline = parse(&format!(
+        "{section}secret = \"0123456789abcdef0123456789abcdef\"\n"
+    ));
+    assert_eq!(
+        Some(&from_file),
+        inline.replication().map(|r| &r.secret),
+        "the file's final newline is not part of the secret"
+    );
+    assert_refused(
+        &format!(
+            "{section}secret_file = {:?}\n",
+            dir.path().join("missing").display().to_string()
+        ),
+        "replication.secret_file",
+        "cannot read",
+    );
+    assert_refused(
+        &format!("{section}secret = \"0123456789abcdef\"\nsecret_file = {path:?}\n"),
+        "replication.secret",
+        "not both",
+    );
+}
+
+#[test]
 fn standby_without_primary_is_refused() {
     assert_refused(
-        "[replication]\nrole = \"standby\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\n",
         "replication.primary",
         "required",
     );
@@ -563,7 +608,7 @@ fn standby_without_primary_is_refused() {
 #[test]
 fn primary_without_listen_is_refused() {
     assert_refused(
-        "[replication]\nrole = \"primary\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"primary\"\n",
         "replication.listen",
         "required",
     );
@@ -572,12 +617,12 @@ fn primary_without_listen_is_refused() {
 #[test]
 fn replication_addresses_and_role_are_checked() {
     assert_refused(
-        "[replication]\nrole = \"standby\"\nprimary = \"primary-host\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\nprimary = \"primary-host\"\n",
         "replication.primary",
         "not a socket address",
     );
     assert_refused(
-        "[replication]\nrole = \"leader\"\n",
+        "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"leader\"\n",
         "replication.role",
         "unknown variant",
     );

@@ -90,7 +90,7 @@ fn node_config(
         )
         .replace("fsync = \"always\"", "fsync = \"never\"");
     format!(
-        "{demo}\n{CAROL}\n[replication]\nrole = \"{role}\"\nlisten = \"{}\"\nprimary = \"{peer}\"\n\
+        "{demo}\n{CAROL}\n[replication]\nsecret = \"failover-test-pair-secret\"\nrole = \"{role}\"\nlisten = \"{}\"\nprimary = \"{peer}\"\n\
          mode = \"sync\"\nheartbeat_ms = 50\n{replication}\n",
         ports.replication
     )

@@ -106,6 +106,7 @@ mod over_tcp {
     use hayate::adapters::replication::standby::{
         Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
     };
+    use hayate::adapters::secrets::PairSecret;
     use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy, Wait};
 
@@ -133,6 +134,12 @@ mod over_tcp {
         fn applied_seq(&self) -> u64 {
             self.0.stats().processed_seq
         }
+    }
+
+    const SECRET: &str = "the pair's secret, 32 bytes long";
+
+    fn secret(text: &str) -> PairSecret {
+        PairSecret::new(text.as_bytes()).expect("a long enough secret")
     }
 
     fn digest_of(config: &ExchangeConfig) -> u64 {
@@ -180,6 +187,7 @@ mod over_tcp {
                 heartbeat: Duration::from_millis(50),
                 config_digest: digest_of(&config),
                 wait: Wait::Backoff,
+                secret: secret(SECRET),
             },
             Arc::clone(&link),
             Arc::new(Node(primary.monitor())),
@@ -194,6 +202,7 @@ mod over_tcp {
                 config_digest: digest_of(&config),
                 promote_after: None,
                 wait: Wait::Backoff,
+                secret: secret(SECRET),
                 link: standby_link,
             };
             let mut applier = Applier::new(standby.publisher(), 0);
@@ -247,5 +256,271 @@ mod over_tcp {
 
     fn stop_pipeline(pipeline: Pipeline, events: EventReceiver) -> hayate::pipeline::StopReport {
         super::stop(pipeline, events)
+    }
+
+    /// Replication frames written by hand, as an attacker who knows the protocol (but not the
+    /// secret) would: `[len u32][type][version 2][0 0]` then the body.
+    mod wire {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        use std::time::Duration;
+
+        pub const HELLO: u8 = 0x01;
+        pub const REFUSE: u8 = 0x04;
+        pub const RECORDS: u8 = 0x05;
+        pub const ACK: u8 = 0x06;
+        pub const CHALLENGE: u8 = 0x09;
+        pub const PROOF: u8 = 0x0A;
+        pub const BAD_HANDSHAKE: u16 = 4;
+        pub const BAD_PROOF: u16 = 6;
+
+        pub fn frame(msg_type: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = ((8 + body.len()) as u32).to_le_bytes().to_vec();
+            out.extend_from_slice(&[msg_type, 2, 0, 0]);
+            out.extend_from_slice(body);
+            out
+        }
+
+        /// A Hello from sequence 0 with the given engine digest.
+        pub fn hello(digest: u64) -> Vec<u8> {
+            let mut body = b"HAYATERP".to_vec();
+            for field in [1u64, 0, 0, digest] {
+                body.extend_from_slice(&field.to_le_bytes());
+            }
+            body.extend_from_slice(&[7u8; 32]);
+            frame(HELLO, &body)
+        }
+
+        /// Every frame until the primary closes (or 5 s pass), as (type, body).
+        pub fn read_until_closed(stream: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut bytes = Vec::new();
+            let _ = stream.read_to_end(&mut bytes);
+            let mut frames = Vec::new();
+            let mut rest = &bytes[..];
+            while rest.len() >= 8 {
+                let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let Some(frame) = rest.get(..len) else { break };
+                frames.push((frame[4], frame[8..].to_vec()));
+                rest = &rest[len..];
+            }
+            frames
+        }
+
+        /// Sends `bytes` on a fresh connection to `addr`, then a Proof of `proof` once the
+        /// Challenge came (if `proof` is given), and returns every frame the primary sent.
+        pub fn exchange(
+            addr: std::net::SocketAddr,
+            bytes: &[u8],
+            proof: Option<[u8; 32]>,
+        ) -> Vec<(u8, Vec<u8>)> {
+            let mut stream = TcpStream::connect(addr).expect("connect");
+            stream.write_all(bytes).expect("send");
+            if let Some(proof) = proof {
+                let mut head = [0u8; 8];
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .expect("timeout");
+                stream
+                    .read_exact(&mut head)
+                    .expect("the Challenge's header");
+                assert_eq!(
+                    head[4], CHALLENGE,
+                    "the primary challenges a Hello: {head:?}"
+                );
+                let mut body = [0u8; 64];
+                stream.read_exact(&mut body).expect("the Challenge");
+                stream.write_all(&frame(PROOF, &proof)).expect("send");
+            }
+            read_until_closed(&mut stream)
+        }
+
+        pub fn refusal(frames: &[(u8, Vec<u8>)]) -> Option<u16> {
+            frames
+                .iter()
+                .find(|(t, _)| *t == REFUSE)
+                .map(|(_, body)| u16::from_le_bytes([body[0], body[1]]))
+        }
+    }
+
+    /// Copies one connection both ways and records what the client sent (a wiretap).
+    fn tap(
+        target: std::net::SocketAddr,
+    ) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(mut server) = std::net::TcpStream::connect(target) else {
+                return;
+            };
+            let (mut client_in, mut server_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+            });
+            let mut recorded = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = client_in.read(&mut chunk) {
+                if n == 0 || server_out.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                recorded.extend_from_slice(&chunk[..n]);
+                // Hello (80 bytes) and Proof (40): the handshake, all an attacker needs. Then
+                // the wiretap hangs up both sides.
+                if recorded.len() >= 120 {
+                    let _ = tx.send(recorded.clone());
+                    break;
+                }
+            }
+            let _ = server_out.shutdown(std::net::Shutdown::Both);
+            let _ = client_in.shutdown(std::net::Shutdown::Both);
+        });
+        (addr, rx)
+    }
+
+    /// The primary sends nothing but its Challenge, and believes nothing, to a connection that
+    /// does not prove the pair's secret: a client without it, one with another secret, one
+    /// replaying a recorded handshake, one that opens with a forged acknowledgement.
+    #[test]
+    fn no_record_leaves_and_no_ack_counts_without_the_pairs_secret() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let config = ExchangeConfig::demo();
+        let primary_dir = tempfile::tempdir().expect("tempdir");
+        let link = ReplicaLink::new(
+            ReplicationMode::Sync,
+            StandbyLossPolicy::Degrade,
+            Duration::from_secs(1),
+        );
+        let (primary, primary_events, _) =
+            Pipeline::builder(config.engine_config().clone(), primary_dir.path())
+                .journal_options(options())
+                .initial_commands(config.initial_deposits())
+                .replica(Arc::clone(&link))
+                .start()
+                .expect("primary");
+        let server = ReplicationServer::start(
+            PrimarySettings {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                journal_dir: primary_dir.path().join("journal"),
+                heartbeat: Duration::from_millis(50),
+                config_digest: digest_of(&config),
+                wait: Wait::Backoff,
+                secret: secret(SECRET),
+            },
+            Arc::clone(&link),
+            Arc::new(Node(primary.monitor())),
+        )
+        .expect("server");
+        let addr = server.addr();
+        let digest = digest_of(&config);
+        let no_records = |frames: &[(u8, Vec<u8>)]| {
+            assert!(
+                frames.iter().all(|(t, _)| *t != wire::RECORDS),
+                "a journal record left: {frames:?}"
+            );
+        };
+
+        // A forged acknowledgement as the first message: refused, not believed.
+        let forged_ack = [u64::MAX.to_le_bytes(), u64::MAX.to_le_bytes()].concat();
+        let frames = wire::exchange(addr, &wire::frame(wire::ACK, &forged_ack), None);
+        assert_eq!(wire::refusal(&frames), Some(wire::BAD_HANDSHAKE));
+        no_records(&frames);
+        assert_eq!(link.acked_seq(), 0, "the forged ack counted");
+
+        // A client that knows the protocol but not the secret.
+        let frames = wire::exchange(addr, &wire::hello(digest), Some([0; 32]));
+        assert_eq!(wire::refusal(&frames), Some(wire::BAD_PROOF));
+        no_records(&frames);
+
+        // A standby with another secret: it finds the primary's proof wrong and says so.
+        let other = FollowerSettings {
+            primary: addr,
+            heartbeat: Duration::from_millis(50),
+            config_digest: digest,
+            promote_after: None,
+            wait: Wait::Backoff,
+            secret: secret("another secret, also 32 bytes!!"),
+            link: ReplicaLink::new(
+                ReplicationMode::Sync,
+                StandbyLossPolicy::Halt,
+                Duration::from_secs(1),
+            ),
+        };
+        let standby_dir = tempfile::tempdir().expect("tempdir");
+        let (standby, standby_events, _) =
+            Pipeline::builder(config.engine_config().clone(), standby_dir.path())
+                .journal_options(options())
+                .start()
+                .expect("standby");
+        let mut applier = Applier::new(standby.publisher(), 0);
+        let status = FollowerStatus::default();
+        let outcome = follow(
+            &other,
+            &mut applier,
+            &Node(standby.monitor()),
+            &status,
+            &|| false,
+        );
+        match outcome {
+            hayate::adapters::replication::standby::Followed::Refused { text } => {
+                assert!(text.contains("secret"), "{text}")
+            }
+            other => panic!("followed with another secret: {other:?}"),
+        }
+        assert_eq!(applier.next_seq(), 1, "the standby applied records");
+
+        // A good standby's handshake, recorded on the wire, then replayed on a new connection.
+        let (tapped, recorded) = tap(addr);
+        let good = FollowerSettings {
+            primary: tapped,
+            secret: secret(SECRET),
+            ..other.clone()
+        };
+        let stop_good = Arc::new(AtomicBool::new(false));
+        let follower = {
+            let stop_good = Arc::clone(&stop_good);
+            let mut applier = Applier::new(standby.publisher(), 0);
+            let node = Node(standby.monitor());
+            std::thread::spawn(move || {
+                let status = FollowerStatus::default();
+                follow(&good, &mut applier, &node, &status, &|| {
+                    stop_good.load(Ordering::Acquire)
+                })
+            })
+        };
+        let handshake = recorded
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the good standby's handshake");
+        stop_good.store(true, Ordering::Release);
+        let _ = follower.join();
+        // The primary serves one standby at a time: wait until it has let the tapped one go.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.peer().is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let unproven_before = server.unproven();
+        // The replay needs the old primary nonce's answer; the primary made a new one.
+        let replayed_proof: [u8; 32] = handshake[handshake.len() - 32..].try_into().expect("32");
+        let frames = wire::exchange(addr, &handshake[..80], Some(replayed_proof));
+        assert_eq!(wire::refusal(&frames), Some(wire::BAD_PROOF));
+        no_records(&frames);
+        assert!(server.unproven() > unproven_before);
+        // Four connections did not prove the secret: the forged ack, the stranger, the other
+        // secret (which hung up before its proof), the replay.
+        assert_eq!(server.unproven(), 4);
+
+        drop(server);
+        drop(applier);
+        let _ = stop_pipeline(primary, primary_events);
+        let _ = stop_pipeline(standby, standby_events);
     }
 }

@@ -32,3 +32,4 @@ pub mod market_data;
 pub(crate) mod metrics;
 pub(crate) mod net;
 pub mod replication;
+pub mod secrets;

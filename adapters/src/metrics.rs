@@ -309,6 +309,12 @@ pub fn prometheus_text(
             "1 while synchronous replication trades on without its standby (alarm).",
             u64::from(link.degraded),
         );
+        metric(
+            "hayate_replication_unproven_total",
+            "counter",
+            "Replication connections refused: they did not prove the pair's secret.",
+            link.unproven,
+        );
     }
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     metric(
@@ -611,6 +617,7 @@ mod tests {
                 connected: true,
                 degraded: false,
                 refused: None,
+                unproven: 2,
             }),
         };
         let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
@@ -618,6 +625,7 @@ mod tests {
         assert!(text.contains("hayate_primary 0"));
         assert!(text.contains("hayate_epoch 2"));
         assert!(text.contains("hayate_replication_lag 3"));
+        assert!(text.contains("hayate_replication_unproven_total 2"));
         let json = status_json(&metrics, &stats, &context);
         for field in [
             "\"state\":\"standby\"",

@@ -17,6 +17,7 @@ use super::sections::{
     AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE,
     MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
 };
+use crate::secrets::PairSecret;
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -90,6 +91,8 @@ struct RawReplication {
     heartbeat_ms: Option<u64>,
     #[serde(default)]
     auto_promote_after: u32,
+    secret: Option<String>,
+    secret_file: Option<String>,
 }
 
 /// The core's [`Checker`] with the gateway's own checks.
@@ -318,6 +321,34 @@ impl GatewayChecker<'_> {
         Ok(raw)
     }
 
+    /// `[replication] secret` or `secret_file` (exactly one): the pair's shared secret.
+    fn pair_secret(
+        &self,
+        secret: Option<String>,
+        secret_file: Option<String>,
+    ) -> Result<PairSecret, ConfigError> {
+        match (secret, secret_file) {
+            (Some(secret), None) => PairSecret::new(secret.as_bytes())
+                .map_err(|why| self.error("replication.secret", why)),
+            (None, Some(path)) => {
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    self.error("replication.secret_file", format!("cannot read {path}: {e}"))
+                })?;
+                PairSecret::new(&bytes).map_err(|why| {
+                    self.error("replication.secret_file", format!("{path}: the secret {why}"))
+                })
+            }
+            (Some(_), Some(_)) => Err(self.error(
+                "replication.secret",
+                "give secret or secret_file, not both",
+            )),
+            (None, None) => Err(self.error(
+                "replication.secret",
+                "is required (or secret_file): both nodes of a pair prove it to each other                  before any journal record is sent; generate one with `openssl rand -hex 32`",
+            )),
+        }
+    }
+
     fn replication(&self, raw: RawReplication) -> Result<ReplicationConfig, ConfigError> {
         let listen = raw
             .listen
@@ -362,7 +393,9 @@ impl GatewayChecker<'_> {
                 ));
             }
         }
+        let secret = self.pair_secret(raw.secret, raw.secret_file)?;
         Ok(ReplicationConfig {
+            secret,
             role: raw.role,
             listen,
             primary,

@@ -119,6 +119,8 @@ password = "change-me"
 # role = "primary"              # primary | standby
 # listen = "127.0.0.1:9100"     # where a primary accepts its standby
 # primary = "127.0.0.1:9100"    # where a standby finds its primary
+# secret_file = "pair.secret"   # the pair's shared secret, ≥ 16 bytes (or secret = "…"):
+#                               # both nodes prove it on every connection (`openssl rand -hex 32`)
 # mode = "sync"                 # sync | async
 # on_standby_loss = "degrade"   # sync without a standby: degrade (trade on, alarm) | halt
 # ack_timeout_ms = 1000         # how long a batch waits for the standby before that applies

@@ -10,6 +10,8 @@ use hayate_core::engine::EngineConfig;
 use hayate_core::pipeline::{ReplicationMode, StandbyLossPolicy};
 use serde::Deserialize;
 
+use crate::secrets::PairSecret;
+
 /// `[gateway]`: who we are on FIX and where the gateway listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -222,6 +224,9 @@ pub struct ReplicationConfig {
     /// Missed heartbeats after which a standby promotes itself; 0 (the default) = only by the
     /// operator's `promote` (automatic promotion risks two primaries under a network partition).
     pub auto_promote_after: u32,
+    /// The pair's shared secret (`secret` or `secret_file`; required): every replication
+    /// connection proves it both ways before a record is sent or an acknowledgement believed.
+    pub secret: PairSecret,
 }
 
 /// The address `role` needs and `[replication]` lacks, as (key, what is wrong): a primary must

@@ -51,7 +51,8 @@ pub fn replication_stream(data: &[u8]) {
 /// epoch notice and the refusals.
 pub fn replication_seeds() -> Vec<Vec<u8>> {
     use crate::replication::protocol::{
-        Ack, EpochNotice, Heartbeat, Hello, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
+        Ack, Challenge, EpochNotice, Heartbeat, Hello, Message, NONCE_LEN, Proof, RecordsWriter,
+        RefuseCode, Truncate, Welcome,
     };
     let mut standby = Vec::new();
     Message::Hello(Hello {
@@ -59,6 +60,11 @@ pub fn replication_seeds() -> Vec<Vec<u8>> {
         last_seq: 40,
         last_epoch_start: 1,
         config_digest: 0x0123_4567_89ab_cdef,
+        nonce: [0x5a; NONCE_LEN],
+    })
+    .encode(&mut standby);
+    Message::Proof(Proof {
+        proof: [0xa5; NONCE_LEN],
     })
     .encode(&mut standby);
     Message::Ack(Ack {
@@ -73,6 +79,11 @@ pub fn replication_seeds() -> Vec<Vec<u8>> {
     })
     .encode(&mut standby);
     let mut primary = Vec::new();
+    Message::Challenge(Challenge {
+        nonce: [0x3c; NONCE_LEN],
+        proof: [0xc3; NONCE_LEN],
+    })
+    .encode(&mut primary);
     Message::Welcome(Welcome {
         epoch: 2,
         resume_from: 41,

@@ -21,11 +21,13 @@ use hayate_core::command::Command;
 use hayate_core::pipeline::ReplicationMode;
 use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink, Wait};
 
+use super::auth::{self, ConnectFailure};
 use super::peer::Peer;
 use super::primary::{MISSED_HEARTBEATS, PrimarySettings, PrimaryState, ReplicationServer};
-use super::protocol::{Hello, Message, RefuseCode};
+use super::protocol::{Hello, Message, NONCE_LEN, RefuseCode};
 use super::role::{NodeRole, Rejoin, RoleState};
 use super::standby::{Applier, Followed, FollowerSettings, FollowerStatus, StandbyState, follow};
+use crate::secrets::PairSecret;
 
 /// How long a promotion waits for the matcher to apply what the journal holds.
 const PROMOTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,8 +70,11 @@ pub struct ReplicationStatus {
     pub connected: bool,
     /// Synchronous replication trading on without its standby.
     pub degraded: bool,
-    /// The primary refused this standby for good (configuration or epoch), with its reason.
+    /// The primary refused this standby for good (configuration, epoch or secret), with its
+    /// reason.
     pub refused: Option<String>,
+    /// Connections this primary refused because they did not prove the pair's secret.
+    pub unproven: u64,
 }
 
 /// The running replication side; stops with [`ReplicationNode::stop`] or when dropped.
@@ -153,11 +158,12 @@ impl ReplicationNode {
         };
         let refused = context.role.refused();
         if context.role.state() == RoleState::Primary {
-            let peer = self
+            let (peer, unproven) = self
                 .server
                 .lock()
                 .ok()
-                .and_then(|s| s.as_ref().and_then(ReplicationServer::peer));
+                .and_then(|s| s.as_ref().map(|s| (s.peer(), s.unproven())))
+                .unwrap_or_default();
             ReplicationStatus {
                 mode,
                 peer: peer.map(|p| p.to_string()).unwrap_or_default(),
@@ -166,6 +172,7 @@ impl ReplicationNode {
                 degraded: context.config.mode == ReplicationMode::Sync
                     && context.link.is_degraded(),
                 refused,
+                unproven,
             }
         } else {
             let primary_seq = self.follower.primary_seq.load(Ordering::Relaxed);
@@ -180,6 +187,7 @@ impl ReplicationNode {
                 connected: self.follower.connected.load(Ordering::Acquire),
                 degraded: false,
                 refused,
+                unproven: 0,
             }
         }
     }
@@ -219,6 +227,7 @@ fn start_server(context: &NodeContext) -> io::Result<Option<ReplicationServer>> 
         heartbeat: Duration::from_millis(context.config.heartbeat_ms),
         config_digest: context.config_digest,
         wait: context.wait,
+        secret: context.config.secret.clone(),
     };
     let state = Arc::new(PrimaryView {
         context: context.clone(),
@@ -308,6 +317,7 @@ impl Standby {
             promote_after: (context.config.auto_promote_after > 0)
                 .then(|| heartbeat * context.config.auto_promote_after),
             wait: context.wait,
+            secret: context.config.secret.clone(),
             link: Arc::clone(&context.link),
         };
         let view = StandbyView {
@@ -415,6 +425,7 @@ impl Standby {
                 heartbeat: Duration::from_millis(context.config.heartbeat_ms),
                 link: Arc::clone(&context.link),
                 stop: Arc::clone(&self.stop),
+                secret: context.config.secret.clone(),
             };
             // Best effort and detached: it ends when it is answered, when a standby joins, or
             // when the gateway stops.
@@ -440,6 +451,7 @@ struct Notice {
     heartbeat: Duration,
     link: Arc<ReplicaLink>,
     stop: Arc<AtomicBool>,
+    secret: PairSecret,
 }
 
 impl Notice {
@@ -465,13 +477,22 @@ impl Notice {
     fn tell(&self, patience: Duration) -> io::Result<()> {
         let stream = TcpStream::connect_timeout(&self.old_primary, patience)?;
         let mut peer = Peer::new(stream)?;
-        peer.send(&Message::Hello(Hello {
+        let hello = Hello {
             epoch: self.epoch,
             last_seq: self.start,
             last_epoch_start: self.start,
             config_digest: self.config_digest,
-        }));
-        peer.flush_all(patience)?;
+            nonce: [0; NONCE_LEN],
+        };
+        // The old primary believes a later epoch only from a node that proves the pair's secret.
+        match auth::connect(&mut peer, &self.secret, hello, patience) {
+            Ok(_) => {}
+            Err(ConnectFailure::Io(e)) => return Err(e),
+            Err(ConnectFailure::Refused { code, text }) => {
+                return Err(io::Error::other(format!("refused ({code:?}): {text}")));
+            }
+            Err(ConnectFailure::Unproven(text)) => return Err(io::Error::other(text)),
+        }
         // A stale primary refuses the Hello and steps down; any other answer (busy with its old
         // standby's connection, say) means: try again.
         let answer = peer.wait_frame(patience)?;

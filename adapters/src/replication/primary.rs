@@ -6,7 +6,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use super::peer::{Idle, LISTENER, PEER, Peer};
 use super::protocol::{
     Ack, Heartbeat, MAX_RECORDS, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
 };
+use crate::secrets::PairSecret;
 
 /// How long a handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,12 +53,15 @@ pub struct PrimarySettings {
     pub config_digest: u64,
     /// How the streaming loop waits when idle (`[pipeline] wait`).
     pub wait: Wait,
+    /// The pair's secret: a standby proves it before anything else happens.
+    pub secret: PairSecret,
 }
 
 /// The running server; stops when dropped.
 pub struct ReplicationServer {
     addr: SocketAddr,
     peer: Arc<Mutex<Option<SocketAddr>>>,
+    unproven: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -82,16 +86,21 @@ impl ReplicationServer {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let peer = Arc::new(Mutex::new(None));
+        let unproven = Arc::new(AtomicU64::new(0));
         let thread = {
             let stop = Arc::clone(&stop);
-            let peer = Arc::clone(&peer);
+            let server = Served {
+                current: Arc::clone(&peer),
+                unproven: Arc::clone(&unproven),
+            };
             std::thread::Builder::new()
                 .name("hayate-repl-primary".into())
-                .spawn(move || serve(&listener, &settings, &link, &*state, &stop, &peer))?
+                .spawn(move || serve(&listener, &settings, &link, &*state, &stop, &server))?
         };
         Ok(ReplicationServer {
             addr,
             peer,
+            unproven,
             stop,
             thread: Some(thread),
         })
@@ -106,6 +115,19 @@ impl ReplicationServer {
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer.lock().ok().and_then(|p| *p)
     }
+
+    /// Connections refused because they did not prove the pair's secret.
+    pub fn unproven(&self) -> u64 {
+        self.unproven.load(Ordering::Relaxed)
+    }
+}
+
+/// What the serving thread reports to the server's handle.
+struct Served {
+    /// The standby being served.
+    current: Arc<Mutex<Option<SocketAddr>>>,
+    /// Connections that did not prove the secret.
+    unproven: Arc<AtomicU64>,
 }
 
 impl Drop for ReplicationServer {
@@ -123,10 +145,10 @@ fn serve(
     link: &Arc<ReplicaLink>,
     state: &dyn PrimaryState,
     stop: &AtomicBool,
-    current: &Mutex<Option<SocketAddr>>,
+    served: &Served,
 ) {
     let set_current = |peer| {
-        if let Ok(mut slot) = current.lock() {
+        if let Ok(mut slot) = served.current.lock() {
             *slot = peer;
         }
     };
@@ -146,8 +168,13 @@ fn serve(
         match listener.accept() {
             Ok((stream, peer)) => {
                 set_current(Some(peer));
-                if let Err(e) = stand_by(stream, listener, settings, state, stop, &mut idle) {
-                    tracing::warn!(%peer, error = %e, "standby connection ended");
+                match stand_by(stream, listener, settings, state, stop, &mut idle) {
+                    Ok(Ended::Unproven) => {
+                        served.unproven.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%peer, "refused a replication connection that did not prove the pair's secret");
+                    }
+                    Ok(Ended::Done) => {}
+                    Err(e) => tracing::warn!(%peer, error = %e, "standby connection ended"),
                 }
                 link.set_connected(false);
                 set_current(None);
@@ -163,7 +190,16 @@ fn serve(
     }
 }
 
-/// One standby, from handshake to disconnect.
+/// How a connection ended without an I/O error.
+enum Ended {
+    /// Served until it closed, or refused for its position or configuration.
+    Done,
+    /// It did not prove the pair's secret: refused before anything was sent.
+    Unproven,
+}
+
+/// One standby, from handshake to disconnect. Nothing but the Challenge is sent, and nothing
+/// it says is acted on (not even a later epoch), before it has proved the pair's secret.
 fn stand_by(
     stream: TcpStream,
     listener: &TcpListener,
@@ -171,24 +207,44 @@ fn stand_by(
     state: &dyn PrimaryState,
     stop: &AtomicBool,
     idle: &mut Idle,
-) -> io::Result<()> {
+) -> io::Result<Ended> {
     let mut peer = Peer::new(stream)?;
     let link = idle.link();
-    let hello_bytes = peer.wait_frame(HANDSHAKE_TIMEOUT)?;
-    let hello = match Message::decode(&hello_bytes) {
-        Ok(Message::Hello(hello)) => hello,
-        Ok(_) | Err(_) => {
-            refuse(&mut peer, RefuseCode::BadHandshake, "expected Hello")?;
-            return Ok(());
+    // Anything short of a Hello and a good Proof — silence, garbage, another message, a wrong
+    // or replayed proof — ends here, counted, with nothing sent but the Challenge.
+    let hello = match next_message(&mut peer, |m| match m {
+        Message::Hello(hello) => Some(hello),
+        _ => None,
+    }) {
+        Some(hello) => hello,
+        None => {
+            let _ = refuse(&mut peer, RefuseCode::BadHandshake, "expected Hello");
+            return Ok(Ended::Unproven);
         }
     };
+    let challenge = settings.secret.challenge(&hello)?;
+    peer.send(&Message::Challenge(challenge));
+    peer.flush_all(HANDSHAKE_TIMEOUT)?;
+    let proved = next_message(&mut peer, |m| match m {
+        Message::Proof(proof) => Some(proof),
+        _ => None,
+    })
+    .is_some_and(|proof| settings.secret.standby_proved(&hello, &challenge, &proof));
+    if !proved {
+        let _ = refuse(
+            &mut peer,
+            RefuseCode::BadProof,
+            "no proof of the pair's secret",
+        );
+        return Ok(Ended::Unproven);
+    }
     if hello.config_digest != settings.config_digest {
         refuse(
             &mut peer,
             RefuseCode::ConfigMismatch,
             "the standby's engine configuration differs from the primary's",
         )?;
-        return Ok(());
+        return Ok(Ended::Done);
     }
     let epochs = state.epochs();
     let epoch = epochs.last().map_or(1, |e| e.0);
@@ -201,7 +257,7 @@ fn stand_by(
                 "the standby has seen a later epoch",
             )?;
             state.step_down(hello.epoch);
-            return Ok(());
+            return Ok(Ended::Done);
         }
         Resume::TruncateAfter(keep_through) => {
             peer.send(&Message::Truncate(Truncate {
@@ -209,7 +265,7 @@ fn stand_by(
                 epoch,
             }));
             peer.flush_all(HANDSHAKE_TIMEOUT)?;
-            return Ok(());
+            return Ok(Ended::Done);
         }
         Resume::From(from) => from,
     };
@@ -224,7 +280,14 @@ fn stand_by(
     idle.watch(peer.stream(), PEER)?;
     stream_journal(
         &mut peer, listener, settings, state, stop, idle, from, epoch,
-    )
+    )?;
+    Ok(Ended::Done)
+}
+
+/// The next handshake message, if it comes in time, decodes and is the one `pick` wants.
+fn next_message<T>(peer: &mut Peer, pick: impl Fn(Message<'_>) -> Option<T>) -> Option<T> {
+    let bytes = peer.wait_frame(HANDSHAKE_TIMEOUT).ok()?;
+    Message::decode(&bytes).ok().and_then(pick)
 }
 
 fn refuse(peer: &mut Peer, code: RefuseCode, text: &str) -> io::Result<()> {

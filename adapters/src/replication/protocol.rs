@@ -2,6 +2,8 @@
 //!
 //! The primary streams its journal, `(sequence, command)` records, to the standby; the standby
 //! journals and applies them and acknowledges what it has made durable; both send heartbeats.
+//! Before any of that, both prove they hold the pair's secret (`super::auth`): Hello (with the
+//! standby's nonce) → Challenge (the primary's nonce and proof) → Proof (the standby's) → Welcome.
 //! Epochs fence old primaries: every promotion raises the epoch, and a node that learns of an
 //! epoch higher than its own steps down.
 //!
@@ -26,8 +28,11 @@
 use bytemuck::{Pod, Zeroable};
 use hayate_core::{Command, CommandDecodeError};
 
-/// The protocol version every header carries.
-pub const VERSION: u8 = 1;
+/// The protocol version every header carries (2: the handshake authenticates both sides).
+pub const VERSION: u8 = 2;
+
+/// Bytes of a handshake nonce and of a proof (an HMAC-SHA256).
+pub const NONCE_LEN: usize = 32;
 
 /// The largest frame, header included (1 MiB). A larger declared length is a broken or hostile
 /// peer: the receiver drops the connection rather than buffer it.
@@ -70,6 +75,10 @@ pub mod msg_type {
     pub const HEARTBEAT: u8 = 0x07;
     /// A promoted node → anyone it can reach: [`EpochNotice`](super::EpochNotice).
     pub const EPOCH_NOTICE: u8 = 0x08;
+    /// Primary → standby, the answer to a Hello: [`Challenge`](super::Challenge).
+    pub const CHALLENGE: u8 = 0x09;
+    /// Standby → primary, the answer to a Challenge: [`Proof`](super::Proof).
+    pub const PROOF: u8 = 0x0A;
 }
 
 pub use crate::framing::Framing;
@@ -103,6 +112,28 @@ pub struct Hello {
     pub last_epoch_start: u64,
     /// A hash of the engine configuration; the primary refuses a standby whose digest differs.
     pub config_digest: u64,
+    /// Fresh random bytes: the primary's proof covers them, so a recorded answer proves nothing.
+    pub nonce: [u8; NONCE_LEN],
+}
+
+/// Primary → standby, the answer to a [`Hello`]: the primary's proof that it holds the pair's
+/// secret (over the Hello and its own nonce), and the nonce the standby's [`Proof`] must cover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Challenge {
+    /// Fresh random bytes.
+    pub nonce: [u8; NONCE_LEN],
+    /// HMAC-SHA256 of the secret over the Hello and `nonce`, as the primary.
+    pub proof: [u8; NONCE_LEN],
+}
+
+/// Standby → primary, the answer to a [`Challenge`]: the standby's proof, over the same Hello and
+/// the primary's fresh nonce (so a recorded handshake replayed on a new connection fails).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct Proof {
+    /// HMAC-SHA256 of the secret over the Hello and the primary's nonce, as the standby.
+    pub proof: [u8; NONCE_LEN],
 }
 
 /// Primary → standby: the handshake is accepted and records follow.
@@ -175,6 +206,8 @@ pub enum RefuseCode {
     BadHandshake = 4,
     /// Another standby is already connected.
     Busy = 5,
+    /// The peer did not prove it holds the pair's secret.
+    BadProof = 6,
 }
 
 impl RefuseCode {
@@ -187,6 +220,7 @@ impl RefuseCode {
             3 => NotPrimary,
             4 => BadHandshake,
             5 => Busy,
+            6 => BadProof,
             _ => return None,
         })
     }
@@ -274,6 +308,10 @@ pub enum Message<'a> {
     Heartbeat(Heartbeat),
     /// [`msg_type::EPOCH_NOTICE`].
     EpochNotice(EpochNotice),
+    /// [`msg_type::CHALLENGE`].
+    Challenge(Challenge),
+    /// [`msg_type::PROOF`].
+    Proof(Proof),
 }
 
 /// Why a frame is not a valid message. Every one means a broken or hostile peer: the receiver
@@ -409,6 +447,8 @@ impl<'a> Message<'a> {
             Message::Ack(_) => msg_type::ACK,
             Message::Heartbeat(_) => msg_type::HEARTBEAT,
             Message::EpochNotice(_) => msg_type::EPOCH_NOTICE,
+            Message::Challenge(_) => msg_type::CHALLENGE,
+            Message::Proof(_) => msg_type::PROOF,
         }
     }
     /// Decodes exactly one frame (as cut by [`frame`]), checking all of it: header, length for
@@ -440,6 +480,8 @@ impl<'a> Message<'a> {
             msg_type::ACK => Message::Ack(read_body(msg_type, body)?),
             msg_type::HEARTBEAT => Message::Heartbeat(read_body(msg_type, body)?),
             msg_type::EPOCH_NOTICE => Message::EpochNotice(read_body(msg_type, body)?),
+            msg_type::CHALLENGE => Message::Challenge(read_body(msg_type, body)?),
+            msg_type::PROOF => Message::Proof(read_body(msg_type, body)?),
             _ => return Err(DecodeError::UnknownType { msg_type }),
         })
     }
@@ -490,6 +532,8 @@ impl<'a> Message<'a> {
             Message::Ack(body) => put_fixed(out, msg_type::ACK, body),
             Message::Heartbeat(body) => put_fixed(out, msg_type::HEARTBEAT, body),
             Message::EpochNotice(body) => put_fixed(out, msg_type::EPOCH_NOTICE, body),
+            Message::Challenge(body) => put_fixed(out, msg_type::CHALLENGE, body),
+            Message::Proof(body) => put_fixed(out, msg_type::PROOF, body),
         }
     }
 }

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use hayate_core::command::{Command, CommandKind};
 use hayate_core::pipeline::{PublishError, Publisher, ReplicaLink, Wait};
 
+use super::auth::{self, ConnectFailure};
 use super::peer::{Idle, PEER, Peer};
-use super::protocol::{Ack, Heartbeat, Hello, Message, RefuseCode};
+use super::protocol::{Ack, Heartbeat, Hello, Message, NONCE_LEN, RefuseCode};
+use crate::secrets::PairSecret;
 
 /// The longest a sleeping follower goes without looking whether it should stop (to be
 /// promoted, say).
@@ -113,6 +115,8 @@ pub struct FollowerSettings {
     pub promote_after: Option<Duration>,
     /// How the follower waits when idle (`[pipeline] wait`).
     pub wait: Wait,
+    /// The pair's secret: proved to the primary, and the primary must prove it back.
+    pub secret: PairSecret,
     /// This node's own pipeline's link (inactive until a promotion): its journaler wakes the
     /// sleeping follower when records become durable, to acknowledge them.
     pub link: Arc<ReplicaLink>,
@@ -202,13 +206,28 @@ fn session(
     let stream = TcpStream::connect_timeout(&settings.primary, gone_after)?;
     let mut peer = Peer::new(stream)?;
     let (epoch, epoch_start) = state.epoch();
-    peer.send(&Message::Hello(Hello {
+    let hello = Hello {
         epoch,
         last_seq: applier.next_seq() - 1,
         last_epoch_start: epoch_start,
         config_digest: settings.config_digest,
-    }));
-    peer.flush_all(gone_after)?;
+        nonce: [0; NONCE_LEN],
+    };
+    match auth::connect(&mut peer, &settings.secret, hello, gone_after) {
+        Ok(_) => {}
+        Err(ConnectFailure::Io(e)) => return Err(e),
+        // Busy: another standby is connected; try again later.
+        Err(ConnectFailure::Refused {
+            code: RefuseCode::Busy,
+            text,
+        }) => return Err(std::io::Error::other(text)),
+        Err(ConnectFailure::Refused { code, text }) => {
+            return Ok(Some(Followed::Refused {
+                text: format!("{code:?}: {text}"),
+            }));
+        }
+        Err(ConnectFailure::Unproven(text)) => return Ok(Some(Followed::Refused { text })),
+    }
     let answer = peer.wait_frame(gone_after)?;
     let welcome = match Message::decode(&answer) {
         Ok(Message::Welcome(welcome)) => welcome,
@@ -218,10 +237,8 @@ fn session(
             }));
         }
         Ok(Message::Refuse { code, text }) => {
-            // Busy: another standby is connected; try again later. The rest need an operator.
-            if code == RefuseCode::Busy {
-                return Err(std::io::Error::other(text.to_owned()));
-            }
+            // Our proof was refused (the secrets differ), or the position or configuration was:
+            // an operator must act.
             return Ok(Some(Followed::Refused {
                 text: format!("{code:?}: {text}"),
             }));

@@ -58,6 +58,10 @@ impl Credentials {
     }
 }
 
+/// The pair's secret for the primary and standby this process starts (a fresh pair each run,
+/// on 127.0.0.1 only).
+const PAIR_SECRET: &str = "loadgen-pair-secret-0123456789";
+
 pub(super) struct OwnGateway {
     pub(super) gateway: Gateway,
     pub(super) data_dir: PathBuf,
@@ -227,7 +231,7 @@ pub(super) fn own_gateway(
     let section = match setting {
         Replication::None => None,
         Replication::Async | Replication::Sync => Some(format!(
-            "\n[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\n{}",
+            "\n[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\nsecret = \"{PAIR_SECRET}\"\n{}",
             replication_settings(setting)
         )),
     };
@@ -252,7 +256,7 @@ pub(super) fn own_gateway(
             let name = format!("{}-standby", setting.name());
             let (data_dir, temp) = fresh_dir(args, Some(&name))?;
             let section = format!(
-                "\n[replication]\nrole = \"standby\"\nprimary = \"{primary}\"\n{}",
+                "\n[replication]\nrole = \"standby\"\nprimary = \"{primary}\"\nsecret = \"{PAIR_SECRET}\"\n{}",
                 replication_settings(setting)
             );
             let (config, _) = gateway_config(args, &data_dir, Some(&section))?;

@@ -33,12 +33,20 @@ fn hello() -> Hello {
         last_seq: 1_000,
         last_epoch_start: 900,
         config_digest: 0xdead_beef_cafe_f00d,
+        nonce: [0x42; NONCE_LEN],
     }
 }
 
 fn fixed_messages() -> Vec<Message<'static>> {
     vec![
         Message::Hello(hello()),
+        Message::Challenge(Challenge {
+            nonce: [1; NONCE_LEN],
+            proof: [2; NONCE_LEN],
+        }),
+        Message::Proof(Proof {
+            proof: [3; NONCE_LEN],
+        }),
         Message::Welcome(Welcome {
             epoch: 4,
             resume_from: 1_001,
@@ -83,7 +91,7 @@ fn every_message_round_trips() {
         assert_eq!(bytes.get(4), Some(&message.msg_type()));
         assert_eq!(Message::decode(&bytes), Ok(message));
     }
-    assert_eq!(encoded(&Message::Hello(hello())).len(), 48);
+    assert_eq!(encoded(&Message::Hello(hello())).len(), 80);
     assert_eq!(
         encoded(&Message::Ack(Ack {
             durable_seq: 1,
@@ -111,10 +119,23 @@ fn every_refuse_code_round_trips() {
 #[test]
 fn wire_layout_is_little_endian_with_the_documented_offsets() {
     let bytes = encoded(&Message::Hello(hello()));
-    assert_eq!(&bytes[..8], &[48, 0, 0, 0, msg_type::HELLO, VERSION, 0, 0]);
+    assert_eq!(&bytes[..8], &[80, 0, 0, 0, msg_type::HELLO, VERSION, 0, 0]);
     assert_eq!(&bytes[8..16], b"HAYATERP");
     assert_eq!(&bytes[16..24], &3u64.to_le_bytes());
     assert_eq!(&bytes[40..48], &0xdead_beef_cafe_f00du64.to_le_bytes());
+    assert_eq!(&bytes[48..80], &[0x42; NONCE_LEN]);
+    let bytes = encoded(&Message::Challenge(Challenge {
+        nonce: [1; NONCE_LEN],
+        proof: [2; NONCE_LEN],
+    }));
+    assert_eq!(
+        &bytes[..8],
+        &[72, 0, 0, 0, msg_type::CHALLENGE, VERSION, 0, 0]
+    );
+    assert_eq!(
+        (&bytes[8..40], &bytes[40..72]),
+        (&[1; 32][..], &[2; 32][..])
+    );
 
     let bytes = records_frame(7, &halts(2));
     assert_eq!(&bytes[..4], &(24u32 + 256).to_le_bytes());
@@ -308,10 +329,10 @@ fn each_decode_error() {
     assert_eq!(Message::decode(&huge), Err(TooLong { len: MAX_FRAME + 1 }));
 
     let mut bytes = encoded(&Message::Ack(Ack::default()));
-    bytes[5] = 2;
-    assert_eq!(Message::decode(&bytes), Err(BadVersion { version: 2 }));
+    bytes[5] = 1;
+    assert_eq!(Message::decode(&bytes), Err(BadVersion { version: 1 }));
 
-    for t in [0u8, 0x09, 0xff] {
+    for t in [0u8, 0x0B, 0xff] {
         assert_eq!(
             Message::decode(&raw(t, &[0; 16])),
             Err(UnknownType { msg_type: t })
@@ -338,7 +359,7 @@ fn each_decode_error() {
         Message::decode(&raw(msg_type::HELLO, &MAGIC)),
         Err(BadLength {
             msg_type: msg_type::HELLO,
-            expected: 48,
+            expected: 80,
             got: 16
         })
     );
@@ -366,8 +387,8 @@ fn each_decode_error() {
         Err(UnknownRefuseCode { code: 0 })
     );
     assert_eq!(
-        Message::decode(&refuse(6, b"")),
-        Err(UnknownRefuseCode { code: 6 })
+        Message::decode(&refuse(7, b"")),
+        Err(UnknownRefuseCode { code: 7 })
     );
     assert_eq!(
         Message::decode(&refuse(1, &[b'a'; 513])),
