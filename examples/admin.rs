@@ -1,7 +1,10 @@
 //! The operator's client (BEHAVIOUR.md §7): talks to the gateway's binary port as an `[[admins]]` user.
 //!
 //! ```text
-//! cargo run --release --example admin -- --addr 127.0.0.1:9000 --user admin --password change-me COMMAND
+//! cargo run --release --example admin -- --addr 127.0.0.1:9000 --user admin --password-file F COMMAND
+//!
+//!   (the password: --password, --password-file FILE, or the HAYATE_ADMIN_PASSWORD variable;
+//!    --addr is `[gateway] admin_listen` when the gateway has one)
 //!
 //!   deposit ACCOUNT ASSET AMOUNT     credit an account (AMOUNT in asset units, e.g. 1000.5)
 //!   withdraw ACCOUNT ASSET AMOUNT    debit an account's available balance
@@ -10,10 +13,14 @@
 //!   snapshot                         write a snapshot of the state now
 //!   status                           print the exchange's status (the /status JSON)
 //!   promote                          make a standby the primary
+//!   hash-password                    read a password on stdin, print its argon2id hash for the
+//!                                    configuration (no gateway needed)
 //! ```
 //!
-//! Every command that changes state is a journaled command. Exits 0 on success, non-zero with a
-//! one-line reason otherwise.
+//! Every command that changes state is a journaled command, and every command is checked against
+//! the admin's role (`viewer`: status; `operator`: halt, resume, snapshot; `treasury`: deposit,
+//! withdraw; `root`: all, promote too). Exits 0 on success, non-zero with a one-line reason
+//! otherwise (a command the role lacks included).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -33,11 +40,15 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:9000")]
     addr: String,
     /// An `[[admins]]` username.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     user: String,
-    /// Its password.
+    /// Its password (visible to other users in the process list: prefer --password-file or
+    /// HAYATE_ADMIN_PASSWORD).
     #[arg(long)]
-    password: String,
+    password: Option<String>,
+    /// A file whose first line is the password.
+    #[arg(long)]
+    password_file: Option<std::path::PathBuf>,
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -69,11 +80,17 @@ enum Command {
     Status,
     /// Promote a standby to primary.
     Promote,
+    /// Print the argon2id hash of the password read from stdin, for `password = "..."`.
+    HashPassword,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let outcome = match cli.command {
+        Command::HashPassword => hash_password(),
+        _ => run(&cli),
+    };
+    match outcome {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS
@@ -107,6 +124,41 @@ fn message(command: &Command) -> Result<ClientMessage, String> {
         Command::Snapshot => ClientMessage::Snapshot,
         Command::Status => ClientMessage::Status,
         Command::Promote => ClientMessage::Promote,
+        Command::HashPassword => return Err("hash-password talks to no gateway".to_owned()),
+    })
+}
+
+/// The first line of stdin (without its line ending), hashed.
+fn hash_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as typed): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err("no password on stdin".to_owned());
+    }
+    hayate::adapters::secrets::hash_password(password)
+}
+
+/// The password from --password, --password-file or HAYATE_ADMIN_PASSWORD, in that order.
+fn password(cli: &Cli) -> Result<String, String> {
+    if let Some(password) = &cli.password {
+        return Ok(password.clone());
+    }
+    if let Some(path) = &cli.password_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --password-file {}: {e}", path.display()))?;
+        return Ok(text.lines().next().unwrap_or_default().to_owned());
+    }
+    std::env::var("HAYATE_ADMIN_PASSWORD").map_err(|_| {
+        "no password: give --password, --password-file or HAYATE_ADMIN_PASSWORD".to_owned()
     })
 }
 
@@ -121,7 +173,10 @@ fn run(cli: &Cli) -> Result<String, String> {
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let mut client = BinaryClient::connect(addr, timeout)
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let logon = Logon::new(&cli.user, &cli.password, CancelOnDisconnect::None)
+    if cli.user.is_empty() {
+        return Err("--user is required".to_owned());
+    }
+    let logon = Logon::new(&cli.user, &password(cli)?, CancelOnDisconnect::None)
         .ok_or("username or password longer than 32 bytes")?;
     let io = |e: std::io::Error| format!("connection to {addr}: {e}");
     client.send(&ClientMessage::Logon(logon)).map_err(io)?;

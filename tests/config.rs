@@ -107,7 +107,8 @@ fn demo_symbol_has_spec_integer_sizes() {
 fn demo_has_two_traders_an_admin_and_their_deposits() {
     let config = ExchangeConfig::demo();
     let alice = config.user("alice").unwrap();
-    assert_eq!(alice.password, "change-me");
+    assert!(alice.password.verify("change-me"));
+    assert!(!alice.password.is_hashed());
     assert_eq!(alice.comp_id, "ALICE");
     assert_eq!(alice.account, AccountId(1));
     assert!(alice.cancel_on_disconnect);
@@ -116,7 +117,16 @@ fn demo_has_two_traders_an_admin_and_their_deposits() {
     assert_eq!((bob.username.as_str(), bob.account), ("bob", AccountId(2)));
     assert!(bob.cancel_on_disconnect);
     assert_eq!(config.admins().len(), 1);
-    assert_eq!(config.admin("admin").unwrap().password, "change-me");
+    let admin = config.admin("admin").unwrap();
+    assert!(admin.password.verify("change-me"));
+    assert_eq!(admin.role, AdminRole::Root);
+    // The demo's clear-text passwords are loadable but warned about, each by name.
+    assert_eq!(config.warnings().len(), 3, "{:?}", config.warnings());
+    assert!(
+        config.warnings()[2].starts_with("demo.toml: admins[0] (admin).password is in clear text"),
+        "{:?}",
+        config.warnings()
+    );
     assert_eq!(
         config.engine_config().accounts,
         vec![AccountId(1), AccountId(2)]
@@ -959,13 +969,121 @@ fn password_auth_needs_a_password() {
     let text = "[[users]]\nusername = \"carol\"\ncomp_id = \"C\"\naccount = 1\n";
     assert_refused(text, "users[0] (carol).password", "must not be empty");
     let text = "[[users]]\nusername = \"carol\"\ncomp_id = \"C\"\naccount = 1\nauth = \"none\"\n";
-    assert_eq!(parse(text).users()[0].password, "");
+    assert!(parse(text).users()[0].password.is_empty());
+    // A user without a password is no clear-text password to warn about.
+    assert!(parse(text).warnings().is_empty());
+}
+
+#[test]
+fn hashed_passwords_load_verify_and_are_not_warned_about() {
+    let hash = hayate::adapters::secrets::hash_password("s3cret").unwrap();
+    let text = format!(
+        "[[users]]\nusername = \"carol\"\npassword = \"{hash}\"\ncomp_id = \"C\"\naccount = 1\n\
+         [[admins]]\nusername = \"root\"\npassword = \"{hash}\"\nrole = \"viewer\"\n"
+    );
+    let config = parse(&text);
+    let carol = &config.users()[0];
+    assert!(carol.password.is_hashed());
+    assert!(carol.password.verify("s3cret") && !carol.password.verify("s3cret!"));
+    assert_eq!(config.admins()[0].role, AdminRole::Viewer);
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    // A mangled hash is an error naming the key, not a clear-text password that never matches.
+    let broken = text.replacen("$argon2id$v=19$", "$argon2id$v=19$m=x,", 1);
+    assert_refused(&broken, "users[0] (carol).password", "argon2");
+    let truncated = text.replacen(&hash, &hash[..hash.len() - 30], 1);
+    assert_refused(&truncated, "users[0] (carol).password", "argon2");
+}
+
+#[test]
+fn admins_need_a_known_role() {
+    let text = "[[admins]]\nusername = \"root\"\npassword = \"x\"\n";
+    assert_refused(text, "admins[0] (root).role", "is required");
+    let text = "[[admins]]\nusername = \"root\"\npassword = \"x\"\nrole = \"god\"\n";
+    let error = ExchangeConfig::from_toml_str(text, "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown variant `god`"), "{error}");
+}
+
+#[test]
+fn logon_backoff_keys_are_checked() {
+    let limits = parse("").limits().clone();
+    assert_eq!(
+        (
+            limits.logon_free_failures,
+            limits.logon_backoff_ms,
+            limits.logon_lockout_after,
+            limits.logon_lockout_s
+        ),
+        (3, 1000, 10, 300)
+    );
+    assert_refused(
+        "[limits]\nlogon_lockout_s = 0\n",
+        "limits.logon_lockout_s",
+        "must be positive",
+    );
+    assert_refused(
+        "[limits]\nlogon_free_failures = 5\nlogon_lockout_after = 5\n",
+        "limits.logon_lockout_after",
+        "must be above logon_free_failures",
+    );
+    assert_eq!(
+        parse("[limits]\nlogon_free_failures = 0\n")
+            .limits()
+            .logon_free_failures,
+        0
+    );
+}
+
+#[test]
+fn an_admin_listener_is_an_address() {
+    let config = parse("[gateway]\nadmin_listen = \"127.0.0.1:9001\"\n");
+    assert_eq!(
+        config.gateway().admin_listen,
+        Some("127.0.0.1:9001".parse().unwrap())
+    );
+    assert_refused(
+        "[gateway]\nadmin_listen = \"nowhere\"\n",
+        "gateway.admin_listen",
+        "",
+    );
+}
+
+#[test]
+fn files_holding_secrets_that_others_can_read_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pair.secret");
+    std::fs::write(&secret, "0123456789abcdef0123\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = dir.path().join("gateway.toml");
+    let text = format!(
+        "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\nsecret_file = {:?}\n",
+        secret.display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = ExchangeConfig::load(&path).unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{}: holds secrets", secret.display())))
+    );
+    assert!(warnings.iter().any(
+        |w| w.starts_with(&format!("{}: holds secrets", path.display())) && w.contains("mode 644")
+    ));
+    // Owner-only files: no warning.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(ExchangeConfig::load(&path).unwrap().warnings().is_empty());
 }
 
 #[test]
 fn admin_usernames_are_unique_and_passwords_set() {
     let admin = |name: &str, password: &str| {
-        format!("[[admins]]\nusername = \"{name}\"\npassword = \"{password}\"\n")
+        format!("[[admins]]\nusername = \"{name}\"\npassword = \"{password}\"\nrole = \"root\"\n")
     };
     assert_refused(
         &(admin("root", "a") + &admin("root", "b")),

@@ -66,8 +66,10 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> GatewayError {
 pub struct GatewayAddrs {
     /// FIX 4.4 acceptor.
     pub fix: SocketAddr,
-    /// Binary order entry and admin.
+    /// Binary order entry (and admin, unless `admin_listen` is set).
     pub binary: SocketAddr,
+    /// Where admins log on, when `[gateway] admin_listen` is set.
+    pub admin: Option<SocketAddr>,
     /// `/status`, `/metrics`, `/book`, `/trades`.
     pub http: SocketAddr,
     /// The public WebSocket market-data feed, when `[market_data] ws_listen` is set.
@@ -121,6 +123,9 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Recovers the exchange from its journal, binds the ports and starts serving.
     pub fn start(config: ExchangeConfig) -> Result<Gateway, GatewayError> {
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let poll = Poll::new().map_err(io_error("cannot create the poller"))?;
         let waker = Arc::new(
             Waker::new(poll.registry(), WAKER).map_err(io_error("cannot create the waker"))?,
@@ -202,7 +207,7 @@ impl Gateway {
         let monitor = pipeline.monitor();
         let stop = StopHandle {
             stop: Arc::new(AtomicBool::new(false)),
-            waker,
+            waker: Arc::clone(&waker),
         };
         let role = Arc::new(NodeRole::new(initial_role, recovery.epochs.clone()));
         let replication = match (config.replication(), link) {
@@ -251,6 +256,7 @@ impl Gateway {
             Arc::clone(&stop.stop),
             halts,
             hub,
+            waker,
         );
         let mut server = match server {
             Ok(server) => server,
@@ -269,6 +275,9 @@ impl Gateway {
         let (fix, binary) = server
             .local_addrs()
             .map_err(io_error("cannot read the bound addresses"))?;
+        let admin = server
+            .admin_addr()
+            .map_err(io_error("cannot read the admin address"))?;
         let context: Arc<dyn Fn() -> StatusContext + Send + Sync> = {
             let role = Arc::clone(&role);
             let replication = replication.clone();
@@ -352,6 +361,7 @@ impl Gateway {
             addrs: GatewayAddrs {
                 fix,
                 binary,
+                admin,
                 http: http.addr(),
                 ws,
             },

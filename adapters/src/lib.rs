@@ -28,6 +28,7 @@ pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub(crate) mod limits;
+pub(crate) mod logon;
 pub mod market_data;
 pub(crate) mod metrics;
 pub(crate) mod net;

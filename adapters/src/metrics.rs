@@ -99,6 +99,12 @@ pub struct GatewayMetrics {
     pub business_rejects: AtomicU64,
     /// Logons refused.
     pub logons_refused: AtomicU64,
+    /// Logons with wrong credentials (a subset of the refused).
+    pub logon_failures: AtomicU64,
+    /// Logons refused unchecked: their address or username is backing off or locked out.
+    pub logons_backed_off: AtomicU64,
+    /// Lockouts started (of an address or a username).
+    pub logon_lockouts: AtomicU64,
     /// Order rejects by reason, engine's and gateway's together.
     pub rejects_by_reason: [AtomicU64; REASONS],
     /// Order → first report latency.
@@ -139,6 +145,9 @@ impl GatewayMetrics {
             session_rejects: AtomicU64::new(0),
             business_rejects: AtomicU64::new(0),
             logons_refused: AtomicU64::new(0),
+            logon_failures: AtomicU64::new(0),
+            logons_backed_off: AtomicU64::new(0),
+            logon_lockouts: AtomicU64::new(0),
             rejects_by_reason: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: LatencySummary::default(),
             md_updates: AtomicU64::new(0),
@@ -430,6 +439,24 @@ pub fn prometheus_text(
         "counter",
         "Logons refused.",
         load(&metrics.logons_refused),
+    );
+    metric(
+        "hayate_logon_failures_total",
+        "counter",
+        "Logons refused for wrong credentials (unknown login or wrong password).",
+        load(&metrics.logon_failures),
+    );
+    metric(
+        "hayate_logons_backed_off_total",
+        "counter",
+        "Logons refused unchecked: their address or username failed too often lately.",
+        load(&metrics.logons_backed_off),
+    );
+    metric(
+        "hayate_logon_lockouts_total",
+        "counter",
+        "Lockouts started, of an address or of a username.",
+        load(&metrics.logon_lockouts),
     );
     metric(
         "hayate_md_updates_total",

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use hayate_core::AccountId;
 use hayate_core::config::{
@@ -14,10 +15,10 @@ use serde::Deserialize;
 
 use super::ExchangeConfig;
 use super::sections::{
-    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE,
-    MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
+    AdminConfig, AdminRole, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB,
+    MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
 };
-use crate::secrets::PairSecret;
+use crate::secrets::{PairSecret, Password};
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -31,7 +32,7 @@ pub(super) struct RawConfig {
     assets: Vec<AssetEntry>,
     symbols: Vec<SymbolEntry>,
     users: Vec<RawUser>,
-    admins: Vec<AdminConfig>,
+    admins: Vec<RawAdmin>,
     deposits: Vec<DepositEntry>,
     replication: Option<RawReplication>,
 }
@@ -45,6 +46,7 @@ struct RawGateway {
     http_listen: String,
     max_message_size: usize,
     fix_message_store_mb: u32,
+    admin_listen: Option<String>,
 }
 
 impl Default for RawGateway {
@@ -57,6 +59,7 @@ impl Default for RawGateway {
             http_listen: d.http_listen.to_string(),
             max_message_size: d.max_message_size,
             fix_message_store_mb: d.fix_message_store_mb,
+            admin_listen: None,
         }
     }
 }
@@ -75,6 +78,15 @@ struct RawUser {
     auth: AuthMode,
     #[serde(default)]
     reset_on_logon: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    username: String,
+    #[serde(default)]
+    password: String,
+    role: Option<AdminRole>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +110,31 @@ struct RawReplication {
 /// The core's [`Checker`] with the gateway's own checks.
 pub(super) struct GatewayChecker<'a> {
     pub(super) checker: Checker<'a>,
+    /// Warnings found on the way (a secret file others can read).
+    pub(super) warnings: std::cell::RefCell<Vec<String>>,
+}
+
+/// What is loadable but unwise (clear-text passwords), one line each, naming the entry.
+fn clear_text_warnings(origin: &str, users: &[UserConfig], admins: &[AdminConfig]) -> Vec<String> {
+    let users = users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.auth == AuthMode::Password && !u.password.is_hashed())
+        .map(|(i, u)| format!("users[{i}] ({})", u.username));
+    let admins = admins
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.password.is_hashed())
+        .map(|(i, a)| format!("admins[{i}] ({})", a.username));
+    users
+        .chain(admins)
+        .map(|at| {
+            format!(
+                "{origin}: {at}.password is in clear text; store an argon2 hash instead \
+                 (`cargo run --example admin -- hash-password`)"
+            )
+        })
+        .collect()
 }
 
 impl GatewayChecker<'_> {
@@ -133,10 +170,14 @@ impl GatewayChecker<'_> {
         .check(self.checker, &accounts, limits.max_open_orders)?;
         Ok(ExchangeConfig {
             gateway,
-            users,
-            admins,
             limits,
             market_data,
+            warnings: clear_text_warnings(self.checker.origin(), &users, &admins)
+                .into_iter()
+                .chain(self.warnings.take())
+                .collect(),
+            users,
+            admins,
             replication,
             core,
         })
@@ -175,6 +216,10 @@ impl GatewayChecker<'_> {
             fix_listen: self.address("gateway.fix_listen", &raw.fix_listen)?,
             binary_listen: self.address("gateway.binary_listen", &raw.binary_listen)?,
             http_listen: self.address("gateway.http_listen", &raw.http_listen)?,
+            admin_listen: raw
+                .admin_listen
+                .map(|a| self.address("gateway.admin_listen", &a))
+                .transpose()?,
             comp_id: raw.comp_id,
             max_message_size: raw.max_message_size,
             fix_message_store_mb: raw.fix_message_store_mb,
@@ -195,11 +240,24 @@ impl GatewayChecker<'_> {
             ),
             ("logon_timeout_s", limits.logon_timeout_s),
             ("idle_timeout_s", limits.idle_timeout_s),
+            ("logon_backoff_ms", limits.logon_backoff_ms),
+            ("logon_lockout_after", u64::from(limits.logon_lockout_after)),
+            ("logon_lockout_s", limits.logon_lockout_s),
         ];
-        match values.iter().find(|(_, value)| *value == 0) {
-            Some((key, _)) => Err(self.error(format!("limits.{key}"), "must be positive")),
-            None => Ok(limits),
+        if let Some((key, _)) = values.iter().find(|(_, value)| *value == 0) {
+            return Err(self.error(format!("limits.{key}"), "must be positive"));
         }
+        if limits.logon_lockout_after <= limits.logon_free_failures {
+            return Err(self.error(
+                "limits.logon_lockout_after",
+                format!(
+                    "{} must be above logon_free_failures ({}): failures back off before they \
+                     lock out",
+                    limits.logon_lockout_after, limits.logon_free_failures
+                ),
+            ));
+        }
+        Ok(limits)
     }
 
     fn market_data(&self, md: MarketDataConfig) -> Result<MarketDataConfig, ConfigError> {
@@ -277,9 +335,11 @@ impl GatewayChecker<'_> {
                         "must not be empty with auth = \"password\"",
                     ));
                 }
+                let password = Password::parse(&user.password)
+                    .map_err(|why| self.field(&at, "password", why))?;
                 Ok(UserConfig {
                     username: user.username,
-                    password: user.password,
+                    password,
                     comp_id: user.comp_id,
                     account: AccountId(user.account),
                     cancel_on_disconnect: user.cancel_on_disconnect,
@@ -292,11 +352,12 @@ impl GatewayChecker<'_> {
 
     fn admins(
         &self,
-        raw: Vec<AdminConfig>,
+        raw: Vec<RawAdmin>,
         users: &[UserConfig],
     ) -> Result<Vec<AdminConfig>, ConfigError> {
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, admin) in raw.iter().enumerate() {
+        let mut admins = Vec::with_capacity(raw.len());
+        for (i, admin) in raw.into_iter().enumerate() {
             let at = format!("admins[{i}] ({})", admin.username);
             self.name(&format!("{at}.username"), &admin.username)?;
             if let Some(first) = seen.insert(admin.username.clone(), i) {
@@ -317,8 +378,23 @@ impl GatewayChecker<'_> {
             if admin.password.is_empty() {
                 return Err(self.field(&at, "password", "must not be empty"));
             }
+            let password =
+                Password::parse(&admin.password).map_err(|why| self.field(&at, "password", why))?;
+            // No default: an admin gets the least role it needs, written down.
+            let role = admin.role.ok_or_else(|| {
+                self.field(
+                    &at,
+                    "role",
+                    "is required: viewer (status), operator (halts), treasury (funds) or root",
+                )
+            })?;
+            admins.push(AdminConfig {
+                username: admin.username,
+                password,
+                role,
+            });
         }
-        Ok(raw)
+        Ok(admins)
     }
 
     /// `[replication] secret` or `secret_file` (exactly one): the pair's shared secret.
@@ -331,6 +407,9 @@ impl GatewayChecker<'_> {
             (Some(secret), None) => PairSecret::new(secret.as_bytes())
                 .map_err(|why| self.error("replication.secret", why)),
             (None, Some(path)) => {
+                if let Some(warning) = super::readable_by_others(Path::new(&path)) {
+                    self.warnings.borrow_mut().push(warning);
+                }
                 let bytes = std::fs::read(&path).map_err(|e| {
                     self.error("replication.secret_file", format!("cannot read {path}: {e}"))
                 })?;

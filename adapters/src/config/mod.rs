@@ -56,8 +56,8 @@ pub mod sections;
 use checks::{GatewayChecker, RawConfig};
 use sections::missing_role_address;
 pub use sections::{
-    AdminConfig, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE,
-    MarketDataConfig, ReplicationConfig, Role, UserConfig,
+    AdminConfig, AdminRole, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB,
+    MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig,
 };
 
 /// The demo exchange: BEHAVIOUR.md §5's example plus a second user, so two parties can trade out
@@ -74,6 +74,7 @@ binary_listen = "127.0.0.1:9000"
 http_listen = "127.0.0.1:8080"  # /status (JSON) and /metrics (Prometheus text)
 max_message_size = 4096         # bytes; a larger declared message closes the connection
 fix_message_store_mb = 16       # sent messages each FIX session keeps for resends; 0 = none
+# admin_listen = "127.0.0.1:9001" # admins log on here only (binary protocol); default: binary_listen
 
 [market_data]
 ws_listen = "127.0.0.1:8081"    # the public WebSocket feed (BEHAVIOUR.md §9); leave out to turn it off
@@ -95,10 +96,15 @@ max_connections = 1024
 max_connections_per_address = 64
 logon_timeout_s = 10
 idle_timeout_s = 60
+logon_free_failures = 3         # failed logons per address (and per username) answered at once
+logon_backoff_ms = 1000         # then refused unchecked for this long, doubling per failure
+logon_lockout_after = 10        # failures that lock the address (the username: for addresses
+logon_lockout_s = 300           # it never logged on from) for this long
 
 [[users]]
 username = "alice"
-password = "change-me"          # stored as given in this file
+password = "change-me"          # clear text (warned at start-up) or an argon2id hash
+                                # (`cargo run --example admin -- hash-password` prints one)
 comp_id = "ALICE"               # the client's SenderCompID
 account = 1
 cancel_on_disconnect = true
@@ -112,7 +118,8 @@ cancel_on_disconnect = true
 
 [[admins]]
 username = "admin"
-password = "change-me"
+password = "change-me"          # or an argon2 hash: `cargo run --example admin -- hash-password`
+role = "root"                   # viewer (status) | operator (halts) | treasury (funds) | root
 
 # A hot standby pair (BEHAVIOUR.md §7):
 # [replication]
@@ -145,6 +152,21 @@ pub struct ExchangeConfig {
     market_data: MarketDataConfig,
     replication: Option<ReplicationConfig>,
     core: CoreConfig,
+    warnings: Vec<String>,
+}
+
+/// A warning if others than the owner (and group) may read `path`, which holds secrets.
+pub(crate) fn readable_by_others(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "{}: holds secrets and every user of this machine can read it (mode {:o}); \
+             `chmod o-r` it",
+            path.display(),
+            mode & 0o777
+        )
+    })
 }
 
 impl ExchangeConfig {
@@ -157,7 +179,19 @@ impl ExchangeConfig {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<ExchangeConfig, ConfigError> {
         let text = hayate_core::config::read(path)?;
-        ExchangeConfig::from_toml_str(&text, &path.display().to_string())
+        let mut config = ExchangeConfig::from_toml_str(&text, &path.display().to_string())?;
+        let holds_secrets =
+            !config.users.is_empty() || !config.admins.is_empty() || config.replication.is_some();
+        if holds_secrets && let Some(warning) = readable_by_others(path) {
+            config.warnings.push(warning);
+        }
+        Ok(config)
+    }
+
+    /// What loaded but should be fixed (clear-text passwords, secrets others can read), one
+    /// line each naming the file and the entry; the gateway logs them at start-up.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Parses and validates `text`; `origin` (usually the file name) starts every error message.
@@ -166,6 +200,7 @@ impl ExchangeConfig {
             toml::from_str(text).map_err(|e| ConfigError::parse(text, origin, &e))?;
         GatewayChecker {
             checker: Checker::new(origin),
+            warnings: Default::default(),
         }
         .check(raw)
     }

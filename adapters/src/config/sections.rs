@@ -10,7 +10,7 @@ use hayate_core::engine::EngineConfig;
 use hayate_core::pipeline::{ReplicationMode, StandbyLossPolicy};
 use serde::Deserialize;
 
-use crate::secrets::PairSecret;
+use crate::secrets::{PairSecret, Password};
 
 /// `[gateway]`: who we are on FIX and where the gateway listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct GatewayConfig {
     /// MiB of sent application messages each FIX session keeps for resends (default 16; 0 keeps
     /// none, and every resend is a gap fill). Bounded like a ring: the oldest go first.
     pub fix_message_store_mb: u32,
+    /// Where admins log on (the binary protocol), if apart from order entry: with it set, admins
+    /// are refused on `binary_listen` and users here (default: none, admins use `binary_listen`).
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for GatewayConfig {
@@ -40,6 +43,7 @@ impl Default for GatewayConfig {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_message_size: 4096,
             fix_message_store_mb: 16,
+            admin_listen: None,
         }
     }
 }
@@ -66,8 +70,8 @@ pub enum AuthMode {
 pub struct UserConfig {
     /// The login name (FIX Username 553), unique among users and admins.
     pub username: String,
-    /// The password (FIX Password 554), as written in the file.
-    pub password: String,
+    /// The password (FIX Password 554): an argon2 hash or clear text.
+    pub password: Password,
     /// The client's SenderCompID, unique among users.
     pub comp_id: String,
     /// The account this user trades for; never the fee account 0.
@@ -97,22 +101,45 @@ impl fmt::Debug for UserConfig {
 }
 
 /// One `[[admins]]` entry: an operator login for the admin client (BEHAVIOUR.md §7).
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminConfig {
     /// The login name, unique among users and admins.
     pub username: String,
-    /// The password, as written in the file; never empty.
-    pub password: String,
+    /// The password: an argon2 hash or clear text; never empty.
+    pub password: Password,
+    /// What this admin may do.
+    pub role: AdminRole,
 }
 
-// Hand-written so a password never reaches a log through `{:?}`.
-impl fmt::Debug for AdminConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
+/// What an admin may do, checked on every admin command. Each role includes `viewer`; `root`
+/// includes every other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// `status` only.
+    Viewer,
+    /// Halts and resumes, snapshots (and, as they come, blocks and notices).
+    Operator,
+    /// Deposits and withdrawals.
+    Treasury,
+    /// Everything, `promote` included.
+    Root,
+}
+
+impl AdminRole {
+    /// The role's name as written in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdminRole::Viewer => "viewer",
+            AdminRole::Operator => "operator",
+            AdminRole::Treasury => "treasury",
+            AdminRole::Root => "root",
+        }
+    }
+
+    /// Whether this role includes `needed`.
+    pub fn allows(self, needed: AdminRole) -> bool {
+        self == needed || self == AdminRole::Root || needed == AdminRole::Viewer
     }
 }
 
@@ -134,6 +161,17 @@ pub struct LimitsConfig {
     pub logon_timeout_s: u64,
     /// Seconds of silence after which a session is dropped (default 60).
     pub idle_timeout_s: u64,
+    /// Failed logons (per address, and per username) answered at once before backing off
+    /// (default 3; 0 = back off from the first).
+    pub logon_free_failures: u32,
+    /// The first back-off after the free failures, in milliseconds; it doubles with each further
+    /// failure (default 1000). Logons from that address (or for that username) are refused
+    /// unchecked until it has passed.
+    pub logon_backoff_ms: u64,
+    /// Failures after which the address (or the username) is locked out (default 10).
+    pub logon_lockout_after: u32,
+    /// How long a lockout lasts, and how long failures are remembered, in seconds (default 300).
+    pub logon_lockout_s: u64,
 }
 
 impl Default for LimitsConfig {
@@ -146,6 +184,10 @@ impl Default for LimitsConfig {
             max_connections_per_address: 64,
             logon_timeout_s: 10,
             idle_timeout_s: 60,
+            logon_free_failures: 3,
+            logon_backoff_ms: 1000,
+            logon_lockout_after: 10,
+            logon_lockout_s: 300,
         }
     }
 }

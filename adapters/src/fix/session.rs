@@ -64,7 +64,7 @@ pub enum Inbound {
 }
 
 /// A Logon's credentials and options, for the server to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LogonRequest {
     /// SenderCompID (49): who the client says it is.
     pub sender_comp_id: String,
@@ -82,6 +82,22 @@ pub struct LogonRequest {
     pub msg_seq_num: u64,
     /// CancelOrdersOnDisconnect (8013): `S`, `Y` or `N`.
     pub cancel_on_disconnect: Option<u8>,
+}
+
+// Hand-written so a password never reaches a log through `{:?}`.
+impl std::fmt::Debug for LogonRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogonRequest")
+            .field("sender_comp_id", &self.sender_comp_id)
+            .field("target_comp_id", &self.target_comp_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("heartbeat_s", &self.heartbeat_s)
+            .field("reset_seq_num", &self.reset_seq_num)
+            .field("msg_seq_num", &self.msg_seq_num)
+            .field("cancel_on_disconnect", &self.cancel_on_disconnect)
+            .finish()
+    }
 }
 
 /// What the server decided about a Logon.

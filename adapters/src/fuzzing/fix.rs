@@ -125,7 +125,8 @@ impl FixDriver {
             && user.is_some_and(|u| {
                 u.auth != AuthMode::Password
                     || (request.username.as_deref() == Some(u.username.as_str())
-                        && request.password.as_deref() == Some(u.password.as_str()))
+                        && u.password
+                            .verify(request.password.as_deref().unwrap_or_default()))
             });
         match (user, accepted) {
             (Some(user), true) => {

@@ -1,8 +1,9 @@
 //! The gateway's event loop: one thread, one `mio::Poll`, every client socket (FIX and binary),
 //! and the pipeline's output ring. This file owns the sockets, readiness and timers; the rooms
 //! beside it own the rest: `router` (who receives which event), `fix_port` and `binary_port`
-//! (each protocol's logon and message mapping), `admin` (operator commands), `client` (what the
-//! loop knows of one connection).
+//! (each protocol's logon and message mapping), `credentials` (the logon guard and password
+//! checks, hashed ones on the verifier's thread), `admin` (operator commands and roles),
+//! `client` (what the loop knows of one connection).
 //!
 //! Each pass of the loop takes what the output ring holds and writes each event to the sessions
 //! of its account, then flushes every socket written to (once per batch), then handles socket
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::config::ExchangeConfig;
 use hayate_core::command::{Command, CommandKind};
@@ -30,6 +31,7 @@ use hayate_core::units::{AccountId, ClientOrderId, OrderId, SymbolId};
 mod admin;
 mod binary_port;
 mod client;
+mod credentials;
 mod fix_port;
 mod market_data;
 mod router;
@@ -45,6 +47,8 @@ use crate::clock::unix_ns;
 use crate::fix::codec::{self as fix_codec, Framing as FixFraming};
 use crate::fix::session::{FixSession, Inbound};
 use crate::limits::{ConnectionCaps, TokenBucket};
+use crate::logon::guard::{LogonGuard, LogonPolicy};
+use crate::logon::verifier::Verifier;
 use crate::metrics::{ExchangeState, GatewayMetrics};
 use crate::replication::role::NodeRole;
 
@@ -52,8 +56,18 @@ use crate::replication::role::NodeRole;
 pub const WAKER: Token = Token(0);
 const FIX_LISTENER: Token = Token(1);
 const BINARY_LISTENER: Token = Token(2);
+const ADMIN_LISTENER: Token = Token(3);
 /// Connection tokens start here.
-const FIRST_CONNECTION: usize = 3;
+const FIRST_CONNECTION: usize = 4;
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Port {
+    Fix,
+    Binary,
+    /// `admin_listen`: the binary protocol, admins only.
+    Admin,
+}
 
 /// How often timers (heartbeats, logon and idle timeouts) are looked at.
 const TIMER_TICK: Duration = Duration::from_millis(100);
@@ -104,6 +118,7 @@ pub struct Server {
     poll: Poll,
     fix_listener: TcpListener,
     binary_listener: TcpListener,
+    admin_listener: Option<TcpListener>,
     clients: Vec<Option<Client>>,
     free: Vec<usize>,
     next_client_id: u64,
@@ -137,6 +152,8 @@ pub struct Server {
     scratch: Vec<u8>,
     status_source: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     market_data: MarketDataHub,
+    logon_guard: LogonGuard,
+    verifier: Verifier,
 }
 
 /// Handles one framed message from connection `index`.
@@ -201,6 +218,7 @@ impl Server {
         stop: Arc<AtomicBool>,
         halted: (bool, Vec<SymbolId>),
         market_data: MarketDataHub,
+        waker: Arc<Waker>,
     ) -> io::Result<Server> {
         let gateway = settings.config.gateway();
         let mut fix_listener = bind(gateway.fix_listen)?;
@@ -209,17 +227,33 @@ impl Server {
             .register(&mut fix_listener, FIX_LISTENER, Interest::READABLE)?;
         poll.registry()
             .register(&mut binary_listener, BINARY_LISTENER, Interest::READABLE)?;
+        let admin_listener = match gateway.admin_listen {
+            Some(addr) => {
+                let mut listener = bind(addr)?;
+                poll.registry()
+                    .register(&mut listener, ADMIN_LISTENER, Interest::READABLE)?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let verifier = Verifier::start(move || {
+            let _ = waker.wake();
+        })?;
         let limits = settings.config.limits();
         let caps = ConnectionCaps::new(limits.max_connections, limits.max_connections_per_address);
         let latency = Histogram::new_with_bounds(1, 60_000_000_000, 3)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let was_primary = settings.role.refusal().is_none();
+        let logon_guard = LogonGuard::new(LogonPolicy::from_limits(settings.config.limits()));
         let server = Server {
             was_primary,
             settings,
             poll,
             fix_listener,
             binary_listener,
+            admin_listener,
+            logon_guard,
+            verifier,
             clients: Vec::new(),
             free: Vec::new(),
             next_client_id: 1,
@@ -256,6 +290,14 @@ impl Server {
             self.fix_listener.local_addr()?,
             self.binary_listener.local_addr()?,
         ))
+    }
+
+    /// Where admins log on, if `admin_listen` is set (the bound address).
+    pub fn admin_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.admin_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
     }
 
     /// Publishes commands the gateway itself decides on at start (cancel-on-disconnect of the
@@ -308,8 +350,9 @@ impl Server {
                 busy = true;
                 match event.token() {
                     WAKER => {}
-                    FIX_LISTENER => self.accept(true),
-                    BINARY_LISTENER => self.accept(false),
+                    FIX_LISTENER => self.accept(Port::Fix),
+                    BINARY_LISTENER => self.accept(Port::Binary),
+                    ADMIN_LISTENER => self.accept(Port::Admin),
                     Token(t) => {
                         let index = t - FIRST_CONNECTION;
                         if event.is_readable() || event.is_read_closed() {
@@ -321,9 +364,14 @@ impl Server {
                     }
                 }
             }
+            // Logons whose hashed passwords were checked meanwhile (the verifier woke us).
+            busy |= self.take_verdicts();
             // Connections that spent their read budget get another turn.
             for index in 0..self.clients.len() {
-                if self.clients[index].as_ref().is_some_and(|c| c.more_input) {
+                if self.clients[index]
+                    .as_ref()
+                    .is_some_and(|c| c.more_input && c.pending_logon.is_none())
+                {
                     busy = true;
                     self.on_readable(index);
                 }
@@ -349,12 +397,13 @@ impl Server {
 
     // ----- input: sockets to commands ---------------------------------------------------------
 
-    fn accept(&mut self, fix: bool) {
+    fn accept(&mut self, port: Port) {
         loop {
-            let accepted = if fix {
-                self.fix_listener.accept()
-            } else {
-                self.binary_listener.accept()
+            let accepted = match (port, &self.admin_listener) {
+                (Port::Fix, _) => self.fix_listener.accept(),
+                (Port::Binary, _) => self.binary_listener.accept(),
+                (Port::Admin, Some(listener)) => listener.accept(),
+                (Port::Admin, None) => return,
             };
             let (mut stream, peer) = match accepted {
                 Ok(pair) => pair,
@@ -387,7 +436,7 @@ impl Server {
             }
             let now = Instant::now();
             let limits = self.settings.config.limits();
-            let protocol = if fix {
+            let protocol = if port == Port::Fix {
                 Protocol::Fix(Box::new(FixSession::new(
                     &self.settings.config.gateway().comp_id,
                     now,
@@ -413,6 +462,8 @@ impl Server {
                 want_write: false,
                 more_input: false,
                 close_reason: None,
+                admin_port: port == Port::Admin,
+                pending_logon: None,
             });
             self.publish_connections();
         }
@@ -422,7 +473,9 @@ impl Server {
         let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
-        if client.closing {
+        // A logon being verified: its input stays in the socket (bounded by the kernel's
+        // buffer, not ours) until the verdict, which reads it.
+        if client.closing || client.pending_logon.is_some() {
             return;
         }
         let outcome = client.conn.read();
@@ -441,7 +494,7 @@ impl Server {
             let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
                 return;
             };
-            if client.closing {
+            if client.closing || client.pending_logon.is_some() {
                 return;
             }
             let (cut, handle): (Cut, MessageHandler) = match client.protocol {
@@ -753,7 +806,7 @@ impl Server {
             let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
                 continue;
             };
-            if client.closing || client.login.as_ref().is_none_or(|l| l.admin) {
+            if client.closing || client.login.as_ref().is_none_or(|l| l.admin.is_some()) {
                 continue;
             }
             match &mut client.protocol {

@@ -1,20 +1,72 @@
-//! Operator commands from admin sessions (on the binary port): journaled commands answered when
-//! their event comes back, `status` and `promote` answered by the gateway itself.
+//! Operator commands from admin sessions (on the binary port, or `admin_listen`): each checked
+//! against the admin's role and logged with the admin's name, then journaled commands answered
+//! when their event comes back, `status` and `promote` answered by the gateway itself.
 
 use std::sync::Arc;
 
 use crate::binary::messages::{ClientMessage, ServerMessage};
+use crate::config::AdminRole;
 
 use super::Server;
+use super::client::AdminLogin;
+
+/// An admin command's name and the role it needs; `None` for what is no admin command.
+fn command_role(message: &ClientMessage) -> Option<(&'static str, AdminRole)> {
+    Some(match message {
+        ClientMessage::Status => ("status", AdminRole::Viewer),
+        ClientMessage::Halt(_) => ("halt", AdminRole::Operator),
+        ClientMessage::Resume(_) => ("resume", AdminRole::Operator),
+        ClientMessage::Snapshot => ("snapshot", AdminRole::Operator),
+        ClientMessage::Deposit(_) => ("deposit", AdminRole::Treasury),
+        ClientMessage::Withdraw(_) => ("withdraw", AdminRole::Treasury),
+        ClientMessage::Promote => ("promote", AdminRole::Root),
+        _ => return None,
+    })
+}
+
+/// An admin command's arguments as the admin client writes them, for the log.
+fn arguments(message: &ClientMessage) -> String {
+    match message {
+        ClientMessage::Deposit(f) | ClientMessage::Withdraw(f) => format!(
+            "{} {} {}",
+            f.account.0,
+            f.asset().unwrap_or("?"),
+            f.amount_text().unwrap_or("?")
+        ),
+        ClientMessage::Halt(t) | ClientMessage::Resume(t) => t.target().unwrap_or("?").to_owned(),
+        _ => String::new(),
+    }
+}
 
 impl Server {
     pub(super) fn binary_admin(
         &mut self,
         index: usize,
+        admin: &AdminLogin,
         message: &ClientMessage,
-        msg_type: u8,
         now_ns: u64,
     ) {
+        if let Some((name, needed)) = command_role(message) {
+            if !admin.role.allows(needed) {
+                let owner = (index, self.client_id(index));
+                tracing::warn!(
+                    admin = admin.name,
+                    role = admin.role.name(),
+                    command = name,
+                    "admin command refused: role"
+                );
+                let text = format!(
+                    "{name}: not permitted to role {} (needs {})",
+                    admin.role.name(),
+                    needed.name()
+                );
+                self.send_admin_result(owner, false, &text);
+                return;
+            }
+            // Every operator action is on record with who did it (journaled ones also in the
+            // journal, with their effect).
+            tracing::info!(admin = admin.name, role = admin.role.name(), command = name, args = %arguments(message), "admin command");
+        }
         let engine = self.settings.config.engine_config();
         let command = match crate::binary::orders::admin_command(message, engine) {
             Ok(Some(command)) => command,
@@ -42,7 +94,6 @@ impl Server {
             Err(why) => {
                 let owner = (index, self.client_id(index));
                 self.send_admin_result(owner, false, &why);
-                let _ = msg_type;
                 return;
             }
         };

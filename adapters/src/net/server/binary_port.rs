@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::config::AuthMode;
 use hayate_core::units::{AccountId, SymbolId};
 
-use super::client::{CancelScope, Login};
+use super::client::{AdminLogin, AfterCheck, CancelScope, Login};
 use super::{BINARY_HEARTBEAT, Server};
 use crate::binary::messages::{ClientMessage, LogonAck, RejectCode, ServerMessage, SymbolInfo};
 use crate::clock::unix_ns;
@@ -61,7 +61,11 @@ impl Server {
                 return;
             }
         };
-        let logged_on = client.login.clone();
+        // Who is logged on, without cloning the session's set of open orders per message.
+        let logged_on = client
+            .login
+            .as_ref()
+            .map(|login| (login.account, login.admin.clone()));
         match (&decoded, logged_on) {
             (ClientMessage::Logon(logon), None) => self.binary_logon(index, logon),
             (ClientMessage::Logon(_), Some(_)) => {
@@ -87,49 +91,98 @@ impl Server {
                     "rate limit exceeded",
                 );
             }
-            (message, Some(login)) => {
-                if login.admin {
-                    self.binary_admin(index, message, msg_type, now_ns);
-                } else {
-                    self.binary_order(index, message, msg_type, login.account, now_ns);
-                }
+            (message, Some((_, Some(admin)))) => {
+                self.binary_admin(index, &admin, message, now_ns);
+            }
+            (message, Some((account, None))) => {
+                self.binary_order(index, message, msg_type, account, now_ns);
             }
         }
     }
 
+    /// A binary Logon: which login it names is decided here, its credentials checked by
+    /// `check_credentials`, and the session opened in `binary_logon_checked`.
     pub(super) fn binary_logon(&mut self, index: usize, logon: &crate::binary::messages::Logon) {
         let config = &self.settings.config;
-        let username = logon.username().unwrap_or_default();
-        let password = logon.password().unwrap_or_default();
-        let refusal = self.settings.role.refusal();
+        let username = logon.username().unwrap_or_default().to_owned();
+        let candidate = logon.password().unwrap_or_default();
+        let admin_port = self
+            .clients
+            .get(index)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.admin_port);
+        let separate_admin_port = config.gateway().admin_listen.is_some();
+        let then = AfterCheck::Binary {
+            username: username.clone(),
+            cancel_flag: logon.cancel_on_disconnect,
+        };
         // Admins log on to any node: `status` and `promote` are for standbys too.
-        let decision = if let Some(admin) = config.admin(username) {
-            if admin.password == password {
-                Ok((AccountId(0), true, CancelScope::None))
-            } else {
-                Err("bad username or password".to_owned())
+        if let Some(admin) = config.admin(&username) {
+            if separate_admin_port && !admin_port {
+                let why = "admins log on at the admin port".to_owned();
+                return self.binary_logon_checked(index, &username, 0, Err(why));
             }
-        } else if let Some(why) = refusal {
-            Err(why)
-        } else if let Some(user) = config.user(username) {
-            if user.auth == AuthMode::None || user.password == password {
-                let flag = (logon.cancel_on_disconnect != 0).then_some(logon.cancel_on_disconnect);
+            let password = admin.password.clone();
+            return self.check_credentials(index, Some(username), Some(&password), candidate, then);
+        }
+        let refusal = if admin_port {
+            Some("only admins log on at the admin port".to_owned())
+        } else {
+            self.settings.role.refusal()
+        };
+        if let Some(why) = refusal {
+            return self.binary_logon_checked(index, &username, 0, Err(why));
+        }
+        match config.user(&username) {
+            Some(user) if user.auth == AuthMode::None => {
+                self.binary_logon_checked(index, &username, logon.cancel_on_disconnect, Ok(()))
+            }
+            Some(user) => {
+                let password = user.password.clone();
+                self.check_credentials(index, Some(username), Some(&password), candidate, then)
+            }
+            None => self.check_credentials(index, None, None, candidate, then),
+        }
+    }
+
+    /// Opens the session of a binary Logon whose credentials are checked (`checked` says why
+    /// not, if not).
+    pub(super) fn binary_logon_checked(
+        &mut self,
+        index: usize,
+        username: &str,
+        cancel_flag: u8,
+        checked: Result<(), String>,
+    ) {
+        let config = &self.settings.config;
+        let decision = checked.and_then(|()| {
+            if let Some(admin) = config.admin(username) {
+                let login = AdminLogin {
+                    name: admin.username.clone(),
+                    role: admin.role,
+                };
+                Ok((AccountId(0), Some(login), CancelScope::None))
+            } else if let Some(user) = config.user(username) {
+                let flag = (cancel_flag != 0).then_some(cancel_flag);
                 // N, S and Y as in FIX 8013; 0 (or anything else) means the user's setting.
                 Ok((
                     user.account,
-                    false,
+                    None,
                     CancelScope::from_flag(flag, user.cancel_on_disconnect),
                 ))
             } else {
                 Err("bad username or password".to_owned())
             }
-        } else {
-            Err("bad username or password".to_owned())
-        };
+        });
         match decision {
             Err(why) => {
                 GatewayMetrics::bump(&self.metrics.logons_refused);
-                tracing::warn!(username, why, "binary logon refused");
+                let peer = self
+                    .clients
+                    .get(index)
+                    .and_then(Option::as_ref)
+                    .map(|c| c.conn.peer);
+                tracing::warn!(username, ?peer, why, "binary logon refused");
                 self.binary_reject(index, RejectCode::LogonRefused, 0x01, &why);
                 self.close_after_flush(index, "logon refused");
             }
@@ -138,6 +191,8 @@ impl Server {
                 let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
                     return;
                 };
+                let is_admin = admin.is_some();
+                let role = admin.as_ref().map(|a| a.role.name());
                 client.login = Some(Login {
                     account,
                     admin,
@@ -146,7 +201,7 @@ impl Server {
                 });
                 ServerMessage::LogonAck(LogonAck::new(
                     account,
-                    admin,
+                    is_admin,
                     BINARY_HEARTBEAT.as_millis() as u32,
                 ))
                 .encode(&mut client.conn.outbound);
@@ -160,10 +215,10 @@ impl Server {
                         ServerMessage::SymbolInfo(info).encode(&mut client.conn.outbound);
                     }
                 }
-                if !admin {
+                tracing::info!(username, peer = %client.conn.peer, role, account = account.0, "binary logon");
+                if !is_admin {
                     self.by_account.entry(account).or_default().push(index);
                 }
-                tracing::info!(username, admin, account = account.0, "binary logon");
                 GatewayMetrics::bump(&self.metrics.binary_sessions);
                 self.mark_dirty(index);
             }

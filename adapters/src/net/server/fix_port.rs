@@ -8,7 +8,7 @@ use crate::config::AuthMode;
 use hayate_core::units::AccountId;
 
 use super::Server;
-use super::client::{CancelScope, Client, Login, Protocol};
+use super::client::{AfterCheck, CancelScope, Client, Login, Protocol};
 use crate::clock::unix_ns;
 use crate::fix::message_store::MessageStore;
 use crate::fix::orders::{self, RequestIds};
@@ -40,7 +40,7 @@ impl Server {
         let mut inbound = session.on_message(message, now, now_ns);
         // Then the messages that were waiting for a gap this one filled, in order.
         loop {
-            if !self.on_fix_inbound(index, inbound, admission, now, now_ns) {
+            if !self.on_fix_inbound(index, inbound, admission, now_ns) {
                 return;
             }
             let Some(Client {
@@ -64,7 +64,6 @@ impl Server {
         index: usize,
         inbound: Inbound,
         admission: Admission,
-        now: Instant,
         now_ns: u64,
     ) -> bool {
         let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
@@ -84,7 +83,7 @@ impl Server {
                 self.close_after_flush(index, &why);
                 return false;
             }
-            Inbound::Logon(request) => self.fix_logon(index, &request, now, now_ns),
+            Inbound::Logon(request) => self.fix_logon(index, &request),
             Inbound::Application => {
                 if admission == Admission::Throttle {
                     GatewayMetrics::bump(&self.metrics.throttled);
@@ -125,14 +124,44 @@ impl Server {
         }
     }
 
-    pub(super) fn fix_logon(
+    /// A Logon the session found well formed: who it claims to be is checked here, its
+    /// credentials by `check_credentials`, and the rest in `fix_logon_checked`.
+    pub(super) fn fix_logon(&mut self, index: usize, request: &LogonRequest) {
+        let config = &self.settings.config;
+        let refusal = self.settings.role.refusal().or_else(|| {
+            (request.target_comp_id != config.gateway().comp_id)
+                .then(|| format!("TargetCompID must be {}", config.gateway().comp_id))
+        });
+        if let Some(why) = refusal {
+            return self.fix_logon_checked(index, request, Err(why));
+        }
+        let then = AfterCheck::Fix(Box::new(request.clone()));
+        let candidate = request.password.as_deref().unwrap_or_default();
+        match config.user_by_comp_id(&request.sender_comp_id) {
+            Some(user) if user.auth == AuthMode::None => {
+                self.fix_logon_checked(index, request, Ok(()))
+            }
+            Some(user) => {
+                let username = user.username.clone();
+                // Username and password must both match; a wrong Username fails like a wrong
+                // password (and counts against the comp id's user).
+                let password = (request.username.as_deref() == Some(username.as_str()))
+                    .then(|| user.password.clone());
+                self.check_credentials(index, Some(username), password.as_ref(), candidate, then);
+            }
+            None => self.check_credentials(index, None, None, candidate, then),
+        }
+    }
+
+    /// Answers a Logon once its credentials are checked (`checked` says why not, if not).
+    pub(super) fn fix_logon_checked(
         &mut self,
         index: usize,
         request: &LogonRequest,
-        now: Instant,
-        now_ns: u64,
+        checked: Result<(), String>,
     ) {
-        let decision = self.authenticate_fix(request);
+        let (now, now_ns) = (Instant::now(), unix_ns());
+        let decision = checked.and_then(|()| self.grant_fix(request));
         let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
@@ -154,7 +183,7 @@ impl Server {
                 if session.is_active() {
                     client.login = Some(Login {
                         account,
-                        admin: false,
+                        admin: None,
                         cancel_on_disconnect: cod,
                         orders: HashSet::new(),
                     });
@@ -166,30 +195,18 @@ impl Server {
                 }
             }
         }
+        self.collect_fix_output(index);
     }
 
-    pub(super) fn authenticate_fix(
+    /// What an authenticated Logon gets: its stores, unless its comp id is already logged on.
+    fn grant_fix(
         &self,
         request: &LogonRequest,
     ) -> Result<(LogonGrant, AccountId, CancelScope), String> {
-        if let Some(why) = self.settings.role.refusal() {
-            return Err(why);
-        }
         let config = &self.settings.config;
-        if request.target_comp_id != config.gateway().comp_id {
-            return Err(format!("TargetCompID must be {}", config.gateway().comp_id));
-        }
-        const BAD: &str = "unknown SenderCompID or bad Username/Password";
         let user = config
             .user_by_comp_id(&request.sender_comp_id)
-            .ok_or_else(|| BAD.to_owned())?;
-        if user.auth == AuthMode::Password {
-            let good = request.username.as_deref() == Some(user.username.as_str())
-                && request.password.as_deref() == Some(user.password.as_str());
-            if !good {
-                return Err(BAD.to_owned());
-            }
-        }
+            .ok_or_else(|| "unknown SenderCompID".to_owned())?;
         if self.fix_comp_ids.contains_key(&request.sender_comp_id) {
             return Err("a session for this SenderCompID is already logged on".to_owned());
         }
