@@ -22,7 +22,12 @@ pub struct BinaryClient {
 impl BinaryClient {
     /// Connects, with `timeout` for the connection and for every later read.
     pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<BinaryClient> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        BinaryClient::over(TcpStream::connect_timeout(&addr, timeout)?, timeout)
+    }
+
+    /// Speaks the protocol over a connected stream (one bound to a chosen source address, say),
+    /// with `timeout` for every read and write.
+    pub fn over(stream: TcpStream, timeout: Duration) -> io::Result<BinaryClient> {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;

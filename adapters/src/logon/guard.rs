@@ -73,8 +73,11 @@ struct Strikes {
 }
 
 impl Strikes {
-    fn refusing(&self, now: Instant) -> Option<Duration> {
-        (now < self.refused_until).then(|| self.refused_until - now)
+    fn refusing(&self, now: Instant, policy: &LogonPolicy) -> Option<Wait> {
+        (now < self.refused_until).then(|| Wait {
+            left: self.refused_until - now,
+            locked_out: self.failures >= policy.lockout_after,
+        })
     }
 
     fn stale(&self, now: Instant, policy: &LogonPolicy) -> bool {
@@ -107,9 +110,18 @@ struct User {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// The address failed too often; retry after this long.
-    Address(Duration),
+    Address(Wait),
     /// The username failed too often (from addresses it never logged on from).
-    Username(Duration),
+    Username(Wait),
+}
+
+/// How long a refused logon must wait, and whether that is a lockout or a back-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wait {
+    /// Until logons are checked again.
+    pub left: Duration,
+    /// It is the lockout (the failures reached `logon_lockout_after`).
+    pub locked_out: bool,
 }
 
 impl Refusal {
@@ -119,10 +131,14 @@ impl Refusal {
             Refusal::Address(wait) => ("from this address", wait),
             Refusal::Username(wait) => ("for this username", wait),
         };
-        format!(
-            "too many failed logons {what}: retry in {} s",
-            wait.as_secs().max(1)
-        )
+        let state = if wait.locked_out {
+            "locked out"
+        } else {
+            "backing off"
+        };
+        // Whole seconds, rounded up: "retry in 0 s" would invite an immediate retry.
+        let secs = wait.left.as_millis().div_ceil(1000);
+        format!("too many failed logons {what}: {state}, retry in {secs} s")
     }
 }
 
@@ -161,12 +177,17 @@ impl LogonGuard {
         address: IpAddr,
         now: Instant,
     ) -> Result<(), Refusal> {
-        if let Some(wait) = self.addresses.get(&address).and_then(|s| s.refusing(now)) {
+        let policy = &self.policy;
+        if let Some(wait) = self
+            .addresses
+            .get(&address)
+            .and_then(|s| s.refusing(now, policy))
+        {
             return Err(Refusal::Address(wait));
         }
         if let Some(user) = username.and_then(|name| self.users.get(name))
             && !user.trusted.contains(&address)
-            && let Some(wait) = user.strikes.as_ref().and_then(|s| s.refusing(now))
+            && let Some(wait) = user.strikes.as_ref().and_then(|s| s.refusing(now, policy))
         {
             return Err(Refusal::Username(wait));
         }
@@ -225,6 +246,20 @@ mod tests {
         IpAddr::from([10, 0, 0, last])
     }
 
+    fn backing_off(secs: u64) -> Wait {
+        Wait {
+            left: Duration::from_secs(secs),
+            locked_out: false,
+        }
+    }
+
+    fn locked_out(secs: u64) -> Wait {
+        Wait {
+            left: Duration::from_secs(secs),
+            locked_out: true,
+        }
+    }
+
     #[test]
     fn an_address_backs_off_doubling_then_locks_out_then_is_forgotten() {
         let mut guard = LogonGuard::new(policy());
@@ -238,19 +273,22 @@ mod tests {
         assert_eq!(guard.admit(None, ip(1), t0), Ok(()));
         // ...then 1 s, 2 s of refusals, then the lockout at the sixth.
         guard.failed(None, ip(1), t0);
-        assert_eq!(guard.admit(None, ip(1), t0), Err(Refusal::Address(s(1))));
+        assert_eq!(
+            guard.admit(None, ip(1), t0),
+            Err(Refusal::Address(backing_off(1)))
+        );
         assert_eq!(guard.admit(None, ip(1), t0 + s(1)), Ok(()));
         guard.failed(None, ip(1), t0 + s(2));
         assert_eq!(
             guard.admit(None, ip(1), t0 + s(2)),
-            Err(Refusal::Address(s(2)))
+            Err(Refusal::Address(backing_off(2)))
         );
         assert_eq!(guard.admit(None, ip(1), t0 + s(4)), Ok(()));
         let locked = guard.failed(None, ip(1), t0 + s(4));
         assert!(locked.address_locked && !locked.username_locked);
         assert_eq!(
             guard.admit(None, ip(1), t0 + s(4)),
-            Err(Refusal::Address(s(60)))
+            Err(Refusal::Address(locked_out(60)))
         );
         // Other addresses are untouched.
         assert_eq!(guard.admit(None, ip(2), t0 + s(4)), Ok(()));
@@ -280,7 +318,7 @@ mod tests {
         assert!(failure.username_locked);
         assert_eq!(
             guard.admit(Some("alice"), ip(7), t0),
-            Err(Refusal::Username(Duration::from_secs(60)))
+            Err(Refusal::Username(locked_out(60)))
         );
         // not where she logs on, and not for other users.
         assert_eq!(guard.admit(Some("alice"), ip(9), t0), Ok(()));
@@ -309,13 +347,17 @@ mod tests {
 
     #[test]
     fn refusals_say_how_long_to_wait() {
+        let wait = Wait {
+            left: Duration::from_millis(1500),
+            locked_out: false,
+        };
         assert_eq!(
-            Refusal::Address(Duration::from_millis(1500)).text(),
-            "too many failed logons from this address: retry in 1 s"
+            Refusal::Address(wait).text(),
+            "too many failed logons from this address: backing off, retry in 2 s"
         );
         assert_eq!(
-            Refusal::Username(Duration::from_secs(300)).text(),
-            "too many failed logons for this username: retry in 300 s"
+            Refusal::Username(locked_out(300)).text(),
+            "too many failed logons for this username: locked out, retry in 300 s"
         );
     }
 }
