@@ -51,6 +51,7 @@ use crate::logon::guard::{LogonGuard, LogonPolicy};
 use crate::logon::verifier::Verifier;
 use crate::metrics::{ExchangeState, GatewayMetrics};
 use crate::replication::role::NodeRole;
+use crate::secrets::{Password, hash_password};
 
 /// Wakes the loop: the matcher published, or someone asked it to stop.
 pub const WAKER: Token = Token(0);
@@ -154,6 +155,23 @@ pub struct Server {
     market_data: MarketDataHub,
     logon_guard: LogonGuard,
     verifier: Verifier,
+    /// A hash of a random password, checked for logons naming no login when any configured
+    /// password is hashed (see `credentials`).
+    decoy: Option<Password>,
+}
+
+/// A hash of 32 random bytes if any user or admin has a hashed password (else `None`: clear-text
+/// checks take the same time whether the login exists or not).
+fn decoy_password(config: &ExchangeConfig) -> io::Result<Option<Password>> {
+    let hashed = config.users().iter().any(|u| u.password.is_hashed())
+        || config.admins().iter().any(|a| a.password.is_hashed());
+    if !hashed {
+        return Ok(None);
+    }
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+    let phc = hash_password(&format!("{random:02x?}")).map_err(io::Error::other)?;
+    Password::parse(&phc).map(Some).map_err(io::Error::other)
 }
 
 /// Handles one framed message from connection `index`.
@@ -245,6 +263,7 @@ impl Server {
             .map_err(|e| io::Error::other(e.to_string()))?;
         let was_primary = settings.role.refusal().is_none();
         let logon_guard = LogonGuard::new(LogonPolicy::from_limits(settings.config.limits()));
+        let decoy = decoy_password(&settings.config)?;
         let server = Server {
             was_primary,
             settings,
@@ -254,6 +273,7 @@ impl Server {
             admin_listener,
             logon_guard,
             verifier,
+            decoy,
             clients: Vec::new(),
             free: Vec::new(),
             next_client_id: 1,

@@ -21,7 +21,7 @@ impl Server {
         candidate: &str,
         then: AfterCheck,
     ) {
-        let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+        let Some(client) = self.clients.get(index).and_then(Option::as_ref) else {
             return;
         };
         let peer = client.conn.peer;
@@ -36,11 +36,18 @@ impl Server {
             self.conclude_logon(index, then, Err(why));
             return;
         }
+        // No such login: with hashed passwords configured, a decoy hash is checked instead, so
+        // an unknown name takes as long to refuse as a known one (no enumeration by timing).
+        let decoy = self.decoy.clone();
+        let password = password.or(decoy.as_ref());
         match password.map(|p| (p, p.check(candidate))) {
             None => self.credentials_checked(index, username, then, false),
             Some((_, Check::Done(ok))) => self.credentials_checked(index, username, then, ok),
             Some((password, Check::Slow)) => {
                 if self.verifier.submit(ticket, password, candidate) {
+                    let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
+                        return;
+                    };
                     client.pending_logon = Some(PendingLogon { username, then });
                 } else {
                     let why = "too many logons being checked: retry".to_owned();
