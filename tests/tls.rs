@@ -15,8 +15,9 @@ use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
     CancelOnDisconnect, ClientMessage, Logon, NewOrder, ServerMessage,
 };
-use hayate::adapters::tls::client_config;
+use hayate::adapters::http::{get, get_with};
 use hayate::adapters::tls::rustls::ClientConfig;
+use hayate::adapters::tls::{MaybeTls, client_config};
 use hayate::{ClientOrderId, EventKind, ExchangeConfig, OrderType, Price, Qty, Side, SymbolId};
 use hayate::{TimeInForce, config::ConfigError};
 use hayate_testkit::gateway::*;
@@ -267,6 +268,58 @@ fn plain_tcp_stays_the_default() {
     let mut alice = FixClient::connect(gateway.addrs().fix, "ALICE");
     assert_eq!(field(&alice.logon("alice", "change-me", &[]), 35), "A");
     gateway.stop().expect("stop");
+}
+
+#[test]
+fn https_serves_the_status_pages_and_wss_the_feed() {
+    let tls = start_tls(&["http", "ws"]);
+    let addrs = tls.gateway.addrs();
+    let https = Some((&tls.client, "localhost"));
+    let (code, status) = get_with(addrs.http, "/status", WAIT, https).expect("HTTPS /status");
+    assert_eq!(code, 200);
+    assert!(status.contains("\"state\""), "{status}");
+    // Plain HTTP on the HTTPS port gets no page, and is counted.
+    assert!(!matches!(get(addrs.http, "/status", WAIT), Ok((200, _))));
+    let (_, metrics) = get_with(addrs.http, "/metrics", WAIT, https).expect("HTTPS /metrics");
+    assert!(
+        metrics.contains("\nhayate_tls_handshake_failures_total 1\n"),
+        "{metrics}"
+    );
+
+    let ws_addr = addrs.ws.expect("the feed listens");
+    let stream = MaybeTls::connect(ws_addr, WAIT, Some((&tls.client, "localhost"))).expect("TLS");
+    let (mut ws, _) = tungstenite::client(format!("wss://localhost:{}/", ws_addr.port()), stream)
+        .expect("WebSocket handshake over TLS");
+    ws.send(tungstenite::Message::text(
+        r#"{"type":"subscribe","product_ids":["BTC-JPY"],"channels":["level2"]}"#,
+    ))
+    .expect("subscribe");
+    let mut seen = String::new();
+    while !seen.contains("\"subscriptions\"") {
+        seen = ws
+            .read()
+            .expect("a feed message")
+            .to_text()
+            .expect("text")
+            .to_owned();
+    }
+    // A plain WebSocket client on the WSS port is refused, and counted.
+    assert!(tungstenite::connect(format!("ws://{ws_addr}")).is_err());
+    let deadline = std::time::Instant::now() + WAIT;
+    while tls
+        .gateway
+        .feed_metrics()
+        .tls_failures
+        .load(Ordering::Relaxed)
+        < 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WSS refusal is counted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tls.gateway.stop().expect("stop");
 }
 
 // ----- configuration ----------------------------------------------------------------------------

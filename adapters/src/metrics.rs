@@ -414,7 +414,7 @@ pub fn prometheus_text(
         "hayate_tls_handshake_failures_total",
         "counter",
         "TLS connections closed for a TLS error (a plain client on a TLS port, a failed handshake).",
-        load(&metrics.tls_failures),
+        load(&metrics.tls_failures) + load(&feed.tls_failures),
     );
     metric(
         "hayate_garbled_total",

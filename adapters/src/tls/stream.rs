@@ -62,6 +62,12 @@ impl<S: Read + Write> TlsStream<S> {
         &self.sock
     }
 
+    /// Says goodbye (close_notify) and writes what is left, as far as the socket takes it.
+    pub fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.write_records();
+    }
+
     /// Whether TLS records wait to be written (a non-blocking writer flushes until this is false).
     pub fn has_pending_output(&self) -> bool {
         self.conn.wants_write()
