@@ -20,6 +20,7 @@ use hayate::adapters::tls::rustls::ClientConfig;
 use hayate::adapters::tls::{MaybeTls, client_config};
 use hayate::{ClientOrderId, EventKind, ExchangeConfig, OrderType, Price, Qty, Side, SymbolId};
 use hayate::{TimeInForce, config::ConfigError};
+use hayate_testkit::example::example_binary;
 use hayate_testkit::gateway::*;
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, written to `dir` as PEM:
@@ -319,6 +320,37 @@ fn https_serves_the_status_pages_and_wss_the_feed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    tls.gateway.stop().expect("stop");
+}
+
+#[test]
+fn the_admin_client_connects_over_tls() {
+    let tls = start_tls(&["binary"]);
+    let addr = format!("localhost:{}", tls.gateway.addrs().binary.port());
+    let admin = |extra: &[&str]| {
+        let output = Process::new(example_binary("admin"))
+            .args([
+                "--addr",
+                &addr,
+                "--user",
+                "admin",
+                "--password",
+                "change-me",
+            ])
+            .args(extra)
+            .args(["deposit", "2", "JPY", "1000"])
+            .output()
+            .expect("run the admin client");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    };
+    let cert = tls.cert.display().to_string();
+    let (ok, text) = admin(&["--tls", "--ca", &cert]);
+    assert!(ok, "over TLS: {text}");
+    // Without --tls the gateway refuses the plain connection; the client says it failed.
+    let (ok, text) = admin(&[]);
+    assert!(!ok, "a plain admin client on a TLS port: {text}");
     tls.gateway.stop().expect("stop");
 }
 
