@@ -117,7 +117,9 @@ fn serve(
     config: &Arc<rustls::ServerConfig>,
     on_failure: &OnTlsFailure,
 ) {
-    let peer = sock.peer_addr().ok();
+    let Ok(peer) = sock.peer_addr() else {
+        return;
+    };
     if sock.set_read_timeout(Some(TIMEOUT)).is_err()
         || sock.set_write_timeout(Some(TIMEOUT)).is_err()
     {
@@ -131,7 +133,7 @@ fn serve(
         Err(e) => {
             if e.kind() == io::ErrorKind::InvalidData {
                 on_failure();
-                tracing::warn!(?peer, error = %e, "TLS failed: HTTPS connection closed");
+                tracing::warn!(%peer, error = %e, "TLS failed: HTTPS connection closed");
             }
             return;
         }
