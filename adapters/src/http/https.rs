@@ -91,7 +91,7 @@ fn accept(
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
-        let (active, pages, config, on_failure) = (
+        let (done, pages, config, on_failure) = (
             Arc::clone(&active),
             Arc::clone(pages),
             Arc::clone(config),
@@ -101,10 +101,11 @@ fn accept(
             .name("hayate-https-conn".into())
             .spawn(move || {
                 serve(sock, &*pages, &config, &*on_failure);
-                active.fetch_sub(1, Ordering::SeqCst);
+                done.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
-            // The closure (and the count it would have given back) is gone with the error.
+            // The connection is dropped with the closure; its place is given back here.
+            active.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("no thread for an HTTPS connection");
         }
     }

@@ -117,6 +117,9 @@ impl FeedThread {
                         }
                         if event.is_writable() {
                             self.fanout.mark_dirty(index);
+                            // A TLS handshake's records the socket pushed back go out as the
+                            // handshake resumes (nothing happens to an open connection).
+                            self.handshake(index, None);
                         }
                     }
                 }
