@@ -1,6 +1,6 @@
 //! `/status` (JSON) and `/metrics` (Prometheus text) over HTTP, on a thread of their own so a
 //! slow or hostile HTTP client can never touch the order path; over HTTPS with `[tls] http`
-//! ([`https`]).
+//! (`http/https.rs`).
 
 use std::io;
 use std::net::SocketAddr;

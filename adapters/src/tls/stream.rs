@@ -1,7 +1,7 @@
 //! Byte streams through TLS: [`TlsStream`] (a rustls connection over a socket, blocking or not,
 //! as `Read + Write`, so tungstenite and the blocking clients run over it unchanged),
 //! [`MaybeTls`] (the same type for plain and TLS sockets), and the two steps the gateway's event
-//! loop takes on a TLS connection ([`read_into`], [`write_from`]).
+//! loop takes on a TLS connection (`read_into`, `write_from`).
 //!
 //! Non-blocking sockets: every read drains what rustls decrypted before it returns `WouldBlock`,
 //! so no plaintext waits inside rustls for a readiness event that will not come (mio is
