@@ -324,7 +324,7 @@ pub fn prometheus_text(
         metric(
             "hayate_replication_unproven_total",
             "counter",
-            "Replication connections refused: they did not prove the pair's secret.",
+            "Replication connections refused: they did not prove the pair's secret (or complete TLS, where on).",
             link.unproven,
         );
     }

@@ -13,12 +13,15 @@
 //! assert!(tls.fix_server().is_none() && tls.ws_server().is_none());
 //! ```
 
+use std::io;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub mod stream;
@@ -43,6 +46,8 @@ pub struct TlsConfig {
     pub http: bool,
     /// WSS on the market-data feed (`ws = true`).
     pub ws: bool,
+    /// TLS on the replication link (`replication = true`): see [`PairTls`].
+    pub replication: bool,
     /// The loaded certificate and key, when `cert_file` and `key_file` are given.
     pub(crate) server: Option<Arc<ServerConfig>>,
 }
@@ -77,6 +82,71 @@ impl TlsConfig {
     pub fn ws_server(&self) -> Option<Arc<ServerConfig>> {
         self.when(self.ws)
     }
+}
+
+/// TLS on the replication link (`[tls] replication = true`): both nodes of a pair set it, since
+/// either may be the primary. As primary a node presents `[tls]`'s certificate to its standby;
+/// as standby (or when a promoted node tells its old primary of the new epoch) it accepts only a
+/// peer certificate issued by `ca_file` for `peer_name` (default: the peer's IP address). TLS
+/// keeps the journal private on the wire; the pair's secret still proves who the peer is.
+#[derive(Clone, Debug)]
+pub struct PairTls {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+    peer_name: Option<ServerName<'static>>,
+}
+
+impl PairTls {
+    /// From this node's certificate (as [`load_server_config`] loads it), the roots its peer's
+    /// certificate must chain to (as [`client_config`] loads them) and the name that
+    /// certificate must carry (`None`: the IP address the node connects to).
+    pub fn new(
+        server: Arc<ServerConfig>,
+        client: Arc<ClientConfig>,
+        peer_name: Option<ServerName<'static>>,
+    ) -> PairTls {
+        PairTls {
+            server,
+            client,
+            peer_name,
+        }
+    }
+
+    /// What the primary serves its standby with.
+    pub fn server(&self) -> &Arc<ServerConfig> {
+        &self.server
+    }
+
+    /// Connects to the peer at `addr` and completes the TLS handshake within `timeout`; a
+    /// certificate the peer cannot prove fails with `InvalidData`.
+    pub fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TlsStream<TcpStream>> {
+        let name = self
+            .peer_name
+            .clone()
+            .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()));
+        let sock = TcpStream::connect_timeout(&addr, timeout)?;
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_write_timeout(Some(timeout))?;
+        TlsStream::connect_to(sock, &self.client, name)
+    }
+}
+
+/// Two pair configurations are equal when they share their loaded certificates and name (they
+/// are loaded once, when the configuration is).
+impl PartialEq for PairTls {
+    fn eq(&self, other: &PairTls) -> bool {
+        Arc::ptr_eq(&self.server, &other.server)
+            && Arc::ptr_eq(&self.client, &other.client)
+            && self.peer_name == other.peer_name
+    }
+}
+
+impl Eq for PairTls {}
+
+/// `peer_name` as a name a certificate can carry (a DNS name or an IP address).
+pub fn peer_name(name: &str) -> Result<ServerName<'static>, String> {
+    ServerName::try_from(name.to_owned())
+        .map_err(|e| format!("{name:?} is neither a DNS name nor an IP address ({e})"))
 }
 
 /// A certificate or key file that cannot be used: which key of `[tls]` named it, and why.

@@ -19,7 +19,7 @@ use super::sections::{
     MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
 };
 use crate::secrets::{PairSecret, Password};
-use crate::tls::{TlsConfig, load_server_config};
+use crate::tls::{PairTls, TlsConfig, client_config, load_server_config};
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +118,9 @@ struct RawTls {
     binary: bool,
     http: bool,
     ws: bool,
+    replication: bool,
+    ca_file: Option<String>,
+    peer_name: Option<String>,
 }
 
 /// The core's [`Checker`] with the gateway's own checks.
@@ -164,14 +167,19 @@ impl GatewayChecker<'_> {
     }
 
     /// The whole file: the gateway's sections here, the core's through [`CoreSections`].
-    pub(super) fn check(&self, raw: RawConfig) -> Result<ExchangeConfig, ConfigError> {
+    pub(super) fn check(&self, mut raw: RawConfig) -> Result<ExchangeConfig, ConfigError> {
         let gateway = self.gateway(raw.gateway)?;
         let limits = self.limits(raw.limits)?;
         let market_data = self.market_data(raw.market_data)?;
         let users = self.users(raw.users, &gateway)?;
         let admins = self.admins(raw.admins, &users)?;
-        let replication = raw.replication.map(|r| self.replication(r)).transpose()?;
+        let (ca_file, peer_name) = (raw.tls.ca_file.take(), raw.tls.peer_name.take());
         let tls = self.tls(raw.tls)?;
+        let pair_tls = self.pair_tls(&tls, ca_file, peer_name, raw.replication.is_some())?;
+        let replication = raw
+            .replication
+            .map(|r| self.replication(r, pair_tls))
+            .transpose()?;
         let accounts: Vec<AccountId> = users.iter().map(|u| u.account).collect();
         let core = CoreSections {
             journal: raw.journal,
@@ -443,7 +451,11 @@ impl GatewayChecker<'_> {
         }
     }
 
-    fn replication(&self, raw: RawReplication) -> Result<ReplicationConfig, ConfigError> {
+    fn replication(
+        &self,
+        raw: RawReplication,
+        tls: Option<PairTls>,
+    ) -> Result<ReplicationConfig, ConfigError> {
         let listen = raw
             .listen
             .map(|a| self.address("replication.listen", &a))
@@ -498,7 +510,56 @@ impl GatewayChecker<'_> {
             ack_timeout_ms,
             heartbeat_ms,
             auto_promote_after: raw.auto_promote_after,
+            tls,
         })
+    }
+
+    /// `[tls] replication = true`: the link needs `[replication]`, this node's certificate (for
+    /// when it is the primary) and `ca_file` (what it trusts when it connects to its peer).
+    fn pair_tls(
+        &self,
+        tls: &TlsConfig,
+        ca_file: Option<String>,
+        peer_name: Option<String>,
+        has_replication: bool,
+    ) -> Result<Option<PairTls>, ConfigError> {
+        if !tls.replication {
+            for (key, given) in [
+                ("tls.ca_file", ca_file.is_some()),
+                ("tls.peer_name", peer_name.is_some()),
+            ] {
+                if given {
+                    return Err(self.error(key, "is used only with tls.replication = true"));
+                }
+            }
+            return Ok(None);
+        }
+        if !has_replication {
+            return Err(self.error(
+                "tls.replication",
+                "needs a [replication] section (this node is not one of a pair)",
+            ));
+        }
+        // `tls()` already required cert_file and key_file with any listener on.
+        let Some(server) = tls.server.clone() else {
+            return Err(self.error(
+                "tls.cert_file",
+                "is required with tls.replication = true (and key_file)",
+            ));
+        };
+        let Some(ca_file) = ca_file else {
+            return Err(self.error(
+                "tls.ca_file",
+                "is required with tls.replication = true (the certificate authority, or the \
+                 peer's own self-signed certificate, that the peer's certificate must chain to)",
+            ));
+        };
+        let client = client_config(std::path::Path::new(&ca_file))
+            .map_err(|message| self.error("tls.ca_file", message))?;
+        let peer_name = peer_name
+            .map(|name| crate::tls::peer_name(&name).map_err(|m| self.error("tls.peer_name", m)))
+            .transpose()?;
+        Ok(Some(PairTls::new(server, client, peer_name)))
     }
 
     /// `[tls]`: a listener with TLS on needs `cert_file` and `key_file`, which are loaded and
@@ -509,6 +570,7 @@ impl GatewayChecker<'_> {
             ("binary", raw.binary),
             ("http", raw.http),
             ("ws", raw.ws),
+            ("replication", raw.replication),
         ]
         .into_iter()
         .find(|(_, on)| *on)
@@ -520,6 +582,7 @@ impl GatewayChecker<'_> {
             binary: raw.binary,
             http: raw.http,
             ws: raw.ws,
+            replication: raw.replication,
             server: None,
         };
         let (cert_file, key_file) = match (&config.cert_file, &config.key_file) {

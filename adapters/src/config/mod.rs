@@ -144,6 +144,10 @@ role = "root"                   # viewer (status) | operator (halts) | treasury 
 # binary = true                 # binary port (and the admin client: admin --tls --ca FILE)
 # http = true                   # https:// for /status, /metrics, /book, /trades
 # ws = true                     # wss:// for the market-data feed
+# replication = true            # the pair's link, on both nodes (either may be primary): the
+#                               # primary presents cert_file; the standby checks it against
+# ca_file = "pair-ca.crt"       # the CA (or the peer's self-signed certificate) it trusts,
+# peer_name = "node-a.example"  # for this name (default: the peer's IP address)
 
 "#,
     "\n",

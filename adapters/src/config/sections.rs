@@ -11,6 +11,7 @@ use hayate_core::pipeline::{ReplicationMode, StandbyLossPolicy};
 use serde::Deserialize;
 
 use crate::secrets::{PairSecret, Password};
+use crate::tls::PairTls;
 
 /// `[gateway]`: who we are on FIX and where the gateway listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,6 +270,8 @@ pub struct ReplicationConfig {
     /// The pair's shared secret (`secret` or `secret_file`; required): every replication
     /// connection proves it both ways before a record is sent or an acknowledgement believed.
     pub secret: PairSecret,
+    /// TLS on the link (`[tls] replication = true`); `None`: plain TCP.
+    pub tls: Option<PairTls>,
 }
 
 /// The address `role` needs and `[replication]` lacks, as (key, what is wrong): a primary must

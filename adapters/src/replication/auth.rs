@@ -117,14 +117,14 @@ impl From<std::io::Error> for ConnectFailure {
 }
 
 /// The connecting side (a standby, a promoted node's epoch notice): sends `hello` (its nonce
-/// filled in here), checks the primary's proof and sends its own. Returns the Hello as sent;
-/// the primary's answer to the position comes next on `peer`.
+/// filled in here), checks the primary's proof and sends its own; the primary's answer to the
+/// position comes next on `peer`.
 pub(crate) fn connect(
     peer: &mut Peer,
     secret: &PairSecret,
     mut hello: Hello,
     patience: std::time::Duration,
-) -> Result<Hello, ConnectFailure> {
+) -> Result<(), ConnectFailure> {
     hello.nonce = fresh_nonce()?;
     peer.send(&Message::Hello(hello));
     peer.flush_all(patience)?;
@@ -149,7 +149,7 @@ pub(crate) fn connect(
     };
     peer.send(&Message::Proof(proof));
     peer.flush_all(patience)?;
-    Ok(hello)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! first sequence is known before it is journaled.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,7 @@ use super::protocol::{Hello, Message, NONCE_LEN, RefuseCode};
 use super::role::{NodeRole, Rejoin, RoleState};
 use super::standby::{Applier, Followed, FollowerSettings, FollowerStatus, StandbyState, follow};
 use crate::secrets::PairSecret;
+use crate::tls::PairTls;
 
 /// How long a promotion waits for the matcher to apply what the journal holds.
 const PROMOTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -228,6 +229,11 @@ fn start_server(context: &NodeContext) -> io::Result<Option<ReplicationServer>> 
         config_digest: context.config_digest,
         wait: context.wait,
         secret: context.config.secret.clone(),
+        tls: context
+            .config
+            .tls
+            .as_ref()
+            .map(|tls| Arc::clone(tls.server())),
     };
     let state = Arc::new(PrimaryView {
         context: context.clone(),
@@ -318,6 +324,7 @@ impl Standby {
                 .then(|| heartbeat * context.config.auto_promote_after),
             wait: context.wait,
             secret: context.config.secret.clone(),
+            tls: context.config.tls.clone(),
             link: Arc::clone(&context.link),
         };
         let view = StandbyView {
@@ -426,6 +433,7 @@ impl Standby {
                 link: Arc::clone(&context.link),
                 stop: Arc::clone(&self.stop),
                 secret: context.config.secret.clone(),
+                tls: context.config.tls.clone(),
             };
             // Best effort and detached: it ends when it is answered, when a standby joins, or
             // when the gateway stops.
@@ -452,6 +460,7 @@ struct Notice {
     link: Arc<ReplicaLink>,
     stop: Arc<AtomicBool>,
     secret: PairSecret,
+    tls: Option<PairTls>,
 }
 
 impl Notice {
@@ -475,8 +484,7 @@ impl Notice {
     }
 
     fn tell(&self, patience: Duration) -> io::Result<()> {
-        let stream = TcpStream::connect_timeout(&self.old_primary, patience)?;
-        let mut peer = Peer::new(stream)?;
+        let mut peer = Peer::connect(self.old_primary, patience, self.tls.as_ref())?;
         let hello = Hello {
             epoch: self.epoch,
             last_seq: self.start,
@@ -486,7 +494,7 @@ impl Notice {
         };
         // The old primary believes a later epoch only from a node that proves the pair's secret.
         match auth::connect(&mut peer, &self.secret, hello, patience) {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(ConnectFailure::Io(e)) => return Err(e),
             Err(ConnectFailure::Refused { code, text }) => {
                 return Err(io::Error::other(format!("refused ({code:?}): {text}")));

@@ -1,8 +1,8 @@
 //! One replication connection's socket and buffers, shared by both sides: non-blocking reads cut
 //! into protocol frames, and writes queued while the socket pushes back.
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +11,10 @@ use hayate_core::pipeline::{ReplicaLink, Wait};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use rustls::ServerConfig;
+
 use super::protocol::{Framing, Message, frame};
+use crate::tls::{MaybeTls, PairTls, TlsStream};
 
 /// How a replication loop waits when a pass found nothing to do, by the `[pipeline] wait`
 /// strategy. A pass reads its socket (a system call), so an idle loop does not spin on passes:
@@ -93,7 +96,7 @@ impl Idle {
             }
             self.wait.pause(check);
         }
-        if !self.wait.should_sleep(READY_CHECKS, 0) {
+        if self.wait != Wait::Backoff {
             return;
         }
         let timeout = if pushed_back {
@@ -121,10 +124,10 @@ impl Idle {
     }
 }
 
-/// A connection to the peer.
+/// A connection to the peer, in the clear or through TLS (`[tls] replication`).
 #[derive(Debug)]
 pub(crate) struct Peer {
-    stream: TcpStream,
+    stream: MaybeTls<TcpStream>,
     inbound: Vec<u8>,
     /// Consumed bytes at the front of `inbound` (compacted once per read).
     start: usize,
@@ -133,9 +136,32 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(stream: TcpStream) -> io::Result<Peer> {
-        stream.set_nodelay(true)?;
-        stream.set_nonblocking(true)?;
+    /// A standby's connection, accepted by the primary: through TLS when `tls` is given, whose
+    /// handshake then runs as the standby speaks (a peer that does not speak TLS fails its
+    /// first read).
+    pub(crate) fn accept(stream: TcpStream, tls: Option<&Arc<ServerConfig>>) -> io::Result<Peer> {
+        Peer::new(match tls {
+            None => MaybeTls::Plain(stream),
+            Some(config) => MaybeTls::Tls(Box::new(TlsStream::accept(stream, config)?)),
+        })
+    }
+
+    /// Connects to the peer at `addr` within `timeout`, through TLS when `tls` is given: the
+    /// handshake (the peer's certificate checked) completes before this returns.
+    pub(crate) fn connect(
+        addr: SocketAddr,
+        timeout: Duration,
+        tls: Option<&PairTls>,
+    ) -> io::Result<Peer> {
+        Peer::new(match tls {
+            None => MaybeTls::Plain(TcpStream::connect_timeout(&addr, timeout)?),
+            Some(tls) => MaybeTls::Tls(Box::new(tls.connect(addr, timeout)?)),
+        })
+    }
+
+    fn new(stream: MaybeTls<TcpStream>) -> io::Result<Peer> {
+        stream.get_ref().set_nodelay(true)?;
+        stream.get_ref().set_nonblocking(true)?;
         Ok(Peer {
             stream,
             inbound: Vec::with_capacity(1 << 16),
@@ -158,6 +184,8 @@ impl Peer {
                 // peer's last word); the next fill reports the close.
                 Ok(0) if any => return Ok(true),
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                // TLS reports a close without its close_notify this way, after the data.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && any => return Ok(true),
                 Ok(n) => {
                     self.inbound.extend_from_slice(&chunk[..n]);
                     any = true;
@@ -229,7 +257,7 @@ impl Peer {
 
     /// The socket, to watch for readiness.
     pub(crate) fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.get_ref()
     }
 
     /// Queues a message.
@@ -242,9 +270,20 @@ impl Peer {
         &mut self.outbound
     }
 
-    /// Writes what the socket takes now; `Ok(true)` when the queue is empty.
+    /// Writes what the socket takes now; `Ok(true)` when the queue is empty (TLS records
+    /// included).
     pub(crate) fn flush(&mut self) -> io::Result<bool> {
-        crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
+        let queued =
+            crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)?;
+        if !self.stream.has_pending_output() {
+            return Ok(queued);
+        }
+        // Records TLS made of earlier writes wait for the socket.
+        match self.stream.flush() {
+            Ok(()) => Ok(queued && !self.stream.has_pending_output()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Flushes, waiting (bounded) until everything is written (handshake answers).
@@ -259,9 +298,20 @@ impl Peer {
         Ok(())
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued and not yet written; TLS records waiting for the socket count as one more,
+    /// so callers that flush while anything is pending flush those too.
     pub(crate) fn pending(&self) -> usize {
-        self.outbound.len() - self.sent
+        self.outbound.len() - self.sent + usize::from(self.stream.has_pending_output())
+    }
+}
+
+/// A TLS peer is told goodbye (close_notify, as far as the socket takes it), so the other side
+/// knows the connection ended on purpose, after the last frame, not cut short.
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let MaybeTls::Tls(tls) = &mut self.stream {
+            tls.close();
+        }
     }
 }
 
@@ -270,16 +320,10 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::replication::protocol::{RefuseCode, Truncate};
+    use crate::replication::protocol::{Heartbeat, RefuseCode, Truncate};
 
-    /// A peer's last frame before it closes is delivered, not lost to the close (the standby
-    /// would miss a Truncate or a Refuse and retry forever).
-    #[test]
-    fn the_last_frame_before_a_close_is_delivered() -> io::Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let client = TcpStream::connect(listener.local_addr()?)?;
-        let (server, _) = listener.accept()?;
-        let mut server = Peer::new(server)?;
+    /// A Truncate and a Refuse, sent: a closing primary's last words.
+    fn last_words(server: &mut Peer) -> io::Result<()> {
         server.send(&Message::Truncate(Truncate {
             keep_through: 16,
             epoch: 2,
@@ -288,10 +332,21 @@ mod tests {
             code: RefuseCode::Busy,
             text: "bye",
         });
-        server.flush_all(Duration::from_secs(5))?;
+        server.flush_all(Duration::from_secs(5))
+    }
+
+    /// A peer's last frame before it closes is delivered, not lost to the close (the standby
+    /// would miss a Truncate or a Refuse and retry forever).
+    #[test]
+    fn the_last_frame_before_a_close_is_delivered() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept()?;
+        let mut server = Peer::accept(server, None)?;
+        last_words(&mut server)?;
         drop(server);
         std::thread::sleep(Duration::from_millis(20));
-        let mut client = Peer::new(client)?;
+        let mut client = Peer::new(MaybeTls::Plain(client))?;
         let first = client.wait_frame(Duration::from_secs(5))?;
         assert!(matches!(
             Message::decode(&first),
@@ -309,6 +364,63 @@ mod tests {
             client.wait_frame(Duration::from_secs(5)).is_err(),
             "then the close"
         );
+        Ok(())
+    }
+
+    /// The same through TLS, whether the closing side says goodbye (close_notify) or its socket
+    /// is simply shut: the frames before the close still arrive, then the close.
+    #[test]
+    fn over_tls_the_last_frame_before_a_close_is_delivered() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()])
+            .map_err(io::Error::other)?;
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, made.cert.pem())?;
+        std::fs::write(&key, made.key_pair.serialize_pem())?;
+        let server_config =
+            crate::tls::load_server_config(&cert, &key).map_err(|e| io::Error::other(e.message))?;
+        let client_config = crate::tls::client_config(&cert).map_err(io::Error::other)?;
+        let tls = PairTls::new(Arc::clone(&server_config), client_config, None);
+        for say_goodbye in [true, false] {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let addr = listener.local_addr()?;
+            let tls = tls.clone();
+            let client = std::thread::spawn(move || -> io::Result<Vec<Vec<u8>>> {
+                let mut client = Peer::connect(addr, Duration::from_secs(5), Some(&tls))?;
+                client.send(&Message::Heartbeat(Heartbeat::default()));
+                client.flush_all(Duration::from_secs(5))?;
+                let first = client.wait_frame(Duration::from_secs(5))?;
+                let second = client.wait_frame(Duration::from_secs(5))?;
+                assert!(
+                    client.wait_frame(Duration::from_secs(5)).is_err(),
+                    "then the close"
+                );
+                Ok(vec![first, second])
+            });
+            let (server, _) = listener.accept()?;
+            let mut server = Peer::accept(server, Some(&server_config))?;
+            // The standby speaks first, as it does; that drives the handshake.
+            server.wait_frame(Duration::from_secs(5))?;
+            last_words(&mut server)?;
+            if !say_goodbye {
+                server.stream().shutdown(std::net::Shutdown::Both)?;
+            }
+            drop(server);
+            let frames = client
+                .join()
+                .map_err(|_| io::Error::other("client panicked"))??;
+            assert!(matches!(
+                Message::decode(&frames[0]),
+                Ok(Message::Truncate(Truncate {
+                    keep_through: 16,
+                    ..
+                }))
+            ));
+            assert!(matches!(
+                Message::decode(&frames[1]),
+                Ok(Message::Refuse { text: "bye", .. })
+            ));
+        }
         Ok(())
     }
 }

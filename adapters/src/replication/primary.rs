@@ -55,6 +55,8 @@ pub struct PrimarySettings {
     pub wait: Wait,
     /// The pair's secret: a standby proves it before anything else happens.
     pub secret: PairSecret,
+    /// TLS on the link (`[tls] replication`): the certificate this primary presents.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The running server; stops when dropped.
@@ -171,7 +173,12 @@ fn serve(
                 match stand_by(stream, listener, settings, state, stop, &mut idle) {
                     Ok(Ended::Unproven) => {
                         served.unproven.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%peer, "refused a replication connection that did not prove the pair's secret");
+                        let what = if settings.tls.is_some() {
+                            "complete TLS and prove the pair's secret"
+                        } else {
+                            "prove the pair's secret"
+                        };
+                        tracing::warn!(%peer, "refused a replication connection that did not {what}");
                     }
                     Ok(Ended::Done) => {}
                     Err(e) => tracing::warn!(%peer, error = %e, "standby connection ended"),
@@ -208,7 +215,9 @@ fn stand_by(
     stop: &AtomicBool,
     idle: &mut Idle,
 ) -> io::Result<Ended> {
-    let mut peer = Peer::new(stream)?;
+    // A peer that does not complete TLS fails its first read below: refused and counted like
+    // any other that does not prove the secret.
+    let mut peer = Peer::accept(stream, settings.tls.as_ref())?;
     let link = idle.link();
     // Anything short of a Hello and a good Proof — silence, garbage, another message, a wrong
     // or replayed proof — ends here, counted, with nothing sent but the Challenge.
@@ -392,8 +401,11 @@ fn stream_journal(
         // pass: an `accept` is a system call).
         if last_accept.elapsed() >= settings.heartbeat {
             last_accept = Instant::now();
+            // Over TLS the answer would first need a handshake, which this loop does not
+            // stop streaming for: the extra connection is closed instead (it retries either way).
             if let Ok((extra, _)) = listener.accept()
-                && let Ok(mut other) = Peer::new(extra)
+                && settings.tls.is_none()
+                && let Ok(mut other) = Peer::accept(extra, None)
             {
                 let _ = refuse(
                     &mut other,

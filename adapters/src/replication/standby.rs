@@ -2,7 +2,7 @@
 //! exactly once, so its journal holds the same records at the same sequences and its matcher
 //! reaches the same state (the same digest at the same sequence).
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use super::auth::{self, ConnectFailure};
 use super::peer::{Idle, PEER, Peer};
 use super::protocol::{Ack, Heartbeat, Hello, Message, NONCE_LEN, RefuseCode};
 use crate::secrets::PairSecret;
+use crate::tls::PairTls;
 
 /// The longest a sleeping follower goes without looking whether it should stop (to be
 /// promoted, say).
@@ -117,6 +118,8 @@ pub struct FollowerSettings {
     pub wait: Wait,
     /// The pair's secret: proved to the primary, and the primary must prove it back.
     pub secret: PairSecret,
+    /// TLS on the link (`[tls] replication`): the primary's certificate is checked first.
+    pub tls: Option<PairTls>,
     /// This node's own pipeline's link (inactive until a promotion): its journaler wakes the
     /// sleeping follower when records become durable, to acknowledge them.
     pub link: Arc<ReplicaLink>,
@@ -203,8 +206,18 @@ fn session(
     last_contact: &mut Option<Instant>,
 ) -> std::io::Result<Option<Followed>> {
     let gone_after = settings.heartbeat * super::primary::MISSED_HEARTBEATS;
-    let stream = TcpStream::connect_timeout(&settings.primary, gone_after)?;
-    let mut peer = Peer::new(stream)?;
+    let mut peer = match Peer::connect(settings.primary, gone_after, settings.tls.as_ref()) {
+        Ok(peer) => peer,
+        // The primary's certificate is not the one this node trusts (or it does not speak
+        // TLS): following it would hand the journal's position to a stranger. Like a failed
+        // proof of the secret, this ends following until an operator looks.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Ok(Some(Followed::Refused {
+                text: format!("TLS with the primary failed: {e}"),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
     let (epoch, epoch_start) = state.epoch();
     let hello = Hello {
         epoch,
@@ -214,7 +227,7 @@ fn session(
         nonce: [0; NONCE_LEN],
     };
     match auth::connect(&mut peer, &settings.secret, hello, gone_after) {
-        Ok(_) => {}
+        Ok(()) => {}
         Err(ConnectFailure::Io(e)) => return Err(e),
         // Busy: another standby is connected; try again later.
         Err(ConnectFailure::Refused {

@@ -35,6 +35,16 @@ impl TlsStream<TcpStream> {
     ) -> io::Result<TlsStream<TcpStream>> {
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        TlsStream::connect_to(sock, config, name)
+    }
+
+    /// As [`TlsStream::connect`], with the server's name already parsed. A certificate the
+    /// server cannot prove fails the handshake with `InvalidData`.
+    pub fn connect_to(
+        sock: TcpStream,
+        config: &Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> io::Result<TlsStream<TcpStream>> {
         let conn = ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
         let mut stream = TlsStream {
             conn: conn.into(),
