@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hayate::adapters::fix::codec::FieldList;
-use hayate_testkit::example::{cpu_seconds, example_binary};
+use hayate_testkit::certificate::{self, tls_section};
+use hayate_testkit::example::{cpu_seconds, example_binary, run_admin};
 use hayate_testkit::gateway::{CAROL, FixClient, field};
 
 /// Convergence and promotion bounds: generous, the machine is shared.
@@ -262,20 +263,12 @@ fn json_u64(text: &str, key: &str) -> u64 {
 
 /// Runs the admin example against `binary`; (succeeded, what it printed).
 fn admin(binary: SocketAddr, command: &str) -> (bool, String) {
-    let child = Process::new(example_binary("admin"))
-        .args(["--addr", &binary.to_string(), "--user", "admin"])
-        .args(["--password", "change-me", "--timeout", "20", command])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the admin client");
-    let output = child.wait_with_output().expect("admin output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_admin(
+        &binary.to_string(),
+        "admin",
+        "change-me",
+        &["--timeout", "20", command],
+    )
 }
 
 /// A FIX message as text, `|` for SOH.
@@ -333,7 +326,8 @@ fn connected(status: &str) -> bool {
     json(status, "connected") == "true"
 }
 
-/// A pair: A primary, B standby, both with `extra` in `[replication]`; with `partitionable`, B
+/// A pair: A primary, B standby, both with `extra` after `[replication]`'s keys (more keys, or
+/// more sections); with `partitionable`, B
 /// reaches A (and A's replication port) only through a proxy the test can cut.
 fn start_pair(dir: &Path, extra: &str, partitionable: bool) -> (Node, Node, Option<Proxy>) {
     let (pa, pb) = (Ports::new(), Ports::new());
@@ -695,12 +689,22 @@ impl Drop for Proxy {
 /// Epoch fencing: a primary cut off from its standby (on_standby_loss = degrade trades on, as
 /// documented) learns of the promotion as soon as the partition heals, logs its sessions out,
 /// refuses orders, drops what it accepted alone and rejoins as the new primary's standby.
+///
+/// The pair's link goes over TLS here (`[tls] replication = true`, one self-signed certificate
+/// both nodes present and trust): the standby's connection, the new primary's notice of its epoch
+/// through the proxy, and the old primary's return as a standby all go through TLS.
 #[test]
 fn a_partitioned_old_primary_steps_down_when_it_learns_of_the_new_epoch() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = certificate::self_signed(dir.path());
+    let tls = format!(
+        "{}ca_file = {:?}\n",
+        tls_section(&cert, &key, &["replication"]),
+        cert.display().to_string()
+    );
     // B reaches A (and A's replication port) only through the proxy.
-    let (a, b, proxy) = start_pair(dir.path(), "", true);
+    let (a, b, proxy) = start_pair(dir.path(), &tls, true);
     let proxy = proxy.expect("a proxy");
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut acked = BTreeSet::new();

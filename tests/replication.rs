@@ -107,8 +107,10 @@ mod over_tcp {
         Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
     };
     use hayate::adapters::secrets::PairSecret;
+    use hayate::adapters::tls::{PairTls, client_config, load_server_config};
     use hayate::pipeline::ReplicationMode;
     use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy, Wait};
+    use hayate_testkit::certificate;
 
     use super::*;
 
@@ -146,10 +148,78 @@ mod over_tcp {
         Engine::new(config.engine_config().clone()).digest()
     }
 
+    /// A primary of `config` journaling under `dir`, on a free port, over TLS with `tls`.
+    fn primary_settings(
+        config: &ExchangeConfig,
+        dir: &std::path::Path,
+        tls: Option<&PairTls>,
+    ) -> PrimarySettings {
+        PrimarySettings {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            journal_dir: dir.join("journal"),
+            heartbeat: Duration::from_millis(50),
+            config_digest: digest_of(config),
+            wait: Wait::Backoff,
+            secret: secret(SECRET),
+            tls: tls.map(|tls| Arc::clone(tls.server())),
+        }
+    }
+
+    /// A standby of `config` following `primary` with the pair's secret, over TLS with `tls`.
+    fn follower_settings(
+        config: &ExchangeConfig,
+        primary: std::net::SocketAddr,
+        tls: Option<PairTls>,
+        link: Arc<ReplicaLink>,
+    ) -> FollowerSettings {
+        FollowerSettings {
+            primary,
+            heartbeat: Duration::from_millis(50),
+            config_digest: digest_of(config),
+            promote_after: None,
+            wait: Wait::Backoff,
+            secret: secret(SECRET),
+            tls,
+            link,
+        }
+    }
+
+    /// A standby's own pipeline link: inactive (it has no standby of its own); it wakes the
+    /// follower when records become durable.
+    fn idle_link() -> Arc<ReplicaLink> {
+        let link = ReplicaLink::new(
+            ReplicationMode::Sync,
+            StandbyLossPolicy::Halt,
+            Duration::from_secs(10),
+        );
+        link.set_active(false);
+        link
+    }
+
+    /// `[tls] replication = true` as both nodes of a test pair load it: one self-signed
+    /// certificate for 127.0.0.1, presented by the primary and trusted by the standby.
+    fn pair_tls(dir: &std::path::Path) -> PairTls {
+        let (cert, key) = certificate::self_signed(dir);
+        let server = load_server_config(&cert, &key).expect("the test certificate");
+        let client = client_config(&cert).expect("trusted");
+        PairTls::new(server, client, None)
+    }
+
     /// Sync mode over a real socket: every batch waits for the standby's acknowledgement, and
     /// the standby ends in the same state at the same sequence.
     #[test]
     fn a_sync_standby_over_tcp_holds_every_command_the_primary_matched() {
+        sync_standby_holds_every_command_the_primary_matched(None);
+    }
+
+    /// The same over TLS (`[tls] replication = true`).
+    #[test]
+    fn a_sync_standby_over_tls_holds_every_command_the_primary_matched() {
+        let certs = tempfile::tempdir().expect("tempdir");
+        sync_standby_holds_every_command_the_primary_matched(Some(pair_tls(certs.path())));
+    }
+
+    fn sync_standby_holds_every_command_the_primary_matched(tls: Option<PairTls>) {
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let config = ExchangeConfig::demo();
         let primary_dir = tempfile::tempdir().expect("tempdir");
@@ -159,14 +229,7 @@ mod over_tcp {
             StandbyLossPolicy::Halt,
             Duration::from_secs(10),
         );
-        // The standby's own link: inactive (it has no standby), it wakes the follower when
-        // records become durable.
-        let standby_link = ReplicaLink::new(
-            ReplicationMode::Sync,
-            StandbyLossPolicy::Halt,
-            Duration::from_secs(10),
-        );
-        standby_link.set_active(false);
+        let standby_link = idle_link();
         // The standby starts first (as in production: the primary waits for it under `halt`).
         let (standby, mut standby_events, _) =
             Pipeline::builder(config.engine_config().clone(), standby_dir.path())
@@ -181,14 +244,7 @@ mod over_tcp {
                 .start()
                 .expect("primary");
         let server = ReplicationServer::start(
-            PrimarySettings {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                journal_dir: primary_dir.path().join("journal"),
-                heartbeat: Duration::from_millis(50),
-                config_digest: digest_of(&config),
-                wait: Wait::Backoff,
-                secret: secret(SECRET),
-            },
+            primary_settings(&config, primary_dir.path(), tls.as_ref()),
             Arc::clone(&link),
             Arc::new(Node(primary.monitor())),
         )
@@ -196,15 +252,7 @@ mod over_tcp {
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(FollowerStatus::default());
         let follower = {
-            let settings = FollowerSettings {
-                primary: server.addr(),
-                heartbeat: Duration::from_millis(50),
-                config_digest: digest_of(&config),
-                promote_after: None,
-                wait: Wait::Backoff,
-                secret: secret(SECRET),
-                link: standby_link,
-            };
+            let settings = follower_settings(&config, server.addr(), tls, standby_link);
             let mut applier = Applier::new(standby.publisher(), 0);
             let node = Node(standby.monitor());
             let (stop, status) = (Arc::clone(&stop), Arc::clone(&status));
@@ -393,35 +441,10 @@ mod over_tcp {
     #[test]
     fn no_record_leaves_and_no_ack_counts_without_the_pairs_secret() {
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-        let config = ExchangeConfig::demo();
-        let primary_dir = tempfile::tempdir().expect("tempdir");
-        let link = ReplicaLink::new(
-            ReplicationMode::Sync,
-            StandbyLossPolicy::Degrade,
-            Duration::from_secs(1),
-        );
-        let (primary, primary_events, _) =
-            Pipeline::builder(config.engine_config().clone(), primary_dir.path())
-                .journal_options(options())
-                .initial_commands(config.initial_deposits())
-                .replica(Arc::clone(&link))
-                .start()
-                .expect("primary");
-        let server = ReplicationServer::start(
-            PrimarySettings {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                journal_dir: primary_dir.path().join("journal"),
-                heartbeat: Duration::from_millis(50),
-                config_digest: digest_of(&config),
-                wait: Wait::Backoff,
-                secret: secret(SECRET),
-            },
-            Arc::clone(&link),
-            Arc::new(Node(primary.monitor())),
-        )
-        .expect("server");
+        let primary = Primary::start(None);
+        let (config, server, link) = (&primary.config, &primary.server, &primary.link);
         let addr = server.addr();
-        let digest = digest_of(&config);
+        let digest = digest_of(config);
         let no_records = |frames: &[(u8, Vec<u8>)]| {
             assert!(
                 frames.iter().all(|(t, _)| *t != wire::RECORDS),
@@ -443,17 +466,8 @@ mod over_tcp {
 
         // A standby with another secret: it finds the primary's proof wrong and says so.
         let other = FollowerSettings {
-            primary: addr,
-            heartbeat: Duration::from_millis(50),
-            config_digest: digest,
-            promote_after: None,
-            wait: Wait::Backoff,
             secret: secret("another secret, also 32 bytes!!"),
-            link: ReplicaLink::new(
-                ReplicationMode::Sync,
-                StandbyLossPolicy::Halt,
-                Duration::from_secs(1),
-            ),
+            ..follower_settings(config, addr, None, idle_link())
         };
         let standby_dir = tempfile::tempdir().expect("tempdir");
         let (standby, standby_events, _) =
@@ -523,9 +537,267 @@ mod over_tcp {
         // secret (which hung up before its proof), the replay.
         assert_eq!(server.unproven(), 4);
 
-        drop(server);
         drop(applier);
-        let _ = stop_pipeline(primary, primary_events);
+        primary.stop();
         let _ = stop_pipeline(standby, standby_events);
+    }
+
+    /// A primary of the demo exchange with a replication server (over TLS with `tls`), in sync
+    /// mode that degrades without its standby, so it trades on whoever connects.
+    struct Primary {
+        config: ExchangeConfig,
+        pipeline: Pipeline,
+        events: EventReceiver,
+        link: Arc<ReplicaLink>,
+        server: ReplicationServer,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Primary {
+        fn start(tls: Option<&PairTls>) -> Primary {
+            let config = ExchangeConfig::demo();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let link = ReplicaLink::new(
+                ReplicationMode::Sync,
+                StandbyLossPolicy::Degrade,
+                Duration::from_secs(1),
+            );
+            let (pipeline, events, _) =
+                Pipeline::builder(config.engine_config().clone(), dir.path())
+                    .journal_options(options())
+                    .initial_commands(config.initial_deposits())
+                    .replica(Arc::clone(&link))
+                    .start()
+                    .expect("primary");
+            let server = ReplicationServer::start(
+                primary_settings(&config, dir.path(), tls),
+                Arc::clone(&link),
+                Arc::new(Node(pipeline.monitor())),
+            )
+            .expect("server");
+            Primary {
+                config,
+                pipeline,
+                events,
+                link,
+                server,
+                _dir: dir,
+            }
+        }
+
+        fn stop(self) {
+            drop(self.server);
+            let _ = stop_pipeline(self.pipeline, self.events);
+        }
+    }
+
+    /// Waits (bounded) until the primary has counted `n` connections that did not prove the
+    /// pair's secret (it counts one when that session ends).
+    fn wait_unproven(server: &ReplicationServer, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.unproven() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.unproven(), n);
+    }
+
+    /// Over TLS a primary says nothing in the clear: a client speaking the replication protocol
+    /// in plain TCP gets no Challenge (and no record), and a standby that does not trust the
+    /// primary's certificate stops following, saying why; both are counted as unproven.
+    #[test]
+    fn over_tls_a_plain_client_and_an_untrusting_standby_get_nothing() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let certs = tempfile::tempdir().expect("tempdir");
+        let tls = pair_tls(certs.path());
+        let primary = Primary::start(Some(&tls));
+        let addr = primary.server.addr();
+
+        let frames = wire::exchange(addr, &wire::hello(digest_of(&primary.config)), None);
+        assert!(
+            frames
+                .iter()
+                .all(|(t, _)| *t != wire::CHALLENGE && *t != wire::RECORDS),
+            "the primary answered in the clear: {frames:?}"
+        );
+        wait_unproven(&primary.server, 1);
+
+        // Another certificate: the standby's roots do not include the primary's.
+        let others = tempfile::tempdir().expect("tempdir");
+        let untrusting = follower_settings(
+            &primary.config,
+            addr,
+            Some(pair_tls(others.path())),
+            idle_link(),
+        );
+        let standby_dir = tempfile::tempdir().expect("tempdir");
+        let (standby, standby_events, _) =
+            Pipeline::builder(primary.config.engine_config().clone(), standby_dir.path())
+                .journal_options(options())
+                .start()
+                .expect("standby");
+        let mut applier = Applier::new(standby.publisher(), 0);
+        let outcome = follow(
+            &untrusting,
+            &mut applier,
+            &Node(standby.monitor()),
+            &FollowerStatus::default(),
+            &|| false,
+        );
+        match outcome {
+            hayate::adapters::replication::standby::Followed::Refused { text } => {
+                assert!(text.contains("TLS"), "{text}")
+            }
+            other => panic!("followed a primary it does not trust: {other:?}"),
+        }
+        assert_eq!(applier.next_seq(), 1, "the standby applied records");
+        wait_unproven(&primary.server, 2);
+        assert_eq!(primary.link.acked_seq(), 0);
+        drop(applier);
+        let _ = stop_pipeline(standby, standby_events);
+        primary.stop();
+    }
+
+    /// What a wiretap between the primary and a good standby saw of a session that carried
+    /// orders with a recognisable id, over TLS with `tls`: (standby → primary, primary →
+    /// standby).
+    fn wiretapped_session(tls: Option<PairTls>) -> (Vec<u8>, Vec<u8>) {
+        let primary = Primary::start(tls.as_ref());
+        let (tapped, recorded) = wiretap(primary.server.addr());
+        let standby_dir = tempfile::tempdir().expect("tempdir");
+        let (standby, mut standby_events, _) =
+            Pipeline::builder(primary.config.engine_config().clone(), standby_dir.path())
+                .journal_options(options())
+                .start()
+                .expect("standby");
+        let stop = Arc::new(AtomicBool::new(false));
+        let follower = {
+            let settings = follower_settings(&primary.config, tapped, tls, idle_link());
+            let mut applier = Applier::new(standby.publisher(), 0);
+            let node = Node(standby.monitor());
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                follow(
+                    &settings,
+                    &mut applier,
+                    &node,
+                    &FollowerStatus::default(),
+                    &|| stop.load(Ordering::Acquire),
+                )
+            })
+        };
+        let drainer = std::thread::spawn(move || {
+            while standby_events.poll(|_| {}).is_ok() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let mut publisher = primary.pipeline.publisher();
+        for n in 0..20 {
+            let id = ClientOrderId::new(&format!("PRIVATE-{n:04}")).expect("short");
+            let order = NewOrder::limit(
+                AccountId(1),
+                SymbolId(0),
+                Side::Buy,
+                Price(4_000_000),
+                Qty(1),
+                id,
+            );
+            publisher
+                .publish(&Command::new_order(order).at(n))
+                .expect("publish");
+        }
+        drop(publisher);
+        let total = 20 + primary.config.initial_deposits().len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while primary.link.acked_seq() < total && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            primary.link.acked_seq() >= total,
+            "the standby acknowledged everything"
+        );
+        stop.store(true, Ordering::Release);
+        let _ = follower.join();
+        let seen = recorded
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the wiretap's recording");
+        let _ = standby.stop();
+        drainer.join().expect("drainer");
+        primary.stop();
+        seen
+    }
+
+    /// With `[tls] replication` a wiretap on the link learns nothing: not the handshake, not
+    /// the orders in the journal records, which the same wiretap reads in the clear without TLS.
+    #[test]
+    fn over_tls_a_wiretap_on_the_link_reads_nothing() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let contains =
+            |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        let (to_primary, to_standby) = wiretapped_session(None);
+        assert!(
+            contains(&to_primary, b"HAYATERP"),
+            "the plain Hello is readable"
+        );
+        assert!(
+            contains(&to_standby, b"PRIVATE-0007"),
+            "plain records are readable"
+        );
+
+        let certs = tempfile::tempdir().expect("tempdir");
+        let (to_primary, to_standby) = wiretapped_session(Some(pair_tls(certs.path())));
+        assert!(
+            to_standby.len() > 20 * 16,
+            "the records went through the wiretap"
+        );
+        assert!(
+            !contains(&to_primary, b"HAYATERP"),
+            "the Hello went in the clear"
+        );
+        assert!(
+            !contains(&to_standby, b"PRIVATE-"),
+            "a record went in the clear"
+        );
+    }
+
+    /// What each side of a tapped connection sent: (client → target, target → client).
+    type Recording = std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>;
+
+    /// Copies one connection both ways until either side closes, then hands over what each
+    /// side sent: (client → target, target → client).
+    fn wiretap(target: std::net::SocketAddr) -> (std::net::SocketAddr, Recording) {
+        use std::io::{Read, Write};
+        fn copy(mut from: std::net::TcpStream, mut to: std::net::TcpStream) -> Vec<u8> {
+            let mut recorded = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = from.read(&mut chunk) {
+                if n == 0 || to.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                recorded.extend_from_slice(&chunk[..n]);
+            }
+            let _ = from.shutdown(std::net::Shutdown::Both);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+            recorded
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((client, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(server) = std::net::TcpStream::connect(target) else {
+                return;
+            };
+            let (client_in, server_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            let back = std::thread::spawn(move || copy(server, client));
+            let sent = copy(client_in, server_out);
+            let received = back.join().unwrap_or_default();
+            let _ = tx.send((sent, received));
+        });
+        (addr, rx)
     }
 }

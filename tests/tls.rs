@@ -20,33 +20,9 @@ use hayate::adapters::tls::rustls::ClientConfig;
 use hayate::adapters::tls::{MaybeTls, client_config};
 use hayate::{ClientOrderId, EventKind, ExchangeConfig, OrderType, Price, Qty, Side, SymbolId};
 use hayate::{TimeInForce, config::ConfigError};
-use hayate_testkit::example::example_binary;
+use hayate_testkit::certificate::{self_signed as certificate, tls_section};
+use hayate_testkit::example::run_admin;
 use hayate_testkit::gateway::*;
-
-/// A self-signed certificate for `localhost` and 127.0.0.1, written to `dir` as PEM:
-/// (certificate file, key file).
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .expect("a self-signed certificate");
-    let cert = dir.join("server.crt");
-    let key = dir.join("server.key");
-    std::fs::write(&cert, made.cert.pem()).expect("write the certificate");
-    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write the key");
-    (cert, key)
-}
-
-/// `[tls]` with these files and these listeners on.
-fn tls_section(cert: &Path, key: &Path, listeners: &[&str]) -> String {
-    let mut text = format!(
-        "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
-        cert.display().to_string(),
-        key.display().to_string()
-    );
-    for listener in listeners {
-        text.push_str(&format!("{listener} = true\n"));
-    }
-    text
-}
 
 /// A gateway with TLS on the FIX and binary ports, and a client configuration trusting it.
 struct TlsGateway {
@@ -328,22 +304,14 @@ fn the_admin_client_connects_over_tls() {
     let tls = start_tls(&["binary"]);
     let addr = format!("localhost:{}", tls.gateway.addrs().binary.port());
     let admin = |extra: &[&str]| {
-        let output = Process::new(example_binary("admin"))
-            .args([
-                "--addr",
-                &addr,
-                "--user",
-                "admin",
-                "--password",
-                "change-me",
-            ])
-            .args(extra)
-            .args(["deposit", "2", "JPY", "1000"])
-            .output()
-            .expect("run the admin client");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), text)
+        // The password as a flag here (the flag beats the environment's wrong one).
+        let args = [
+            &["--password", "change-me"],
+            extra,
+            &["deposit", "2", "JPY", "1000"],
+        ]
+        .concat();
+        run_admin(&addr, "admin", "wrong", &args)
     };
     let cert = tls.cert.display().to_string();
     let (ok, text) = admin(&["--tls", "--ca", &cert]);
@@ -466,4 +434,56 @@ fn a_listener_with_tls_on_needs_the_files() {
         message,
         "test.toml: tls.key_file: is required with cert_file"
     );
+}
+
+#[test]
+fn the_replication_links_tls_needs_a_pair_a_ca_file_and_a_valid_peer_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = certificate(dir.path());
+    let on = tls_section(&cert, &key, &["replication"]);
+    let ca = format!("ca_file = {:?}\n", cert.display().to_string());
+    let pair = "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\n\
+                secret = \"a pair secret of 32 bytes, long\"\n";
+
+    let message = error(dir.path(), &format!("{on}{ca}"));
+    assert!(
+        message.starts_with("test.toml: tls.replication: needs a [replication] section"),
+        "{message}"
+    );
+    let message = error(dir.path(), &format!("{on}{pair}"));
+    assert!(
+        message.starts_with("test.toml: tls.ca_file: is required with tls.replication = true"),
+        "{message}"
+    );
+    let fix_only = tls_section(&cert, &key, &["fix"]);
+    let message = error(dir.path(), &format!("{fix_only}{ca}{pair}"));
+    assert!(
+        message.starts_with("test.toml: tls.ca_file: is used only with tls.replication = true"),
+        "{message}"
+    );
+    let missing = format!(
+        "ca_file = {:?}\n",
+        dir.path().join("nope.crt").display().to_string()
+    );
+    let message = error(dir.path(), &format!("{on}{missing}{pair}"));
+    assert!(
+        message.starts_with("test.toml: tls.ca_file: cannot read") && message.contains("nope.crt"),
+        "{message}"
+    );
+    let message = error(
+        dir.path(),
+        &format!("{on}{ca}peer_name = \"not a name!\"\n{pair}"),
+    );
+    assert!(
+        message.starts_with("test.toml: tls.peer_name: "),
+        "{message}"
+    );
+
+    let config = load(
+        dir.path(),
+        &format!("{on}{ca}peer_name = \"localhost\"\n{pair}"),
+    )
+    .expect("a pair over TLS");
+    let replication = config.replication().expect("[replication]");
+    assert!(replication.tls.is_some());
 }

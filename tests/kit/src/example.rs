@@ -78,3 +78,23 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     ticks as f64 / hz
 }
+
+/// Runs the admin client (`examples/admin`) against `addr` as `user`, the password in
+/// `HAYATE_ADMIN_PASSWORD` (as an operator would give it; a `--password` in `args` wins), with
+/// `args` (more flags, then the command): whether it exited 0, and what it printed on stdout and
+/// stderr.
+pub fn run_admin(addr: &str, user: &str, password: &str, args: &[&str]) -> (bool, String) {
+    static ADMIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let output = Process::new(ADMIN.get_or_init(|| example_binary("admin")))
+        .args(["--addr", addr, "--user", user])
+        .env("HAYATE_ADMIN_PASSWORD", password)
+        .args(args)
+        .output()
+        .expect("run the admin client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}

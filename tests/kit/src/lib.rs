@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod certificate;
 pub mod example;
 pub mod gateway;
 pub mod market;
