@@ -242,6 +242,11 @@ struct Args {
     /// certificate and TLS on the port under test; with --addr, give --ca.
     #[arg(long)]
     tls: bool,
+    /// Network modes, gateway started here, with --replication async or sync: the pair's link
+    /// speaks TLS (`[tls] replication`, a fresh self-signed certificate both nodes present and
+    /// trust). Independent of --tls, which is about the order port.
+    #[arg(long)]
+    link_tls: bool,
     /// With --tls and --addr: PEM file of the CA (or self-signed certificate) to trust.
     #[arg(long, value_name = "FILE")]
     ca: Option<std::path::PathBuf>,
@@ -326,6 +331,10 @@ fn run(args: &Args) -> Result<(), String> {
         return Err(
             "--replication needs the gateways started here: it cannot go with --addr".into(),
         );
+    }
+    let linked = args.replication.iter().any(|r| *r != Replication::None);
+    if args.link_tls && (!linked || args.addr.is_some()) {
+        return Err("--link-tls needs --replication async or sync (the pair started here)".into());
     }
     match args.mode {
         Mode::InProcess => in_process::run(args, &plan),

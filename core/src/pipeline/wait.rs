@@ -112,14 +112,6 @@ impl Wait {
             Wait::Yield | Wait::Backoff => std::thread::yield_now(),
         }
     }
-
-    /// Whether a polling loop that has found nothing `idle` passes in a row should now sleep
-    /// until woken (backoff only, after spinning and `yields` yields): a loop outside the rings
-    /// (a replication transport) sleeps in its own way and asks here when.
-    #[inline]
-    pub fn should_sleep(self, idle: u32, yields: u32) -> bool {
-        self == Wait::Backoff && idle >= SPINS.saturating_add(yields)
-    }
 }
 
 impl std::str::FromStr for Wait {

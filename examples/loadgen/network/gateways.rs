@@ -246,11 +246,12 @@ pub(super) fn own_gateway(
             replication_settings(setting)
         )),
     };
-    let (tls_section, tls) = match args.tls {
-        false => (String::new(), None),
-        true => {
-            let (section, client) = own_certificate(&data_dir, args.mode)?;
-            (section, Some((client, "localhost".to_owned())))
+    let link_tls = args.link_tls && setting != Replication::None;
+    let (tls_section, tls) = match (args.tls, link_tls) {
+        (false, false) => (String::new(), None),
+        (ports, link) => {
+            let (section, client) = own_certificate(&data_dir, args.mode, ports, link)?;
+            (section, ports.then(|| (client, "localhost".to_owned())))
         }
     };
     let section = Some(format!("{}{tls_section}", section.unwrap_or_default()));
@@ -274,8 +275,9 @@ pub(super) fn own_gateway(
                 .ok_or("the primary gateway has no replication address")?;
             let name = format!("{}-standby", setting.name());
             let (data_dir, temp) = fresh_dir(args, Some(&name))?;
+            // The same [tls] as the primary's: the standby checks the primary's certificate.
             let section = format!(
-                "\n[replication]\nrole = \"standby\"\nprimary = \"{primary}\"\nsecret = \"{PAIR_SECRET}\"\n{}",
+                "\n[replication]\nrole = \"standby\"\nprimary = \"{primary}\"\nsecret = \"{PAIR_SECRET}\"\n{}{tls_section}",
                 replication_settings(setting)
             );
             let (config, _) = gateway_config(args, &data_dir, Some(&section))?;
@@ -315,12 +317,15 @@ pub(super) fn own_gateway(
     })
 }
 
-/// --tls on a gateway started here: a fresh self-signed certificate for localhost in `dir`, the
-/// `[tls]` section turning it on for the port under test (and the binary port, which the maker
-/// uses), and a client configuration trusting it.
+/// --tls or --link-tls on a gateway started here: a fresh self-signed certificate for localhost
+/// in `dir`, the `[tls]` section turning it on for the port under test (and the binary port,
+/// which the maker uses) with `ports`, and for the pair's link with `link`, and a client
+/// configuration trusting it.
 fn own_certificate(
     dir: &Path,
     mode: Mode,
+    ports: bool,
+    link: bool,
 ) -> Result<
     (
         String,
@@ -335,16 +340,23 @@ fn own_certificate(
     std::fs::write(&cert, made.cert.pem())
         .and_then(|()| std::fs::write(&key, made.key_pair.serialize_pem()))
         .map_err(|e| format!("writing the certificate into {}: {e}", dir.display()))?;
-    let fix = if mode == Mode::Fix {
-        "fix = true\n"
-    } else {
-        ""
-    };
-    let section = format!(
-        "\n[tls]\ncert_file = {:?}\nkey_file = {:?}\nbinary = true\n{fix}",
+    let mut section = format!(
+        "\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
         cert.display().to_string(),
         key.display().to_string()
     );
+    if ports {
+        section.push_str("binary = true\n");
+        if mode == Mode::Fix {
+            section.push_str("fix = true\n");
+        }
+    }
+    if link {
+        section.push_str(&format!(
+            "replication = true\nca_file = {:?}\npeer_name = \"localhost\"\n",
+            cert.display().to_string()
+        ));
+    }
     Ok((section, hayate::adapters::tls::client_config(&cert)?))
 }
 

@@ -39,8 +39,9 @@ pub(super) fn print_configuration(args: &Args, plan: &Plan, target: &Target, spe
     if compare {
         let names: Vec<&str> = args.replication.iter().map(|r| r.name()).collect();
         println!(
-            "  replication    {}: the same schedule once per setting, in this order, each against a fresh gateway (async, sync: a primary and a standby, both in this process, linked over loopback)",
-            names.join(", ")
+            "  replication    {}: the same schedule once per setting, in this order, each against a fresh gateway (async, sync: a primary and a standby, both in this process, linked over loopback{})",
+            names.join(", "),
+            if args.link_tls { " through TLS" } else { "" }
         );
     } else {
         print_gateway(args, target);
@@ -131,8 +132,9 @@ pub(super) fn print_gateway(args: &Args, target: &Target) {
             );
             if let Some(standby) = &own.standby {
                 println!(
-                    "  standby        started in this process, following the primary's replication port {} (data {}{temporary}); fsync {}",
+                    "  standby        started in this process, following the primary's replication port {}{} (data {}{temporary}); fsync {}",
                     standby.primary,
+                    if args.link_tls { " over TLS" } else { "" },
                     standby.data_dir.display(),
                     args.fsync
                 );
