@@ -3,9 +3,6 @@
 //! (each a journaled command), with `/status` reporting halts.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command as Process;
-use std::sync::OnceLock;
 
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
@@ -14,7 +11,7 @@ use hayate::adapters::binary::messages::{
 use hayate::{
     AccountId, ClientOrderId, EventKind, OrderType, Price, Qty, Reason, Side, SymbolId, TimeInForce,
 };
-use hayate_testkit::example::example_binary;
+use hayate_testkit::example::run_admin;
 use hayate_testkit::gateway::*;
 
 fn logged_on(addr: SocketAddr, user: &str, password: &str) -> BinaryClient {
@@ -173,31 +170,9 @@ fn bad_logon_bad_length_and_throttling_are_answered_and_others_keep_trading() {
     gateway.stop().expect("stop");
 }
 
-/// The admin example, built once per test run (see `hayate_testkit::example`).
-fn admin_binary() -> &'static Path {
-    static ADMIN: OnceLock<PathBuf> = OnceLock::new();
-    ADMIN.get_or_init(|| example_binary("admin"))
-}
-
+/// The admin client as `admin` with `password`.
 fn admin(addr: SocketAddr, password: &str, args: &[&str]) -> (bool, String) {
-    let output = Process::new(admin_binary())
-        .args([
-            "--addr",
-            &addr.to_string(),
-            "--user",
-            "admin",
-            "--password",
-            password,
-        ])
-        .args(args)
-        .output()
-        .expect("run the admin client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_admin(&addr.to_string(), "admin", password, args)
 }
 
 #[test]

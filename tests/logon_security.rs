@@ -9,7 +9,7 @@ use std::time::Duration;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{CancelOnDisconnect, ClientMessage, Logon, ServerMessage};
 use hayate::adapters::secrets::hash_password;
-use hayate_testkit::example::example_binary;
+use hayate_testkit::example::{example_binary, run_admin};
 use hayate_testkit::gateway::*;
 
 /// A connection to `addr` from the loopback address `from` (Linux routes all of 127/8 to lo).
@@ -205,18 +205,7 @@ fn admin_client(addr: SocketAddr, user: &str, args: &[&str]) -> (bool, String) {
     } else {
         "ops-secret"
     };
-    let output = Process::new(example_binary("admin"))
-        .args(["--addr", &addr.to_string(), "--user", user])
-        .env("HAYATE_ADMIN_PASSWORD", password)
-        .args(args)
-        .output()
-        .expect("run the admin client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_admin(&addr.to_string(), user, password, args)
 }
 
 #[test]
