@@ -139,20 +139,20 @@ fn a_plain_client_on_a_tls_port_is_refused_cleanly_and_counted() {
         "A",
         &[(98, "0"), (108, "30"), (553, "bob"), (554, "change-me")],
     );
-    let mut raw = TcpStream::connect(addrs.fix).expect("connect");
-    raw.write_all(&logon).expect("send");
+    let sent_in_the_clear = |addr, bytes: &[u8]| {
+        let mut raw = TcpStream::connect(addr).expect("connect");
+        raw.write_all(bytes).expect("send");
+        closed_by_server(&mut raw)
+    };
     assert!(
-        closed_by_server(&mut raw),
+        sent_in_the_clear(addrs.fix, &logon),
         "a plain FIX logon on a TLS port is closed"
     );
-
-    let mut raw = TcpStream::connect(addrs.binary).expect("connect");
     let mut bytes = Vec::new();
     let bob = Logon::new("bob", "change-me", CancelOnDisconnect::Configured).expect("short");
     ClientMessage::Logon(bob).encode(&mut bytes);
-    raw.write_all(&bytes).expect("send");
     assert!(
-        closed_by_server(&mut raw),
+        sent_in_the_clear(addrs.binary, &bytes),
         "a plain binary logon on a TLS port is closed"
     );
     assert_eq!(

@@ -38,7 +38,8 @@ impl Server {
         }
         // No such login: with hashed passwords configured, a decoy hash is checked instead, so
         // an unknown name takes as long to refuse as a known one (no enumeration by timing).
-        let decoy = self.decoy.clone();
+        // (Copied out of `self`, which the verdict's handling borrows mutably; only then.)
+        let decoy = password.is_none().then(|| self.decoy.clone()).flatten();
         let password = password.or(decoy.as_ref());
         match password.map(|p| (p, p.check(candidate))) {
             None => self.credentials_checked(index, username, then, false),
