@@ -66,6 +66,9 @@ fn config() -> EngineConfig {
             taker_fee_bps: 10,
             band_bps: 2_000,
             reference_price: Some(Price(100_000)),
+            // A fat-finger limit that is checked on every order and replace but never trips
+            // (the stream stays far below it): the check must not allocate either.
+            max_notional: Amount(1 << 60),
         }],
         accounts: (1..=8).map(AccountId).collect(),
         max_open_orders: 1_000_000,

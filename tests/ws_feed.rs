@@ -47,6 +47,7 @@ fn engine_config() -> EngineConfig {
         taker_fee_bps: 0,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
     };
     EngineConfig {
         assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],

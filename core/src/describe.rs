@@ -152,6 +152,8 @@ impl Command {
             Some(CommandKind::Epoch) => {
                 format!("epoch {} from sequence {}", self.qty, self.order_id.0)
             }
+            Some(CommandKind::Block) => format!("block acct {}", self.account),
+            Some(CommandKind::Unblock) => format!("unblock acct {}", self.account),
             None => format!("unknown command kind {}", self.kind),
         }
     }
@@ -278,6 +280,21 @@ impl Event {
             Some(EventKind::EpochRejected) => format!(
                 "epoch {} refused: the current epoch is {}",
                 self.detail[0], self.detail[1]
+            ),
+            Some(EventKind::AccountBlocked) => format!(
+                "account blocked acct {}: {} orders canceled",
+                self.account,
+                self.count()
+            ),
+            Some(EventKind::AccountUnblocked) => format!("account unblocked acct {}", self.account),
+            Some(EventKind::BlockRejected) => format!(
+                "{} rejected{why} acct {}",
+                if self.detail[0] == 1 {
+                    "block"
+                } else {
+                    "unblock"
+                },
+                self.account
             ),
             None => format!("unknown event kind {}", self.kind),
         }

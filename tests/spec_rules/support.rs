@@ -78,6 +78,7 @@ pub fn btc_jpy() -> SymbolSpec {
         taker_fee_bps: 25,
         band_bps: 1000,
         reference_price: Some(Price(1001)),
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
     }
 }
 
@@ -97,6 +98,7 @@ pub fn eth_jpy() -> SymbolSpec {
         taker_fee_bps: 20,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
     }
 }
 

@@ -44,6 +44,9 @@ maker_fee_bps = 0
 taker_fee_bps = 10
 band_bps = 1000
 reference_price = "5000000"
+# Fat-finger limit (BEHAVIOUR.md §10): refuse any order or replace worth more than this many JPY
+# at its limit price (a market order at its protection price). Unset: no limit.
+# max_notional = "50000000"
 
 # Applied once, the first time a fresh journal starts.
 [[deposits]]

@@ -67,6 +67,8 @@ pub struct SymbolEntry {
     #[serde(default)]
     band_bps: i64,
     reference_price: Option<ConfigDecimal>,
+    /// Fat-finger limit in quote units (BEHAVIOUR.md §10); unset = none.
+    max_notional: Option<ConfigDecimal>,
 }
 
 /// One `[[deposits]]` entry as written.
@@ -320,6 +322,32 @@ impl Checker<'_> {
             }
         };
 
+        let max_notional = match raw.max_notional {
+            None => SymbolSpec::NO_NOTIONAL_LIMIT,
+            Some(ConfigDecimal(value)) => {
+                if value <= Decimal::ZERO {
+                    return Err(self.field(
+                        at,
+                        "max_notional",
+                        format!("{value} must be positive"),
+                    ));
+                }
+                quote.amount_from_decimal(value).ok_or_else(|| {
+                    let message = match scaled_product(value, Decimal::ONE, quote.decimals) {
+                        Err(Inexact::Fraction) => format!(
+                            "{value} {} is not a whole number of {} minor units (decimals {})",
+                            quote.name, quote.name, quote.decimals
+                        ),
+                        _ => format!(
+                            "{value} {} is more than {MAX_AMOUNT} minor units",
+                            quote.name
+                        ),
+                    };
+                    self.field(at, "max_notional", message)
+                })?
+            }
+        };
+
         Ok(SymbolSpec {
             name: raw.name.clone(),
             base: AssetId(base_index as u16),
@@ -334,6 +362,7 @@ impl Checker<'_> {
             taker_fee_bps,
             band_bps,
             reference_price,
+            max_notional,
         })
     }
 

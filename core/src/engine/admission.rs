@@ -71,6 +71,9 @@ impl State {
             .accounts
             .find(cmd.account)
             .ok_or(Reason::UnknownAccount)?;
+        if self.accounts.is_blocked(account) {
+            return Err(Reason::AccountBlocked);
+        }
         if self.exchange_halted || book.halted {
             return Err(Reason::Halted);
         }
@@ -82,8 +85,15 @@ impl State {
         if qty.0 == 0 || qty < spec.min_qty || qty > spec.max_qty {
             return Err(Reason::InvalidQty);
         }
-        if !market && spec.notional(cmd.price, qty).is_none() {
-            return Err(Reason::InvalidQty);
+        if !market {
+            // BEHAVIOUR.md §10: the fat-finger limit right after INVALID_QTY.
+            match spec.notional(cmd.price, qty) {
+                None => return Err(Reason::InvalidQty),
+                Some(notional) if notional > spec.max_notional => {
+                    return Err(Reason::NotionalLimit);
+                }
+                Some(_) => {}
+            }
         }
         if cmd.is_post_only() && (market || tif != TimeInForce::Gtc) {
             return Err(Reason::InvalidOrder);
@@ -105,8 +115,14 @@ impl State {
                 .and_then(|r| spec.band(r))
                 .ok_or(Reason::NoReferencePrice)?;
             let price = if side == Side::Buy { band.1 } else { band.0 };
-            if spec.notional(price, qty).is_none() {
-                return Err(Reason::InvalidQty);
+            // A market order's notional needs the protection price, so both its checks come
+            // here (BEHAVIOUR.md §3 row 9c).
+            match spec.notional(price, qty) {
+                None => return Err(Reason::InvalidQty),
+                Some(notional) if notional > spec.max_notional => {
+                    return Err(Reason::NotionalLimit);
+                }
+                Some(_) => {}
             }
             let tif = if tif == TimeInForce::Fok {
                 TimeInForce::Fok

@@ -62,9 +62,15 @@ pub struct SymbolSpec {
     pub band_bps: u32,
     /// The reference price before the first trade.
     pub reference_price: Option<Price>,
+    /// Fat-finger limit: the largest notional an order or replace may have at its limit (or
+    /// protection) price, in quote minor units ([`SymbolSpec::NO_NOTIONAL_LIMIT`] when unset).
+    pub max_notional: Amount,
 }
 
 impl SymbolSpec {
+    /// `max_notional` when none is configured: above every notional (those stop at `i64::MAX`).
+    pub const NO_NOTIONAL_LIMIT: Amount = Amount(u64::MAX);
+
     /// `notional(p, q) = p × q × unit_notional` quote minor units, or `None` past `i64::MAX`.
     #[inline]
     pub fn notional(&self, price: Price, qty: Qty) -> Option<Amount> {
@@ -222,6 +228,7 @@ mod tests {
             taker_fee_bps,
             band_bps: 0,
             reference_price: None,
+            max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Every invariant the engine keeps (BEHAVIOUR.md §2–§3), checked from scratch: conservation per
 //! asset, balances in range, reservations equal to the holds of open orders, books uncrossed,
-//! level totals and indices consistent.
+//! level totals and indices consistent, blocked accounts without open orders.
 
 use super::State;
 use super::accounts::NIL;
@@ -131,6 +131,13 @@ impl State {
                     "account {} counts {} open orders but has {n}",
                     self.accounts.id(account as u32),
                     self.accounts.orders(account as u32).open
+                ));
+            }
+            // BEHAVIOUR.md §10: a block cancels everything and lets nothing new in.
+            if n > 0 && self.accounts.is_blocked(account as u32) {
+                return Err(format!(
+                    "account {} is blocked but has {n} open orders",
+                    self.accounts.id(account as u32)
                 ));
             }
         }

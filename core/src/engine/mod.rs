@@ -147,6 +147,7 @@ impl Engine {
             CommandKind::Halt | CommandKind::Resume => state.halt(config, cmd, kind, out),
             CommandKind::Snapshot => out.emit(&Event::new(EventKind::SnapshotMarked)),
             CommandKind::Epoch => state.raise_epoch(cmd, out),
+            CommandKind::Block | CommandKind::Unblock => state.block(config, cmd, kind, out),
         }
     }
 }

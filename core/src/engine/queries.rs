@@ -79,6 +79,23 @@ impl Engine {
         }
     }
 
+    /// True when the account is blocked (kill switch, BEHAVIOUR.md §10); false for an unknown one.
+    pub fn is_blocked(&self, account: AccountId) -> bool {
+        self.state
+            .accounts
+            .find(account)
+            .is_some_and(|index| self.state.accounts.is_blocked(index))
+    }
+
+    /// The blocked accounts, in the order the accounts came to exist.
+    pub fn blocked_accounts(&self) -> Vec<AccountId> {
+        let accounts = &self.state.accounts;
+        (0..accounts.ids().len() as u32)
+            .filter(|&index| accounts.is_blocked(index))
+            .map(|index| accounts.id(index))
+            .collect()
+    }
+
     /// All account ids, in the order they came to exist (the fee account first).
     pub fn accounts(&self) -> Vec<AccountId> {
         self.state.accounts.ids().to_vec()

@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! magic "HAYATESN" | format u32
-//! config: assets, symbols (sizes as decimal text), accounts, limits, capacities
+//! config: assets, symbols (sizes as decimal text; from format 3 each ends with max_notional),
+//!   accounts, limits, capacities
 //! counters: next order id, next trade id, exchange halted; epochs (count, then epoch and first
 //!   sequence each)
-//! accounts in creation order: id, then (available, reserved) per asset; supply per asset
+//! accounts in creation order: id, (from format 3) blocked, then (available, reserved) per asset;
+//!   supply per asset
 //! books per symbol: reference price, halted, bids then asks best first: level price, order count,
 //!   orders in queue order
 //! ```
@@ -24,13 +26,17 @@ use super::book::Order;
 use super::config::{AssetSpec, EngineConfig, SymbolSpec};
 use crate::fields::{Reader, SnapshotError, Writer};
 use crate::units::{
-    AccountId, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
-    SymbolId, TimeInForce,
+    AccountId, Amount, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention,
+    Side, SymbolId, TimeInForce,
 };
 
 const MAGIC: &[u8; 8] = b"HAYATESN";
-/// 2: the epoch history follows the exchange halt flag.
-const FORMAT: u32 = 2;
+/// 2: the epoch history follows the exchange halt flag. 3: protections (BEHAVIOUR.md §10), each
+/// symbol's `max_notional` and each account's blocked flag. Format 2 still loads, as no limit and
+/// nothing blocked, which is what it was taken with.
+const FORMAT: u32 = 3;
+/// The oldest format [`load`] reads.
+const OLDEST_FORMAT: u32 = 2;
 
 impl Engine {
     /// The whole state as canonical snapshot bytes; [`Engine::load`] rebuilds it.
@@ -52,6 +58,7 @@ impl Engine {
         w.u32(state.accounts.ids().len() as u32);
         for (index, id) in state.accounts.ids().iter().enumerate() {
             w.u32(id.0);
+            w.u8(state.accounts.is_blocked(index as u32) as u8);
             for asset in 0..assets {
                 let cell = state.accounts.cell(index as u32, AssetId(asset as u16));
                 w.u64(cell.available);
@@ -106,13 +113,13 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         return Err(SnapshotError::Magic);
     }
     let format = r.u32()?;
-    if format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
         return Err(SnapshotError::Format {
             found: format,
             supported: FORMAT,
         });
     }
-    let config = read_config(&mut r)?;
+    let config = read_config(&mut r, format)?;
     let assets = config.assets.len();
     let mut engine = Engine::new(config);
     let state = &mut engine.state;
@@ -134,7 +141,8 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         last = (epoch, start);
     }
 
-    let account_count = r.count("accounts", 4 + 16 * assets)?;
+    let blocked_flag = format >= 3;
+    let account_count = r.count("accounts", 4 + blocked_flag as usize + 16 * assets)?;
     let mut balances = Vec::with_capacity(account_count);
     for _ in 0..account_count {
         let offset = r.at;
@@ -145,6 +153,17 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
                 field: "account id (repeated or out of order)",
                 offset,
             });
+        }
+        if blocked_flag {
+            let at = r.at;
+            let blocked = r.bool("blocked")?;
+            if blocked && id == AccountId::FEES {
+                return Err(SnapshotError::Invalid {
+                    field: "blocked (the fee account cannot be)",
+                    offset: at,
+                });
+            }
+            state.accounts.set_blocked(index, blocked);
         }
         let mut cells = Vec::with_capacity(assets);
         for _ in 0..assets {
@@ -287,6 +306,7 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
         w.u32(s.taker_fee_bps);
         w.u32(s.band_bps);
         w.opt_u64(s.reference_price.map(|p| p.0));
+        w.u64(s.max_notional.0);
     }
     w.u32(config.accounts.len() as u32);
     for a in &config.accounts {
@@ -297,7 +317,7 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
     w.u32(config.level_capacity);
 }
 
-fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
+fn read_config(r: &mut Reader, format: u32) -> Result<EngineConfig, SnapshotError> {
     let asset_count = r.count("assets", 8)?;
     let mut assets = Vec::new();
     for _ in 0..asset_count {
@@ -335,6 +355,11 @@ fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
             taker_fee_bps: r.u32()?,
             band_bps: r.u32()?,
             reference_price: r.opt_u64()?.map(Price),
+            max_notional: if format >= 3 {
+                Amount(r.u64()?)
+            } else {
+                SymbolSpec::NO_NOTIONAL_LIMIT
+            },
         });
     }
     let account_count = r.count("config accounts", 4)?;

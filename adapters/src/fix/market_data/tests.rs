@@ -29,6 +29,7 @@ fn config() -> EngineConfig {
         taker_fee_bps: 0,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
     };
     let asset = |name: &str, decimals| AssetSpec {
         name: name.into(),
