@@ -63,6 +63,20 @@ fn write_replay_summary(
     writeln!(out, "elapsed: {secs:.3} s ({rate})")?;
     writeln!(out, "digest: {:016x}", engine.digest())?;
     writeln!(out, "exchange halted: {}", yes_no(engine.is_halted(None)))?;
+    let blocked: Vec<String> = engine
+        .blocked_accounts()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    writeln!(
+        out,
+        "blocked accounts: {}",
+        if blocked.is_empty() {
+            "none".to_owned()
+        } else {
+            blocked.join(", ")
+        }
+    )?;
     for (index, spec) in config.symbols.iter().enumerate() {
         let symbol = SymbolId(index as u16);
         let reference = engine
