@@ -871,6 +871,50 @@ fn band_is_0_to_10000_bps() {
     );
 }
 
+/// The symbol of BEHAVIOUR.md §5 with a `max_notional` line (the symbol's table is the file's last).
+fn with_max_notional(value: &str) -> String {
+    format!("{}max_notional = {value}\n", market_with(&[]))
+}
+
+#[test]
+fn max_notional_is_in_quote_units_and_unset_means_none() {
+    assert_eq!(
+        first_symbol(&market_with(&[])).max_notional,
+        SymbolSpec::NO_NOTIONAL_LIMIT
+    );
+    // 50 000 000 JPY at 4 decimals.
+    assert_eq!(
+        first_symbol(&with_max_notional(r#""50000000""#)).max_notional,
+        Amount(500_000_000_000)
+    );
+    assert_eq!(
+        first_symbol(&with_max_notional(r#""0.0001""#)).max_notional,
+        Amount(1)
+    );
+    assert_eq!(
+        first_symbol(&with_max_notional("7")).max_notional,
+        Amount(70_000)
+    );
+}
+
+#[test]
+fn max_notional_is_a_positive_whole_number_of_quote_minor_units() {
+    let key = "symbols[0] (BTC-JPY).max_notional";
+    assert_refused(&with_max_notional(r#""0""#), key, "must be positive");
+    assert_refused(&with_max_notional(r#""-5""#), key, "must be positive");
+    assert_refused(
+        &with_max_notional(r#""0.00001""#),
+        key,
+        "not a whole number of JPY minor units",
+    );
+    assert_refused(
+        &with_max_notional(r#""1000000000000000000""#),
+        key,
+        "more than",
+    );
+    assert_refused(&with_max_notional("1.5"), "max_notional", "floating-point");
+}
+
 #[test]
 fn reference_price_is_a_positive_multiple_of_the_tick() {
     let text = market_with(&[

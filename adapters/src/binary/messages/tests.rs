@@ -389,7 +389,7 @@ fn decode_errors() {
         Err(DecodeError::BadVersion(2))
     );
     // Unknown types, including a server type sent to the server and vice versa.
-    for t in [0x00, 0x04, 0x15, 0x27, LOGON_ACK, 0xFF] {
+    for t in [0x00, 0x04, 0x15, 0x29, LOGON_ACK, 0xFF] {
         let e = ClientMessage::decode(&[4, 0, t, VERSION]).unwrap_err();
         assert_eq!(e, DecodeError::UnknownType(t));
         assert_eq!(e.reject_code(), RejectCode::UnknownMessageType);
