@@ -5,6 +5,8 @@
 //!
 //!   (the password: --password, --password-file FILE, or the HAYATE_ADMIN_PASSWORD variable;
 //!    --addr is `[gateway] admin_listen` when the gateway has one)
+//! cargo run --release --example admin -- --tls --ca server.crt --addr localhost:9000 … COMMAND
+//!   (a port with TLS on: the server's certificate is checked against --ca)
 //!
 //!   deposit ACCOUNT ASSET AMOUNT     credit an account (AMOUNT in asset units, e.g. 1000.5)
 //!   withdraw ACCOUNT ASSET AMOUNT    debit an account's available balance
@@ -54,6 +56,15 @@ struct Cli {
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Connect through TLS (a binary port with `[tls] binary = true`), trusting `--ca`.
+    #[arg(long, requires = "ca")]
+    tls: bool,
+    /// PEM file of the CA (or the self-signed certificate) the gateway's certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// The name the gateway's certificate must carry (default: the host part of `--addr`).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -182,7 +193,16 @@ fn run(cli: &Cli) -> Result<String, String> {
         .next()
         .ok_or_else(|| format!("--addr {} resolves to nothing", cli.addr))?;
     let timeout = Duration::from_secs(cli.timeout.max(1));
-    let mut client = BinaryClient::connect(addr, timeout)
+    let tls = match (&cli.ca, cli.tls) {
+        (Some(ca), true) => Some(hayate::adapters::tls::client_config(ca)?),
+        _ => None,
+    };
+    let host = cli
+        .addr
+        .rsplit_once(':')
+        .map_or(cli.addr.as_str(), |(h, _)| h);
+    let name = cli.server_name.as_deref().unwrap_or(host);
+    let mut client = BinaryClient::connect_with(addr, timeout, tls.as_ref().map(|c| (c, name)))
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     if cli.user.is_empty() {
         return Err("--user is required".to_owned());

@@ -521,6 +521,11 @@ mod over_tcp {
         let frames = wire::exchange(addr, &handshake[..80], Some(replayed_proof));
         assert_eq!(wire::refusal(&frames), Some(wire::BAD_PROOF));
         no_records(&frames);
+        // Counted once the primary's session with it has ended, just after the refusal went out.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.unproven() <= unproven_before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(server.unproven() > unproven_before);
         // Four connections did not prove the secret: the forged ack, the stranger, the other
         // secret (which hung up before its proof), the replay.

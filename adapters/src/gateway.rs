@@ -172,11 +172,12 @@ impl Gateway {
             }
         };
         let feed_metrics = Arc::new(FeedMetrics::default());
-        let feed = Feed::start(
+        let feed = Feed::start_with_tls(
             config.market_data(),
             config.engine_config().clone(),
             market.clone(),
             Arc::clone(&feed_metrics),
+            config.tls().ws_server(),
         );
         let feed = match feed {
             Ok(feed) => feed,
@@ -320,7 +321,16 @@ impl Gateway {
                 }
             })
         };
-        let http = match HttpServer::start(config.gateway().http_listen, pages) {
+        let http_listen = config.gateway().http_listen;
+        let http = match config.tls().http_server() {
+            None => HttpServer::start(http_listen, pages),
+            Some(tls) => {
+                let metrics = Arc::clone(&metrics);
+                let on_failure = move || GatewayMetrics::bump(&metrics.tls_failures);
+                HttpServer::start_tls(http_listen, pages, tls, Arc::new(on_failure))
+            }
+        };
+        let http = match http {
             Ok(http) => http,
             Err(source) => {
                 drop(server);

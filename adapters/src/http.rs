@@ -1,5 +1,6 @@
 //! `/status` (JSON) and `/metrics` (Prometheus text) over HTTP, on a thread of their own so a
-//! slow or hostile HTTP client can never touch the order path.
+//! slow or hostile HTTP client can never touch the order path; over HTTPS with `[tls] http`
+//! (`http/https.rs`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,14 +8,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rustls::ClientConfig;
+
+use crate::tls::MaybeTls;
+
+mod https;
+
+pub use https::OnTlsFailure;
+
 /// Produces a page for a URL (path and query): `(status code, content type, body)`, or `None`
 /// for 404.
 pub type PageSource = dyn Fn(&str) -> Option<(u16, &'static str, String)> + Send + Sync;
 
 /// The running HTTP server; stops when dropped.
 pub struct HttpServer {
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
+    /// Plain HTTP: tiny_http and the thread serving it.
+    plain: Option<(Arc<tiny_http::Server>, Option<JoinHandle<()>>)>,
+    /// HTTPS (dropped first: it stops its own thread).
+    _https: Option<https::Https>,
     addr: SocketAddr,
 }
 
@@ -40,9 +51,25 @@ impl HttpServer {
             .name("hayate-http".into())
             .spawn(move || serve(&serving, &*pages))?;
         Ok(HttpServer {
-            server,
-            thread: Some(thread),
+            plain: Some((server, Some(thread))),
+            _https: None,
             addr,
+        })
+    }
+
+    /// Listens on `addr` for HTTPS with `config`'s certificate; `on_failure` is called for each
+    /// connection that fails TLS.
+    pub fn start_tls(
+        addr: SocketAddr,
+        pages: Arc<PageSource>,
+        config: Arc<rustls::ServerConfig>,
+        on_failure: Arc<OnTlsFailure>,
+    ) -> io::Result<HttpServer> {
+        let https = https::Https::start(addr, pages, config, on_failure)?;
+        Ok(HttpServer {
+            plain: None,
+            addr: https.addr(),
+            _https: Some(https),
         })
     }
 
@@ -52,20 +79,24 @@ impl HttpServer {
     }
 }
 
+/// What to answer a request: `(status code, content type, body)`.
+fn answer(get: bool, url: &str, pages: &PageSource) -> (u16, &'static str, String) {
+    if !get {
+        return (405, "text/plain", "only GET\n".to_owned());
+    }
+    pages(url).unwrap_or_else(|| {
+        (
+            404,
+            "text/plain",
+            "not found: try /status, /metrics, /book/SYMBOL or /trades/SYMBOL\n".to_owned(),
+        )
+    })
+}
+
 fn serve(server: &tiny_http::Server, pages: &PageSource) {
     for request in server.incoming_requests() {
-        let (status, content_type, body) = if *request.method() != tiny_http::Method::Get {
-            (405, "text/plain", "only GET\n".to_owned())
-        } else {
-            match pages(request.url()) {
-                Some(page) => page,
-                None => (
-                    404,
-                    "text/plain",
-                    "not found: try /status, /metrics, /book/SYMBOL or /trades/SYMBOL\n".to_owned(),
-                ),
-            }
-        };
+        let get = *request.method() == tiny_http::Method::Get;
+        let (status, content_type, body) = answer(get, request.url(), pages);
         let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes());
         let mut response = tiny_http::Response::from_string(body).with_status_code(status);
         if let Ok(header) = header {
@@ -78,9 +109,11 @@ fn serve(server: &tiny_http::Server, pages: &PageSource) {
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some((server, thread)) = &mut self.plain {
+            server.unblock();
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -88,14 +121,23 @@ impl Drop for HttpServer {
 /// Fetches `path` from an HTTP server with a plain blocking socket (for tests and the admin
 /// client's `status`): returns the status code and body.
 pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
+    get_with(addr, path, timeout, None)
+}
+
+/// [`get`] over HTTPS when `tls` gives the client configuration and the server's name.
+pub fn get_with(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+    tls: Option<(&Arc<ClientConfig>, &str)>,
+) -> io::Result<(u16, String)> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
+    let mut stream = MaybeTls::connect(addr, timeout, tls)?;
     write!(
         stream,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
+    stream.flush()?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response

@@ -34,3 +34,4 @@ pub(crate) mod metrics;
 pub(crate) mod net;
 pub mod replication;
 pub mod secrets;
+pub mod tls;

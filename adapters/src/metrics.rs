@@ -105,6 +105,8 @@ pub struct GatewayMetrics {
     pub logons_backed_off: AtomicU64,
     /// Lockouts started (of an address or a username).
     pub logon_lockouts: AtomicU64,
+    /// TLS connections closed for a TLS error (a plain client on a TLS port, a failed handshake).
+    pub tls_failures: AtomicU64,
     /// Order rejects by reason, engine's and gateway's together.
     pub rejects_by_reason: [AtomicU64; REASONS],
     /// Order → first report latency.
@@ -149,6 +151,7 @@ impl GatewayMetrics {
             logon_failures: AtomicU64::new(0),
             logons_backed_off: AtomicU64::new(0),
             logon_lockouts: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
             rejects_by_reason: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: LatencySummary::default(),
             md_updates: AtomicU64::new(0),
@@ -439,6 +442,12 @@ pub fn prometheus_text(
         "counter",
         "Sessions dropped for sustained rate-limit abuse.",
         load(&metrics.throttle_disconnects),
+    );
+    metric(
+        "hayate_tls_handshake_failures_total",
+        "counter",
+        "TLS connections closed for a TLS error (a plain client on a TLS port, a failed handshake).",
+        load(&metrics.tls_failures) + load(&feed.tls_failures),
     );
     metric(
         "hayate_garbled_total",

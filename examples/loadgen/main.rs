@@ -238,6 +238,17 @@ struct Args {
     /// process on ephemeral 127.0.0.1 ports).
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
+    /// Network modes: the sessions speak TLS. A gateway started here gets a fresh self-signed
+    /// certificate and TLS on the port under test; with --addr, give --ca.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls and --addr: PEM file of the CA (or self-signed certificate) to trust.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// With --tls and --addr: the name the gateway's certificate carries (default: the host
+    /// part of --addr).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
     /// Network modes with --addr: a trader's credentials, repeated for more (default: the demo's
     /// alice and bob). FIX needs one user per client; binary sessions share users round robin.
     #[arg(long, value_name = "NAME:PASSWORD[:COMPID]")]

@@ -99,6 +99,11 @@ struct OrderSpec {
 /// The gateway the sessions talk to.
 struct Target {
     addr: SocketAddr,
+    /// TLS (--tls): the client configuration and the name the certificate must carry.
+    tls: Option<(
+        std::sync::Arc<hayate::adapters::tls::rustls::ClientConfig>,
+        String,
+    )>,
     users: Vec<Credentials>,
     target_comp_id: String,
     /// Set when this process started the gateway.
@@ -168,7 +173,7 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         // The resting sell that every `--trade-every`-th order takes one lot from.
         let maker = match (&mut target.own, args.trade_every) {
             (Some(own), k) if k > 0 => {
-                let maker = place_maker(&own.gateway, &spec)?;
+                let maker = place_maker(&own.gateway, &spec, target.tls.as_ref())?;
                 own.initial_commands += 1;
                 Some(maker)
             }

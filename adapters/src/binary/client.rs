@@ -3,10 +3,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::ClientConfig;
 
 use super::codec::{Framing, frame};
 use super::messages::ClientMessage;
+use crate::tls::MaybeTls;
 
 /// The largest message the client accepts (the server's default `max_message_size`).
 const MAX_MESSAGE: usize = 4096;
@@ -14,7 +18,7 @@ const MAX_MESSAGE: usize = 4096;
 /// A blocking connection to a gateway's binary port.
 #[derive(Debug)]
 pub struct BinaryClient {
-    stream: TcpStream,
+    stream: MaybeTls<TcpStream>,
     inbound: Vec<u8>,
     outbound: Vec<u8>,
 }
@@ -22,15 +26,37 @@ pub struct BinaryClient {
 impl BinaryClient {
     /// Connects, with `timeout` for the connection and for every later read.
     pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<BinaryClient> {
-        BinaryClient::over(TcpStream::connect_timeout(&addr, timeout)?, timeout)
+        BinaryClient::connect_with(addr, timeout, None)
     }
 
-    /// Speaks the protocol over a connected stream (one bound to a chosen source address, say),
-    /// with `timeout` for every read and write.
+    /// Speaks the protocol in the clear over a connected socket (one bound to a chosen source
+    /// address, say), with `timeout` for every read and write.
     pub fn over(stream: TcpStream, timeout: Duration) -> io::Result<BinaryClient> {
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_nodelay(true)?;
+        Ok(BinaryClient {
+            stream: MaybeTls::over(stream, timeout, None)?,
+            inbound: Vec::with_capacity(1 << 16),
+            outbound: Vec::with_capacity(256),
+        })
+    }
+
+    /// Connects through TLS (a port with `[tls] binary = true`), verifying the server's
+    /// certificate for `server_name` against `config` (see [`crate::tls::client_config`]).
+    pub fn connect_tls(
+        addr: SocketAddr,
+        timeout: Duration,
+        config: &Arc<ClientConfig>,
+        server_name: &str,
+    ) -> io::Result<BinaryClient> {
+        BinaryClient::connect_with(addr, timeout, Some((config, server_name)))
+    }
+
+    /// Connects in the clear, or through TLS when `tls` is given.
+    pub fn connect_with(
+        addr: SocketAddr,
+        timeout: Duration,
+        tls: Option<(&Arc<ClientConfig>, &str)>,
+    ) -> io::Result<BinaryClient> {
+        let stream = MaybeTls::connect(addr, timeout, tls)?;
         Ok(BinaryClient {
             stream,
             inbound: Vec::with_capacity(1 << 16),
@@ -42,12 +68,14 @@ impl BinaryClient {
     pub fn send(&mut self, message: &ClientMessage) -> io::Result<()> {
         self.outbound.clear();
         message.encode(&mut self.outbound);
-        self.stream.write_all(&self.outbound)
+        self.stream.write_all(&self.outbound)?;
+        self.stream.flush()
     }
 
     /// Sends raw bytes (for tests of the server's defences).
     pub fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 
     /// Receives one whole message (decode it with `ServerMessage::decode`). Times out with
@@ -79,6 +107,6 @@ impl BinaryClient {
 
     /// The socket, e.g. to shut it down or change its timeout.
     pub fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.get_ref()
     }
 }

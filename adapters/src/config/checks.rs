@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hayate_core::AccountId;
 use hayate_core::config::{
@@ -19,6 +19,7 @@ use super::sections::{
     MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
 };
 use crate::secrets::{PairSecret, Password};
+use crate::tls::{TlsConfig, load_server_config};
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -35,6 +36,7 @@ pub(super) struct RawConfig {
     admins: Vec<RawAdmin>,
     deposits: Vec<DepositEntry>,
     replication: Option<RawReplication>,
+    tls: RawTls,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,17 @@ struct RawReplication {
     secret_file: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawTls {
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    fix: bool,
+    binary: bool,
+    http: bool,
+    ws: bool,
+}
+
 /// The core's [`Checker`] with the gateway's own checks.
 pub(super) struct GatewayChecker<'a> {
     pub(super) checker: Checker<'a>,
@@ -158,6 +171,7 @@ impl GatewayChecker<'_> {
         let users = self.users(raw.users, &gateway)?;
         let admins = self.admins(raw.admins, &users)?;
         let replication = raw.replication.map(|r| self.replication(r)).transpose()?;
+        let tls = self.tls(raw.tls)?;
         let accounts: Vec<AccountId> = users.iter().map(|u| u.account).collect();
         let core = CoreSections {
             journal: raw.journal,
@@ -179,6 +193,7 @@ impl GatewayChecker<'_> {
             users,
             admins,
             replication,
+            tls,
             core,
         })
     }
@@ -484,5 +499,45 @@ impl GatewayChecker<'_> {
             heartbeat_ms,
             auto_promote_after: raw.auto_promote_after,
         })
+    }
+
+    /// `[tls]`: a listener with TLS on needs `cert_file` and `key_file`, which are loaded and
+    /// checked now, so a bad file stops the start naming the file, not the first client.
+    fn tls(&self, raw: RawTls) -> Result<TlsConfig, ConfigError> {
+        let on = [
+            ("fix", raw.fix),
+            ("binary", raw.binary),
+            ("http", raw.http),
+            ("ws", raw.ws),
+        ]
+        .into_iter()
+        .find(|(_, on)| *on)
+        .map(|(name, _)| name);
+        let config = TlsConfig {
+            cert_file: raw.cert_file.map(PathBuf::from),
+            key_file: raw.key_file.map(PathBuf::from),
+            fix: raw.fix,
+            binary: raw.binary,
+            http: raw.http,
+            ws: raw.ws,
+            server: None,
+        };
+        let (cert_file, key_file) = match (&config.cert_file, &config.key_file) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+            (None, None) => match on {
+                None => return Ok(config),
+                Some(name) => {
+                    return Err(self.error(
+                        "tls.cert_file",
+                        format!("is required with tls.{name} = true (and key_file)"),
+                    ));
+                }
+            },
+            (Some(_), None) => return Err(self.error("tls.key_file", "is required with cert_file")),
+            (None, Some(_)) => return Err(self.error("tls.cert_file", "is required with key_file")),
+        };
+        let server = load_server_config(&cert_file, &key_file)
+            .map_err(|e| self.error(format!("tls.{}", e.key), e.message))?;
+        Ok(config.with_server(server))
     }
 }

@@ -53,6 +53,7 @@ use hayate_core::pipeline::{JournalConfig, PipelineConfig};
 mod checks;
 pub mod sections;
 
+use crate::tls::TlsConfig;
 use checks::{GatewayChecker, RawConfig};
 use sections::missing_role_address;
 pub use sections::{
@@ -134,6 +135,16 @@ role = "root"                   # viewer (status) | operator (halts) | treasury 
 # heartbeat_ms = 100            # heartbeats both ways; 5 missed = the peer is gone
 # auto_promote_after = 0        # missed heartbeats before a standby promotes itself; 0 = never
 
+# TLS on the listeners (all plain TCP by default). The certificate and key are PEM files, read at
+# start (paths as written: relative to the working directory, like secret_file):
+# [tls]
+# cert_file = "server.crt"      # the certificate chain, the server's own certificate first
+# key_file = "server.key"       # its private key (PKCS#8, PKCS#1 or SEC1)
+# fix = true                    # FIX port
+# binary = true                 # binary port (and the admin client: admin --tls --ca FILE)
+# http = true                   # https:// for /status, /metrics, /book, /trades
+# ws = true                     # wss:// for the market-data feed
+
 "#,
     "\n",
     hayate_core::demo_core_toml!()
@@ -151,6 +162,7 @@ pub struct ExchangeConfig {
     limits: LimitsConfig,
     market_data: MarketDataConfig,
     replication: Option<ReplicationConfig>,
+    tls: TlsConfig,
     core: CoreConfig,
     warnings: Vec<String>,
 }
@@ -250,6 +262,11 @@ impl ExchangeConfig {
     /// `[replication]`, if this node is one of a pair.
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
+    }
+
+    /// `[tls]`: which listeners speak TLS, with what certificate.
+    pub fn tls(&self) -> &TlsConfig {
+        &self.tls
     }
 
     /// The same configuration with this node in `role` (an operator's `--role`, or a primary

@@ -63,6 +63,8 @@ pub struct FeedMetrics {
     pub slow_disconnects: AtomicU64,
     /// Client messages answered with an error.
     pub malformed: AtomicU64,
+    /// WSS connections closed for a TLS error in their handshake.
+    pub tls_failures: AtomicU64,
     /// Messages queued to subscribers.
     pub messages_sent: AtomicU64,
     /// Updates applied by the feed's builder.
@@ -163,6 +165,17 @@ impl Feed {
         market: MarketData,
         metrics: Arc<FeedMetrics>,
     ) -> io::Result<Feed> {
+        Feed::start_with_tls(config, engine, market, metrics, None)
+    }
+
+    /// [`Feed::start`], serving WSS (WebSocket through TLS) when `tls` is given (`[tls] ws`).
+    pub fn start_with_tls(
+        config: &MarketDataConfig,
+        engine: EngineConfig,
+        market: MarketData,
+        metrics: Arc<FeedMetrics>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Feed> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let mut listener = match config.ws_listen {
@@ -213,6 +226,7 @@ impl Feed {
             queue: Arc::clone(&queue),
             queries: rx,
             shared: Arc::clone(&shared),
+            tls,
         };
         let thread = std::thread::Builder::new()
             .name("hayate-md".into())

@@ -1,17 +1,21 @@
 //! One client connection's socket and buffers: non-blocking reads into a bounded buffer, and
-//! writes that queue what the socket cannot take yet.
+//! writes that queue what the socket cannot take yet; through TLS when the listener has it on
+//! (the protocol code above sees plaintext either way).
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::TcpStream;
+
+use crate::tls::stream::{self as tls_stream, TlsRead};
 
 /// Bytes read per readiness event before the loop moves on to other connections, so a flooding
 /// client cannot monopolise the gateway thread.
 pub const READ_BUDGET: usize = 64 * 1024;
 
 /// What a read found.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum ReadOutcome {
     /// Read everything available (would block now).
     Drained,
@@ -19,6 +23,9 @@ pub enum ReadOutcome {
     BudgetSpent,
     /// The peer closed the connection (or it failed).
     Closed,
+    /// TLS failed (a plain client on a TLS port, a bad handshake): rustls's alert is sent; the
+    /// caller closes the connection.
+    TlsFailed(rustls::Error),
 }
 
 /// A connection's socket with its receive and send buffers.
@@ -37,25 +44,53 @@ pub struct Conn {
     pub outbound: Vec<u8>,
     /// Part of `outbound` already sent.
     sent: usize,
+    /// The TLS session, on a TLS listener (boxed: plain connections carry one pointer).
+    tls: Option<Box<rustls::Connection>>,
 }
 
 impl Conn {
-    /// Wraps an accepted socket. `max_message_size` bounds the receive buffer.
-    pub fn new(stream: TcpStream, peer: SocketAddr, max_message_size: usize) -> Conn {
-        Conn {
+    /// Wraps an accepted socket. `max_message_size` bounds the receive buffer; with `tls` the
+    /// connection is the server side of a TLS session (its handshake runs as the client speaks).
+    pub fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        max_message_size: usize,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+    ) -> Result<Conn, rustls::Error> {
+        let tls = match tls {
+            Some(config) => Some(Box::new(
+                rustls::ServerConnection::new(Arc::clone(config))?.into(),
+            )),
+            None => None,
+        };
+        Ok(Conn {
             stream,
             peer,
             inbound: Vec::with_capacity(max_message_size.min(1 << 16)),
             start: 0,
             outbound: Vec::with_capacity(4096),
             sent: 0,
-        }
+            tls,
+        })
     }
 
     /// Reads what the socket has, up to [`READ_BUDGET`] bytes.
     pub fn read(&mut self) -> ReadOutcome {
         self.inbound.drain(..self.start);
         self.start = 0;
+        if let Some(tls) = &mut self.tls {
+            return match tls_stream::read_into(
+                tls,
+                &mut self.stream,
+                &mut self.inbound,
+                READ_BUDGET,
+            ) {
+                TlsRead::Drained => ReadOutcome::Drained,
+                TlsRead::BudgetSpent => ReadOutcome::BudgetSpent,
+                TlsRead::Closed => ReadOutcome::Closed,
+                TlsRead::Failed(e) => ReadOutcome::TlsFailed(e),
+            };
+        }
         let mut chunk = [0u8; 16 * 1024];
         let mut total = 0;
         loop {
@@ -87,7 +122,28 @@ impl Conn {
 
     /// Writes what is queued; `Ok(true)` when everything went out.
     pub fn flush(&mut self) -> io::Result<bool> {
-        crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
+        match &mut self.tls {
+            None => {
+                crate::framing::write_queued(&mut self.stream, &mut self.outbound, &mut self.sent)
+            }
+            Some(tls) => {
+                tls_stream::write_from(tls, &mut self.stream, &mut self.outbound, &mut self.sent)
+            }
+        }
+    }
+
+    /// Whether TLS has records to send that no answer queued (the handshake's, after a read):
+    /// the loop flushes the connection when so. Never for plain TCP.
+    pub fn wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.wants_write())
+    }
+
+    /// The last flush before the socket closes: TLS says goodbye (close_notify) first.
+    pub fn finish(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+        }
+        let _ = self.flush();
     }
 
     /// Bytes queued and not yet sent.

@@ -435,7 +435,7 @@ impl Server {
                 (Port::Admin, Some(listener)) => listener.accept(),
                 (Port::Admin, None) => return,
             };
-            let (mut stream, peer) = match accepted {
+            let (stream, peer) = match accepted {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -449,6 +449,21 @@ impl Server {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            let tls = self.settings.config.tls();
+            // The admin port speaks the binary protocol, and its TLS setting.
+            let tls = match port {
+                Port::Fix => tls.fix_server(),
+                Port::Binary | Port::Admin => tls.binary_server(),
+            };
+            let max = self.settings.config.gateway().max_message_size;
+            let mut conn = match Conn::new(stream, peer, max, tls.as_ref()) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "no TLS session for a new connection");
+                    self.caps.close(peer.ip());
+                    continue;
+                }
+            };
             let index = self.free.pop().unwrap_or_else(|| {
                 self.clients.push(None);
                 self.clients.len() - 1
@@ -457,7 +472,7 @@ impl Server {
             if self
                 .poll
                 .registry()
-                .register(&mut stream, token, Interest::READABLE)
+                .register(&mut conn.stream, token, Interest::READABLE)
                 .is_err()
             {
                 self.caps.close(peer.ip());
@@ -477,11 +492,7 @@ impl Server {
             let id = self.next_client_id;
             self.next_client_id += 1;
             self.clients[index] = Some(Client {
-                conn: Conn::new(
-                    stream,
-                    peer,
-                    self.settings.config.gateway().max_message_size,
-                ),
+                conn,
                 protocol,
                 bucket: TokenBucket::new(limits.messages_per_second, limits.burst, now),
                 login: None,
@@ -510,6 +521,16 @@ impl Server {
         }
         let outcome = client.conn.read();
         client.more_input = outcome == ReadOutcome::BudgetSpent;
+        if client.conn.wants_write() {
+            // TLS answered the handshake (or a key update): it goes out with this pass's flush.
+            queue_flush(&mut self.dirty, index);
+        }
+        if let ReadOutcome::TlsFailed(e) = &outcome {
+            GatewayMetrics::bump(&self.metrics.tls_failures);
+            tracing::warn!(peer = %client.conn.peer, error = %e, "TLS failed: connection closed");
+            self.close(index, "TLS failed");
+            return;
+        }
         self.frame_input(index);
         if outcome == ReadOutcome::Closed {
             self.close(index, "connection closed by peer");
@@ -769,7 +790,7 @@ impl Server {
             }
             _ => tracing::debug!(%peer, why, "connection closed"),
         }
-        let _ = client.conn.flush();
+        client.conn.finish();
         let _ = self.poll.registry().deregister(&mut client.conn.stream);
         self.caps.close(client.conn.peer.ip());
         self.free.push(index);

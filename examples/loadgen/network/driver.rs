@@ -137,7 +137,7 @@ pub(super) fn drive(
     let mut fds: Vec<libc::pollfd> = sessions
         .iter()
         .map(|s| libc::pollfd {
-            fd: s.stream.as_raw_fd(),
+            fd: s.stream.get_ref().as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         })

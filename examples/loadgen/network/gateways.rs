@@ -147,6 +147,7 @@ pub(super) fn stop_own(own: OwnGateway) -> Stopped {
 
 /// Credentials for `--addr`: `--user`s, else the demo's traders.
 pub(super) fn remote_target(args: &Args, addr: &str) -> Result<Target, String> {
+    let addr_text = addr;
     let addr = addr
         .to_socket_addrs()
         .map_err(|e| format!("--addr {addr}: {e}"))?
@@ -172,8 +173,18 @@ pub(super) fn remote_target(args: &Args, addr: &str) -> Result<Target, String> {
             users.len()
         ));
     }
+    let tls = match (args.tls, &args.ca) {
+        (false, _) => None,
+        (true, None) => return Err("--tls with --addr needs --ca FILE".into()),
+        (true, Some(ca)) => {
+            let host = addr_text.rsplit_once(':').map_or(addr_text, |(h, _)| h);
+            let name = args.server_name.clone().unwrap_or_else(|| host.to_owned());
+            Some((hayate::adapters::tls::client_config(ca)?, name))
+        }
+    };
     Ok(Target {
         addr,
+        tls,
         users,
         target_comp_id: args.target_comp_id.clone(),
         own: None,
@@ -235,6 +246,14 @@ pub(super) fn own_gateway(
             replication_settings(setting)
         )),
     };
+    let (tls_section, tls) = match args.tls {
+        false => (String::new(), None),
+        true => {
+            let (section, client) = own_certificate(&data_dir, args.mode)?;
+            (section, Some((client, "localhost".to_owned())))
+        }
+    };
+    let section = Some(format!("{}{tls_section}", section.unwrap_or_default()));
     let (config, users) = gateway_config(args, &data_dir, section.as_deref())?;
     let initial_commands = config.initial_deposits().len() as u64;
     let target_comp_id = config.gateway().comp_id.clone();
@@ -282,6 +301,7 @@ pub(super) fn own_gateway(
             Mode::Fix => addrs.fix,
             _ => addrs.binary,
         },
+        tls,
         users,
         target_comp_id,
         own: Some(OwnGateway {
@@ -293,6 +313,39 @@ pub(super) fn own_gateway(
             standby,
         }),
     })
+}
+
+/// --tls on a gateway started here: a fresh self-signed certificate for localhost in `dir`, the
+/// `[tls]` section turning it on for the port under test (and the binary port, which the maker
+/// uses), and a client configuration trusting it.
+fn own_certificate(
+    dir: &Path,
+    mode: Mode,
+) -> Result<
+    (
+        String,
+        std::sync::Arc<hayate::adapters::tls::rustls::ClientConfig>,
+    ),
+    String,
+> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .map_err(|e| format!("a self-signed certificate: {e}"))?;
+    let cert = dir.join("loadgen.crt");
+    let key = dir.join("loadgen.key");
+    std::fs::write(&cert, made.cert.pem())
+        .and_then(|()| std::fs::write(&key, made.key_pair.serialize_pem()))
+        .map_err(|e| format!("writing the certificate into {}: {e}", dir.display()))?;
+    let fix = if mode == Mode::Fix {
+        "fix = true\n"
+    } else {
+        ""
+    };
+    let section = format!(
+        "\n[tls]\ncert_file = {:?}\nkey_file = {:?}\nbinary = true\n{fix}",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    Ok((section, hayate::adapters::tls::client_config(&cert)?))
 }
 
 /// The demo configuration on ephemeral ports, with the run's journal settings, the rate limit

@@ -12,6 +12,7 @@ use hayate::adapters::binary::messages::{
     CancelOnDisconnect, ClientMessage, Logon, NewOrder, ServerMessage,
 };
 use hayate::adapters::gateway::Gateway;
+use hayate::adapters::tls::rustls::ClientConfig;
 use hayate::{ClientOrderId, EventKind, OrderType, Qty, Side, TimeInForce};
 
 use super::{OrderSpec, SETUP_TIMEOUT};
@@ -77,9 +78,14 @@ pub(super) fn check_trading_prices(args: &Args, spec: &OrderSpec) -> Result<(), 
 
 /// Places the maker's resting sell at `--sell-price` over the binary port and waits for its
 /// acknowledgement; the session stays open (and the order on the book) while it is held.
-pub(super) fn place_maker(gateway: &Gateway, spec: &OrderSpec) -> Result<Maker, String> {
+pub(super) fn place_maker(
+    gateway: &Gateway,
+    spec: &OrderSpec,
+    tls: Option<&(Arc<ClientConfig>, String)>,
+) -> Result<Maker, String> {
     use hayate::adapters::binary::client::BinaryClient;
-    let mut client = BinaryClient::connect(gateway.addrs().binary, SETUP_TIMEOUT)
+    let tls = tls.map(|(config, name)| (config, name.as_str()));
+    let mut client = BinaryClient::connect_with(gateway.addrs().binary, SETUP_TIMEOUT, tls)
         .map_err(|e| format!("maker: {e}"))?;
     let logon = Logon::new(MAKER, "maker", CancelOnDisconnect::Configured)
         .ok_or("maker: credentials too long")?;

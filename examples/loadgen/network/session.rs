@@ -5,6 +5,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+
+use hayate::adapters::tls::{MaybeTls, TlsStream};
 use std::time::Duration;
 
 use hayate::adapters::clock::unix_ns;
@@ -33,7 +35,8 @@ pub(super) enum Wire {
 /// parsed.
 pub(super) struct Session {
     pub(super) index: usize,
-    pub(super) stream: TcpStream,
+    /// The socket, through TLS with --tls.
+    pub(super) stream: MaybeTls<TcpStream>,
     pub(super) out: Vec<u8>,
     pub(super) written: usize,
     pub(super) inbound: Box<[u8]>,
@@ -57,6 +60,13 @@ impl Session {
             .set_nodelay(true)
             .and_then(|()| stream.set_read_timeout(Some(SETUP_TIMEOUT)))
             .map_err(|e| e.to_string())?;
+        let stream = match &target.tls {
+            None => MaybeTls::Plain(stream),
+            Some((config, name)) => MaybeTls::Tls(Box::new(
+                TlsStream::connect(stream, config, name)
+                    .map_err(|e| format!("TLS with {}: {e}", target.addr))?,
+            )),
+        };
         let mut session = Session {
             index,
             stream,
@@ -78,6 +88,7 @@ impl Session {
         }
         session
             .stream
+            .get_ref()
             .set_nonblocking(true)
             .map_err(|e| e.to_string())?;
         Ok(session)
@@ -122,13 +133,13 @@ impl Session {
     }
 
     pub(super) fn has_output(&self) -> bool {
-        self.written < self.out.len()
+        self.written < self.out.len() || self.stream.has_pending_output()
     }
 
     /// Writes what the socket takes now; true if it took anything.
     pub(super) fn flush(&mut self, stats: &mut NetStats) -> bool {
         let mut progress = false;
-        while self.has_output() {
+        while self.written < self.out.len() {
             match self.stream.write(&self.out[self.written..]) {
                 Ok(0) => {
                     self.closed = Some("the connection took no bytes".into());
@@ -150,7 +161,15 @@ impl Session {
                 }
             }
         }
-        if !self.has_output() {
+        if self.closed.is_none() && self.stream.has_pending_output() {
+            // TLS records the socket did not take with the writes above.
+            match self.stream.flush() {
+                Ok(()) => progress = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stats.would_block += 1,
+                Err(e) => self.closed = Some(format!("write: {e}")),
+            }
+        }
+        if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
         }
@@ -210,12 +229,14 @@ impl Session {
             Wire::Binary(_) => BinaryWire::encode_logout(&mut self.out),
             Wire::Fix(wire) => wire.encode_logout(unix_ns(), &mut self.out),
         }
-        let _ = self.stream.set_nonblocking(false);
+        let _ = self.stream.get_ref().set_nonblocking(false);
         let _ = self
             .stream
+            .get_ref()
             .set_write_timeout(Some(Duration::from_millis(500)));
         let _ = self.stream.write_all(&self.out[self.written..]);
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self.stream.flush();
+        let _ = self.stream.get_ref().shutdown(std::net::Shutdown::Write);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hayate::ExchangeConfig;
@@ -11,6 +12,8 @@ use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{CancelOnDisconnect, ClientMessage, Logon, ServerMessage};
 use hayate::adapters::fix::codec::{Encoder, FieldList, Framing, frame};
 use hayate::adapters::gateway::Gateway;
+use hayate::adapters::tls::MaybeTls;
+use hayate::adapters::tls::rustls::ClientConfig;
 
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -78,8 +81,8 @@ pub fn unix_ns() -> u64 {
 
 /// A blocking FIX 4.4 initiator, enough to drive the acceptor in tests.
 pub struct FixClient {
-    /// The connection.
-    pub stream: TcpStream,
+    /// The connection (plain or TLS).
+    pub stream: MaybeTls<TcpStream>,
     /// Our SenderCompID.
     pub comp_id: String,
     /// The MsgSeqNum of the next message we send.
@@ -91,9 +94,25 @@ pub struct FixClient {
 impl FixClient {
     /// Connects to `addr` as `comp_id`, with read timeouts of [`WAIT`].
     pub fn connect(addr: SocketAddr, comp_id: &str) -> FixClient {
-        let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
-        stream.set_read_timeout(Some(WAIT)).expect("timeout");
-        stream.set_nodelay(true).expect("nodelay");
+        FixClient::connect_with(addr, comp_id, None)
+    }
+
+    /// Connects through TLS, verifying the gateway's certificate for `server_name`.
+    pub fn connect_tls(
+        addr: SocketAddr,
+        comp_id: &str,
+        config: &Arc<ClientConfig>,
+        server_name: &str,
+    ) -> FixClient {
+        FixClient::connect_with(addr, comp_id, Some((config, server_name)))
+    }
+
+    fn connect_with(
+        addr: SocketAddr,
+        comp_id: &str,
+        tls: Option<(&Arc<ClientConfig>, &str)>,
+    ) -> FixClient {
+        let stream = MaybeTls::connect(addr, WAIT, tls).expect("connect");
         FixClient {
             stream,
             comp_id: comp_id.to_owned(),
@@ -128,6 +147,7 @@ impl FixClient {
     /// Sends bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
+        self.stream.flush().expect("send");
     }
 
     /// The next message, or `None` when the server closed the connection (or the wait ran out).

@@ -2,12 +2,15 @@
 //! writes), the builder fed from the queue, and the answers to `/book` and `/trades`.
 
 use super::*;
+use crate::tls::{MaybeTls, TlsStream};
 
-type Handshake = MidHandshake<ServerHandshake<TcpStream, NoCallback>>;
+/// A subscriber's socket: plain, or through TLS with `[tls] ws` (tungstenite sees plaintext).
+type Stream = MaybeTls<TcpStream>;
+type Handshake = MidHandshake<ServerHandshake<Stream, NoCallback>>;
 
 enum Socket {
     Handshake(Option<Handshake>),
-    Open(WebSocket<TcpStream>),
+    Open(WebSocket<Stream>),
 }
 
 pub(super) struct Conn {
@@ -58,6 +61,8 @@ pub(super) struct FeedThread {
     pub(super) queue: Arc<ArrayQueue<FeedInput>>,
     pub(super) queries: Receiver<Query>,
     pub(super) shared: Arc<Shared>,
+    /// WSS: the certificate and key (`[tls] ws`); `None`: plain WebSocket.
+    pub(super) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The feed thread's scheduling priority (nice), below the order path's threads. On shared cores
@@ -112,6 +117,9 @@ impl FeedThread {
                         }
                         if event.is_writable() {
                             self.fanout.mark_dirty(index);
+                            // A TLS handshake's records the socket pushed back go out as the
+                            // handshake resumes (nothing happens to an open connection).
+                            self.handshake(index, None);
                         }
                     }
                 }
@@ -216,6 +224,18 @@ impl FeedThread {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            let stream = match &self.tls {
+                None => MaybeTls::Plain(stream),
+                Some(tls) => match TlsStream::accept(stream, tls) {
+                    Ok(tls) => MaybeTls::Tls(Box::new(tls)),
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "no TLS session for a WebSocket client");
+                        self.caps.close(peer.ip());
+                        self.free.push(index);
+                        continue;
+                    }
+                },
+            };
             let now = Instant::now();
             self.fanout.conns[index] = Some(Conn {
                 socket: Socket::Handshake(None),
@@ -234,7 +254,7 @@ impl FeedThread {
     }
 
     /// Starts (with the new stream) or resumes a connection's WebSocket handshake.
-    fn handshake(&mut self, index: usize, fresh: Option<TcpStream>) {
+    fn handshake(&mut self, index: usize, fresh: Option<Stream>) {
         let Some(conn) = self.fanout.conns.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
@@ -249,6 +269,14 @@ impl FeedThread {
         match attempt {
             Ok(ws) => conn.socket = Socket::Open(ws),
             Err(HandshakeError::Interrupted(mid)) => conn.socket = Socket::Handshake(Some(mid)),
+            Err(HandshakeError::Failure(tungstenite::Error::Io(e)))
+                if e.kind() == io::ErrorKind::InvalidData =>
+            {
+                // TLS refused the client (a plain one on the WSS port, a failed handshake).
+                bump(&self.fanout.metrics.tls_failures, 1);
+                tracing::warn!(peer = %conn.peer, error = %e, "TLS failed: WebSocket closed");
+                self.fanout.doom(index, "TLS failed");
+            }
             Err(HandshakeError::Failure(_)) => self.fanout.doom(index, "bad handshake"),
         }
     }
