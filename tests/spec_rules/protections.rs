@@ -193,70 +193,20 @@ fn replace_over_the_limit_is_rejected_in_its_order() {
     let a = x.buy_id(A1, 1000, 10, "a"); // 1: exactly the limit
     let before = x.order(a);
     // 11 lots at 1000: 1 100 000.
-    assert_single(
-        &x.run_unchanged(Command::replace(
-            A1,
-            OrderRef::Id(a),
-            cid("a2"),
-            Price(1000),
-            Qty(11),
-        )),
-        K::ReplaceRejected,
-        Reason::NotionalLimit,
-    );
+    x.replace_refused(A1, a, "a2", (1000, 11), Reason::NotionalLimit);
     // 10 lots at 1001: 1 001 000.
-    assert_single(
-        &x.run_unchanged(Command::replace(
-            A1,
-            OrderRef::Id(a),
-            cid("a2"),
-            Price(1001),
-            Qty(10),
-        )),
-        K::ReplaceRejected,
-        Reason::NotionalLimit,
-    );
+    x.replace_refused(A1, a, "a2", (1001, 10), Reason::NotionalLimit);
     // INVALID_QTY (1001 > max_qty) comes first.
-    assert_single(
-        &x.run_unchanged(Command::replace(
-            A1,
-            OrderRef::Id(a),
-            cid("a2"),
-            Price(1000),
-            Qty(1001),
-        )),
-        K::ReplaceRejected,
-        Reason::InvalidQty,
-    );
+    x.replace_refused(A1, a, "a2", (1000, 1001), Reason::InvalidQty);
     // DUPLICATE_ORDER (row 6) comes after.
     x.buy_id(A1, 990, 1, "other"); // 2
-    assert_single(
-        &x.run_unchanged(Command::replace(
-            A1,
-            OrderRef::Id(a),
-            cid("other"),
-            Price(1000),
-            Qty(11),
-        )),
-        K::ReplaceRejected,
-        Reason::NotionalLimit,
-    );
+    x.replace_refused(A1, a, "other", (1000, 11), Reason::NotionalLimit);
     assert_eq!(x.order(a), before, "a refused replace changes nothing");
     // 4 lots fill; a new total of 4 would end the order REPLACED_DONE (row 7), but at 3000 its
     // notional (100 × 3000 × 4 = 1 200 000) is over the limit first.
     x.sell_id(A2, 1000, 4, "s"); // 3
     assert_eq!(x.order(a).cum_qty, Qty(4));
-    assert_single(
-        &x.run_unchanged(Command::replace(
-            A1,
-            OrderRef::Id(a),
-            cid("a3"),
-            Price(3000),
-            Qty(4),
-        )),
-        K::ReplaceRejected,
-        Reason::NotionalLimit,
-    );
+    x.replace_refused(A1, a, "a3", (3000, 4), Reason::NotionalLimit);
     // Within the limit it applies: 9 lots at 1100 = 990 000 (filled 4 included).
     let ev = x.replace(A1, OrderRef::Id(a), "a3", 1100, 9);
     assert_eq!(ev[0].event_kind(), Some(K::Replaced));

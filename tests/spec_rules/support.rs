@@ -337,6 +337,25 @@ impl Exchange {
         ))
     }
 
+    /// A replace of `order` that must be refused `ReplaceRejected` with `reason` and change nothing.
+    pub fn replace_refused(
+        &mut self,
+        account: AccountId,
+        order: OrderId,
+        new_id: &str,
+        (price, total): (u64, u64),
+        reason: Reason,
+    ) {
+        let events = self.run_unchanged(Command::replace(
+            account,
+            OrderRef::Id(order),
+            cid(new_id),
+            Price(price),
+            Qty(total),
+        ));
+        assert_single(&events, EventKind::ReplaceRejected, reason);
+    }
+
     /// (available, reserved).
     pub fn bal(&self, account: AccountId, asset: AssetId) -> (u64, u64) {
         let b = self

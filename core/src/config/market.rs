@@ -324,28 +324,7 @@ impl Checker<'_> {
 
         let max_notional = match raw.max_notional {
             None => SymbolSpec::NO_NOTIONAL_LIMIT,
-            Some(ConfigDecimal(value)) => {
-                if value <= Decimal::ZERO {
-                    return Err(self.field(
-                        at,
-                        "max_notional",
-                        format!("{value} must be positive"),
-                    ));
-                }
-                quote.amount_from_decimal(value).ok_or_else(|| {
-                    let message = match scaled_product(value, Decimal::ONE, quote.decimals) {
-                        Err(Inexact::Fraction) => format!(
-                            "{value} {} is not a whole number of {} minor units (decimals {})",
-                            quote.name, quote.name, quote.decimals
-                        ),
-                        _ => format!(
-                            "{value} {} is more than {MAX_AMOUNT} minor units",
-                            quote.name
-                        ),
-                    };
-                    self.field(at, "max_notional", message)
-                })?
-            }
+            Some(ConfigDecimal(value)) => self.positive_amount(at, "max_notional", value, quote)?,
         };
 
         Ok(SymbolSpec {
@@ -363,6 +342,33 @@ impl Checker<'_> {
             band_bps,
             reference_price,
             max_notional,
+        })
+    }
+
+    /// A positive amount of `asset` written in asset units, as a whole number of minor units no
+    /// larger than `i64::MAX` (BEHAVIOUR.md §8); errors name `at`'s `key` and say which rule failed.
+    fn positive_amount(
+        &self,
+        at: &str,
+        key: &str,
+        value: Decimal,
+        asset: &AssetSpec,
+    ) -> Result<Amount, ConfigError> {
+        if value <= Decimal::ZERO {
+            return Err(self.field(at, key, format!("{value} must be positive")));
+        }
+        asset.amount_from_decimal(value).ok_or_else(|| {
+            let message = match scaled_product(value, Decimal::ONE, asset.decimals) {
+                Err(Inexact::Fraction) => format!(
+                    "{value} {} is not a whole number of {} minor units (decimals {})",
+                    asset.name, asset.name, asset.decimals
+                ),
+                _ => format!(
+                    "{value} {} is more than {MAX_AMOUNT} minor units",
+                    asset.name
+                ),
+            };
+            self.field(at, key, message)
         })
     }
 
@@ -389,23 +395,7 @@ impl Checker<'_> {
                         )
                     })?;
                 let asset = &assets[index];
-                let value = deposit.amount.0;
-                if value <= Decimal::ZERO {
-                    return Err(self.field(&at, "amount", format!("{value} must be positive")));
-                }
-                let amount = asset.amount_from_decimal(value).ok_or_else(|| {
-                    let message = match scaled_product(value, Decimal::ONE, asset.decimals) {
-                        Err(Inexact::Fraction) => format!(
-                            "{value} {} is not a whole number of {} minor units (decimals {})",
-                            asset.name, asset.name, asset.decimals
-                        ),
-                        _ => format!(
-                            "{value} {} is more than {MAX_AMOUNT} minor units",
-                            asset.name
-                        ),
-                    };
-                    self.field(&at, "amount", message)
-                })?;
+                let amount = self.positive_amount(&at, "amount", deposit.amount.0, asset)?;
                 let total = totals.entry((deposit.account, index)).or_insert(0);
                 *total = Amount(*total)
                     .checked_add(amount)
