@@ -48,6 +48,7 @@ fn config() -> EngineConfig {
         band_bps: 0,
         reference_price: None,
         max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     let asset = |name: &str, decimals| AssetSpec {
         name: name.into(),

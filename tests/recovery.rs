@@ -445,17 +445,19 @@ fn a_snapshot_past_the_end_of_the_journal_is_skipped() {
 }
 
 /// The engine snapshot the build before the protections wrote: `Engine::save()` of hayate-core at
-/// commit 10fddbb (format 2) after the config and commands of [`format_2_snapshot_still_loads`],
-/// stamped as there.
+/// commit 10fddbb (format 2) after [`old_snapshot_config`] and [`old_snapshot_commands`], stamped
+/// from 1_700_000_000_000_000_000 on, one nanosecond apart.
 const FORMAT_2_SNAPSHOT: &[u8] = include_bytes!("fixtures/engine-snapshot-format2.bin");
 
-/// BEHAVIOUR.md §10 added to the snapshot (format 3: `max_notional`, blocked flags). A format 2
-/// snapshot still loads, as no limit and nothing blocked, into exactly the state this build
-/// reaches on the same commands; saving it writes format 3.
-#[test]
-fn format_2_snapshot_still_loads() {
+/// The engine snapshot the build before the circuit breaker wrote (format 3, branch
+/// `protections` after its merge of main): the same config with `max_notional` 2^50 and the same
+/// commands, stamped alike, then `block` of account 1.
+const FORMAT_3_SNAPSHOT: &[u8] = include_bytes!("fixtures/engine-snapshot-format3.bin");
+
+/// The configuration both older snapshots were taken under (no breaker: they could not have one).
+fn old_snapshot_config() -> EngineConfig {
     use rust_decimal::Decimal;
-    let config = EngineConfig {
+    EngineConfig {
         assets: vec![
             AssetSpec {
                 name: "BTC".into(),
@@ -481,15 +483,19 @@ fn format_2_snapshot_still_loads() {
             band_bps: 1000,
             reference_price: Some(Price(5_000_000)),
             max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+            breaker: None,
         }],
         accounts: vec![AccountId(1), AccountId(2)],
         max_open_orders: 10_000,
         order_capacity: 1024,
         level_capacity: 64,
-    };
+    }
+}
+
+fn old_snapshot_commands() -> Vec<Command> {
     let cid = |s: &str| ClientOrderId::new(s).expect("short");
     let (a1, a2, sym) = (AccountId(1), AccountId(2), SymbolId(0));
-    let commands = [
+    vec![
         Command::deposit(a1, AssetId(1), Amount(1_000_000_000_000)),
         Command::deposit(a2, AssetId(0), Amount(1_000_000_000)),
         Command::new_order(NewOrder::limit(
@@ -519,21 +525,58 @@ fn format_2_snapshot_still_loads() {
         Command::halt(None),
         Command::resume(None),
         Command::epoch(2, 8),
-    ];
+    ]
+}
+
+/// Loads an older snapshot and checks it is the state this build reaches on `commands` (then
+/// saving it writes format 4). Timestamps matter only to the circuit breaker's clock (format 4),
+/// which an older snapshot loads at 0, so the commands run unstamped here.
+fn assert_old_snapshot_loads(
+    bytes: &[u8],
+    format: u32,
+    config: &EngineConfig,
+    commands: &[Command],
+) -> Engine {
+    assert_eq!(&bytes[8..12], &format.to_le_bytes(), "the fixture's format");
     let mut fresh = Engine::new(config.clone());
-    for (i, c) in commands.iter().enumerate() {
-        fresh.process(&c.at(1_700_000_000_000_000_000 + i as u64), &mut Vec::new());
+    for c in commands {
+        fresh.process(c, &mut Vec::new());
     }
-    assert_eq!(
-        &FORMAT_2_SNAPSHOT[8..12],
-        &2u32.to_le_bytes(),
-        "the fixture is format 2"
+    let loaded = Engine::load(bytes).expect("an older snapshot loads");
+    assert_eq!(loaded.config(), config);
+    assert_eq!(loaded.clock(), 0);
+    assert_eq!(loaded.save(), fresh.save());
+    assert_eq!(&loaded.save()[8..12], &4u32.to_le_bytes());
+    loaded
+}
+
+/// BEHAVIOUR.md §10 added to the snapshot (format 3: `max_notional`, blocked flags). A format 2
+/// snapshot still loads, as no limit and nothing blocked, into exactly the state this build
+/// reaches on the same commands.
+#[test]
+fn format_2_snapshot_still_loads() {
+    let loaded = assert_old_snapshot_loads(
+        FORMAT_2_SNAPSHOT,
+        2,
+        &old_snapshot_config(),
+        &old_snapshot_commands(),
     );
-    let loaded = Engine::load(FORMAT_2_SNAPSHOT).expect("a format 2 snapshot loads");
-    assert_eq!(loaded.config(), &config);
     assert!(loaded.blocked_accounts().is_empty());
     assert_eq!(loaded.epochs(), [(2, 8)]);
-    assert_eq!(loaded.open_orders(a2)[0].leaves_qty, Qty(7));
-    assert_eq!(loaded.save(), fresh.save());
-    assert_eq!(&loaded.save()[8..12], &3u32.to_le_bytes());
+    assert_eq!(loaded.open_orders(AccountId(2))[0].leaves_qty, Qty(7));
+}
+
+/// The circuit breaker added to the snapshot (format 4: its config, each symbol's anchor, recent
+/// trades and halt, the engine's clock). A format 3 snapshot still loads, with no breaker, its
+/// limit and its block intact.
+#[test]
+fn format_3_snapshot_still_loads() {
+    let mut config = old_snapshot_config();
+    config.symbols[0].max_notional = Amount(1 << 50);
+    let mut commands = old_snapshot_commands();
+    commands.push(Command::block(AccountId(1)));
+    let loaded = assert_old_snapshot_loads(FORMAT_3_SNAPSHOT, 3, &config, &commands);
+    assert_eq!(loaded.blocked_accounts(), [AccountId(1)]);
+    assert_eq!(loaded.config().symbols[0].breaker, None);
+    assert!(loaded.open_orders(AccountId(1)).is_empty());
 }

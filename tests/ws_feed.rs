@@ -48,6 +48,7 @@ fn engine_config() -> EngineConfig {
         band_bps: 0,
         reference_price: None,
         max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     EngineConfig {
         assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],

@@ -270,6 +270,17 @@ impl Event {
                     EventKind::Resumed => "resumed",
                     _ => "halt rejected",
                 };
+                // A circuit breaker's trip says when it ends and the anchor it measured from.
+                if kind == EventKind::Halted && reason == crate::event::Reason::CircuitBreaker {
+                    let anchor = match self.detail[1] {
+                        0 => "none".to_owned(),
+                        p => u.price(sym, Price(p)),
+                    };
+                    return format!(
+                        "{verb}{why} {what} until {} ns (anchor {anchor})",
+                        self.detail[0]
+                    );
+                }
                 format!("{verb}{why} {what}")
             }
             Some(EventKind::CommandRejected) => format!("command rejected{why}"),

@@ -71,12 +71,15 @@ wire_enum! {
         /// The order's notional at its limit (or protection) price is above the symbol's
         /// `max_notional` (fat-finger limit).
         NotionalLimit = 23,
+        /// The circuit breaker stopped a taker at its bound: the remainder is cancelled and the
+        /// symbol halts; its halt and timed resume carry this reason too (BEHAVIOUR.md §10).
+        CircuitBreaker = 24,
     }
 }
 
 /// One past the largest [`Reason`] byte: the size of a table indexed by reason (a test checks
 /// that no reason lies past it).
-pub const REASON_COUNT: usize = Reason::NotionalLimit as usize + 1;
+pub const REASON_COUNT: usize = Reason::CircuitBreaker as usize + 1;
 
 impl Reason {
     /// The reason code as BEHAVIOUR.md §3 spells it (FIX Text 58).
@@ -107,6 +110,7 @@ impl Reason {
             Malformed => "MALFORMED",
             AccountBlocked => "ACCOUNT_BLOCKED",
             NotionalLimit => "NOTIONAL_LIMIT",
+            CircuitBreaker => "CIRCUIT_BREAKER",
         }
     }
 }

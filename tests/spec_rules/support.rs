@@ -79,6 +79,7 @@ pub fn btc_jpy() -> SymbolSpec {
         band_bps: 1000,
         reference_price: Some(Price(1001)),
         max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     }
 }
 
@@ -99,6 +100,7 @@ pub fn eth_jpy() -> SymbolSpec {
         band_bps: 0,
         reference_price: None,
         max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     }
 }
 

@@ -74,7 +74,7 @@ impl State {
         if self.accounts.is_blocked(account) {
             return Err(Reason::AccountBlocked);
         }
-        if self.exchange_halted || book.halted {
+        if self.exchange_halted || book.is_halted() {
             return Err(Reason::Halted);
         }
         let market = order_type == OrderType::Market;
@@ -220,16 +220,26 @@ impl State {
         self.index(slot);
         out.emit(&self.order_event(EventKind::Accepted, slot));
 
-        if admitted.tif == TimeInForce::Fok {
-            if self.fok_available(slot) < cmd.qty {
-                self.end(spec, slot, false, Reason::FokUnfilled, out);
-                return;
-            }
-            // FOK ignores the STP mode: own orders met on the way are cancelled, like `CO`.
-            self.take(spec, slot, SelfTradePrevention::CancelOldest, out);
-        } else {
-            self.take(spec, slot, stp, out);
+        if admitted.tif != TimeInForce::Fok {
+            self.take_and_settle(config, slot, stp, out);
+            return;
         }
-        self.settle_taker(spec, slot, out);
+        let bounds = self.breaker_bounds(spec, cmd.symbol);
+        match self.fok_available(slot, bounds) {
+            (available, _) if available >= cmd.qty => {
+                // FOK ignores the STP mode: own orders met on the way are cancelled, like `CO`.
+                // What suffices within the bounds is taken before any level beyond them.
+                let tripped = self.take(spec, slot, SelfTradePrevention::CancelOldest, bounds, out);
+                debug_assert!(!tripped, "the bounds were counted in");
+                self.settle_taker(spec, slot, false, out);
+            }
+            // BEHAVIOUR.md §10: all or nothing cannot fill up to the bound, so the order ends
+            // whole and, as the bound is what stopped it, the breaker trips.
+            (_, true) => {
+                self.end(spec, slot, false, Reason::CircuitBreaker, out);
+                self.trip_breaker(config, cmd.symbol, out);
+            }
+            (_, false) => self.end(spec, slot, false, Reason::FokUnfilled, out),
+        }
     }
 }

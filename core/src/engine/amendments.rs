@@ -143,7 +143,7 @@ impl State {
         }
         let spec = &config.symbols[o.symbol.0 as usize];
         let book = &self.books[o.symbol.0 as usize];
-        if self.exchange_halted || book.halted {
+        if self.exchange_halted || book.is_halted() {
             return Err(Reason::Halted);
         }
         if cmd.price.0 == 0 {
@@ -269,8 +269,7 @@ impl State {
         e.set_orig_client_order_id(o.client_order_id);
         out.emit(&e);
         if !keeps_priority {
-            self.take(spec, slot, o.stp, out);
-            self.settle_taker(spec, slot, out);
+            self.take_and_settle(config, slot, o.stp, out);
         }
     }
 

@@ -6,14 +6,16 @@
 //!
 //! ```text
 //! magic "HAYATESN" | format u32
-//! config: assets, symbols (sizes as decimal text; from format 3 each ends with max_notional),
-//!   accounts, limits, capacities
+//! config: assets, symbols (sizes as decimal text; from format 3 each ends with max_notional,
+//!   from format 4 then the breaker: bps (0 = none), window ns, halt ns), accounts, limits,
+//!   capacities
 //! counters: next order id, next trade id, exchange halted; epochs (count, then epoch and first
-//!   sequence each)
+//!   sequence each); (from format 4) the engine's clock
 //! accounts in creation order: id, (from format 3) blocked, then (available, reserved) per asset;
 //!   supply per asset
-//! books per symbol: reference price, halted, bids then asks best first: level price, order count,
-//!   orders in queue order
+//! books per symbol: reference price, halted, (from format 4) the breaker: anchor, halted until,
+//!   recent trades (count, then time and price each, oldest first); bids then asks best first:
+//!   level price, order count, orders in queue order
 //! ```
 //!
 //! Loading checks every length and enum and then the engine's invariants, so a damaged or
@@ -23,7 +25,8 @@
 use super::Engine;
 use super::accounts::NIL;
 use super::book::Order;
-use super::config::{AssetSpec, EngineConfig, SymbolSpec};
+use super::breaker::BreakerState;
+use super::config::{AssetSpec, BPS, BreakerSpec, EngineConfig, SymbolSpec};
 use crate::fields::{Reader, SnapshotError, Writer};
 use crate::units::{
     AccountId, Amount, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention,
@@ -33,8 +36,10 @@ use crate::units::{
 const MAGIC: &[u8; 8] = b"HAYATESN";
 /// 2: the epoch history follows the exchange halt flag. 3: protections (BEHAVIOUR.md §10), each
 /// symbol's `max_notional` and each account's blocked flag. Format 2 still loads, as no limit and
-/// nothing blocked, which is what it was taken with.
-const FORMAT: u32 = 3;
+/// nothing blocked, which is what it was taken with. 4: the circuit breaker (BEHAVIOUR.md §10), its
+/// configuration and its state per symbol, and the engine's clock it measures by; formats 2 and 3
+/// load with no breaker and the clock at 0, as they were taken.
+const FORMAT: u32 = 4;
 /// The oldest format [`load`] reads.
 const OLDEST_FORMAT: u32 = 2;
 
@@ -54,6 +59,7 @@ impl Engine {
             w.u64(epoch);
             w.u64(start);
         }
+        w.u64(state.clock);
         let assets = self.config.assets.len();
         w.u32(state.accounts.ids().len() as u32);
         for (index, id) in state.accounts.ids().iter().enumerate() {
@@ -71,6 +77,14 @@ impl Engine {
         for book in &state.books {
             w.opt_u64(book.reference_price.map(|p| p.0));
             w.u8(book.halted as u8);
+            let breaker = &book.breaker;
+            w.opt_u64(breaker.anchor().map(|p| p.0));
+            w.opt_u64(breaker.halted_until());
+            w.u32(breaker.trades().count() as u32);
+            for (time, price) in breaker.trades() {
+                w.u64(time);
+                w.u64(price.0);
+            }
             for side in [Side::Buy, Side::Sell] {
                 let levels = book.side(side);
                 w.u32(levels.len() as u32);
@@ -140,6 +154,9 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         state.epochs.push((epoch, start));
         last = (epoch, start);
     }
+    if format >= 4 {
+        state.clock = r.u64()?;
+    }
 
     let blocked_flag = format >= 3;
     let account_count = r.count("accounts", 4 + blocked_flag as usize + 16 * assets)?;
@@ -184,6 +201,26 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let book = &mut state.books[symbol];
         book.reference_price = r.opt_u64()?.map(Price);
         book.halted = r.bool("halted")?;
+        if format >= 4 {
+            let breaker_on = engine.config.symbols[symbol].breaker.is_some();
+            let at = r.at;
+            let anchor = r.opt_u64()?.map(Price);
+            let until = r.opt_u64()?;
+            let count = r.count("breaker trades", 16)?;
+            let mut trades = Vec::with_capacity(count);
+            for _ in 0..count {
+                trades.push((r.u64()?, Price(r.u64()?)));
+            }
+            let invalid = SnapshotError::Invalid {
+                field: "circuit breaker",
+                offset: at,
+            };
+            // A symbol without a breaker never halts or records by one.
+            if !breaker_on && (until.is_some() || count > 0) {
+                return Err(invalid);
+            }
+            book.breaker = BreakerState::restore(anchor, until, &trades).ok_or(invalid)?;
+        }
         for side in [Side::Buy, Side::Sell] {
             let levels = r.count("levels", 12)?;
             for _ in 0..levels {
@@ -279,6 +316,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
     for (_, slot) in slots {
         state.link_account_order(slot);
     }
+    state.set_breaker_deadline();
     engine
         .check_invariants()
         .map_err(SnapshotError::Inconsistent)?;
@@ -307,6 +345,14 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
         w.u32(s.band_bps);
         w.opt_u64(s.reference_price.map(|p| p.0));
         w.u64(s.max_notional.0);
+        let breaker = s.breaker.unwrap_or(BreakerSpec {
+            bps: 0,
+            window_ns: 0,
+            halt_ns: 0,
+        });
+        w.u32(breaker.bps);
+        w.u64(breaker.window_ns);
+        w.u64(breaker.halt_ns);
     }
     w.u32(config.accounts.len() as u32);
     for a in &config.accounts {
@@ -316,6 +362,27 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
     w.u32(config.order_capacity);
     w.u32(config.level_capacity);
 }
+
+/// A symbol's breaker configuration: bps 0 is none (and then the rest is 0 too).
+fn read_breaker(r: &mut Reader) -> Result<Option<BreakerSpec>, SnapshotError> {
+    let at = r.at;
+    let spec = BreakerSpec {
+        bps: r.u32()?,
+        window_ns: r.u64()?,
+        halt_ns: r.u64()?,
+    };
+    match spec.bps {
+        0 if spec.window_ns == 0 && spec.halt_ns == 0 => Ok(None),
+        1..BPS_U32 => Ok(Some(spec)),
+        _ => Err(SnapshotError::Invalid {
+            field: "breaker config",
+            offset: at,
+        }),
+    }
+}
+
+/// `BPS` as the breaker's field type.
+const BPS_U32: u32 = BPS as u32;
 
 fn read_config(r: &mut Reader, format: u32) -> Result<EngineConfig, SnapshotError> {
     let asset_count = r.count("assets", 8)?;
@@ -360,6 +427,7 @@ fn read_config(r: &mut Reader, format: u32) -> Result<EngineConfig, SnapshotErro
             } else {
                 SymbolSpec::NO_NOTIONAL_LIMIT
             },
+            breaker: if format >= 4 { read_breaker(r)? } else { None },
         });
     }
     let account_count = r.count("config accounts", 4)?;

@@ -49,6 +49,7 @@ pub fn hayate_config(order_capacity: u32) -> EngineConfig {
             // Configured but never reached, so the benches pay for the fat-finger check as a
             // venue with one would (BEHAVIOUR.md §10).
             max_notional: Amount(1 << 60),
+            breaker: None,
         }],
         accounts: (1..=4).map(AccountId).collect(),
         max_open_orders: 10_000_000,
@@ -80,6 +81,7 @@ pub fn two_symbol_config(accounts: u32, max_open_orders: u32) -> EngineConfig {
         band_bps,
         reference_price,
         max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     EngineConfig {
         assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],
