@@ -10,6 +10,7 @@ use hayate::journal::JournalReader;
 use hayate::recovery::{self, RecoveryReport, ReplayOptions};
 use hayate::{Command, Engine, Event, Qty, Side, SymbolId};
 
+use crate::format::utc_timestamp;
 use crate::progress::{PROGRESS_STEP, journal_end, progress_bar};
 use crate::{Context, ReplayArgs, Result};
 
@@ -88,6 +89,16 @@ fn write_replay_summary(
             spec.name,
             yes_no(engine.is_halted(Some(symbol)))
         )?;
+        if spec.breaker.is_some() {
+            let anchor = engine
+                .breaker_anchor(symbol)
+                .map_or("none".to_string(), |p| spec.price_to_decimal(p).to_string());
+            let state = match engine.breaker_halted_until(symbol) {
+                Some(until) => format!("tripped, halted until {}", utc_timestamp(until)),
+                None => "armed".to_owned(),
+            };
+            writeln!(out, "  circuit breaker: {state}, anchor {anchor}")?;
+        }
         for (side, label) in [(Side::Buy, "bid"), (Side::Sell, "ask")] {
             let depth = engine.depth(symbol, side);
             match depth.first() {

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hayate_core::event::EventKind;
+use hayate_core::event::{EventKind, Reason};
 use hayate_core::pipeline::Output;
 
 use super::client::{Login, Protocol};
@@ -180,6 +180,10 @@ impl Server {
         }
         if matches!(kind, EventKind::Halted | EventKind::Resumed) {
             self.publish_halts();
+            // A circuit breaker's halt or timed resume answers no admin (BEHAVIOUR.md §10).
+            if event.reason() == Reason::CircuitBreaker {
+                return;
+            }
         }
         if matches!(
             kind,
