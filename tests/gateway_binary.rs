@@ -438,3 +438,66 @@ fn sustained_abuse_of_the_rate_limit_disconnects_the_session() {
     );
     gateway.stop().expect("stop");
 }
+
+/// BEHAVIOUR.md §10's circuit breaker end to end: with BTC-JPY's breaker at 10 bps around the
+/// reference 5 000 000 (bounds [4 995 000, 5 005 000]), bob's buy takes alice's ask at 5 004 000,
+/// stops before her ask at 5 010 000, and its remainder is cancelled CIRCUIT_BREAKER; `/status`
+/// lists the symbol as halted, orders are refused HALTED, and `admin resume BTC-JPY` — answered
+/// with its own result, not the breaker's halt — reopens it.
+#[test]
+fn a_tripped_breaker_halts_the_symbol_until_an_operator_resumes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = config_toml(dir.path(), None, "").replace(
+        "# breaker_bps = 500\n# breaker_window_s = 300\n# breaker_halt_s = 120",
+        "breaker_bps = 10\nbreaker_window_s = 300\nbreaker_halt_s = 3600",
+    );
+    let config = hayate::ExchangeConfig::from_toml_str(&text, "test.toml").expect("valid");
+    assert!(config.engine_config().symbols[0].breaker.is_some());
+    let gateway = start(config);
+    let addrs = gateway.addrs();
+    let mut alice = logged_on(addrs.binary, "alice", "change-me");
+    let mut bob = logged_on(addrs.binary, "bob", "change-me");
+    for (id, price) in [("a1", 5_004_000), ("a2", 5_010_000)] {
+        alice.send(&order(id, Side::Sell, price, 1)).expect("send");
+        assert_eq!(
+            next_event(&mut alice).event_kind(),
+            Some(EventKind::Accepted)
+        );
+    }
+    bob.send(&order("b1", Side::Buy, 5_010_000, 2))
+        .expect("send");
+    let mut got = Vec::new();
+    loop {
+        let e = next_event(&mut bob);
+        got.push((e.event_kind().expect("kind"), e.reason()));
+        if e.event_kind() == Some(EventKind::Canceled) {
+            assert_eq!(e.cum_qty, Qty(1));
+            break;
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            (EventKind::Accepted, Reason::None),
+            (EventKind::Fill, Reason::None),
+            (EventKind::Canceled, Reason::CircuitBreaker)
+        ]
+    );
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(
+        status.contains("\"halted_symbols\":[\"BTC-JPY\"]"),
+        "{status}"
+    );
+    bob.send(&order("b2", Side::Buy, 5_000_000, 1))
+        .expect("send");
+    assert_eq!(next_event(&mut bob).reason(), Reason::Halted);
+
+    let (ok, text) = admin(addrs.binary, "change-me", &["resume", "BTC-JPY"]);
+    assert!(ok && text.contains("resumed BTC-JPY"), "{text}");
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(status.contains("\"halted_symbols\":[]"), "{status}");
+    bob.send(&order("b3", Side::Buy, 5_000_000, 1))
+        .expect("send");
+    assert_eq!(next_event(&mut bob).event_kind(), Some(EventKind::Accepted));
+    gateway.stop().expect("stop");
+}

@@ -3,8 +3,9 @@
 //! orders, books uncrossed (all checked by `Engine::check_invariants`); a second engine fed the same
 //! commands emits the same event bytes; and at a random point the state survives save/load with
 //! the same digest and goes on to produce the same events. The protections of §10 are on: BTC-JPY
-//! has a `max_notional` that the stream's larger orders exceed, and accounts are blocked and
-//! unblocked at random.
+//! has a `max_notional` that the stream's larger orders exceed, accounts are blocked and
+//! unblocked at random, and both symbols have circuit breakers that trip and resume (commands are
+//! half a second apart, the windows and halts a few seconds).
 
 use hayate::*;
 use proptest::prelude::*;
@@ -16,9 +17,24 @@ const ACCOUNTS: u32 = 4;
 /// account rarely reaches its open-order limit). ETH-JPY keeps no limit.
 const MAX_NOTIONAL: u64 = 38_000;
 
+/// Time between two commands of a stream.
+const STEP_NS: u64 = 500_000_000;
+
 fn config() -> EngineConfig {
     let mut config = hayate_testkit::market::two_symbol_config(ACCOUNTS, 6);
     config.symbols[0].max_notional = Amount(MAX_NOTIONAL);
+    // BTC-JPY: bounds ±2 % around its reference 1000 (its band is ±5 %), so takers reaching for
+    // the band's edges trip it. ETH-JPY has no reference price: its first trade anchors it.
+    config.symbols[0].breaker = Some(BreakerSpec {
+        bps: 200,
+        window_ns: 2 * STEP_NS,
+        halt_ns: 6 * STEP_NS,
+    });
+    config.symbols[1].breaker = Some(BreakerSpec {
+        bps: 300,
+        window_ns: 3 * STEP_NS,
+        halt_ns: 4 * STEP_NS,
+    });
     config
 }
 
@@ -277,7 +293,7 @@ proptest! {
                 prop_assert_eq!(loaded.save(), saved);
                 restored = Some(loaded);
             }
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             let (mut a, mut b) = (Vec::new(), Vec::new());
             engine.process(&cmd, &mut a);
             twin.process(&cmd, &mut b);
@@ -307,7 +323,7 @@ proptest! {
         let mut engine = funded_engine();
         let mut sink = Vec::new();
         for (t, op) in ops.iter().enumerate() {
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             engine.process(&cmd, &mut sink);
         }
         let saved = engine.save();
@@ -341,7 +357,7 @@ fn the_generator_reaches_every_outcome() {
             .current();
         let mut engine = funded_engine();
         for (t, op) in ops.iter().enumerate() {
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             let mut events = Vec::new();
             engine.process(&cmd, &mut events);
             seen.extend(
@@ -362,6 +378,9 @@ fn the_generator_reaches_every_outcome() {
         "Canceled/FOK_UNFILLED",
         "Canceled/REPLACED_DONE",
         "Canceled/CANCEL_ON_DISCONNECT",
+        "Canceled/CIRCUIT_BREAKER",
+        "Halted/CIRCUIT_BREAKER",
+        "Resumed/CIRCUIT_BREAKER",
         "MassCanceled/",
         "OrderStatus/",
         "Deposited/",
