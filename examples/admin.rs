@@ -12,6 +12,8 @@
 //!   withdraw ACCOUNT ASSET AMOUNT    debit an account's available balance
 //!   halt SYMBOL|all                  halt one symbol or the whole exchange
 //!   resume SYMBOL|all                resume it
+//!   block ACCOUNT                    kill switch: cancel the account's orders, refuse new ones
+//!   unblock ACCOUNT                  let the account trade again
 //!   snapshot                         write a snapshot of the state now
 //!   status                           print the exchange's status (the /status JSON)
 //!   promote                          make a standby the primary
@@ -20,8 +22,8 @@
 //! ```
 //!
 //! Every command that changes state is a journaled command, and every command is checked against
-//! the admin's role (`viewer`: status; `operator`: halt, resume, snapshot; `treasury`: deposit,
-//! withdraw; `root`: all, promote too). Exits 0 on success, non-zero with a one-line reason
+//! the admin's role (`viewer`: status; `operator`: halt, resume, block, unblock, snapshot;
+//! `treasury`: deposit, withdraw; `root`: all, promote too). Exits 0 on success, non-zero with a one-line reason
 //! otherwise (a command the role lacks included).
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -32,7 +34,7 @@ use clap::{Parser, Subcommand};
 use hayate::AccountId;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
-    CancelOnDisconnect, ClientMessage, Funds, HaltTarget, Logon, ServerMessage,
+    AccountTarget, CancelOnDisconnect, ClientMessage, Funds, HaltTarget, Logon, ServerMessage,
 };
 
 #[derive(Parser)]
@@ -85,6 +87,11 @@ enum Command {
     Halt { target: String },
     /// Resume a symbol, or `all`.
     Resume { target: String },
+    /// Block ACCOUNT (kill switch): cancel its open orders and refuse its new orders and
+    /// replaces until it is unblocked.
+    Block { account: u32 },
+    /// Lift ACCOUNT's block.
+    Unblock { account: u32 },
     /// Snapshot the state now.
     Snapshot,
     /// Print the status.
@@ -132,6 +139,10 @@ fn message(command: &Command) -> Result<ClientMessage, String> {
         } => ClientMessage::Withdraw(funds(*account, asset, amount)?),
         Command::Halt { target: t } => ClientMessage::Halt(target(t)?),
         Command::Resume { target: t } => ClientMessage::Resume(target(t)?),
+        Command::Block { account } => ClientMessage::Block(AccountTarget::new(AccountId(*account))),
+        Command::Unblock { account } => {
+            ClientMessage::Unblock(AccountTarget::new(AccountId(*account)))
+        }
         Command::Snapshot => ClientMessage::Snapshot,
         Command::Status => ClientMessage::Status,
         Command::Promote => ClientMessage::Promote,

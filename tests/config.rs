@@ -4,7 +4,7 @@
 use hayate::config::*;
 use hayate::journal::FlushPolicy;
 use hayate::pipeline::{JournalConfig, PipelineConfig, ReplicationMode};
-use hayate::{AccountId, Amount, AssetId, CommandKind, Price, Qty, SymbolSpec};
+use hayate::{AccountId, Amount, AssetId, BreakerSpec, CommandKind, Price, Qty, SymbolSpec};
 
 const ASSETS: &str = r#"
 [[assets]]
@@ -871,6 +871,50 @@ fn band_is_0_to_10000_bps() {
     );
 }
 
+/// The symbol of BEHAVIOUR.md §5 with a `max_notional` line (the symbol's table is the file's last).
+fn with_max_notional(value: &str) -> String {
+    format!("{}max_notional = {value}\n", market_with(&[]))
+}
+
+#[test]
+fn max_notional_is_in_quote_units_and_unset_means_none() {
+    assert_eq!(
+        first_symbol(&market_with(&[])).max_notional,
+        SymbolSpec::NO_NOTIONAL_LIMIT
+    );
+    // 50 000 000 JPY at 4 decimals.
+    assert_eq!(
+        first_symbol(&with_max_notional(r#""50000000""#)).max_notional,
+        Amount(500_000_000_000)
+    );
+    assert_eq!(
+        first_symbol(&with_max_notional(r#""0.0001""#)).max_notional,
+        Amount(1)
+    );
+    assert_eq!(
+        first_symbol(&with_max_notional("7")).max_notional,
+        Amount(70_000)
+    );
+}
+
+#[test]
+fn max_notional_is_a_positive_whole_number_of_quote_minor_units() {
+    let key = "symbols[0] (BTC-JPY).max_notional";
+    assert_refused(&with_max_notional(r#""0""#), key, "must be positive");
+    assert_refused(&with_max_notional(r#""-5""#), key, "must be positive");
+    assert_refused(
+        &with_max_notional(r#""0.00001""#),
+        key,
+        "not a whole number of JPY minor units",
+    );
+    assert_refused(
+        &with_max_notional(r#""1000000000000000000""#),
+        key,
+        "more than",
+    );
+    assert_refused(&with_max_notional("1.5"), "max_notional", "floating-point");
+}
+
 #[test]
 fn reference_price_is_a_positive_multiple_of_the_tick() {
     let text = market_with(&[
@@ -1302,4 +1346,76 @@ fn the_core_reads_its_sections_alone_and_refuses_the_gateways() {
         error.to_string().contains("unknown field `gateway`"),
         "{error}"
     );
+}
+
+/// The symbol of BEHAVIOUR.md §5 with extra lines (the symbol's table is the file's last).
+fn with_lines(lines: &[&str]) -> String {
+    let mut text = market_with(&[]);
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn breaker_is_off_unless_configured_and_reads_seconds() {
+    assert_eq!(first_symbol(&market_with(&[])).breaker, None);
+    let text = with_lines(&[
+        "breaker_bps = 500",
+        "breaker_window_s = 300",
+        "breaker_halt_s = 120",
+    ]);
+    assert_eq!(
+        first_symbol(&text).breaker,
+        Some(BreakerSpec {
+            bps: 500,
+            window_ns: 300_000_000_000,
+            halt_ns: 120_000_000_000,
+        })
+    );
+}
+
+/// BEHAVIOUR.md §10: all three keys or none, each in range; errors name the symbol and the key.
+#[test]
+fn breaker_needs_all_three_keys_in_range() {
+    let key = |k: &str| format!("symbols[0] (BTC-JPY).{k}");
+    assert_refused(
+        &with_lines(&["breaker_bps = 500", "breaker_window_s = 300"]),
+        &key("breaker_halt_s"),
+        "is missing",
+    );
+    assert_refused(
+        &with_lines(&["breaker_halt_s = 60"]),
+        &key("breaker_bps"),
+        "is missing",
+    );
+    for (line, k, message) in [
+        ("breaker_bps = 0", "breaker_bps", "not between 1 and 9999"),
+        (
+            "breaker_bps = 10000",
+            "breaker_bps",
+            "not between 1 and 9999",
+        ),
+        ("breaker_bps = -3", "breaker_bps", "not between 1 and 9999"),
+        (
+            "breaker_window_s = 0",
+            "breaker_window_s",
+            "not between 1 and 86400",
+        ),
+        (
+            "breaker_halt_s = 86401",
+            "breaker_halt_s",
+            "not between 1 and 86400",
+        ),
+    ] {
+        let mut lines = vec![
+            "breaker_bps = 500",
+            "breaker_window_s = 300",
+            "breaker_halt_s = 120",
+        ];
+        lines.retain(|l| !l.starts_with(k));
+        lines.push(line);
+        assert_refused(&with_lines(&lines), &key(k), message);
+    }
 }

@@ -47,6 +47,8 @@ fn config() -> EngineConfig {
         taker_fee_bps: 10,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     let asset = |name: &str, decimals| AssetSpec {
         name: name.into(),

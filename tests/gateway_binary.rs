@@ -1,6 +1,6 @@
 //! The binary port over real sockets on 127.0.0.1: logon, an order to its report, refusals named
 //! by field, the rate limit, a bad length closing the connection, and the admin client's commands
-//! (each a journaled command), with `/status` reporting halts.
+//! (each a journaled command), with `/status` reporting halts and blocked accounts.
 
 use std::net::SocketAddr;
 
@@ -236,6 +236,129 @@ fn the_admin_client_deposits_halts_resumes_snapshots_and_reports_status() {
     gateway.stop().expect("stop");
 }
 
+/// The next Report's event, skipping heartbeats.
+fn next_event(client: &mut BinaryClient) -> hayate::Event {
+    match ServerMessage::decode(&next(client)).expect("decode") {
+        ServerMessage::Report(r) => r.event(),
+        other => panic!("expected a report, got {other:?}"),
+    }
+}
+
+/// BEHAVIOUR.md §10's kill switch end to end: `admin block 1` cancels alice's open orders (both
+/// sessions hear of each, reason ACCOUNT_BLOCKED), her FIX and binary sessions stay connected and
+/// every order or replace gets ACCOUNT_BLOCKED (FIX OrdRejReason / CxlRejReason 99 with the code in
+/// Text), `/status` lists the block; `admin unblock 1` lets her trade again.
+#[test]
+fn the_admin_client_blocks_an_account_whose_sessions_stay_connected_and_unblocks_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), None, ""));
+    let addrs = gateway.addrs();
+    let mut fix = FixClient::connect(addrs.fix, "ALICE");
+    assert_eq!(field(&fix.logon("alice", "change-me", &[]), 35), "A");
+    let mut bin = logged_on(addrs.binary, "alice", "change-me");
+
+    // One open order from each session; every session of the account hears of both.
+    fix.new_order("f1", "1", "0.001", "4990000");
+    assert_eq!(field(&fix.recv_type("8"), 150), "0");
+    assert_eq!(next_event(&mut bin).event_kind(), Some(EventKind::Accepted));
+    bin.send(&order("b1", Side::Sell, 5_010_000, 10))
+        .expect("send");
+    assert_eq!(next_event(&mut bin).event_kind(), Some(EventKind::Accepted));
+    assert_eq!(field(&fix.recv_type("8"), 11), "b1");
+
+    let (ok, text) = admin(addrs.binary, "change-me", &["block", "1"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("account blocked acct 1: 2 orders canceled"),
+        "{text}"
+    );
+    for id in ["f1", "b1"] {
+        let er = fix.recv_type("8");
+        assert_eq!(
+            (
+                field(&er, 150),
+                field(&er, 39),
+                field(&er, 11),
+                field(&er, 58)
+            ),
+            ("4", "4", id, "ACCOUNT_BLOCKED")
+        );
+        let e = next_event(&mut bin);
+        assert_eq!(e.event_kind(), Some(EventKind::Canceled));
+        assert_eq!(e.reason(), Reason::AccountBlocked);
+        assert_eq!(e.client_order_id.as_bytes(), id.as_bytes());
+    }
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(status.contains("\"blocked_accounts\":[1]"), "{status}");
+    let (ok, status) = admin(addrs.binary, "change-me", &["status"]);
+    assert!(
+        ok && status.contains("\"blocked_accounts\":[1]"),
+        "{status}"
+    );
+
+    // While blocked: a FIX order and replace, and a binary order, all refused with the reason,
+    // and both sessions are still there to be told.
+    fix.new_order("f2", "1", "0.001", "4990000");
+    let er = fix.recv_type("8");
+    assert_eq!(
+        (field(&er, 150), field(&er, 103), field(&er, 58)),
+        ("8", "99", "ACCOUNT_BLOCKED")
+    );
+    assert_eq!(next_event(&mut bin).reason(), Reason::AccountBlocked);
+    fix.send(
+        "G",
+        &[
+            (11, "f1-2"),
+            (41, "f1"),
+            (55, "BTC-JPY"),
+            (54, "1"),
+            (60, "20260101-00:00:00.000"),
+            (38, "0.002"),
+            (40, "2"),
+            (44, "4990000"),
+        ],
+    );
+    let reject = fix.recv_type("9");
+    assert_eq!(
+        (field(&reject, 102), field(&reject, 58)),
+        ("99", "ACCOUNT_BLOCKED")
+    );
+    let e = next_event(&mut bin);
+    assert_eq!(
+        (e.event_kind(), e.reason()),
+        (Some(EventKind::ReplaceRejected), Reason::AccountBlocked)
+    );
+    bin.send(&order("b2", Side::Sell, 5_010_000, 1))
+        .expect("send");
+    let e = next_event(&mut bin);
+    assert_eq!(
+        (e.event_kind(), e.reason()),
+        (Some(EventKind::Rejected), Reason::AccountBlocked)
+    );
+    let er = fix.recv_type("8");
+    assert_eq!((field(&er, 11), field(&er, 58)), ("b2", "ACCOUNT_BLOCKED"));
+    let (_, metrics) = hayate::adapters::http::get(addrs.http, "/metrics", WAIT).expect("metrics");
+    assert!(
+        metrics.contains("hayate_rejects_total{reason=\"ACCOUNT_BLOCKED\"} 2"),
+        "{metrics}"
+    );
+
+    let (ok, text) = admin(addrs.binary, "change-me", &["unblock", "1"]);
+    assert!(ok && text.contains("account unblocked acct 1"), "{text}");
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(status.contains("\"blocked_accounts\":[]"), "{status}");
+    fix.new_order("f3", "1", "0.001", "4990000");
+    assert_eq!(field(&fix.recv_type("8"), 150), "0");
+    assert_eq!(next_event(&mut bin).event_kind(), Some(EventKind::Accepted));
+    bin.send(&order("b3", Side::Sell, 5_010_000, 1))
+        .expect("send");
+    assert_eq!(next_event(&mut bin).event_kind(), Some(EventKind::Accepted));
+    // A block of an account that does not exist is refused, with the reason.
+    let (ok, text) = admin(addrs.binary, "change-me", &["block", "99"]);
+    assert!(!ok && text.contains("UNKNOWN_ACCOUNT"), "{text}");
+    gateway.stop().expect("stop");
+}
+
 #[test]
 fn connection_caps_and_the_logon_timeout_close_connections() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -288,5 +411,68 @@ fn sustained_abuse_of_the_rate_limit_disconnects_the_session() {
         metrics.contains("hayate_throttle_disconnects_total 1"),
         "{metrics}"
     );
+    gateway.stop().expect("stop");
+}
+
+/// BEHAVIOUR.md §10's circuit breaker end to end: with BTC-JPY's breaker at 10 bps around the
+/// reference 5 000 000 (bounds [4 995 000, 5 005 000]), bob's buy takes alice's ask at 5 004 000,
+/// stops before her ask at 5 010 000, and its remainder is cancelled CIRCUIT_BREAKER; `/status`
+/// lists the symbol as halted, orders are refused HALTED, and `admin resume BTC-JPY` — answered
+/// with its own result, not the breaker's halt — reopens it.
+#[test]
+fn a_tripped_breaker_halts_the_symbol_until_an_operator_resumes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = config_toml(dir.path(), None, "").replace(
+        "# breaker_bps = 500\n# breaker_window_s = 300\n# breaker_halt_s = 120",
+        "breaker_bps = 10\nbreaker_window_s = 300\nbreaker_halt_s = 3600",
+    );
+    let config = hayate::ExchangeConfig::from_toml_str(&text, "test.toml").expect("valid");
+    assert!(config.engine_config().symbols[0].breaker.is_some());
+    let gateway = start(config);
+    let addrs = gateway.addrs();
+    let mut alice = logged_on(addrs.binary, "alice", "change-me");
+    let mut bob = logged_on(addrs.binary, "bob", "change-me");
+    for (id, price) in [("a1", 5_004_000), ("a2", 5_010_000)] {
+        alice.send(&order(id, Side::Sell, price, 1)).expect("send");
+        assert_eq!(
+            next_event(&mut alice).event_kind(),
+            Some(EventKind::Accepted)
+        );
+    }
+    bob.send(&order("b1", Side::Buy, 5_010_000, 2))
+        .expect("send");
+    let mut got = Vec::new();
+    loop {
+        let e = next_event(&mut bob);
+        got.push((e.event_kind().expect("kind"), e.reason()));
+        if e.event_kind() == Some(EventKind::Canceled) {
+            assert_eq!(e.cum_qty, Qty(1));
+            break;
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            (EventKind::Accepted, Reason::None),
+            (EventKind::Fill, Reason::None),
+            (EventKind::Canceled, Reason::CircuitBreaker)
+        ]
+    );
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(
+        status.contains("\"halted_symbols\":[\"BTC-JPY\"]"),
+        "{status}"
+    );
+    bob.send(&order("b2", Side::Buy, 5_000_000, 1))
+        .expect("send");
+    assert_eq!(next_event(&mut bob).reason(), Reason::Halted);
+
+    let (ok, text) = admin(addrs.binary, "change-me", &["resume", "BTC-JPY"]);
+    assert!(ok && text.contains("resumed BTC-JPY"), "{text}");
+    let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
+    assert!(status.contains("\"halted_symbols\":[]"), "{status}");
+    bob.send(&order("b3", Side::Buy, 5_000_000, 1))
+        .expect("send");
+    assert_eq!(next_event(&mut bob).event_kind(), Some(EventKind::Accepted));
     gateway.stop().expect("stop");
 }

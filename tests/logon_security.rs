@@ -221,6 +221,8 @@ fn each_role_is_refused_what_it_lacks_and_admins_use_their_own_listener() {
         ("operator", vec!["halt", "BTC-JPY"]),
         ("operator", vec!["resume", "BTC-JPY"]),
         ("operator", vec!["snapshot"]),
+        ("operator", vec!["block", "2"]),
+        ("operator", vec!["unblock", "2"]),
         ("treasury", vec!["deposit", "1", "JPY", "1000"]),
         ("treasury", vec!["withdraw", "1", "JPY", "1000"]),
         ("admin", vec!["halt", "all"]),
@@ -262,6 +264,14 @@ fn each_role_is_refused_what_it_lacks_and_admins_use_their_own_listener() {
             "treasury",
             "operator",
         ),
+        ("viewer", vec!["block", "1"], "block", "viewer", "operator"),
+        (
+            "treasury",
+            vec!["unblock", "1"],
+            "unblock",
+            "treasury",
+            "operator",
+        ),
     ];
     for (user, args, command, role, needs) in &refused {
         let (ok, text) = admin_client(admin, user, args);
@@ -280,6 +290,7 @@ fn each_role_is_refused_what_it_lacks_and_admins_use_their_own_listener() {
     // Nothing refused happened: the only halt left is none, the funds moved only as allowed.
     let (_, status) = hayate::adapters::http::get(addrs.http, "/status", WAIT).expect("status");
     assert!(status.contains("\"halted_symbols\":[]"), "{status}");
+    assert!(status.contains("\"blocked_accounts\":[]"), "{status}");
 
     // Admins only on the admin listener, users only on the order-entry ports.
     let (ok, text) = admin_client(addrs.binary, "admin", &["status"]);

@@ -527,6 +527,104 @@ fn a_snapshot_command_writes_a_snapshot_at_its_sequence() {
     assert_eq!(report.snapshot.map(|s| s.0), Some(seq));
 }
 
+/// BEHAVIOUR.md §10: a block is engine state. Stopped without a snapshot, the restart replays it
+/// from the journal; stopped with one, the restart loads it from the snapshot; either way the
+/// account stays blocked until an unblock.
+#[test]
+fn a_block_survives_restart_from_the_journal_and_from_a_snapshot() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = config();
+    let start = |snapshot_on_stop: bool| {
+        Pipeline::builder(config.engine_config().clone(), data.path())
+            .journal_options(small_journal(FlushPolicy::Never))
+            .initial_commands(config.initial_deposits())
+            .snapshot_on_stop(snapshot_on_stop)
+            .start()
+            .expect("start")
+    };
+    // Publishes one command, stamped `stamp` (unique, so its events are told apart from the
+    // deposits' at start), and returns the kinds and reasons of its events.
+    let ask = |pipeline: &Pipeline,
+               events: &mut hayate::pipeline::EventReceiver,
+               cmd: Command,
+               stamp: u64|
+     -> Vec<(EventKind, Reason)> {
+        pipeline
+            .publisher()
+            .publish(&cmd.at(stamp))
+            .expect("publish");
+        let mut got = Vec::new();
+        drain(events, Duration::from_secs(10), |out| {
+            let ours = out.timestamp_ns == stamp;
+            if ours {
+                got.push((out.event.event_kind().expect("kind"), out.event.reason()));
+            }
+            ours && out.last
+        });
+        got
+    };
+    let alice = AccountId(1);
+    let rejected_blocked = vec![(EventKind::Rejected, Reason::AccountBlocked)];
+
+    let (pipeline, mut events, _) = start(false);
+    assert_eq!(
+        ask(&pipeline, &mut events, order(1, 0), 1_000),
+        [(EventKind::Accepted, Reason::None)]
+    );
+    assert_eq!(
+        ask(&pipeline, &mut events, Command::block(alice), 1_001),
+        [
+            (EventKind::Canceled, Reason::AccountBlocked),
+            (EventKind::AccountBlocked, Reason::None)
+        ]
+    );
+    let first = stop_and_report(pipeline, events);
+    assert!(first.snapshot.is_none());
+
+    // From the journal.
+    let (pipeline, mut events, report) = start(true);
+    assert!(report.snapshot.is_none(), "{report}");
+    assert!(report.replayed > 0);
+    assert_eq!(report.blocked_accounts, [alice]);
+    assert_eq!(
+        ask(&pipeline, &mut events, order(1, 2), 1_002),
+        rejected_blocked
+    );
+    let second = stop_and_report(pipeline, events);
+    assert!(second.snapshot.is_some());
+
+    // From the stop snapshot.
+    let (pipeline, mut events, report) = start(false);
+    assert_eq!(
+        report.snapshot.as_ref().map(|s| s.0),
+        Some(second.processed_seq)
+    );
+    assert_eq!(report.replayed, 0, "{report}");
+    assert_eq!(report.blocked_accounts, [alice]);
+    assert_eq!(
+        ask(&pipeline, &mut events, order(1, 4), 1_003),
+        rejected_blocked
+    );
+    assert_eq!(
+        ask(&pipeline, &mut events, Command::unblock(alice), 1_004),
+        [(EventKind::AccountUnblocked, Reason::None)]
+    );
+    assert_eq!(
+        ask(&pipeline, &mut events, order(1, 6), 1_005),
+        [(EventKind::Accepted, Reason::None)]
+    );
+    stop_and_report(pipeline, events);
+}
+
+fn stop_and_report(
+    pipeline: Pipeline,
+    mut events: hayate::pipeline::EventReceiver,
+) -> hayate::pipeline::StopReport {
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |_| false);
+    stopper.join().expect("stop thread").expect("stop")
+}
+
 fn replicated(
     data: &std::path::Path,
     link: std::sync::Arc<hayate::pipeline::ReplicaLink>,

@@ -2,15 +2,40 @@
 //! conservation of every asset, no balance out of range, reservations equal to the holds of open
 //! orders, books uncrossed (all checked by `Engine::check_invariants`); a second engine fed the same
 //! commands emits the same event bytes; and at a random point the state survives save/load with
-//! the same digest and goes on to produce the same events.
+//! the same digest and goes on to produce the same events. The protections of §10 are on: BTC-JPY
+//! has a `max_notional` that the stream's larger orders exceed, accounts are blocked and
+//! unblocked at random, and both symbols have circuit breakers that trip and resume (commands are
+//! half a second apart, the windows and halts a few seconds).
 
 use hayate::*;
 use proptest::prelude::*;
 
 const ACCOUNTS: u32 = 4;
 
+/// BTC-JPY's fat-finger limit in JPY minor units: prices 940–1060 ticks × up to 40 lots reach
+/// about 42 000, so the largest of its orders and replaces are refused (not so many that an
+/// account rarely reaches its open-order limit). ETH-JPY keeps no limit.
+const MAX_NOTIONAL: u64 = 38_000;
+
+/// Time between two commands of a stream.
+const STEP_NS: u64 = 500_000_000;
+
 fn config() -> EngineConfig {
-    hayate_testkit::market::two_symbol_config(ACCOUNTS, 6)
+    let mut config = hayate_testkit::market::two_symbol_config(ACCOUNTS, 6);
+    config.symbols[0].max_notional = Amount(MAX_NOTIONAL);
+    // BTC-JPY: bounds ±2 % around its reference 1000 (its band is ±5 %), so takers reaching for
+    // the band's edges trip it. ETH-JPY has no reference price: its first trade anchors it.
+    config.symbols[0].breaker = Some(BreakerSpec {
+        bps: 200,
+        window_ns: 2 * STEP_NS,
+        halt_ns: 6 * STEP_NS,
+    });
+    config.symbols[1].breaker = Some(BreakerSpec {
+        bps: 300,
+        window_ns: 3 * STEP_NS,
+        halt_ns: 4 * STEP_NS,
+    });
+    config
 }
 
 /// A command drawn by proptest, turned into a `Command` against the engine's current ids.
@@ -66,6 +91,10 @@ enum Op {
         symbol: Option<u16>,
         resume: bool,
     },
+    Block {
+        account: u32,
+        unblock: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -92,7 +121,15 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(account, asset, amount)| Op::Withdraw { account, asset, amount }),
         1 => (prop::option::weighted(0.8, symbol), prop::bool::weighted(0.85))
             .prop_map(|(symbol, resume)| Op::Halt { symbol, resume }),
+        // Mostly unblocks, so that accounts are blocked now and then, not most of the time.
+        1 => (account_or_nobody(), prop::bool::weighted(0.85))
+            .prop_map(|(account, unblock)| Op::Block { account, unblock }),
     ]
+}
+
+/// An account for a block or unblock: mostly real ones, sometimes the fee account or an unknown one.
+fn account_or_nobody() -> impl Strategy<Value = u32> {
+    prop::sample::select(vec![1u32, 2, 3, 4, 0, 5])
 }
 
 fn client(n: u8) -> ClientOrderId {
@@ -207,6 +244,13 @@ fn command(engine: &Engine, op: &Op, t: u64) -> Command {
                 Command::halt(symbol.map(SymbolId))
             }
         }
+        Op::Block { account, unblock } => {
+            if unblock {
+                Command::unblock(AccountId(account))
+            } else {
+                Command::block(AccountId(account))
+            }
+        }
     };
     cmd.at(t)
 }
@@ -249,7 +293,7 @@ proptest! {
                 prop_assert_eq!(loaded.save(), saved);
                 restored = Some(loaded);
             }
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             let (mut a, mut b) = (Vec::new(), Vec::new());
             engine.process(&cmd, &mut a);
             twin.process(&cmd, &mut b);
@@ -279,7 +323,7 @@ proptest! {
         let mut engine = funded_engine();
         let mut sink = Vec::new();
         for (t, op) in ops.iter().enumerate() {
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             engine.process(&cmd, &mut sink);
         }
         let saved = engine.save();
@@ -313,7 +357,7 @@ fn the_generator_reaches_every_outcome() {
             .current();
         let mut engine = funded_engine();
         for (t, op) in ops.iter().enumerate() {
-            let cmd = command(&engine, op, t as u64);
+            let cmd = command(&engine, op, t as u64 * STEP_NS);
             let mut events = Vec::new();
             engine.process(&cmd, &mut events);
             seen.extend(
@@ -334,6 +378,9 @@ fn the_generator_reaches_every_outcome() {
         "Canceled/FOK_UNFILLED",
         "Canceled/REPLACED_DONE",
         "Canceled/CANCEL_ON_DISCONNECT",
+        "Canceled/CIRCUIT_BREAKER",
+        "Halted/CIRCUIT_BREAKER",
+        "Resumed/CIRCUIT_BREAKER",
         "MassCanceled/",
         "OrderStatus/",
         "Deposited/",
@@ -353,6 +400,14 @@ fn the_generator_reaches_every_outcome() {
         "Rejected/NO_REFERENCE_PRICE",
         "ReplaceRejected/PRICE_BAND",
         "ReplaceRejected/DUPLICATE_ORDER",
+        "ReplaceRejected/NOTIONAL_LIMIT",
+        "ReplaceRejected/ACCOUNT_BLOCKED",
+        "Rejected/NOTIONAL_LIMIT",
+        "Rejected/ACCOUNT_BLOCKED",
+        "Canceled/ACCOUNT_BLOCKED",
+        "AccountBlocked/",
+        "AccountUnblocked/",
+        "BlockRejected/UNKNOWN_ACCOUNT",
         "CancelRejected/UNKNOWN_ORDER",
         "WithdrawRejected/INSUFFICIENT_FUNDS",
     ];

@@ -63,7 +63,7 @@ fn command(seed: u64, i: u64) -> Command {
                 Qty(1 + next() % 20),
                 id,
             )),
-            92..98 => {
+            92..97 => {
                 let target = OrderId((i / 2).saturating_sub(1 + next() % 30).max(1));
                 let price = Price(5_000_000 - 50 + next() % 100);
                 Command::replace(
@@ -74,6 +74,9 @@ fn command(seed: u64, i: u64) -> Command {
                     Qty(1 + next() % 30),
                 )
             }
+            // The kill switch (BEHAVIOUR.md §10): engine state a restart must rebuild.
+            97 if next() % 2 == 0 => Command::block(account),
+            97 => Command::unblock(account),
             98 => Command::halt(Some(symbol)),
             _ => Command::resume(None).at(0),
         },
@@ -161,6 +164,7 @@ fn snapshot_plus_tail_equals_full_replay_equals_the_live_engine() {
     assert_eq!(engine.digest(), live.digest());
     assert_eq!(journal.next_seq(), 20_001);
     assert_eq!(report.last_seq, 20_000);
+    assert_eq!(report.blocked_accounts, live.blocked_accounts());
 }
 
 #[test]
@@ -438,4 +442,141 @@ fn a_snapshot_past_the_end_of_the_journal_is_skipped() {
     }
     assert_eq!(engine.digest(), fresh.digest());
     assert_ne!(engine.digest(), live.digest());
+}
+
+/// The engine snapshot the build before the protections wrote: `Engine::save()` of hayate-core at
+/// commit 10fddbb (format 2) after [`old_snapshot_config`] and [`old_snapshot_commands`], stamped
+/// from 1_700_000_000_000_000_000 on, one nanosecond apart.
+const FORMAT_2_SNAPSHOT: &[u8] = include_bytes!("fixtures/engine-snapshot-format2.bin");
+
+/// The engine snapshot the build before the circuit breaker wrote (format 3, branch
+/// `protections` after its merge of main): the same config with `max_notional` 2^50 and the same
+/// commands, stamped alike, then `block` of account 1.
+const FORMAT_3_SNAPSHOT: &[u8] = include_bytes!("fixtures/engine-snapshot-format3.bin");
+
+/// The configuration both older snapshots were taken under (no breaker: they could not have one).
+fn old_snapshot_config() -> EngineConfig {
+    use rust_decimal::Decimal;
+    EngineConfig {
+        assets: vec![
+            AssetSpec {
+                name: "BTC".into(),
+                decimals: 8,
+            },
+            AssetSpec {
+                name: "JPY".into(),
+                decimals: 4,
+            },
+        ],
+        symbols: vec![SymbolSpec {
+            name: "BTC-JPY".into(),
+            base: AssetId(0),
+            quote: AssetId(1),
+            tick_size: Decimal::ONE,
+            lot_size: Decimal::new(1, 4),
+            unit_notional: 1,
+            lot_base_minor: 10_000,
+            min_qty: Qty(1),
+            max_qty: Qty(10_000_000),
+            maker_fee_bps: 0,
+            taker_fee_bps: 10,
+            band_bps: 1000,
+            reference_price: Some(Price(5_000_000)),
+            max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+            breaker: None,
+        }],
+        accounts: vec![AccountId(1), AccountId(2)],
+        max_open_orders: 10_000,
+        order_capacity: 1024,
+        level_capacity: 64,
+    }
+}
+
+fn old_snapshot_commands() -> Vec<Command> {
+    let cid = |s: &str| ClientOrderId::new(s).expect("short");
+    let (a1, a2, sym) = (AccountId(1), AccountId(2), SymbolId(0));
+    vec![
+        Command::deposit(a1, AssetId(1), Amount(1_000_000_000_000)),
+        Command::deposit(a2, AssetId(0), Amount(1_000_000_000)),
+        Command::new_order(NewOrder::limit(
+            a2,
+            sym,
+            Side::Sell,
+            Price(5_000_000),
+            Qty(10),
+            cid("s1"),
+        )),
+        Command::new_order(NewOrder::limit(
+            a1,
+            sym,
+            Side::Buy,
+            Price(4_990_000),
+            Qty(5),
+            cid("b1"),
+        )),
+        Command::new_order(NewOrder::limit(
+            a1,
+            sym,
+            Side::Buy,
+            Price(5_000_000),
+            Qty(3),
+            cid("t1"),
+        )),
+        Command::halt(None),
+        Command::resume(None),
+        Command::epoch(2, 8),
+    ]
+}
+
+/// Loads an older snapshot and checks it is the state this build reaches on `commands` (then
+/// saving it writes format 4). Timestamps matter only to the circuit breaker's clock (format 4),
+/// which an older snapshot loads at 0, so the commands run unstamped here.
+fn assert_old_snapshot_loads(
+    bytes: &[u8],
+    format: u32,
+    config: &EngineConfig,
+    commands: &[Command],
+) -> Engine {
+    assert_eq!(&bytes[8..12], &format.to_le_bytes(), "the fixture's format");
+    let mut fresh = Engine::new(config.clone());
+    for c in commands {
+        fresh.process(c, &mut Vec::new());
+    }
+    let loaded = Engine::load(bytes).expect("an older snapshot loads");
+    assert_eq!(loaded.config(), config);
+    assert_eq!(loaded.clock(), 0);
+    assert_eq!(loaded.save(), fresh.save());
+    assert_eq!(&loaded.save()[8..12], &4u32.to_le_bytes());
+    loaded
+}
+
+/// BEHAVIOUR.md §10 added to the snapshot (format 3: `max_notional`, blocked flags). A format 2
+/// snapshot still loads, as no limit and nothing blocked, into exactly the state this build
+/// reaches on the same commands.
+#[test]
+fn format_2_snapshot_still_loads() {
+    let loaded = assert_old_snapshot_loads(
+        FORMAT_2_SNAPSHOT,
+        2,
+        &old_snapshot_config(),
+        &old_snapshot_commands(),
+    );
+    assert!(loaded.blocked_accounts().is_empty());
+    assert_eq!(loaded.epochs(), [(2, 8)]);
+    assert_eq!(loaded.open_orders(AccountId(2))[0].leaves_qty, Qty(7));
+}
+
+/// The circuit breaker added to the snapshot (format 4: its config, each symbol's anchor, recent
+/// trades and halt, the engine's clock). A format 3 snapshot still loads, with no breaker, its
+/// limit and its block intact.
+#[test]
+fn format_3_snapshot_still_loads() {
+    let mut config = old_snapshot_config();
+    config.symbols[0].max_notional = Amount(1 << 50);
+    let mut commands = old_snapshot_commands();
+    commands.push(Command::block(AccountId(1)));
+    let loaded = assert_old_snapshot_loads(FORMAT_3_SNAPSHOT, 3, &config, &commands);
+    assert_eq!(loaded.blocked_accounts(), [AccountId(1)]);
+    assert_eq!(loaded.config().symbols[0].breaker, None);
+    assert!(loaded.open_orders(AccountId(1)).is_empty());
 }

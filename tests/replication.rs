@@ -58,12 +58,20 @@ fn a_standby_fed_the_primarys_journal_reaches_the_same_digest_at_the_same_sequen
             .expect("standby");
     let mut publisher = primary.publisher();
     for n in 0..2_000 {
+        if n == 1_000 {
+            // The kill switch is a journaled command: the standby blocks account 1 too, and
+            // refuses its later orders as the primary does (BEHAVIOUR.md §10), or the digests
+            // below would differ.
+            publisher
+                .publish(&Command::block(AccountId(1)).at(n))
+                .expect("publish");
+        }
         publisher
             .publish(&order(1 + (n % 2) as u32, n))
             .expect("publish");
     }
     drop(publisher);
-    let total = 2_000 + config.initial_deposits().len() as u64;
+    let total = 2_001 + config.initial_deposits().len() as u64;
 
     let mut tailer = Tailer::open(primary_dir.path().join("journal"), 1).expect("tailer");
     let mut applier = Applier::new(standby.publisher(), 0);

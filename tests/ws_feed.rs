@@ -47,6 +47,8 @@ fn engine_config() -> EngineConfig {
         taker_fee_bps: 0,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     EngineConfig {
         assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],
@@ -69,7 +71,10 @@ struct Exchange {
 
 impl Exchange {
     fn new() -> Exchange {
-        let config = engine_config();
+        Exchange::with_config(engine_config())
+    }
+
+    fn with_config(config: EngineConfig) -> Exchange {
         let mut exchange = Exchange {
             engine: Engine::new(config.clone()),
             market: MarketData::new(&config),
@@ -986,4 +991,43 @@ fn a_flood_that_arrives_in_one_piece_is_read_to_the_end() {
     assert!(closed_by_server(&mut flooder), "the flooder is closed");
     wait_for("the flooder to be gone", || get(&metrics.connections) == 0);
     feed.stop();
+}
+
+/// BEHAVIOUR.md §10 with §9: a circuit breaker's halt and its timed resume reach the market-data
+/// builder as status changes, as an operator's do. BTC-JPY has no reference price, so its first
+/// trade (1000) anchors it: bounds [900, 1100] at 1000 bps; commands are 1 µs apart and the halt
+/// lasts 3 µs.
+#[test]
+fn a_circuit_breakers_halt_and_timed_resume_change_the_status() {
+    use hayate::market_data::TradingStatus;
+    let mut config = engine_config();
+    config.symbols[0].breaker = Some(BreakerSpec {
+        bps: 1000,
+        window_ns: 1_000_000,
+        halt_ns: 3_000,
+    });
+    let mut exchange = Exchange::with_config(config);
+    exchange.limit(2, Side::Sell, 1000, 1);
+    exchange.limit(2, Side::Sell, 2000, 1);
+    exchange.limit(1, Side::Buy, 1000, 1);
+    assert_eq!(exchange.market.status(BTC), TradingStatus::Open);
+    let outs = exchange.limit(1, Side::Buy, 2000, 1);
+    let last = outs.last().expect("events").event;
+    assert_eq!(
+        (last.event_kind(), last.reason()),
+        (Some(EventKind::Halted), Reason::CircuitBreaker)
+    );
+    assert_eq!(exchange.market.status(BTC), TradingStatus::Halted);
+    let halted_at = exchange.market.sequence(BTC);
+    // Two commands later (2 µs) it still holds; the third (3 µs) resumes it first.
+    exchange.limit(1, Side::Buy, 900, 1);
+    exchange.limit(1, Side::Buy, 900, 1);
+    assert_eq!(exchange.market.status(BTC), TradingStatus::Halted);
+    let outs = exchange.limit(1, Side::Buy, 900, 1);
+    assert_eq!(
+        (outs[0].event.event_kind(), outs[0].event.reason()),
+        (Some(EventKind::Resumed), Reason::CircuitBreaker)
+    );
+    assert_eq!(exchange.market.status(BTC), TradingStatus::Open);
+    assert!(exchange.market.sequence(BTC) > halted_at);
 }

@@ -20,11 +20,11 @@ use hayate_core::{
 };
 
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming, HEADER_LEN};
+use crate::binary::messages::{AccountTarget, OrderRequest, RejectCode, ServerMessage};
 use crate::binary::messages::{
     CancelOnDisconnect, ClientMessage, DecodeError, Funds, HaltTarget, Logon, LogonAck, MassCancel,
     NewOrder, Replace, Report, SymbolInfo,
 };
-use crate::binary::messages::{OrderRequest, RejectCode, ServerMessage};
 use crate::binary::orders as binary_orders;
 use crate::fix::codec::{
     self as fix_codec, BEGIN_STRING, Encoder, FieldList, Framing as FixFraming, SOH,

@@ -294,6 +294,7 @@ impl Gateway {
             let context = Arc::clone(&context);
             Arc::new(move || metrics::status_json(&metrics, &monitor.stats(), &context()))
         };
+        server.set_blocked_accounts(&recovery.blocked_accounts);
         server.set_status_source(Arc::clone(&status));
         let pages: Arc<PageSource> = {
             let metrics = Arc::clone(&metrics);

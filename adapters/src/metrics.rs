@@ -53,7 +53,7 @@ impl ExchangeState {
 }
 
 /// Number of [`Reason`] codes (the rejects-by-reason table).
-pub const REASONS: usize = 22;
+pub const REASONS: usize = hayate_core::event::REASON_COUNT;
 
 /// Latency percentiles of order → first report, refreshed by the event loop about once a second.
 #[derive(Debug, Default)]
@@ -121,6 +121,7 @@ pub struct GatewayMetrics {
     /// MarketDataRequests refused (MarketDataRequestReject).
     pub md_requests_refused: AtomicU64,
     halted_symbols: Mutex<Vec<String>>,
+    blocked_accounts: Mutex<Vec<u32>>,
 }
 
 impl Default for GatewayMetrics {
@@ -158,6 +159,7 @@ impl GatewayMetrics {
             md_fix_encodes: AtomicU64::new(0),
             md_requests_refused: AtomicU64::new(0),
             halted_symbols: Mutex::new(Vec::new()),
+            blocked_accounts: Mutex::new(Vec::new()),
         }
     }
 
@@ -200,6 +202,21 @@ impl GatewayMetrics {
         self.halted_symbols
             .lock()
             .map(|h| h.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the list of blocked accounts (rare: on a block or unblock).
+    pub fn set_blocked_accounts(&self, accounts: Vec<u32>) {
+        if let Ok(mut blocked) = self.blocked_accounts.lock() {
+            *blocked = accounts;
+        }
+    }
+
+    /// The blocked accounts, ascending.
+    pub fn blocked_accounts(&self) -> Vec<u32> {
+        self.blocked_accounts
+            .lock()
+            .map(|b| b.clone())
             .unwrap_or_default()
     }
 
@@ -247,6 +264,13 @@ pub fn status_json(
             out.push(',');
         }
         json_string(&mut out, name);
+    }
+    out.push_str("],\"blocked_accounts\":[");
+    for (i, account) in metrics.blocked_accounts().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{account}");
     }
     let sessions = metrics.fix_sessions.load(Ordering::Relaxed)
         + metrics.binary_sessions.load(Ordering::Relaxed);
@@ -611,6 +635,7 @@ mod tests {
         let metrics = GatewayMetrics::new();
         metrics.set_state(ExchangeState::Running);
         metrics.set_halted_symbols(vec!["BTC-JPY".into()]);
+        metrics.set_blocked_accounts(vec![1, 7]);
         GatewayMetrics::bump(&metrics.fix_sessions);
         let stats = PipelineStats {
             durable_seq: 42,
@@ -627,7 +652,7 @@ mod tests {
             "\"role\":\"primary\"",
             "\"epoch\":1",
             "\"sequence\":42",
-            "\"halted_symbols\":[\"BTC-JPY\"]",
+            "\"halted_symbols\":[\"BTC-JPY\"],\"blocked_accounts\":[1,7]",
             "\"sessions\":1",
             "\"uptime_s\":",
         ] {
@@ -639,6 +664,8 @@ mod tests {
     fn metrics_are_prometheus_text_with_rejects_by_reason() {
         let metrics = GatewayMetrics::new();
         metrics.reject(Reason::InsufficientFunds);
+        metrics.reject(Reason::AccountBlocked);
+        metrics.reject(Reason::NotionalLimit);
         let stats = PipelineStats {
             commit_ns: 1_500_000_000,
             ..PipelineStats::default()
@@ -671,6 +698,8 @@ mod tests {
             assert!(json.contains(field), "{field} missing from {json}");
         }
         assert!(text.contains("hayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1"));
+        assert!(text.contains("hayate_rejects_total{reason=\"ACCOUNT_BLOCKED\"} 1"));
+        assert!(text.contains("hayate_rejects_total{reason=\"NOTIONAL_LIMIT\"} 1"));
         assert!(text.contains("hayate_journal_commit_seconds_total 1.500000000"));
         assert!(text.contains("# TYPE hayate_commands_total counter"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -13,6 +13,11 @@ use crate::units::{
 };
 
 /// The layout version written in every command; a reader refuses others.
+///
+/// A new [`CommandKind`] that uses the existing fields (as `Block` and `Unblock` do) is added
+/// without a new version: a journal written before it holds none, so it still loads, and an
+/// older build refuses a journal that holds one by its kind, naming the record. A version bump is
+/// for a change in what the existing bytes mean.
 pub const COMMAND_VERSION: u8 = 1;
 
 wire_enum! {
@@ -43,6 +48,11 @@ wire_enum! {
         /// A standby was promoted: a new epoch begins at this command's sequence (replication
         /// fencing; the history of epochs is part of the replicated state).
         Epoch = 11,
+        /// Kill switch: cancel every open order of an account and refuse its new orders and
+        /// replaces until it is unblocked (BEHAVIOUR.md §10).
+        Block = 12,
+        /// Lift an account's block.
+        Unblock = 13,
     }
 }
 
@@ -327,6 +337,17 @@ impl Command {
             order_id: OrderId(start_seq),
             ..Command::blank(CommandKind::Epoch, AccountId(0))
         }
+    }
+
+    /// Block `account` (the kill switch): its open orders are cancelled `ACCOUNT_BLOCKED` and its
+    /// new orders and replaces refused until [`Command::unblock`].
+    pub fn block(account: AccountId) -> Command {
+        Command::blank(CommandKind::Block, account)
+    }
+
+    /// Lift `account`'s block.
+    pub fn unblock(account: AccountId) -> Command {
+        Command::blank(CommandKind::Unblock, account)
     }
 
     /// Ask for one order's state.

@@ -152,6 +152,8 @@ impl Command {
             Some(CommandKind::Epoch) => {
                 format!("epoch {} from sequence {}", self.qty, self.order_id.0)
             }
+            Some(CommandKind::Block) => format!("block acct {}", self.account),
+            Some(CommandKind::Unblock) => format!("unblock acct {}", self.account),
             None => format!("unknown command kind {}", self.kind),
         }
     }
@@ -268,6 +270,17 @@ impl Event {
                     EventKind::Resumed => "resumed",
                     _ => "halt rejected",
                 };
+                // A circuit breaker's trip says when it ends and the anchor it measured from.
+                if kind == EventKind::Halted && reason == crate::event::Reason::CircuitBreaker {
+                    let anchor = match self.detail[1] {
+                        0 => "none".to_owned(),
+                        p => u.price(sym, Price(p)),
+                    };
+                    return format!(
+                        "{verb}{why} {what} until {} ns (anchor {anchor})",
+                        self.detail[0]
+                    );
+                }
                 format!("{verb}{why} {what}")
             }
             Some(EventKind::CommandRejected) => format!("command rejected{why}"),
@@ -278,6 +291,21 @@ impl Event {
             Some(EventKind::EpochRejected) => format!(
                 "epoch {} refused: the current epoch is {}",
                 self.detail[0], self.detail[1]
+            ),
+            Some(EventKind::AccountBlocked) => format!(
+                "account blocked acct {}: {} orders canceled",
+                self.account,
+                self.count()
+            ),
+            Some(EventKind::AccountUnblocked) => format!("account unblocked acct {}", self.account),
+            Some(EventKind::BlockRejected) => format!(
+                "{} rejected{why} acct {}",
+                if self.detail[0] == 1 {
+                    "block"
+                } else {
+                    "unblock"
+                },
+                self.account
             ),
             None => format!("unknown event kind {}", self.kind),
         }

@@ -65,8 +65,21 @@ wire_enum! {
         InvalidAmount = 20,
         /// The command could not be decoded (unknown kind or version).
         Malformed = 21,
+        /// The account is blocked (kill switch): its orders were cancelled, and new orders and
+        /// replaces are refused until it is unblocked.
+        AccountBlocked = 22,
+        /// The order's notional at its limit (or protection) price is above the symbol's
+        /// `max_notional` (fat-finger limit).
+        NotionalLimit = 23,
+        /// The circuit breaker stopped a taker at its bound: the remainder is cancelled and the
+        /// symbol halts; its halt and timed resume carry this reason too (BEHAVIOUR.md §10).
+        CircuitBreaker = 24,
     }
 }
+
+/// One past the largest [`Reason`] byte: the size of a table indexed by reason (a test checks
+/// that no reason lies past it).
+pub const REASON_COUNT: usize = Reason::CircuitBreaker as usize + 1;
 
 impl Reason {
     /// The reason code as BEHAVIOUR.md §3 spells it (FIX Text 58).
@@ -95,6 +108,9 @@ impl Reason {
             UnknownAsset => "UNKNOWN_ASSET",
             InvalidAmount => "INVALID_AMOUNT",
             Malformed => "MALFORMED",
+            AccountBlocked => "ACCOUNT_BLOCKED",
+            NotionalLimit => "NOTIONAL_LIMIT",
+            CircuitBreaker => "CIRCUIT_BREAKER",
         }
     }
 }
@@ -178,6 +194,13 @@ wire_enum! {
         /// An epoch command that did not raise the epoch was refused (`detail`: the epoch asked for,
         /// the current one).
         EpochRejected = 23,
+        /// An account was blocked; its open orders were cancelled `ACCOUNT_BLOCKED` just before
+        /// (`detail`: the count cancelled).
+        AccountBlocked = 24,
+        /// An account's block was lifted.
+        AccountUnblocked = 25,
+        /// A block or unblock named an unknown account or the fee account (`UNKNOWN_ACCOUNT`).
+        BlockRejected = 26,
     }
 }
 
@@ -341,7 +364,7 @@ impl Event {
         self.detail = [balance.amount.0, balance.available.0, balance.reserved.0, 0];
     }
 
-    /// The count (mass cancel report: orders cancelled).
+    /// The count (mass cancel report, account blocked: orders cancelled).
     pub fn count(&self) -> u64 {
         self.detail[0]
     }
@@ -374,5 +397,25 @@ impl<F: FnMut(&Event)> EventSink for F {
     #[inline]
     fn emit(&mut self, event: &Event) {
         self(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new reason must move [`REASON_COUNT`], or tables sized by it (`/metrics`) miss it.
+    #[test]
+    fn reason_count_covers_every_reason() {
+        for byte in 0..=u8::MAX {
+            if let Some(reason) = Reason::from_u8(byte) {
+                assert!(
+                    (reason as usize) < REASON_COUNT,
+                    "{reason:?} past REASON_COUNT"
+                );
+                assert!(!reason.code().is_empty() || reason == Reason::None);
+            }
+        }
+        assert!(Reason::from_u8(REASON_COUNT as u8 - 1).is_some());
     }
 }

@@ -45,7 +45,8 @@ pub mod units;
 pub use command::{Command, CommandDecodeError, CommandKind, NewOrder, OrderRef};
 pub use config::{ConfigError, CoreConfig};
 pub use engine::{
-    AccountBalance, AssetSpec, Engine, EngineConfig, OrderView, SnapshotError, SymbolSpec,
+    AccountBalance, AssetSpec, BreakerSpec, Engine, EngineConfig, OrderView, SnapshotError,
+    SymbolSpec,
 };
 pub use event::{Balance, Event, EventKind, EventSink, Fill, OrderStatus, Reason};
 pub use units::{

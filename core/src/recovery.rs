@@ -46,6 +46,8 @@ pub struct RecoveryReport {
     pub exchange_halted: bool,
     /// The symbols halted on their own in the recovered state.
     pub halted_symbols: Vec<SymbolId>,
+    /// The accounts blocked (kill switch) in the recovered state.
+    pub blocked_accounts: Vec<AccountId>,
     /// The recovered epoch history after epoch 1, as (epoch, first sequence), oldest first;
     /// empty before any promotion.
     pub epochs: Vec<(u64, u64)>,
@@ -213,6 +215,7 @@ pub fn recover(
         .map(|i| SymbolId(i as u16))
         .filter(|&s| engine.is_halted(Some(s)))
         .collect();
+    report.blocked_accounts = engine.blocked_accounts();
     report.accounts_with_orders = engine
         .accounts()
         .into_iter()

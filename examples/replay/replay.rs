@@ -10,6 +10,7 @@ use hayate::journal::JournalReader;
 use hayate::recovery::{self, RecoveryReport, ReplayOptions};
 use hayate::{Command, Engine, Event, Qty, Side, SymbolId};
 
+use crate::format::utc_timestamp;
 use crate::progress::{PROGRESS_STEP, journal_end, progress_bar};
 use crate::{Context, ReplayArgs, Result};
 
@@ -63,6 +64,20 @@ fn write_replay_summary(
     writeln!(out, "elapsed: {secs:.3} s ({rate})")?;
     writeln!(out, "digest: {:016x}", engine.digest())?;
     writeln!(out, "exchange halted: {}", yes_no(engine.is_halted(None)))?;
+    let blocked: Vec<String> = engine
+        .blocked_accounts()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    writeln!(
+        out,
+        "blocked accounts: {}",
+        if blocked.is_empty() {
+            "none".to_owned()
+        } else {
+            blocked.join(", ")
+        }
+    )?;
     for (index, spec) in config.symbols.iter().enumerate() {
         let symbol = SymbolId(index as u16);
         let reference = engine
@@ -74,6 +89,16 @@ fn write_replay_summary(
             spec.name,
             yes_no(engine.is_halted(Some(symbol)))
         )?;
+        if spec.breaker.is_some() {
+            let anchor = engine
+                .breaker_anchor(symbol)
+                .map_or("none".to_string(), |p| spec.price_to_decimal(p).to_string());
+            let state = match engine.breaker_halted_until(symbol) {
+                Some(until) => format!("tripped, halted until {}", utc_timestamp(until)),
+                None => "armed".to_owned(),
+            };
+            writeln!(out, "  circuit breaker: {state}, anchor {anchor}")?;
+        }
         for (side, label) in [(Side::Buy, "bid"), (Side::Sell, "ask")] {
             let depth = engine.depth(symbol, side);
             match depth.first() {

@@ -51,6 +51,10 @@ fn scenario() -> Vec<Command> {
         Command::cancel_on_disconnect(A1),
         Command::halt(None),
         Command::resume(None),
+        o(limit(A3, BTC_JPY, Side::Sell, 1050, 1, "blk")),
+        Command::block(A3),
+        o(limit(A3, BTC_JPY, Side::Sell, 1050, 1, "blk2")),
+        Command::unblock(A3),
         o(limit(A2, BTC_JPY, Side::Buy, 1000, 1, "end")),
     ]);
     v.into_iter()

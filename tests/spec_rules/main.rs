@@ -10,10 +10,12 @@
 //!
 //! One module per section of the spec, in its order: §1 `units`, §2 `funds`, §3 `orders`,
 //! `validation`, `price_band`, `market_orders`, `matching`, `self_trade`, then `cancel`,
-//! `replace`, `mass_cancel` and `halts` (§3 with §8's rules), and §4 `determinism`.
+//! `replace`, `mass_cancel` and `halts` (§3 with §8's rules), §4 `determinism`, and §10's engine
+//! `protections` (fat-finger limit, account block) and `breaker` (the circuit breaker).
 
 mod support;
 
+mod breaker;
 mod cancel;
 mod determinism;
 mod funds;
@@ -23,6 +25,7 @@ mod mass_cancel;
 mod matching;
 mod orders;
 mod price_band;
+mod protections;
 mod replace;
 mod self_trade;
 mod units;

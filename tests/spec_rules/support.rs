@@ -78,6 +78,8 @@ pub fn btc_jpy() -> SymbolSpec {
         taker_fee_bps: 25,
         band_bps: 1000,
         reference_price: Some(Price(1001)),
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     }
 }
 
@@ -97,6 +99,8 @@ pub fn eth_jpy() -> SymbolSpec {
         taker_fee_bps: 20,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     }
 }
 
@@ -333,6 +337,25 @@ impl Exchange {
             Price(price),
             Qty(total),
         ))
+    }
+
+    /// A replace of `order` that must be refused `ReplaceRejected` with `reason` and change nothing.
+    pub fn replace_refused(
+        &mut self,
+        account: AccountId,
+        order: OrderId,
+        new_id: &str,
+        (price, total): (u64, u64),
+        reason: Reason,
+    ) {
+        let events = self.run_unchanged(Command::replace(
+            account,
+            OrderRef::Id(order),
+            cid(new_id),
+            Price(price),
+            Qty(total),
+        ));
+        assert_single(&events, EventKind::ReplaceRejected, reason);
     }
 
     /// (available, reserved).

@@ -51,6 +51,10 @@ pub mod msg_type {
     pub const STATUS: u8 = 0x25;
     /// Admin → server: promote this standby to primary.
     pub const PROMOTE: u8 = 0x26;
+    /// Admin → server: block an account (kill switch).
+    pub const BLOCK: u8 = 0x27;
+    /// Admin → server: lift an account's block.
+    pub const UNBLOCK: u8 = 0x28;
     /// Server → client: the logon was accepted.
     pub const LOGON_ACK: u8 = 0x81;
     /// Server → client: a message was refused.
@@ -248,6 +252,7 @@ const _: () = {
     assert!(size_of::<MassCancel>() == 40);
     assert!(size_of::<Funds>() == 56);
     assert!(size_of::<HaltTarget>() == 16);
+    assert!(size_of::<AccountTarget>() == 8);
     assert!(size_of::<LogonAck>() == 16);
     assert!(size_of::<SymbolInfo>() == 72);
     assert!(size_of::<Report>() == 152);
@@ -368,6 +373,10 @@ pub enum ClientMessage {
     Status,
     /// 0x26 (admin).
     Promote,
+    /// 0x27 (admin).
+    Block(AccountTarget),
+    /// 0x28 (admin).
+    Unblock(AccountTarget),
 }
 
 impl ClientMessage {
@@ -391,6 +400,8 @@ impl ClientMessage {
             SNAPSHOT => empty(t, body).map(|()| ClientMessage::Snapshot)?,
             STATUS => empty(t, body).map(|()| ClientMessage::Status)?,
             PROMOTE => empty(t, body).map(|()| ClientMessage::Promote)?,
+            BLOCK => ClientMessage::Block(fixed(t, body)?),
+            UNBLOCK => ClientMessage::Unblock(fixed(t, body)?),
             other => return Err(DecodeError::UnknownType(other)),
         })
     }
@@ -406,6 +417,7 @@ impl ClientMessage {
             ClientMessage::QueryOrder(m) => bytemuck::bytes_of(m),
             ClientMessage::Deposit(m) | ClientMessage::Withdraw(m) => bytemuck::bytes_of(m),
             ClientMessage::Halt(m) | ClientMessage::Resume(m) => bytemuck::bytes_of(m),
+            ClientMessage::Block(m) | ClientMessage::Unblock(m) => bytemuck::bytes_of(m),
             ClientMessage::Logout
             | ClientMessage::Heartbeat
             | ClientMessage::Snapshot
@@ -434,6 +446,8 @@ impl ClientMessage {
             ClientMessage::Snapshot => SNAPSHOT,
             ClientMessage::Status => STATUS,
             ClientMessage::Promote => PROMOTE,
+            ClientMessage::Block(_) => BLOCK,
+            ClientMessage::Unblock(_) => UNBLOCK,
         }
     }
 

@@ -154,6 +154,8 @@ pub fn admin_command(
         ClientMessage::Halt(t) => Command::halt(halt_target(t, engine)?),
         ClientMessage::Resume(t) => Command::resume(halt_target(t, engine)?),
         ClientMessage::Snapshot => Command::snapshot(),
+        ClientMessage::Block(t) => Command::block(t.account),
+        ClientMessage::Unblock(t) => Command::unblock(t.account),
         ClientMessage::Status | ClientMessage::Promote => return Ok(None),
         _ => return Err("admins do not trade: log on as a user to send orders".to_owned()),
     }))

@@ -347,6 +347,8 @@ pub fn ord_rej_reason(reason: Reason) -> u64 {
         Reason::InvalidOrder => 11,
         Reason::InvalidQty => 13,
         Reason::UnknownAccount => 15,
+        // BEHAVIOUR.md §10: the protections have no FIX code of their own; Text names them.
+        Reason::AccountBlocked | Reason::NotionalLimit | Reason::CircuitBreaker => 99,
         _ => 99,
     }
 }
@@ -711,6 +713,10 @@ mod tests {
         assert_eq!(ord_rej_reason(Reason::InvalidQty), 13);
         assert_eq!(ord_rej_reason(Reason::UnknownAccount), 15);
         assert_eq!(ord_rej_reason(Reason::PriceBand), 99);
+        assert_eq!(ord_rej_reason(Reason::AccountBlocked), 99);
+        assert_eq!(ord_rej_reason(Reason::NotionalLimit), 99);
+        assert_eq!(ord_rej_reason(Reason::CircuitBreaker), 99);
+        assert_eq!(Reason::CircuitBreaker.code(), "CIRCUIT_BREAKER");
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub fn binary_seeds() -> Vec<Vec<u8>> {
         admin.push(ClientMessage::Resume(target));
     }
     admin.extend([
+        ClientMessage::Block(AccountTarget::new(AccountId(1))),
+        ClientMessage::Unblock(AccountTarget::new(AccountId(1))),
         ClientMessage::Snapshot,
         ClientMessage::Status,
         ClientMessage::Promote,

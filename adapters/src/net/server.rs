@@ -11,7 +11,7 @@
 //! stamped. When there is nothing to do for a while it parks: it tells the pipeline, looks at the
 //! ring once more, and sleeps in `epoll` until a socket or the matcher wakes it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -140,6 +140,8 @@ pub struct Server {
     was_primary: bool,
     halted: HashSet<SymbolId>,
     exchange_halted: bool,
+    /// Blocked accounts, for `/status` (the engine enforces the block).
+    blocked: BTreeSet<AccountId>,
     publisher: Publisher,
     receiver: EventReceiver,
     metrics: Arc<GatewayMetrics>,
@@ -286,6 +288,7 @@ impl Server {
             pending_promote: None,
             halted: halted.1.into_iter().collect(),
             exchange_halted: halted.0,
+            blocked: BTreeSet::new(),
             publisher,
             receiver,
             metrics,
@@ -318,6 +321,13 @@ impl Server {
             .as_ref()
             .map(TcpListener::local_addr)
             .transpose()
+    }
+
+    /// The accounts blocked in the recovered state, for `/status` until the next block or
+    /// unblock event updates it.
+    pub fn set_blocked_accounts(&mut self, accounts: &[AccountId]) {
+        self.blocked = accounts.iter().copied().collect();
+        self.publish_blocks();
     }
 
     /// Publishes commands the gateway itself decides on at start (cancel-on-disconnect of the

@@ -44,6 +44,15 @@ maker_fee_bps = 0
 taker_fee_bps = 10
 band_bps = 1000
 reference_price = "5000000"
+# Fat-finger limit (BEHAVIOUR.md §10): refuse any order or replace worth more than this many JPY
+# at its limit price (a market order at its protection price). Unset: no limit.
+# max_notional = "50000000"
+# Circuit breaker (BEHAVIOUR.md §10): a taker never fills more than breaker_bps from the last
+# price at least breaker_window_s old; reaching past it halts the symbol for breaker_halt_s.
+# All three or none. Unset: off.
+# breaker_bps = 500
+# breaker_window_s = 300
+# breaker_halt_s = 120
 
 # Applied once, the first time a fresh journal starts.
 [[deposits]]

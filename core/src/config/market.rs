@@ -9,13 +9,17 @@ use serde::Deserialize;
 use super::decimal::{ConfigDecimal, Inexact, exact_steps, scaled_product};
 use super::{Checker, ConfigError};
 use crate::command::Command;
-use crate::engine::{AssetSpec, BPS, SymbolSpec};
+use crate::engine::{AssetSpec, BPS, BreakerSpec, SymbolSpec};
 use crate::units::{AccountId, Amount, AssetId, MAX_AMOUNT, Price, Qty};
 
 /// The most assets a configuration may hold; ids are `u16`.
 pub const MAX_ASSETS: usize = u16::MAX as usize;
 /// The most symbols a configuration may hold; ids are `u16`.
 pub const MAX_SYMBOLS: usize = u16::MAX as usize;
+
+/// The longest circuit-breaker window or halt, in seconds: a day (a longer halt is an operator's).
+const MAX_BREAKER_SECONDS: i64 = 86_400;
+
 /// The most decimals an asset may have: `10^18` minor units per unit still fits a `u64`.
 pub const MAX_DECIMALS: u32 = 18;
 
@@ -67,6 +71,13 @@ pub struct SymbolEntry {
     #[serde(default)]
     band_bps: i64,
     reference_price: Option<ConfigDecimal>,
+    /// Fat-finger limit in quote units (BEHAVIOUR.md §10); unset = none.
+    max_notional: Option<ConfigDecimal>,
+    /// Circuit breaker (BEHAVIOUR.md §10): all three or none. Signed, like the fees, so a negative
+    /// value gets the rule's message rather than a type error.
+    breaker_bps: Option<i64>,
+    breaker_window_s: Option<i64>,
+    breaker_halt_s: Option<i64>,
 }
 
 /// One `[[deposits]]` entry as written.
@@ -320,6 +331,12 @@ impl Checker<'_> {
             }
         };
 
+        let max_notional = match raw.max_notional {
+            None => SymbolSpec::NO_NOTIONAL_LIMIT,
+            Some(ConfigDecimal(value)) => self.positive_amount(at, "max_notional", value, quote)?,
+        };
+        let breaker = self.breaker(at, raw)?;
+
         Ok(SymbolSpec {
             name: raw.name.clone(),
             base: AssetId(base_index as u16),
@@ -334,6 +351,73 @@ impl Checker<'_> {
             taker_fee_bps,
             band_bps,
             reference_price,
+            max_notional,
+            breaker,
+        })
+    }
+
+    /// The circuit breaker's three keys: all or none, `breaker_bps` in 1..=9999 (at 10000 the
+    /// lower bound would be no price at all), the window and the halt in 1..=86400 seconds.
+    fn breaker(&self, at: &str, raw: &SymbolEntry) -> Result<Option<BreakerSpec>, ConfigError> {
+        let keys = [
+            ("breaker_bps", raw.breaker_bps, BPS as i64 - 1),
+            (
+                "breaker_window_s",
+                raw.breaker_window_s,
+                MAX_BREAKER_SECONDS,
+            ),
+            ("breaker_halt_s", raw.breaker_halt_s, MAX_BREAKER_SECONDS),
+        ];
+        if keys.iter().all(|(_, value, _)| value.is_none()) {
+            return Ok(None);
+        }
+        let mut values = [0u64; 3];
+        for (slot, (key, value, max)) in values.iter_mut().zip(keys) {
+            let Some(value) = value else {
+                return Err(self.field(
+                    at,
+                    key,
+                    "is missing: the circuit breaker needs breaker_bps, breaker_window_s and \
+                     breaker_halt_s together",
+                ));
+            };
+            if !(1..=max).contains(&value) {
+                return Err(self.field(at, key, format!("{value} is not between 1 and {max}")));
+            }
+            *slot = value as u64;
+        }
+        const NS: u64 = 1_000_000_000;
+        Ok(Some(BreakerSpec {
+            bps: values[0] as u32,
+            window_ns: values[1] * NS,
+            halt_ns: values[2] * NS,
+        }))
+    }
+
+    /// A positive amount of `asset` written in asset units, as a whole number of minor units no
+    /// larger than `i64::MAX` (BEHAVIOUR.md §8); errors name `at`'s `key` and say which rule failed.
+    fn positive_amount(
+        &self,
+        at: &str,
+        key: &str,
+        value: Decimal,
+        asset: &AssetSpec,
+    ) -> Result<Amount, ConfigError> {
+        if value <= Decimal::ZERO {
+            return Err(self.field(at, key, format!("{value} must be positive")));
+        }
+        asset.amount_from_decimal(value).ok_or_else(|| {
+            let message = match scaled_product(value, Decimal::ONE, asset.decimals) {
+                Err(Inexact::Fraction) => format!(
+                    "{value} {} is not a whole number of {} minor units (decimals {})",
+                    asset.name, asset.name, asset.decimals
+                ),
+                _ => format!(
+                    "{value} {} is more than {MAX_AMOUNT} minor units",
+                    asset.name
+                ),
+            };
+            self.field(at, key, message)
         })
     }
 
@@ -360,23 +444,7 @@ impl Checker<'_> {
                         )
                     })?;
                 let asset = &assets[index];
-                let value = deposit.amount.0;
-                if value <= Decimal::ZERO {
-                    return Err(self.field(&at, "amount", format!("{value} must be positive")));
-                }
-                let amount = asset.amount_from_decimal(value).ok_or_else(|| {
-                    let message = match scaled_product(value, Decimal::ONE, asset.decimals) {
-                        Err(Inexact::Fraction) => format!(
-                            "{value} {} is not a whole number of {} minor units (decimals {})",
-                            asset.name, asset.name, asset.decimals
-                        ),
-                        _ => format!(
-                            "{value} {} is more than {MAX_AMOUNT} minor units",
-                            asset.name
-                        ),
-                    };
-                    self.field(&at, "amount", message)
-                })?;
+                let amount = self.positive_amount(&at, "amount", deposit.amount.0, asset)?;
                 let total = totals.entry((deposit.account, index)).or_insert(0);
                 *total = Amount(*total)
                     .checked_add(amount)

@@ -29,6 +29,8 @@ pub(crate) struct Accounts {
     index: HashMap<u32, u32, foldhash::fast::RandomState>,
     ids: Vec<AccountId>,
     orders: Vec<AccountOrders>,
+    /// Kill switch per account (BEHAVIOUR.md §10): a blocked account places no orders.
+    blocked: Vec<bool>,
     cells: Vec<Cell>,
     asset_count: usize,
     /// Deposits − withdrawals per asset: every balance is bounded by it, and it is kept at most
@@ -42,6 +44,7 @@ impl Accounts {
             index: HashMap::default(),
             ids: Vec::new(),
             orders: Vec::new(),
+            blocked: Vec::new(),
             cells: Vec::new(),
             asset_count,
             supply: vec![0; asset_count],
@@ -69,6 +72,7 @@ impl Accounts {
             head: NIL,
             tail: NIL,
         });
+        self.blocked.push(false);
         self.cells
             .extend(std::iter::repeat_n(Cell::default(), self.asset_count));
         i
@@ -102,6 +106,17 @@ impl Accounts {
     #[inline]
     pub fn orders_mut(&mut self, index: u32) -> &mut AccountOrders {
         &mut self.orders[index as usize]
+    }
+
+    /// True when the account is blocked (kill switch).
+    #[inline]
+    pub fn is_blocked(&self, index: u32) -> bool {
+        self.blocked[index as usize]
+    }
+
+    /// Blocks or unblocks the account.
+    pub fn set_blocked(&mut self, index: u32, blocked: bool) {
+        self.blocked[index as usize] = blocked;
     }
 
     pub fn asset_count(&self) -> usize {

@@ -71,7 +71,10 @@ impl State {
             .accounts
             .find(cmd.account)
             .ok_or(Reason::UnknownAccount)?;
-        if self.exchange_halted || book.halted {
+        if self.accounts.is_blocked(account) {
+            return Err(Reason::AccountBlocked);
+        }
+        if self.exchange_halted || book.is_halted() {
             return Err(Reason::Halted);
         }
         let market = order_type == OrderType::Market;
@@ -82,8 +85,15 @@ impl State {
         if qty.0 == 0 || qty < spec.min_qty || qty > spec.max_qty {
             return Err(Reason::InvalidQty);
         }
-        if !market && spec.notional(cmd.price, qty).is_none() {
-            return Err(Reason::InvalidQty);
+        if !market {
+            // BEHAVIOUR.md §10: the fat-finger limit right after INVALID_QTY.
+            match spec.notional(cmd.price, qty) {
+                None => return Err(Reason::InvalidQty),
+                Some(notional) if notional > spec.max_notional => {
+                    return Err(Reason::NotionalLimit);
+                }
+                Some(_) => {}
+            }
         }
         if cmd.is_post_only() && (market || tif != TimeInForce::Gtc) {
             return Err(Reason::InvalidOrder);
@@ -105,8 +115,14 @@ impl State {
                 .and_then(|r| spec.band(r))
                 .ok_or(Reason::NoReferencePrice)?;
             let price = if side == Side::Buy { band.1 } else { band.0 };
-            if spec.notional(price, qty).is_none() {
-                return Err(Reason::InvalidQty);
+            // A market order's notional needs the protection price, so both its checks come
+            // here (BEHAVIOUR.md §3 row 9c).
+            match spec.notional(price, qty) {
+                None => return Err(Reason::InvalidQty),
+                Some(notional) if notional > spec.max_notional => {
+                    return Err(Reason::NotionalLimit);
+                }
+                Some(_) => {}
             }
             let tif = if tif == TimeInForce::Fok {
                 TimeInForce::Fok
@@ -204,16 +220,26 @@ impl State {
         self.index(slot);
         out.emit(&self.order_event(EventKind::Accepted, slot));
 
-        if admitted.tif == TimeInForce::Fok {
-            if self.fok_available(slot) < cmd.qty {
-                self.end(spec, slot, false, Reason::FokUnfilled, out);
-                return;
-            }
-            // FOK ignores the STP mode: own orders met on the way are cancelled, like `CO`.
-            self.take(spec, slot, SelfTradePrevention::CancelOldest, out);
-        } else {
-            self.take(spec, slot, stp, out);
+        if admitted.tif != TimeInForce::Fok {
+            self.take_and_settle(config, slot, stp, out);
+            return;
         }
-        self.settle_taker(spec, slot, out);
+        let bounds = self.breaker_bounds(spec, cmd.symbol);
+        match self.fok_available(slot, bounds) {
+            (available, _) if available >= cmd.qty => {
+                // FOK ignores the STP mode: own orders met on the way are cancelled, like `CO`.
+                // What suffices within the bounds is taken before any level beyond them.
+                let tripped = self.take(spec, slot, SelfTradePrevention::CancelOldest, bounds, out);
+                debug_assert!(!tripped, "the bounds were counted in");
+                self.settle_taker(spec, slot, false, out);
+            }
+            // BEHAVIOUR.md §10: all or nothing cannot fill up to the bound, so the order ends
+            // whole and, as the bound is what stopped it, the breaker trips.
+            (_, true) => {
+                self.end(spec, slot, false, Reason::CircuitBreaker, out);
+                self.trip_breaker(config, cmd.symbol, out);
+            }
+            (_, false) => self.end(spec, slot, false, Reason::FokUnfilled, out),
+        }
     }
 }

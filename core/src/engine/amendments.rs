@@ -7,7 +7,7 @@ use super::config::EngineConfig;
 use super::{State, hold_of};
 use crate::command::{Command, FLAG_CANCEL_ON_DISCONNECT, FLAG_SYMBOL_CHECKED};
 use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind, EventSink, OrderStatus, Reason};
-use crate::units::{Qty, Side};
+use crate::units::{Qty, Side, SymbolId};
 
 /// A validated replace.
 enum Replacement {
@@ -127,6 +127,15 @@ impl State {
 
     /// Validates a replace in BEHAVIOUR.md §8's order. Changes nothing.
     fn check_replace(&self, config: &EngineConfig, cmd: &Command) -> Result<Replacement, Reason> {
+        // A blocked account has no open orders, so without this its replaces would all be told
+        // UNKNOWN_ORDER; the firm should see why (BEHAVIOUR.md §10).
+        if self
+            .accounts
+            .find(cmd.account)
+            .is_some_and(|account| self.accounts.is_blocked(account))
+        {
+            return Err(Reason::AccountBlocked);
+        }
         let slot = self.target(cmd).ok_or(Reason::UnknownOrder)?;
         let o = self.arena.get(slot);
         if cmd.flags & FLAG_SYMBOL_CHECKED != 0 && cmd.symbol != o.symbol {
@@ -134,7 +143,7 @@ impl State {
         }
         let spec = &config.symbols[o.symbol.0 as usize];
         let book = &self.books[o.symbol.0 as usize];
-        if self.exchange_halted || book.halted {
+        if self.exchange_halted || book.is_halted() {
             return Err(Reason::Halted);
         }
         if cmd.price.0 == 0 {
@@ -144,8 +153,10 @@ impl State {
         if total.0 == 0 || total < spec.min_qty || total > spec.max_qty {
             return Err(Reason::InvalidQty);
         }
-        if spec.notional(cmd.price, total).is_none() {
-            return Err(Reason::InvalidQty);
+        match spec.notional(cmd.price, total) {
+            None => return Err(Reason::InvalidQty),
+            Some(notional) if notional > spec.max_notional => return Err(Reason::NotionalLimit),
+            Some(_) => {}
         }
         if !cmd.client_order_id.is_well_formed() {
             return Err(Reason::InvalidOrder);
@@ -258,8 +269,7 @@ impl State {
         e.set_orig_client_order_id(o.client_order_id);
         out.emit(&e);
         if !keeps_priority {
-            self.take(spec, slot, o.stp, out);
-            self.settle_taker(spec, slot, out);
+            self.take_and_settle(config, slot, o.stp, out);
         }
     }
 
@@ -291,11 +301,33 @@ impl State {
         } else {
             Reason::None
         };
+        let symbol = (!all).then_some(cmd.symbol);
+        let count = self.cancel_account_orders(config, account, symbol, reason, out);
+        let mut e = Event::new(EventKind::MassCanceled);
+        e.reason = reason as u8;
+        e.flags = if all { EVENT_FLAG_ALL_SYMBOLS } else { 0 };
+        e.account = cmd.account;
+        e.symbol = cmd.symbol;
+        e.client_order_id = cmd.client_order_id;
+        e.detail[0] = count;
+        out.emit(&e);
+    }
+
+    /// Cancels every open order of the account at `account` (only those in `symbol` when given),
+    /// oldest accepted first, each reported `Canceled` with `reason`; returns how many.
+    pub(super) fn cancel_account_orders<S: EventSink>(
+        &mut self,
+        config: &EngineConfig,
+        account: u32,
+        symbol: Option<SymbolId>,
+        reason: Reason,
+        out: &mut S,
+    ) -> u64 {
         let mut count = 0u64;
         let mut slot = self.accounts.orders(account).head;
         while slot != NIL {
             let o = *self.arena.get(slot);
-            if all || o.symbol == cmd.symbol {
+            if symbol.is_none_or(|s| o.symbol == s) {
                 self.end(
                     &config.symbols[o.symbol.0 as usize],
                     slot,
@@ -307,13 +339,6 @@ impl State {
             }
             slot = o.account_next;
         }
-        let mut e = Event::new(EventKind::MassCanceled);
-        e.reason = reason as u8;
-        e.flags = if all { EVENT_FLAG_ALL_SYMBOLS } else { 0 };
-        e.account = cmd.account;
-        e.symbol = cmd.symbol;
-        e.client_order_id = cmd.client_order_id;
-        e.detail[0] = count;
-        out.emit(&e);
+        count
     }
 }

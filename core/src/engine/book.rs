@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use crate::engine::accounts::NIL;
+use crate::engine::breaker::BreakerState;
 use crate::units::{
     ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, SymbolId, TimeInForce,
 };
@@ -295,7 +296,10 @@ pub(crate) struct Book {
     pub asks: BookSide,
     /// The last trade's price, or the configured reference price before the first trade.
     pub reference_price: Option<Price>,
+    /// Halted by an operator (only an operator's resume ends it).
     pub halted: bool,
+    /// The circuit breaker's anchor, recent trades and halt (unused unless configured).
+    pub breaker: BreakerState,
 }
 
 impl Book {
@@ -305,7 +309,14 @@ impl Book {
             asks: BookSide::new(Side::Sell, level_capacity),
             reference_price,
             halted: false,
+            breaker: BreakerState::new(reference_price),
         }
+    }
+
+    /// Halted on its own, by an operator or by its circuit breaker (the exchange's halt aside).
+    #[inline]
+    pub fn is_halted(&self) -> bool {
+        self.halted || self.breaker.halted_until().is_some()
     }
 
     #[inline]

@@ -62,9 +62,42 @@ pub struct SymbolSpec {
     pub band_bps: u32,
     /// The reference price before the first trade.
     pub reference_price: Option<Price>,
+    /// Fat-finger limit: the largest notional an order or replace may have at its limit (or
+    /// protection) price, in quote minor units ([`SymbolSpec::NO_NOTIONAL_LIMIT`] when unset).
+    pub max_notional: Amount,
+    /// The circuit breaker (BEHAVIOUR.md §10), when configured.
+    pub breaker: Option<BreakerSpec>,
+}
+
+/// A symbol's circuit breaker: how far from the anchor a taker may fill, the window the anchor
+/// trails by and how long a trip halts the symbol (BEHAVIOUR.md §10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerSpec {
+    /// `breaker_bps` B: the bounds' half-width in basis points of the anchor, 1 to 9999.
+    pub bps: u32,
+    /// `breaker_window_s` W in nanoseconds: the anchor is the last trade at least this old.
+    pub window_ns: u64,
+    /// `breaker_halt_s` H in nanoseconds: how long a trip halts the symbol.
+    pub halt_ns: u64,
+}
+
+/// `[ceil(R × (10000 − B) / 10000), floor(R × (10000 + B) / 10000)]` around `R`: the price band's
+/// and the circuit breaker's bounds. The lower bound is at least one tick.
+pub fn bounds(reference: Price, bps: u32) -> (Price, Price) {
+    let r = reference.0 as u128;
+    let b = bps as u128;
+    let low = (r * (BPS as u128).saturating_sub(b)).div_ceil(BPS as u128);
+    let high = r * (BPS as u128 + b) / BPS as u128;
+    (
+        Price((low as u64).max(1)),
+        Price(high.min(u64::MAX as u128) as u64),
+    )
 }
 
 impl SymbolSpec {
+    /// `max_notional` when none is configured: above every notional (those stop at `i64::MAX`).
+    pub const NO_NOTIONAL_LIMIT: Amount = Amount(u64::MAX);
+
     /// `notional(p, q) = p × q × unit_notional` quote minor units, or `None` past `i64::MAX`.
     #[inline]
     pub fn notional(&self, price: Price, qty: Qty) -> Option<Amount> {
@@ -104,17 +137,7 @@ impl SymbolSpec {
     /// The band `[ceil(R × (10000 − B) / 10000), floor(R × (10000 + B) / 10000)]` around reference
     /// `R`, or `None` when `band_bps` is 0. The lower bound is at least one tick.
     pub fn band(&self, reference: Price) -> Option<(Price, Price)> {
-        if self.band_bps == 0 {
-            return None;
-        }
-        let r = reference.0 as u128;
-        let b = self.band_bps as u128;
-        let low = (r * (BPS as u128).saturating_sub(b)).div_ceil(BPS as u128);
-        let high = r * (BPS as u128 + b) / BPS as u128;
-        Some((
-            Price((low as u64).max(1)),
-            Price(high.min(u64::MAX as u128) as u64),
-        ))
+        (self.band_bps != 0).then(|| bounds(reference, self.band_bps))
     }
 
     /// Converts a decimal price to ticks: `None` unless it is a positive whole number of ticks.
@@ -222,6 +245,8 @@ mod tests {
             taker_fee_bps,
             band_bps: 0,
             reference_price: None,
+            max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+            breaker: None,
         }
     }
 

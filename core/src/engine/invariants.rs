@@ -1,6 +1,7 @@
 //! Every invariant the engine keeps (BEHAVIOUR.md §2–§3), checked from scratch: conservation per
 //! asset, balances in range, reservations equal to the holds of open orders, books uncrossed,
-//! level totals and indices consistent.
+//! level totals and indices consistent, blocked accounts without open orders, circuit breakers'
+//! state consistent with their configuration and the clock.
 
 use super::State;
 use super::accounts::NIL;
@@ -79,6 +80,17 @@ impl State {
                     }
                 }
             }
+            // BEHAVIOUR.md §10: a breaker halts only a symbol that has one, and its recent
+            // trades are in time order and no later than the clock they were recorded by.
+            let breaker = &book.breaker;
+            if spec.breaker.is_none()
+                && (breaker.halted_until().is_some() || breaker.trades().next().is_some())
+            {
+                return Err(format!("symbol {symbol} has breaker state but no breaker"));
+            }
+            if breaker.trades().any(|(t, _)| t > self.clock) {
+                return Err(format!("symbol {symbol} recorded a trade after the clock"));
+            }
             if let (Some(bid), Some(ask)) = (book.bids.best(), book.asks.best()) {
                 if bid.price >= ask.price {
                     return Err(format!(
@@ -133,6 +145,25 @@ impl State {
                     self.accounts.orders(account as u32).open
                 ));
             }
+            // BEHAVIOUR.md §10: a block cancels everything and lets nothing new in.
+            if n > 0 && self.accounts.is_blocked(account as u32) {
+                return Err(format!(
+                    "account {} is blocked but has {n} open orders",
+                    self.accounts.id(account as u32)
+                ));
+            }
+        }
+        let deadline = self
+            .books
+            .iter()
+            .filter_map(|b| b.breaker.halted_until())
+            .min()
+            .unwrap_or(u64::MAX);
+        if deadline != self.breaker_deadline {
+            return Err(format!(
+                "the next breaker resume is at {deadline} but the engine waits for {}",
+                self.breaker_deadline
+            ));
         }
         Ok(())
     }

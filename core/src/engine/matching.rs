@@ -3,14 +3,41 @@
 
 use super::accounts::NIL;
 use super::book::crosses;
-use super::config::SymbolSpec;
+use super::config::{EngineConfig, SymbolSpec};
 use super::{State, hold_of};
 use crate::event::{EVENT_FLAG_MAKER, EventKind, EventSink, Fill, Reason};
-use crate::units::{Amount, Qty, SelfTradePrevention, Side, TimeInForce, TradeId};
+use crate::units::{Amount, Price, Qty, SelfTradePrevention, Side, SymbolId, TimeInForce, TradeId};
 
 impl State {
-    /// After matching: a GTC remainder rests, any other remainder is cancelled, a filled order ends.
-    pub(super) fn settle_taker<S: EventSink>(&mut self, spec: &SymbolSpec, slot: u32, out: &mut S) {
+    /// Matches a taker (a new order, or a replace that now crosses) within the circuit breaker's
+    /// bounds and settles it; when the bounds stopped it, its remainder is cancelled
+    /// `CIRCUIT_BREAKER` and the symbol halts (BEHAVIOUR.md §10).
+    pub(super) fn take_and_settle<S: EventSink>(
+        &mut self,
+        config: &EngineConfig,
+        slot: u32,
+        stp: SelfTradePrevention,
+        out: &mut S,
+    ) {
+        let symbol = self.arena.get(slot).symbol;
+        let spec = &config.symbols[symbol.0 as usize];
+        let bounds = self.breaker_bounds(spec, symbol);
+        let tripped = self.take(spec, slot, stp, bounds, out);
+        self.settle_taker(spec, slot, tripped, out);
+        if tripped {
+            self.trip_breaker(config, symbol, out);
+        }
+    }
+
+    /// After matching: a GTC remainder rests, any other remainder is cancelled (`CIRCUIT_BREAKER`
+    /// when the breaker's bounds stopped it), a filled order ends.
+    pub(super) fn settle_taker<S: EventSink>(
+        &mut self,
+        spec: &SymbolSpec,
+        slot: u32,
+        tripped: bool,
+        out: &mut S,
+    ) {
         let o = self.arena.get(slot);
         if o.leaves.0 == 0 {
             if o.id.0 != 0 {
@@ -18,7 +45,9 @@ impl State {
             }
             return;
         }
-        if o.tif == TimeInForce::Gtc {
+        if tripped {
+            self.end(spec, slot, false, Reason::CircuitBreaker, out);
+        } else if o.tif == TimeInForce::Gtc {
             let symbol = o.symbol;
             let side = o.side;
             self.books[symbol.0 as usize]
@@ -29,8 +58,24 @@ impl State {
         }
     }
 
-    /// What other accounts offer a FOK order at acceptable prices, counted until it suffices.
-    pub(super) fn fok_available(&self, slot: u32) -> u64 {
+    /// The circuit breaker's bounds for a taker in `symbol` now (BEHAVIOUR.md §10), ageing its
+    /// anchor; `None` when it has no breaker or no anchor yet.
+    #[inline]
+    pub(super) fn breaker_bounds(
+        &mut self,
+        spec: &SymbolSpec,
+        symbol: SymbolId,
+    ) -> Option<(Price, Price)> {
+        let breaker = spec.breaker.as_ref()?;
+        self.books[symbol.0 as usize]
+            .breaker
+            .bounds(self.clock, breaker)
+    }
+
+    /// What other accounts offer a FOK order at acceptable prices, counted until it suffices, and
+    /// whether the circuit breaker's `bounds` stopped the count at a level the order's limit
+    /// would have reached.
+    pub(super) fn fok_available(&self, slot: u32, bounds: Option<(Price, Price)>) -> (u64, bool) {
         let taker = self.arena.get(slot);
         let book = &self.books[taker.symbol.0 as usize];
         let mut available = 0u64;
@@ -38,31 +83,37 @@ impl State {
             if !crosses(taker.side, taker.price, level.price) {
                 break;
             }
+            if outside(bounds, level.price) {
+                return (available, true);
+            }
             let mut m = level.head;
             while m != NIL {
                 let maker = self.arena.get(m);
                 if maker.account != taker.account {
                     available = available.saturating_add(maker.leaves.0);
                     if available >= taker.leaves.0 {
-                        return available;
+                        return (available, false);
                     }
                 }
                 m = maker.next;
             }
         }
-        available
+        (available, false)
     }
 
     /// Matches the (unbooked) order in `slot` against the opposite side while prices cross, with
-    /// self-trade prevention `stp`. Leaves the order's slot alive unless STP cancelled it (then
-    /// its id is set to 0 so `settle_taker` knows).
+    /// self-trade prevention `stp`, never at a price outside the circuit breaker's `bounds`.
+    /// Leaves the order's slot alive unless STP cancelled it (then its id is set to 0 so
+    /// `settle_taker` knows). Returns true when the bounds stopped it: a level its limit crosses
+    /// lies beyond them, so the breaker trips.
     pub(super) fn take<S: EventSink>(
         &mut self,
         spec: &SymbolSpec,
         slot: u32,
         stp: SelfTradePrevention,
+        bounds: Option<(Price, Price)>,
         out: &mut S,
-    ) {
+    ) -> bool {
         let (symbol, side, limit, account) = {
             let t = self.arena.get(slot);
             (t.symbol.0 as usize, t.side, t.price, t.account)
@@ -71,13 +122,16 @@ impl State {
         loop {
             let taker_leaves = self.arena.get(slot).leaves.0;
             if taker_leaves == 0 {
-                return;
+                return false;
             }
             let Some(level) = self.books[symbol].side(maker_side).best() else {
-                return;
+                return false;
             };
             if !crosses(side, limit, level.price) {
-                return;
+                return false;
+            }
+            if outside(bounds, level.price) {
+                return true;
             }
             let maker = level.head;
             let (maker_account, maker_leaves) = {
@@ -94,12 +148,12 @@ impl State {
                 }
                 SelfTradePrevention::CancelNewest => {
                     self.end(spec, slot, false, Reason::SelfTrade, out);
-                    return;
+                    return false;
                 }
                 SelfTradePrevention::CancelBoth => {
                     self.end(spec, maker, true, Reason::SelfTrade, out);
                     self.end(spec, slot, false, Reason::SelfTrade, out);
-                    return;
+                    return false;
                 }
                 SelfTradePrevention::DecrementCancel => {
                     if maker_leaves < taker_leaves {
@@ -108,11 +162,11 @@ impl State {
                     } else if maker_leaves > taker_leaves {
                         self.decrement(spec, maker, taker_leaves, true, out);
                         self.end(spec, slot, false, Reason::SelfTrade, out);
-                        return;
+                        return false;
                     } else {
                         self.end(spec, maker, true, Reason::SelfTrade, out);
                         self.end(spec, slot, false, Reason::SelfTrade, out);
-                        return;
+                        return false;
                     }
                 }
             }
@@ -183,6 +237,9 @@ impl State {
         let symbol = self.arena.get(taker).symbol;
         let book = &mut self.books[symbol.0 as usize];
         book.reference_price = Some(px);
+        if spec.breaker.is_some() {
+            book.breaker.record(self.clock, px);
+        }
         if let Some(level) = book.side_mut(taker_side.opposite()).best_mut() {
             level.total -= qty;
         }
@@ -256,4 +313,10 @@ impl State {
         out.emit(&self.canceled_event(slot, reason));
         self.forget(spec, slot, in_book);
     }
+}
+
+/// True when `price` lies outside the circuit breaker's bounds (never without bounds).
+#[inline]
+fn outside(bounds: Option<(Price, Price)>, price: Price) -> bool {
+    bounds.is_some_and(|(low, high)| price < low || price > high)
 }

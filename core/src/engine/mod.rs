@@ -19,6 +19,7 @@ mod accounts;
 mod admission;
 mod amendments;
 mod book;
+mod breaker;
 mod config;
 mod funds;
 mod index;
@@ -30,7 +31,7 @@ mod queries;
 mod snapshot;
 
 pub use crate::fields::SnapshotError;
-pub use config::{AssetSpec, BPS, EngineConfig, SymbolSpec};
+pub use config::{AssetSpec, BPS, BreakerSpec, EngineConfig, SymbolSpec};
 
 /// One account's balance in one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,6 +93,13 @@ pub(crate) struct State {
     pub next_order_id: u64,
     pub next_trade_id: u64,
     pub max_open_orders: u32,
+    /// The engine's time: the largest command timestamp seen so far. The circuit breaker measures
+    /// by it, so a command stamped a little earlier than one before it (two gateway threads) never
+    /// moves time back.
+    pub clock: u64,
+    /// The earliest time a circuit breaker's halt ends (`u64::MAX` when none is on), so a command
+    /// checks one number, not every symbol.
+    pub breaker_deadline: u64,
 }
 
 impl Engine {
@@ -117,6 +125,8 @@ impl Engine {
             next_order_id: 1,
             next_trade_id: 1,
             max_open_orders: config.max_open_orders,
+            clock: 0,
+            breaker_deadline: u64::MAX,
         };
         Engine { config, state }
     }
@@ -136,6 +146,12 @@ impl Engine {
         };
         let config = &self.config;
         let state = &mut self.state;
+        state.clock = state.clock.max(cmd.timestamp_ns);
+        if state.clock >= state.breaker_deadline {
+            // BEHAVIOUR.md §10: the first command at or after the end of a breaker's halt resumes
+            // the symbol before it is processed.
+            state.end_breaker_halts(out);
+        }
         match kind {
             CommandKind::NewOrder => state.new_order(config, cmd, out),
             CommandKind::Cancel => state.cancel(config, cmd, out),
@@ -147,6 +163,7 @@ impl Engine {
             CommandKind::Halt | CommandKind::Resume => state.halt(config, cmd, kind, out),
             CommandKind::Snapshot => out.emit(&Event::new(EventKind::SnapshotMarked)),
             CommandKind::Epoch => state.raise_epoch(cmd, out),
+            CommandKind::Block | CommandKind::Unblock => state.block(config, cmd, kind, out),
         }
     }
 }

@@ -71,12 +71,56 @@ impl Engine {
         self.state.books.get(symbol.0 as usize)?.reference_price
     }
 
-    /// True if the symbol's own halt flag is set, or with `None`, the exchange's.
+    /// True if the symbol is halted on its own (by an operator or its circuit breaker), or with
+    /// `None`, if the exchange is.
     pub fn is_halted(&self, symbol: Option<SymbolId>) -> bool {
         match symbol {
             None => self.state.exchange_halted,
-            Some(s) => self.state.books.get(s.0 as usize).is_some_and(|b| b.halted),
+            Some(s) => self
+                .state
+                .books
+                .get(s.0 as usize)
+                .is_some_and(|b| b.is_halted()),
         }
+    }
+
+    /// While the symbol's circuit breaker holds it halted: the timestamp (ns) from which the first
+    /// command resumes it (BEHAVIOUR.md §10).
+    pub fn breaker_halted_until(&self, symbol: SymbolId) -> Option<u64> {
+        self.state
+            .books
+            .get(symbol.0 as usize)?
+            .breaker
+            .halted_until()
+    }
+
+    /// The circuit breaker's anchor as last computed (a command ages it before it is used); `None`
+    /// with no reference price and no trade yet.
+    pub fn breaker_anchor(&self, symbol: SymbolId) -> Option<Price> {
+        self.state.books.get(symbol.0 as usize)?.breaker.anchor()
+    }
+
+    /// The engine's clock: the latest command timestamp it has seen (ns), which the circuit
+    /// breaker's window and halt are measured by.
+    pub fn clock(&self) -> u64 {
+        self.state.clock
+    }
+
+    /// True when the account is blocked (kill switch, BEHAVIOUR.md §10); false for an unknown one.
+    pub fn is_blocked(&self, account: AccountId) -> bool {
+        self.state
+            .accounts
+            .find(account)
+            .is_some_and(|index| self.state.accounts.is_blocked(index))
+    }
+
+    /// The blocked accounts, in the order the accounts came to exist.
+    pub fn blocked_accounts(&self) -> Vec<AccountId> {
+        let accounts = &self.state.accounts;
+        (0..accounts.ids().len() as u32)
+            .filter(|&index| accounts.is_blocked(index))
+            .map(|index| accounts.id(index))
+            .collect()
     }
 
     /// All account ids, in the order they came to exist (the fee account first).

@@ -6,12 +6,16 @@
 //!
 //! ```text
 //! magic "HAYATESN" | format u32
-//! config: assets, symbols (sizes as decimal text), accounts, limits, capacities
+//! config: assets, symbols (sizes as decimal text; from format 3 each ends with max_notional,
+//!   from format 4 then the breaker: bps (0 = none), window ns, halt ns), accounts, limits,
+//!   capacities
 //! counters: next order id, next trade id, exchange halted; epochs (count, then epoch and first
-//!   sequence each)
-//! accounts in creation order: id, then (available, reserved) per asset; supply per asset
-//! books per symbol: reference price, halted, bids then asks best first: level price, order count,
-//!   orders in queue order
+//!   sequence each); (from format 4) the engine's clock
+//! accounts in creation order: id, (from format 3) blocked, then (available, reserved) per asset;
+//!   supply per asset
+//! books per symbol: reference price, halted, (from format 4) the breaker: anchor, halted until,
+//!   recent trades (count, then time and price each, oldest first); bids then asks best first:
+//!   level price, order count, orders in queue order
 //! ```
 //!
 //! Loading checks every length and enum and then the engine's invariants, so a damaged or
@@ -21,16 +25,23 @@
 use super::Engine;
 use super::accounts::NIL;
 use super::book::Order;
-use super::config::{AssetSpec, EngineConfig, SymbolSpec};
+use super::breaker::BreakerState;
+use super::config::{AssetSpec, BPS, BreakerSpec, EngineConfig, SymbolSpec};
 use crate::fields::{Reader, SnapshotError, Writer};
 use crate::units::{
-    AccountId, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
-    SymbolId, TimeInForce,
+    AccountId, Amount, AssetId, ClientOrderId, OrderId, OrderType, Price, Qty, SelfTradePrevention,
+    Side, SymbolId, TimeInForce,
 };
 
 const MAGIC: &[u8; 8] = b"HAYATESN";
-/// 2: the epoch history follows the exchange halt flag.
-const FORMAT: u32 = 2;
+/// 2: the epoch history follows the exchange halt flag. 3: protections (BEHAVIOUR.md §10), each
+/// symbol's `max_notional` and each account's blocked flag. Format 2 still loads, as no limit and
+/// nothing blocked, which is what it was taken with. 4: the circuit breaker (BEHAVIOUR.md §10), its
+/// configuration and its state per symbol, and the engine's clock it measures by; formats 2 and 3
+/// load with no breaker and the clock at 0, as they were taken.
+const FORMAT: u32 = 4;
+/// The oldest format [`load`] reads.
+const OLDEST_FORMAT: u32 = 2;
 
 impl Engine {
     /// The whole state as canonical snapshot bytes; [`Engine::load`] rebuilds it.
@@ -48,10 +59,12 @@ impl Engine {
             w.u64(epoch);
             w.u64(start);
         }
+        w.u64(state.clock);
         let assets = self.config.assets.len();
         w.u32(state.accounts.ids().len() as u32);
         for (index, id) in state.accounts.ids().iter().enumerate() {
             w.u32(id.0);
+            w.u8(state.accounts.is_blocked(index as u32) as u8);
             for asset in 0..assets {
                 let cell = state.accounts.cell(index as u32, AssetId(asset as u16));
                 w.u64(cell.available);
@@ -64,6 +77,14 @@ impl Engine {
         for book in &state.books {
             w.opt_u64(book.reference_price.map(|p| p.0));
             w.u8(book.halted as u8);
+            let breaker = &book.breaker;
+            w.opt_u64(breaker.anchor().map(|p| p.0));
+            w.opt_u64(breaker.halted_until());
+            w.u32(breaker.trades().count() as u32);
+            for (time, price) in breaker.trades() {
+                w.u64(time);
+                w.u64(price.0);
+            }
             for side in [Side::Buy, Side::Sell] {
                 let levels = book.side(side);
                 w.u32(levels.len() as u32);
@@ -106,13 +127,13 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         return Err(SnapshotError::Magic);
     }
     let format = r.u32()?;
-    if format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
         return Err(SnapshotError::Format {
             found: format,
             supported: FORMAT,
         });
     }
-    let config = read_config(&mut r)?;
+    let config = read_config(&mut r, format)?;
     let assets = config.assets.len();
     let mut engine = Engine::new(config);
     let state = &mut engine.state;
@@ -133,8 +154,12 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         state.epochs.push((epoch, start));
         last = (epoch, start);
     }
+    if format >= 4 {
+        state.clock = r.u64()?;
+    }
 
-    let account_count = r.count("accounts", 4 + 16 * assets)?;
+    let blocked_flag = format >= 3;
+    let account_count = r.count("accounts", 4 + blocked_flag as usize + 16 * assets)?;
     let mut balances = Vec::with_capacity(account_count);
     for _ in 0..account_count {
         let offset = r.at;
@@ -145,6 +170,17 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
                 field: "account id (repeated or out of order)",
                 offset,
             });
+        }
+        if blocked_flag {
+            let at = r.at;
+            let blocked = r.bool("blocked")?;
+            if blocked && id == AccountId::FEES {
+                return Err(SnapshotError::Invalid {
+                    field: "blocked (the fee account cannot be)",
+                    offset: at,
+                });
+            }
+            state.accounts.set_blocked(index, blocked);
         }
         let mut cells = Vec::with_capacity(assets);
         for _ in 0..assets {
@@ -165,6 +201,26 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let book = &mut state.books[symbol];
         book.reference_price = r.opt_u64()?.map(Price);
         book.halted = r.bool("halted")?;
+        if format >= 4 {
+            let breaker_on = engine.config.symbols[symbol].breaker.is_some();
+            let at = r.at;
+            let anchor = r.opt_u64()?.map(Price);
+            let until = r.opt_u64()?;
+            let count = r.count("breaker trades", 16)?;
+            let mut trades = Vec::with_capacity(count);
+            for _ in 0..count {
+                trades.push((r.u64()?, Price(r.u64()?)));
+            }
+            let invalid = SnapshotError::Invalid {
+                field: "circuit breaker",
+                offset: at,
+            };
+            // A symbol without a breaker never halts or records by one.
+            if !breaker_on && (until.is_some() || count > 0) {
+                return Err(invalid);
+            }
+            book.breaker = BreakerState::restore(anchor, until, &trades).ok_or(invalid)?;
+        }
         for side in [Side::Buy, Side::Sell] {
             let levels = r.count("levels", 12)?;
             for _ in 0..levels {
@@ -260,6 +316,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Engine, SnapshotError> {
     for (_, slot) in slots {
         state.link_account_order(slot);
     }
+    state.set_breaker_deadline();
     engine
         .check_invariants()
         .map_err(SnapshotError::Inconsistent)?;
@@ -287,6 +344,15 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
         w.u32(s.taker_fee_bps);
         w.u32(s.band_bps);
         w.opt_u64(s.reference_price.map(|p| p.0));
+        w.u64(s.max_notional.0);
+        let breaker = s.breaker.unwrap_or(BreakerSpec {
+            bps: 0,
+            window_ns: 0,
+            halt_ns: 0,
+        });
+        w.u32(breaker.bps);
+        w.u64(breaker.window_ns);
+        w.u64(breaker.halt_ns);
     }
     w.u32(config.accounts.len() as u32);
     for a in &config.accounts {
@@ -297,7 +363,28 @@ fn write_config(w: &mut Writer, config: &EngineConfig) {
     w.u32(config.level_capacity);
 }
 
-fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
+/// A symbol's breaker configuration: bps 0 is none (and then the rest is 0 too).
+fn read_breaker(r: &mut Reader) -> Result<Option<BreakerSpec>, SnapshotError> {
+    let at = r.at;
+    let spec = BreakerSpec {
+        bps: r.u32()?,
+        window_ns: r.u64()?,
+        halt_ns: r.u64()?,
+    };
+    match spec.bps {
+        0 if spec.window_ns == 0 && spec.halt_ns == 0 => Ok(None),
+        1..BPS_U32 => Ok(Some(spec)),
+        _ => Err(SnapshotError::Invalid {
+            field: "breaker config",
+            offset: at,
+        }),
+    }
+}
+
+/// `BPS` as the breaker's field type.
+const BPS_U32: u32 = BPS as u32;
+
+fn read_config(r: &mut Reader, format: u32) -> Result<EngineConfig, SnapshotError> {
     let asset_count = r.count("assets", 8)?;
     let mut assets = Vec::new();
     for _ in 0..asset_count {
@@ -335,6 +422,12 @@ fn read_config(r: &mut Reader) -> Result<EngineConfig, SnapshotError> {
             taker_fee_bps: r.u32()?,
             band_bps: r.u32()?,
             reference_price: r.opt_u64()?.map(Price),
+            max_notional: if format >= 3 {
+                Amount(r.u64()?)
+            } else {
+                SymbolSpec::NO_NOTIONAL_LIMIT
+            },
+            breaker: if format >= 4 { read_breaker(r)? } else { None },
         });
     }
     let account_count = r.count("config accounts", 4)?;

@@ -3,7 +3,7 @@
 //! property tests draw commands against.
 
 use hayate::{
-    AccountId, AssetId, AssetSpec, ClientOrderId, Command, EngineConfig, NewOrder, OrderId,
+    AccountId, Amount, AssetId, AssetSpec, ClientOrderId, Command, EngineConfig, NewOrder, OrderId,
     OrderRef, Price, Qty, Side, SymbolId, SymbolSpec, TimeInForce,
 };
 
@@ -46,6 +46,10 @@ pub fn hayate_config(order_capacity: u32) -> EngineConfig {
             taker_fee_bps: 10,
             band_bps: 5_000,
             reference_price: Some(Price(MID)),
+            // Configured but never reached, so the benches pay for the fat-finger check as a
+            // venue with one would (BEHAVIOUR.md §10).
+            max_notional: Amount(1 << 60),
+            breaker: None,
         }],
         accounts: (1..=4).map(AccountId).collect(),
         max_open_orders: 10_000_000,
@@ -76,6 +80,8 @@ pub fn two_symbol_config(accounts: u32, max_open_orders: u32) -> EngineConfig {
         taker_fee_bps: 13,
         band_bps,
         reference_price,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     EngineConfig {
         assets: vec![asset("BTC", 8), asset("ETH", 8), asset("JPY", 4)],

@@ -353,3 +353,24 @@ impl Body for HaltTarget {
         check_text(msg_type, "target", &self.target)
     }
 }
+
+/// Block (0x27) and Unblock (0x28): the kill switch for one account (BEHAVIOUR.md §10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct AccountTarget {
+    /// The account blocked or unblocked.
+    pub account: AccountId,
+    pub(super) _pad: [u8; 4],
+}
+
+impl AccountTarget {
+    /// A block or unblock of `account`.
+    pub fn new(account: AccountId) -> AccountTarget {
+        AccountTarget {
+            account,
+            ..Zeroable::zeroed()
+        }
+    }
+}
+
+impl Body for AccountTarget {}

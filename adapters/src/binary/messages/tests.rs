@@ -48,6 +48,8 @@ fn all_client_messages() -> Vec<ClientMessage> {
         ClientMessage::Snapshot,
         ClientMessage::Status,
         ClientMessage::Promote,
+        ClientMessage::Block(AccountTarget::new(AccountId(7))),
+        ClientMessage::Unblock(AccountTarget::new(AccountId(u32::MAX))),
     ]
 }
 
@@ -387,7 +389,7 @@ fn decode_errors() {
         Err(DecodeError::BadVersion(2))
     );
     // Unknown types, including a server type sent to the server and vice versa.
-    for t in [0x00, 0x04, 0x15, 0x27, LOGON_ACK, 0xFF] {
+    for t in [0x00, 0x04, 0x15, 0x29, LOGON_ACK, 0xFF] {
         let e = ClientMessage::decode(&[4, 0, t, VERSION]).unwrap_err();
         assert_eq!(e, DecodeError::UnknownType(t));
         assert_eq!(e.reject_code(), RejectCode::UnknownMessageType);
@@ -602,10 +604,20 @@ fn arb_client() -> impl Strategy<Value = ClientMessage> {
         ClientMessage::Status,
         ClientMessage::Promote,
     ]);
-    prop_oneof![logon, order, cancel, replace, mass, funds, halt, unit]
+    let block = (any::<u32>(), any::<bool>()).prop_map(|(a, u)| {
+        let t = AccountTarget::new(AccountId(a));
+        if u {
+            ClientMessage::Unblock(t)
+        } else {
+            ClientMessage::Block(t)
+        }
+    });
+    prop_oneof![
+        logon, order, cancel, replace, mass, funds, halt, block, unit
+    ]
 }
 
-const ALL_TYPES: [u8; 21] = [
+const ALL_TYPES: [u8; 23] = [
     LOGON,
     LOGOUT,
     HEARTBEAT,
@@ -621,6 +633,8 @@ const ALL_TYPES: [u8; 21] = [
     SNAPSHOT,
     STATUS,
     PROMOTE,
+    BLOCK,
+    UNBLOCK,
     LOGON_ACK,
     REJECT,
     SERVER_HEARTBEAT,

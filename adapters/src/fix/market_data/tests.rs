@@ -29,6 +29,8 @@ fn config() -> EngineConfig {
         taker_fee_bps: 0,
         band_bps: 0,
         reference_price: None,
+        max_notional: SymbolSpec::NO_NOTIONAL_LIMIT,
+        breaker: None,
     };
     let asset = |name: &str, decimals| AssetSpec {
         name: name.into(),

@@ -17,6 +17,8 @@ fn command_role(message: &ClientMessage) -> Option<(&'static str, AdminRole)> {
         ClientMessage::Halt(_) => ("halt", AdminRole::Operator),
         ClientMessage::Resume(_) => ("resume", AdminRole::Operator),
         ClientMessage::Snapshot => ("snapshot", AdminRole::Operator),
+        ClientMessage::Block(_) => ("block", AdminRole::Operator),
+        ClientMessage::Unblock(_) => ("unblock", AdminRole::Operator),
         ClientMessage::Deposit(_) => ("deposit", AdminRole::Treasury),
         ClientMessage::Withdraw(_) => ("withdraw", AdminRole::Treasury),
         ClientMessage::Promote => ("promote", AdminRole::Root),
@@ -34,6 +36,7 @@ fn arguments(message: &ClientMessage) -> String {
             f.amount_text().unwrap_or("?")
         ),
         ClientMessage::Halt(t) | ClientMessage::Resume(t) => t.target().unwrap_or("?").to_owned(),
+        ClientMessage::Block(t) | ClientMessage::Unblock(t) => t.account.0.to_string(),
         _ => String::new(),
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hayate_core::event::EventKind;
+use hayate_core::event::{EventKind, Reason};
 use hayate_core::pipeline::Output;
 
 use super::client::{Login, Protocol};
@@ -65,6 +65,9 @@ impl Server {
             | EventKind::Halted
             | EventKind::Resumed
             | EventKind::HaltRejected
+            | EventKind::AccountBlocked
+            | EventKind::AccountUnblocked
+            | EventKind::BlockRejected
             | EventKind::SnapshotMarked => {
                 self.on_admin_event(out, kind);
                 return;
@@ -167,10 +170,26 @@ impl Server {
             EventKind::Resumed => {
                 self.halted.remove(&event.symbol);
             }
+            EventKind::AccountBlocked => {
+                self.blocked.insert(event.account);
+            }
+            EventKind::AccountUnblocked => {
+                self.blocked.remove(&event.account);
+            }
             _ => {}
         }
         if matches!(kind, EventKind::Halted | EventKind::Resumed) {
             self.publish_halts();
+            // A circuit breaker's halt or timed resume answers no admin (BEHAVIOUR.md §10).
+            if event.reason() == Reason::CircuitBreaker {
+                return;
+            }
+        }
+        if matches!(
+            kind,
+            EventKind::AccountBlocked | EventKind::AccountUnblocked
+        ) {
+            self.publish_blocks();
         }
         let Some(owner) = self.pending_admin.pop_front() else {
             return;
@@ -181,6 +200,8 @@ impl Server {
                 | EventKind::Withdrawn
                 | EventKind::Halted
                 | EventKind::Resumed
+                | EventKind::AccountBlocked
+                | EventKind::AccountUnblocked
                 | EventKind::SnapshotMarked
         );
         let text = if kind == EventKind::SnapshotMarked {
@@ -211,6 +232,12 @@ impl Server {
                 ExchangeState::Running
             });
         }
+    }
+
+    /// Tells `/status` which accounts are blocked.
+    pub(super) fn publish_blocks(&self) {
+        self.metrics
+            .set_blocked_accounts(self.blocked.iter().map(|a| a.0).collect());
     }
 
     /// The open-connections gauge is the caps' own count, not a second tally.
