@@ -21,6 +21,7 @@
 pub mod binary;
 pub mod clock;
 pub mod config;
+pub mod disk_guard;
 pub mod fix;
 pub(crate) mod framing;
 #[cfg(feature = "fuzzing")]
