@@ -268,6 +268,8 @@ pub(crate) fn prepare(dir: &Path, temp_name: &str, segment_size: u64, fill: Fill
         .map_err(|e| JournalError::io("create segment", &path, e))?;
     file.set_len(segment_size)
         .map_err(|e| JournalError::io("preallocate segment", &path, e))?;
+    reserve_blocks(&file, segment_size)
+        .map_err(|e| JournalError::io("reserve segment blocks", &path, e))?;
     // The length is durable before the file can get a segment's name (sparse: no data written).
     file.sync_all()
         .map_err(|e| JournalError::io("fsync segment", &path, e))?;
@@ -334,6 +336,28 @@ pub(crate) fn create(
     install(dir, spare, first_seq, durable)
 }
 
+/// Reserves the file's blocks (`fallocate`) so that a full file system is a named error here,
+/// before the file is mapped, rather than a SIGBUS when the prefault or an append first writes
+/// to a page of a sparse mapping. File systems without `fallocate` keep the sparse file.
+fn reserve_blocks(file: &File, len: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let len = libc::off_t::try_from(len)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: a plain system call on a file descriptor this function borrows.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                return Err(e);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, len);
+    Ok(())
+}
+
 /// Makes every page of `map` present and writable, so appends neither page-fault nor allocate:
 /// one `madvise(MADV_POPULATE_WRITE)` where the kernel has it (Linux 5.14+), which is several
 /// times faster than faulting page by page; [`prefault`] otherwise.
@@ -361,6 +385,37 @@ fn prefault(map: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full file system is a named error when a segment is prepared, not a SIGBUS later. Needs
+    /// root to mount a small tmpfs; skipped (with a message) where mounting is refused.
+    #[test]
+    fn a_full_file_system_is_a_named_error_when_a_segment_is_prepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return;
+        }
+        struct Unmount<'a>(&'a Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let _unmount = Unmount(dir.path());
+        let err = match create(dir.path(), 1, 8 << 20, Fill::Zeroed, true) {
+            Ok(_) => panic!("an 8 MiB segment fitted in a 2 MiB file system"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("reserve segment blocks"), "{err}");
+        assert!(err.contains(".seg.tmp"), "{err}");
+        // A segment that fits is still made.
+        create(dir.path(), 1, 1 << 20, Fill::Zeroed, true).unwrap();
+    }
 
     #[test]
     fn header_round_trips() {
