@@ -784,3 +784,102 @@ fn a_degraded_link_waits_again_once_the_standby_has_caught_up() {
     drop(publisher);
     stop(pipeline, events);
 }
+
+/// A full disk (filled by someone else, past the gateway's disk guard) stops the pipeline with an
+/// error naming the journal file and the cause, and every command whose events came out is in the
+/// journal. Needs root to mount a small tmpfs; skipped (with a message) where mounting is refused.
+#[test]
+fn a_full_disk_stops_the_pipeline_with_a_named_error_and_loses_nothing_acknowledged() {
+    let mount_point = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(mount_point.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount_point.path().to_owned());
+    let data = mount_point.path().join("data");
+    let config = config();
+    let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), &data)
+        .journal_options(JournalOptions {
+            segment_size: 64 * 1024,
+            flush_policy: FlushPolicy::Always,
+            first_seq: 1,
+        })
+        .initial_commands(config.initial_deposits())
+        .snapshot_on_stop(false)
+        .start()
+        .expect("start");
+    // Someone else fills the disk, leaving room for about one more segment.
+    {
+        use std::io::Write;
+        let ballast_path = mount_point.path().join("ballast");
+        let mut ballast = std::fs::File::create(&ballast_path).expect("ballast");
+        let chunk = vec![1u8; 16 * 1024];
+        let mut len = 0u64;
+        while ballast.write_all(&chunk).is_ok() {
+            len += chunk.len() as u64;
+        }
+        ballast
+            .set_len(len.saturating_sub(96 * 1024))
+            .expect("trim ballast");
+    }
+    let mut publisher = pipeline.publisher();
+    let mut acknowledged = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 0u64;
+    let refused = loop {
+        match publisher.try_publish(&order(1, n)) {
+            Ok(()) => n += 1,
+            Err(PublishError::Full) => {}
+            Err(PublishError::Stopped(why)) => break why,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        let _ = events.poll(|out| acknowledged = acknowledged.max(out.seq));
+        assert!(Instant::now() < deadline, "the journaler never failed");
+    };
+    eprintln!("stopped after {acknowledged} acknowledged commands: {refused}");
+    assert!(refused.contains("journaler"), "{refused}");
+    assert!(refused.contains("No space left on device"), "{refused}");
+    assert!(refused.contains(".seg"), "names the file: {refused}");
+    assert!(
+        acknowledged > 0,
+        "some orders went through before the disk filled"
+    );
+    drop(publisher);
+    let stopper = std::thread::spawn(move || pipeline.stop());
+    drain(&mut events, Duration::from_secs(30), |out| {
+        acknowledged = acknowledged.max(out.seq);
+        false
+    });
+    let stopped = stopper.join().expect("stop thread");
+    assert!(
+        matches!(
+            stopped,
+            Err(hayate::pipeline::PipelineError::StageFailed(_))
+        ),
+        "{stopped:?}"
+    );
+    let (_, report) = recovery::replay(
+        config.engine_config(),
+        &data.join("journal"),
+        ReplayOptions::default(),
+        |_, _, _| {},
+        |_| {},
+    )
+    .expect("replay");
+    assert!(
+        report.last_seq >= acknowledged,
+        "acknowledged through {acknowledged}, journal ends at {}",
+        report.last_seq
+    );
+}
