@@ -74,12 +74,15 @@ wire_enum! {
         /// The circuit breaker stopped a taker at its bound: the remainder is cancelled and the
         /// symbol halts; its halt and timed resume carry this reason too (BEHAVIOUR.md §10).
         CircuitBreaker = 24,
+        /// The journal's file system is below `[journal] min_free_mb` (disk guard): new orders and
+        /// replaces are refused at the gateway, never journaled (BEHAVIOUR.md §10).
+        DiskFull = 25,
     }
 }
 
 /// One past the largest [`Reason`] byte: the size of a table indexed by reason (a test checks
 /// that no reason lies past it).
-pub const REASON_COUNT: usize = Reason::CircuitBreaker as usize + 1;
+pub const REASON_COUNT: usize = Reason::DiskFull as usize + 1;
 
 impl Reason {
     /// The reason code as BEHAVIOUR.md §3 spells it (FIX Text 58).
@@ -111,6 +114,7 @@ impl Reason {
             AccountBlocked => "ACCOUNT_BLOCKED",
             NotionalLimit => "NOTIONAL_LIMIT",
             CircuitBreaker => "CIRCUIT_BREAKER",
+            DiskFull => "DISK_FULL",
         }
     }
 }

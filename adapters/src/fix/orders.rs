@@ -348,7 +348,10 @@ pub fn ord_rej_reason(reason: Reason) -> u64 {
         Reason::InvalidQty => 13,
         Reason::UnknownAccount => 15,
         // BEHAVIOUR.md §10: the protections have no FIX code of their own; Text names them.
-        Reason::AccountBlocked | Reason::NotionalLimit | Reason::CircuitBreaker => 99,
+        Reason::AccountBlocked
+        | Reason::NotionalLimit
+        | Reason::CircuitBreaker
+        | Reason::DiskFull => 99,
         _ => 99,
     }
 }
@@ -717,6 +720,8 @@ mod tests {
         assert_eq!(ord_rej_reason(Reason::NotionalLimit), 99);
         assert_eq!(ord_rej_reason(Reason::CircuitBreaker), 99);
         assert_eq!(Reason::CircuitBreaker.code(), "CIRCUIT_BREAKER");
+        assert_eq!(ord_rej_reason(Reason::DiskFull), 99);
+        assert_eq!(Reason::DiskFull.code(), "DISK_FULL");
     }
 
     #[test]
