@@ -70,11 +70,11 @@ fn config() -> EngineConfig {
             // (the stream stays far below it): the check must not allocate either.
             max_notional: Amount(1 << 60),
             // A circuit breaker that trips now and then (the stream's prices spread about ±60
-            // ticks around 100 000, market orders reach further; its bounds are ±10 around an
+            // ticks around 100 000, market orders reach further; its bounds are ±20 around an
             // anchor a second, a thousand commands, old) and resumes 200 commands later:
             // recording trades, ageing the anchor, tripping and resuming must not allocate either.
             breaker: Some(BreakerSpec {
-                bps: 1,
+                bps: 2,
                 window_ns: 1_000_000_000,
                 halt_ns: 200_000_000,
             }),

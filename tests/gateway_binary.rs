@@ -11,7 +11,7 @@ use hayate::adapters::binary::messages::{
 use hayate::{
     AccountId, ClientOrderId, EventKind, OrderType, Price, Qty, Reason, Side, SymbolId, TimeInForce,
 };
-use hayate_testkit::example::run_admin;
+use hayate_testkit::example::{admin_binary, run_admin};
 use hayate_testkit::gateway::*;
 
 fn logged_on(addr: SocketAddr, user: &str, password: &str) -> BinaryClient {
@@ -177,6 +177,7 @@ fn admin(addr: SocketAddr, password: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn the_admin_client_deposits_halts_resumes_snapshots_and_reports_status() {
+    admin_binary(); // built before any session can idle through its build
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway = start(config(dir.path(), None, ""));
     let addrs = gateway.addrs();
@@ -250,6 +251,7 @@ fn next_event(client: &mut BinaryClient) -> hayate::Event {
 /// Text), `/status` lists the block; `admin unblock 1` lets her trade again.
 #[test]
 fn the_admin_client_blocks_an_account_whose_sessions_stay_connected_and_unblocks_it() {
+    admin_binary(); // built before any session can idle through its build
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway = start(config(dir.path(), None, ""));
     let addrs = gateway.addrs();
@@ -421,6 +423,7 @@ fn sustained_abuse_of_the_rate_limit_disconnects_the_session() {
 /// with its own result, not the breaker's halt — reopens it.
 #[test]
 fn a_tripped_breaker_halts_the_symbol_until_an_operator_resumes_it() {
+    admin_binary(); // built before any session can idle through its build
     let dir = tempfile::tempdir().expect("tempdir");
     let text = config_toml(dir.path(), None, "").replace(
         "# breaker_bps = 500\n# breaker_window_s = 300\n# breaker_halt_s = 120",

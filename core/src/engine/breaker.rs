@@ -7,10 +7,12 @@
 use super::config::{BreakerSpec, bounds};
 use crate::units::Price;
 
-/// Recent trades remembered per symbol. Trades stamped alike share an entry, so this many distinct
-/// trading instants fit in one window; past that the oldest entry still inside the window is
-/// dropped without becoming the anchor, which can only leave the anchor older (further from the
-/// current price's rush), never younger than the window.
+/// Recent trades remembered per symbol. The window is cut into `RING - 1` equal slices and each
+/// entry holds the last trade of one slice, so the trades younger than the window always fit
+/// (at most `RING` slices meet a window) however fast the symbol trades. The cost: when the
+/// exact anchor is not the last trade of its slice, the anchor used is the last trade of the
+/// slice before — older than the exact rule's by less than two slices (2 × W / 63), never
+/// younger than the window.
 pub(crate) const RING: usize = 64;
 
 /// One symbol's breaker. Preallocated with the book (a fixed array), so recording a trade or
@@ -59,19 +61,27 @@ impl BreakerState {
         self.anchor.map(|a| bounds(a, spec.bps))
     }
 
-    /// Remembers a trade at `price` at engine time `now` (never earlier than the last one).
-    pub fn record(&mut self, now: u64, price: Price) {
+    /// Remembers a trade at `price` at engine time `now` (never earlier than the last one), for a
+    /// breaker whose window is `window_ns`.
+    pub fn record(&mut self, now: u64, price: Price, window_ns: u64) {
         // No reference price configured: the first trade sets the level the breaker guards, as
         // an opening auction's price would on an exchange that has one.
         self.anchor.get_or_insert(price);
+        // Whatever is a window old now is the anchor's, not the ring's: that leaves room.
+        self.age(now, window_ns);
+        let slice = window_ns.div_ceil(RING as u64 - 1).max(1);
         if self.len > 0 {
             let newest = (self.head + self.len - 1) % RING;
-            if self.ring[newest].0 == now {
-                self.ring[newest].1 = price;
+            if self.ring[newest].0 / slice == now / slice {
+                // The same slice: its last trade is this one.
+                self.ring[newest] = (now, price);
                 return;
             }
         }
         if self.len == RING {
+            // Unreachable when every entry is younger than the window (at most RING slices
+            // meet it); kept so a restored or hand-made state cannot index out of the ring.
+            self.anchor = Some(self.ring[self.head].1);
             self.head = (self.head + 1) % RING;
             self.len -= 1;
         }
@@ -143,8 +153,8 @@ mod tests {
     #[test]
     fn anchor_is_the_newest_trade_a_window_old() {
         let mut b = BreakerState::new(Some(Price(1000)));
-        b.record(S, Price(1010));
-        b.record(2 * S, Price(1020));
+        b.record(S, Price(1010), 10 * S);
+        b.record(2 * S, Price(1020), 10 * S);
         // 10.999 s: nothing is 10 s old yet, the reference price stands.
         assert_eq!(
             b.bounds(11 * S - 1, &spec()),
@@ -163,26 +173,44 @@ mod tests {
     }
 
     #[test]
-    fn same_instant_trades_share_an_entry_and_a_full_ring_drops_its_oldest() {
+    fn one_entry_per_slice_of_the_window_and_the_anchor_keeps_up_with_fast_trading() {
         let mut b = BreakerState::new(None);
-        b.record(5, Price(7));
+        let window = 63 * S; // slices of 1 s
+        b.record(5, Price(7), window);
         assert_eq!(
             b.anchor(),
             Some(Price(7)),
             "the first trade anchors a symbol without one"
         );
-        b.record(5, Price(8));
-        assert_eq!(b.trades().collect::<Vec<_>>(), vec![(5, Price(8))]);
-        for t in 6..6 + RING as u64 {
-            b.record(t, Price(t));
-        }
-        assert_eq!(b.trades().count(), RING);
-        assert_eq!(b.trades().next(), Some((6, Price(6))));
+        b.record(6, Price(8), window);
         assert_eq!(
-            b.anchor(),
-            Some(Price(7)),
-            "a dropped entry never becomes the anchor"
+            b.trades().collect::<Vec<_>>(),
+            vec![(6, Price(8))],
+            "trades in one slice share its entry, keeping the last"
         );
+        // A trade every 100 ms for 200 s, each at its own price: far more trades than entries.
+        for i in 1..=2000u64 {
+            let now = i * S / 10;
+            let window_old = now.saturating_sub(window);
+            b.bounds(now, &spec_with(window));
+            b.record(now, Price(1000 + i), window);
+            assert!(b.trades().count() <= RING);
+            if window_old >= S {
+                // The exact anchor is the trade at `window_old` (one every 100 ms); the one used
+                // is no older than two slices before it, and never younger.
+                let exact = 1000 + window_old / (S / 10);
+                let used = b.anchor().map_or(0, |p| p.0);
+                assert!(used <= exact, "younger than the window at {now}");
+                assert!(used + 20 >= exact, "{used} lags {exact} at {now}");
+            }
+        }
+    }
+
+    fn spec_with(window_ns: u64) -> BreakerSpec {
+        BreakerSpec {
+            window_ns,
+            ..spec()
+        }
     }
 
     #[test]

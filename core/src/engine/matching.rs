@@ -237,8 +237,8 @@ impl State {
         let symbol = self.arena.get(taker).symbol;
         let book = &mut self.books[symbol.0 as usize];
         book.reference_price = Some(px);
-        if spec.breaker.is_some() {
-            book.breaker.record(self.clock, px);
+        if let Some(breaker) = &spec.breaker {
+            book.breaker.record(self.clock, px, breaker.window_ns);
         }
         if let Some(level) = book.side_mut(taker_side.opposite()).best_mut() {
             level.total -= qty;

@@ -79,13 +79,20 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / hz
 }
 
+/// The admin client (`examples/admin`), built once per test run. A test that keeps sessions open
+/// across its first admin command calls this before it starts: a stale example can take a minute
+/// to build, long enough for the gateway to drop idle sessions (and cancel their orders).
+pub fn admin_binary() -> &'static Path {
+    static ADMIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ADMIN.get_or_init(|| example_binary("admin"))
+}
+
 /// Runs the admin client (`examples/admin`) against `addr` as `user`, the password in
 /// `HAYATE_ADMIN_PASSWORD` (as an operator would give it; a `--password` in `args` wins), with
 /// `args` (more flags, then the command): whether it exited 0, and what it printed on stdout and
 /// stderr.
 pub fn run_admin(addr: &str, user: &str, password: &str, args: &[&str]) -> (bool, String) {
-    static ADMIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let output = Process::new(ADMIN.get_or_init(|| example_binary("admin")))
+    let output = Process::new(admin_binary())
         .args(["--addr", addr, "--user", user])
         .env("HAYATE_ADMIN_PASSWORD", password)
         .args(args)
