@@ -448,6 +448,35 @@ fn journal_settings_parse_and_segment_size_has_a_floor() {
 }
 
 #[test]
+fn the_disk_guard_defaults_to_a_gib_can_be_off_and_must_cover_two_segments() {
+    assert_eq!(parse("").journal().min_free_mb, 1024);
+    assert_eq!(parse(DEMO_TOML).journal().min_free_mb, 1024);
+    assert_eq!(
+        parse("[journal]\nmin_free_mb = 0\n").journal().min_free_mb,
+        0
+    );
+    // 1 MiB segments: two of them is the least.
+    let small = "[journal]\nsegment_size = 1048576\n";
+    assert_eq!(
+        parse(&format!("{small}min_free_mb = 2\n"))
+            .journal()
+            .min_free_mb,
+        2
+    );
+    assert_refused(
+        &format!("{small}min_free_mb = 1\n"),
+        "journal.min_free_mb",
+        "below two segments (2 MiB",
+    );
+    // The default GiB against 1 GiB segments is refused too: the guard could not act in time.
+    assert_refused(
+        "[journal]\nsegment_size = 1073741824\n",
+        "journal.min_free_mb",
+        "0 turns the disk guard off",
+    );
+}
+
+#[test]
 fn limits_parse_and_must_be_positive() {
     let limits = parse("[limits]\nmessages_per_second = 5\nburst = 7\nidle_timeout_s = 30\n")
         .limits()

@@ -10,6 +10,7 @@ use hayate::journal::{FlushPolicy, JournalOptions};
 use hayate::pipeline::{Output, Pipeline, PublishError, Wait};
 use hayate::recovery::{self, ReplayOptions};
 use hayate::*;
+use hayate_testkit::tmpfs::Tmpfs;
 
 fn config() -> ExchangeConfig {
     ExchangeConfig::demo()
@@ -790,24 +791,10 @@ fn a_degraded_link_waits_again_once_the_standby_has_caught_up() {
 /// journal. Needs root to mount a small tmpfs; skipped (with a message) where mounting is refused.
 #[test]
 fn a_full_disk_stops_the_pipeline_with_a_named_error_and_loses_nothing_acknowledged() {
-    let mount_point = tempfile::tempdir().expect("tempdir");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(mount_point.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(tmpfs) = Tmpfs::mount("4m") else {
         return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount_point.path().to_owned());
-    let data = mount_point.path().join("data");
+    };
+    let data = tmpfs.path().join("data");
     let config = config();
     let (pipeline, mut events, _) = Pipeline::builder(config.engine_config().clone(), &data)
         .journal_options(JournalOptions {
@@ -819,24 +806,27 @@ fn a_full_disk_stops_the_pipeline_with_a_named_error_and_loses_nothing_acknowled
         .snapshot_on_stop(false)
         .start()
         .expect("start");
-    // Someone else fills the disk, leaving room for about one more segment.
-    {
-        use std::io::Write;
-        let ballast_path = mount_point.path().join("ballast");
-        let mut ballast = std::fs::File::create(&ballast_path).expect("ballast");
-        let chunk = vec![1u8; 16 * 1024];
-        let mut len = 0u64;
-        while ballast.write_all(&chunk).is_ok() {
-            len += chunk.len() as u64;
-        }
-        ballast
-            .set_len(len.saturating_sub(96 * 1024))
-            .expect("trim ballast");
-    }
+    // A few orders go through while there is room.
     let mut publisher = pipeline.publisher();
     let mut acknowledged = 0u64;
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut n = 0u64;
+    while n < 10 {
+        publisher
+            .try_publish(&order(1, n))
+            .expect("room in the ring");
+        n += 1;
+    }
+    drain(&mut events, Duration::from_secs(10), |out| {
+        acknowledged = acknowledged.max(out.seq);
+        out.event.client_order_id.as_bytes() == b"a1-9"
+    });
+    assert!(
+        acknowledged > 0,
+        "orders went through before the disk filled"
+    );
+    // Someone else fills the disk, leaving room for about one more segment.
+    tmpfs.fill_leaving(96 * 1024);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let refused = loop {
         match publisher.try_publish(&order(1, n)) {
             Ok(()) => n += 1,
@@ -851,10 +841,6 @@ fn a_full_disk_stops_the_pipeline_with_a_named_error_and_loses_nothing_acknowled
     assert!(refused.contains("journaler"), "{refused}");
     assert!(refused.contains("No space left on device"), "{refused}");
     assert!(refused.contains(".seg"), "names the file: {refused}");
-    assert!(
-        acknowledged > 0,
-        "some orders went through before the disk filled"
-    );
     drop(publisher);
     let stopper = std::thread::spawn(move || pipeline.stop());
     drain(&mut events, Duration::from_secs(30), |out| {

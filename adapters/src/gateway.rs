@@ -30,6 +30,7 @@ use hayate_core::pipeline::{
 };
 use hayate_core::recovery::RecoveryReport;
 
+use crate::disk_guard::{DiskGuard, Thresholds, Watcher};
 use crate::http::{HttpServer, PageSource};
 use crate::market_data::{Feed, FeedMetrics};
 use crate::metrics::{self, GatewayMetrics, StatusContext};
@@ -110,6 +111,9 @@ pub struct Gateway {
     feed_metrics: Arc<FeedMetrics>,
     monitor: Monitor,
     engine: hayate_core::EngineConfig,
+    disk: Arc<DiskGuard>,
+    /// Probes the journal's file system until the gateway is dropped.
+    _disk_watcher: Watcher,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -155,6 +159,20 @@ impl Gateway {
             builder = builder.replica(Arc::clone(link));
         }
         let (pipeline, receiver, recovery) = builder.start()?;
+        // The guard watches the data directory once recovery has made it.
+        let disk = Arc::new(DiskGuard::new(Thresholds::from_mb(
+            config.journal().min_free_mb,
+        )));
+        let disk_watcher = match disk.watch(config.journal().dir.clone()) {
+            Ok(watcher) => watcher,
+            Err(source) => {
+                let _ = stop_pipeline(pipeline, None, None, None);
+                return Err(GatewayError::Io {
+                    what: "cannot start the disk guard".to_owned(),
+                    source,
+                });
+            }
+        };
         // Market data resumes where the journal ends (its sequences included). Before anything
         // else is published: the replay reads the journal up to the recovered sequence.
         let data_dir = &config.journal().dir;
@@ -246,6 +264,7 @@ impl Gateway {
             sessions_dir: config.journal().dir.join("sessions"),
             role: Arc::clone(&role),
             config: config.clone(),
+            disk: Arc::clone(&disk),
         };
         let halts = (recovery.exchange_halted, recovery.halted_symbols.clone());
         let server = Server::bind(
@@ -282,10 +301,12 @@ impl Gateway {
         let context: Arc<dyn Fn() -> StatusContext + Send + Sync> = {
             let role = Arc::clone(&role);
             let replication = replication.clone();
+            let disk = Arc::clone(&disk);
             Arc::new(move || StatusContext {
                 role: role.state().name(),
                 epoch: role.epoch(),
                 replication: replication.as_ref().map(|r| r.status()),
+                disk: Arc::clone(&disk),
             })
         };
         let status: Arc<dyn Fn() -> String + Send + Sync> = {
@@ -383,6 +404,8 @@ impl Gateway {
             feed_metrics,
             monitor,
             engine: config.engine_config().clone(),
+            disk,
+            _disk_watcher: disk_watcher,
         })
     }
 
@@ -404,6 +427,11 @@ impl Gateway {
     /// The WebSocket feed's counters.
     pub fn feed_metrics(&self) -> &FeedMetrics {
         &self.feed_metrics
+    }
+
+    /// The disk guard's verdict and the free space it last saw.
+    pub fn disk_guard(&self) -> &DiskGuard {
+        &self.disk
     }
 
     /// The pipeline's counters.

@@ -2,13 +2,14 @@
 //! and the HTTP thread (which reads): the numbers behind `/status` and `/metrics`.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hayate_core::event::Reason;
 use hayate_core::pipeline::PipelineStats;
 
+use crate::disk_guard::DiskGuard;
 use crate::market_data::FeedMetrics;
 use crate::market_data::json::string as json_string;
 use crate::replication::node::ReplicationStatus;
@@ -235,6 +236,8 @@ pub struct StatusContext {
     pub epoch: u64,
     /// The link to the other node, on a replicated pair.
     pub replication: Option<ReplicationStatus>,
+    /// The disk guard (BEHAVIOUR.md §10).
+    pub disk: Arc<DiskGuard>,
 }
 
 /// The `/status` JSON (BEHAVIOUR.md §7).
@@ -279,6 +282,18 @@ pub fn status_json(
         "],\"sessions\":{sessions},\"connections\":{},\"uptime_s\":{}",
         metrics.connections.load(Ordering::Relaxed),
         metrics.uptime_s()
+    );
+    let disk = &context.disk;
+    let guard = match (disk.is_on(), disk.is_tripped()) {
+        (false, _) => "off",
+        (true, false) => "ok",
+        (true, true) => "tripped",
+    };
+    let _ = write!(
+        out,
+        ",\"disk\":{{\"free_bytes\":{},\"min_free_bytes\":{},\"guard\":\"{guard}\"}}",
+        disk.free(),
+        disk.thresholds().min_free
     );
     if let Some(link) = &context.replication {
         out.push_str(",\"replication\":{\"mode\":");
@@ -325,6 +340,31 @@ pub fn prometheus_text(
         "gauge",
         "Replication epoch (raised by every promotion).",
         context.epoch,
+    );
+    let disk = &context.disk;
+    metric(
+        "hayate_disk_free_bytes",
+        "gauge",
+        "Bytes free on the journal's file system at the disk guard's last probe (0: guard off).",
+        disk.free(),
+    );
+    metric(
+        "hayate_disk_min_free_bytes",
+        "gauge",
+        "The disk guard's threshold ([journal] min_free_mb in bytes; 0: off).",
+        disk.thresholds().min_free,
+    );
+    metric(
+        "hayate_disk_guard_tripped",
+        "gauge",
+        "1 while new orders and replaces are refused DISK_FULL.",
+        u64::from(disk.is_tripped()),
+    );
+    metric(
+        "hayate_disk_guard_trips_total",
+        "counter",
+        "Times the disk guard tripped since the start.",
+        disk.trips(),
     );
     if let Some(link) = &context.replication {
         metric(
@@ -645,6 +685,7 @@ mod tests {
             role: "primary",
             epoch: 1,
             replication: None,
+            disk: Arc::new(DiskGuard::default()),
         };
         let json = status_json(&metrics, &stats, &context);
         for field in [
@@ -655,8 +696,36 @@ mod tests {
             "\"halted_symbols\":[\"BTC-JPY\"],\"blocked_accounts\":[1,7]",
             "\"sessions\":1",
             "\"uptime_s\":",
+            "\"disk\":{\"free_bytes\":0,\"min_free_bytes\":0,\"guard\":\"off\"}",
         ] {
             assert!(json.contains(field), "{field} missing from {json}");
+        }
+    }
+
+    #[test]
+    fn a_tripped_disk_guard_shows_on_status_and_metrics() {
+        let disk = Arc::new(DiskGuard::new(crate::disk_guard::Thresholds::from_mb(100)));
+        disk.record(5 << 20);
+        let context = StatusContext {
+            role: "primary",
+            epoch: 1,
+            replication: None,
+            disk,
+        };
+        let metrics = GatewayMetrics::new();
+        let stats = PipelineStats::default();
+        let json = status_json(&metrics, &stats, &context);
+        let want =
+            "\"disk\":{\"free_bytes\":5242880,\"min_free_bytes\":104857600,\"guard\":\"tripped\"}";
+        assert!(json.contains(want), "{json}");
+        let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
+        for line in [
+            "hayate_disk_free_bytes 5242880",
+            "hayate_disk_min_free_bytes 104857600",
+            "hayate_disk_guard_tripped 1",
+            "hayate_disk_guard_trips_total 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
         }
     }
 
@@ -682,6 +751,7 @@ mod tests {
                 refused: None,
                 unproven: 2,
             }),
+            disk: Arc::new(DiskGuard::default()),
         };
         let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
         metrics.set_state(ExchangeState::Running);

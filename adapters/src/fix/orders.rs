@@ -89,6 +89,27 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The disk guard's refusal of `command` (`DISK_FULL`, BEHAVIOUR.md §10): an ExecutionReport
+    /// Rejected for a new order, an OrderCancelReject for a replace; `None` for what the guard
+    /// lets through (cancels, mass cancels, queries).
+    pub fn disk_full(command: &Command) -> Option<Refusal> {
+        // The engine's list of what such a refusal applies to, and its shape, decide.
+        let event = hayate_core::engine::refusal(command, Reason::DiskFull)?;
+        let reason = Reason::DiskFull;
+        let detail = "free space on the journal's file system is below min_free_mb";
+        Some(if event.event_kind() == Some(EventKind::ReplaceRejected) {
+            Refusal::CancelReplace {
+                replace: true,
+                reason,
+                detail,
+            }
+        } else {
+            Refusal::Order { reason, detail }
+        })
+    }
+}
+
 /// Maps an application message (already valid against the dictionary) from a session trading
 /// for `account` to the engine command it asks for.
 pub fn to_command(

@@ -44,6 +44,7 @@ use super::connection::{Conn, ReadOutcome};
 use crate::binary::codec::{self as binary_codec, Framing as BinaryFraming};
 use crate::binary::messages::{RejectCode, ServerMessage};
 use crate::clock::unix_ns;
+use crate::disk_guard::DiskGuard;
 use crate::fix::codec::{self as fix_codec, Framing as FixFraming};
 use crate::fix::session::{FixSession, Inbound};
 use crate::limits::{ConnectionCaps, TokenBucket};
@@ -101,6 +102,9 @@ pub struct ServerSettings {
     pub sessions_dir: PathBuf,
     /// What this node is in its pair: only a primary takes client logons and orders.
     pub role: Arc<NodeRole>,
+    /// The disk guard's verdict: while it is tripped, new orders and replaces are refused
+    /// `DISK_FULL` here (BEHAVIOUR.md §10).
+    pub disk: Arc<DiskGuard>,
 }
 
 /// What a stopped loop hands back to the shutdown.

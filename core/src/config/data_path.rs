@@ -30,6 +30,7 @@ pub struct JournalSection {
     segment_size: u64,
     snapshot_every: u64,
     keep_snapshots: usize,
+    min_free_mb: u64,
 }
 
 impl Default for JournalSection {
@@ -42,6 +43,7 @@ impl Default for JournalSection {
             segment_size: d.segment_size,
             snapshot_every: d.snapshot_every,
             keep_snapshots: d.keep_snapshots,
+            min_free_mb: d.min_free_mb,
         }
     }
 }
@@ -136,12 +138,27 @@ impl Checker<'_> {
                 ),
             ));
         }
+        // The guard must trip while the segment in use can still be finished and the next one
+        // created (a segment's blocks are reserved whole when it is created), or an append
+        // could fail before the guard ever refused an order.
+        let least_mb = (2 * raw.segment_size).div_ceil(1 << 20);
+        if raw.min_free_mb != 0 && raw.min_free_mb < least_mb {
+            return Err(self.error(
+                "journal.min_free_mb",
+                format!(
+                    "{} MiB is below two segments ({least_mb} MiB with segment_size = {}); \
+                     raise it, or 0 turns the disk guard off",
+                    raw.min_free_mb, raw.segment_size
+                ),
+            ));
+        }
         Ok(JournalConfig {
             dir: raw.dir,
             fsync,
             segment_size: raw.segment_size,
             snapshot_every: raw.snapshot_every,
             keep_snapshots: raw.keep_snapshots,
+            min_free_mb: raw.min_free_mb,
         })
     }
 }

@@ -15,6 +15,8 @@ segment_size = 67108864         # bytes per journal segment (64 MiB)
 snapshot_every = 0              # commands between snapshots; 0 = only at stop and when an admin asks
 keep_snapshots = 3              # newest valid snapshots kept; older ones and the journal segments
                                 # wholly covered by the oldest kept one are deleted (0 = keep all)
+min_free_mb = 1024              # disk guard: below this much free space new orders and replaces
+                                # are refused DISK_FULL (at least two segments; 0 = off)
 
 [pipeline]
 input_ring = 16384              # slots, a power of two >= 64; a full ring pushes back on gateways

@@ -6,7 +6,7 @@ use super::accounts::NIL;
 use super::book::{Order, crosses};
 use super::config::EngineConfig;
 use crate::command::Command;
-use crate::event::{EVENT_FLAG_POST_ONLY, Event, EventKind, EventSink, OrderStatus, Reason};
+use crate::event::{EventKind, EventSink, Reason};
 use crate::units::{
     AccountId, AssetId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, TimeInForce,
 };
@@ -27,26 +27,7 @@ impl State {
     ) {
         match self.admit(config, cmd) {
             Ok((account, admitted)) => self.accept(config, cmd, account, admitted, out),
-            Err(reason) => {
-                let mut e = Event::new(EventKind::Rejected);
-                e.reason = reason as u8;
-                e.status = OrderStatus::Rejected as u8;
-                e.side = cmd.side;
-                e.order_type = cmd.order_type;
-                e.time_in_force = cmd.time_in_force;
-                e.flags = if cmd.is_post_only() {
-                    EVENT_FLAG_POST_ONLY
-                } else {
-                    0
-                };
-                e.account = cmd.account;
-                e.symbol = cmd.symbol;
-                e.price = cmd.price;
-                e.order_qty = Qty(cmd.qty);
-                e.leaves_qty = Qty(0);
-                e.client_order_id = cmd.client_order_id;
-                out.emit(&e);
-            }
+            Err(reason) => out.emit(&super::refusal::new_order_rejected(cmd, reason)),
         }
     }
 

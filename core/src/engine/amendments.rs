@@ -4,9 +4,10 @@
 use super::accounts::NIL;
 use super::book::crosses;
 use super::config::EngineConfig;
+use super::refusal::request_rejected;
 use super::{State, hold_of};
 use crate::command::{Command, FLAG_CANCEL_ON_DISCONNECT, FLAG_SYMBOL_CHECKED};
-use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind, EventSink, OrderStatus, Reason};
+use crate::event::{EVENT_FLAG_ALL_SYMBOLS, Event, EventKind, EventSink, Reason};
 use crate::units::{Qty, Side, SymbolId};
 
 /// A validated replace.
@@ -39,21 +40,6 @@ impl State {
         (self.arena.get(slot).account == account).then_some(slot)
     }
 
-    /// A refusal of a cancel, replace or query, echoing what the request named.
-    fn request_rejected(kind: EventKind, cmd: &Command, reason: Reason) -> Event {
-        let mut e = Event::new(kind);
-        e.reason = reason as u8;
-        e.status = OrderStatus::Rejected as u8;
-        e.account = cmd.account;
-        e.symbol = cmd.symbol;
-        e.order_id = cmd.order_id;
-        e.price = cmd.price;
-        e.order_qty = Qty(cmd.qty);
-        e.client_order_id = cmd.client_order_id;
-        e.set_orig_client_order_id(cmd.orig_client_order_id);
-        e
-    }
-
     pub(super) fn cancel<S: EventSink>(
         &mut self,
         config: &EngineConfig,
@@ -61,7 +47,7 @@ impl State {
         out: &mut S,
     ) {
         let Some(slot) = self.target(cmd) else {
-            out.emit(&Self::request_rejected(
+            out.emit(&request_rejected(
                 EventKind::CancelRejected,
                 cmd,
                 Reason::UnknownOrder,
@@ -86,7 +72,7 @@ impl State {
     pub(super) fn query<S: EventSink>(&mut self, cmd: &Command, out: &mut S) {
         match self.target(cmd) {
             Some(slot) => out.emit(&self.order_event(EventKind::OrderStatus, slot)),
-            None => out.emit(&Self::request_rejected(
+            None => out.emit(&request_rejected(
                 EventKind::QueryRejected,
                 cmd,
                 Reason::UnknownOrder,
@@ -102,11 +88,7 @@ impl State {
     ) {
         match self.check_replace(config, cmd) {
             Err(reason) => {
-                out.emit(&Self::request_rejected(
-                    EventKind::ReplaceRejected,
-                    cmd,
-                    reason,
-                ));
+                out.emit(&request_rejected(EventKind::ReplaceRejected, cmd, reason));
             }
             Ok(Replacement::Done(slot)) => {
                 let spec = &config.symbols[self.arena.get(slot).symbol.0 as usize];
@@ -290,7 +272,7 @@ impl State {
         let account = match refused {
             Ok(account) => account,
             Err(reason) => {
-                let mut e = Self::request_rejected(EventKind::MassCancelRejected, cmd, reason);
+                let mut e = request_rejected(EventKind::MassCancelRejected, cmd, reason);
                 e.flags = if all { EVENT_FLAG_ALL_SYMBOLS } else { 0 };
                 out.emit(&e);
                 return;

@@ -28,10 +28,12 @@ mod matching;
 mod operator;
 mod orders;
 mod queries;
+mod refusal;
 mod snapshot;
 
 pub use crate::fields::SnapshotError;
 pub use config::{AssetSpec, BPS, BreakerSpec, EngineConfig, SymbolSpec};
+pub use refusal::refusal;
 
 /// One account's balance in one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

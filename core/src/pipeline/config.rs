@@ -22,6 +22,10 @@ pub struct JournalConfig {
     /// Snapshots to keep (default 3); older ones, and journal segments wholly covered by the
     /// oldest kept one, are deleted. 0 keeps everything.
     pub keep_snapshots: usize,
+    /// The disk guard's threshold in MiB (default 1024; 0 turns the guard off): below this much
+    /// free space on the journal's file system the gateway refuses new orders and replaces
+    /// (`DISK_FULL`, BEHAVIOUR.md §10). The pipeline itself does not read it.
+    pub min_free_mb: u64,
 }
 
 impl Default for JournalConfig {
@@ -32,6 +36,7 @@ impl Default for JournalConfig {
             segment_size: 64 << 20,
             snapshot_every: 0,
             keep_snapshots: 3,
+            min_free_mb: 1024,
         }
     }
 }

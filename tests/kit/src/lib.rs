@@ -5,7 +5,8 @@
 //!   market, their deterministic order stream, and the naive book that is both a baseline and the
 //!   stream's oracle;
 //! - [`example`]: the example binaries the process tests run, built on demand;
-//! - [`gateway`]: a gateway on ephemeral loopback ports and a small blocking FIX client.
+//! - [`gateway`]: a gateway on ephemeral loopback ports and a small blocking FIX client;
+//! - [`tmpfs`]: a small file system of the test's own, for disk-full drills.
 //!
 //! What only one test file needs stays a private module of that test.
 
@@ -18,3 +19,4 @@ pub mod market;
 pub mod naive_book;
 pub mod rng;
 pub mod stream;
+pub mod tmpfs;

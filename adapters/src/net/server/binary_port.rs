@@ -4,11 +4,14 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::config::AuthMode;
+use hayate_core::event::Reason;
 use hayate_core::units::{AccountId, SymbolId};
 
 use super::client::{AdminLogin, AfterCheck, CancelScope, Login};
 use super::{BINARY_HEARTBEAT, Server};
-use crate::binary::messages::{ClientMessage, LogonAck, RejectCode, ServerMessage, SymbolInfo};
+use crate::binary::messages::{
+    ClientMessage, LogonAck, RejectCode, Report, ServerMessage, SymbolInfo,
+};
 use crate::clock::unix_ns;
 use crate::limits::Admission;
 use crate::metrics::GatewayMetrics;
@@ -246,6 +249,20 @@ impl Server {
                 return;
             }
         };
+        // While the disk guard is tripped, new orders and replaces are refused here with the
+        // Report the engine would have sent (sequence 0: the gateway's own, never journaled).
+        if self.settings.disk.is_tripped()
+            && let Some(event) = hayate_core::engine::refusal(&command, Reason::DiskFull)
+        {
+            self.metrics.reject(Reason::DiskFull);
+            self.local_exec_ids += 1;
+            let report = Report::new(0, now_ns, self.local_exec_ids as u32, &event);
+            if let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) {
+                ServerMessage::Report(report).encode(&mut client.conn.outbound);
+                self.mark_dirty(index);
+            }
+            return;
+        }
         let client_id = self.client_id(index);
         if let Err(why) = self.publish_from(index, client_id, command.at(now_ns)) {
             self.binary_reject(index, RejectCode::Unavailable, msg_type, &why);

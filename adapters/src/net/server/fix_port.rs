@@ -236,6 +236,7 @@ impl Server {
 
     pub(super) fn fix_application(&mut self, index: usize, now_ns: u64) {
         let engine = self.settings.config.engine_config();
+        let disk_full = self.settings.disk.is_tripped();
         let Some(client) = self.clients.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
@@ -251,7 +252,16 @@ impl Server {
                 .on_fix_request(key, session, engine, now_ns);
             return;
         }
-        match orders::to_command(session.fields(), account, engine) {
+        // While the disk guard is tripped, new orders and replaces are refused here, as the
+        // engine would refuse them, and never reach the journal (BEHAVIOUR.md §10).
+        let verdict =
+            orders::to_command(session.fields(), account, engine).and_then(
+                |command| match disk_full.then(|| orders::Refusal::disk_full(&command)) {
+                    Some(Some(refusal)) => Err(refusal),
+                    _ => Ok(command),
+                },
+            );
+        match verdict {
             Ok(command) => {
                 let client_id = client.id;
                 match self.publish_from(index, client_id, command.at(now_ns)) {
