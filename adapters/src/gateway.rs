@@ -307,22 +307,20 @@ impl Gateway {
             context: Arc::clone(&context),
             journal_dir: Some(pipeline::journal_dir(&config.journal().dir)),
         });
-        let pages: Arc<PageSource> = {
-            Arc::new(move |url: &str| {
-                let path = url.split('?').next().unwrap_or_default();
-                match path {
-                    "/status" => Some((200, "application/json", status())),
-                    "/metrics" => Some(match exporter.prometheus_text() {
-                        Ok(text) => (200, metrics::CONTENT_TYPE, text),
-                        Err(_) => (500, "text/plain", "cannot encode the metrics\n".to_owned()),
-                    }),
-                    // /book/SYMBOL and /trades/SYMBOL: the feed's thread answers from its builder.
-                    _ => queries
-                        .query(url)
-                        .map(|(code, body)| (code, "application/json", body)),
-                }
-            })
-        };
+        let pages: Arc<PageSource> = Arc::new(move |url: &str| {
+            let path = url.split('?').next().unwrap_or_default();
+            match path {
+                "/status" => Some((200, "application/json", status())),
+                "/metrics" => Some(match exporter.prometheus_text() {
+                    Ok(text) => (200, metrics::CONTENT_TYPE, text),
+                    Err(_) => (500, "text/plain", "cannot encode the metrics\n".to_owned()),
+                }),
+                // /book/SYMBOL and /trades/SYMBOL: the feed's thread answers from its builder.
+                _ => queries
+                    .query(url)
+                    .map(|(code, body)| (code, "application/json", body)),
+            }
+        });
         let http_listen = config.gateway().http_listen;
         let http = match config.tls().http_server() {
             None => HttpServer::start(http_listen, pages),
