@@ -33,7 +33,7 @@ use hayate_core::recovery::RecoveryReport;
 use crate::disk_guard::{DiskGuard, Thresholds, Watcher};
 use crate::http::{HttpServer, PageSource};
 use crate::market_data::{Feed, FeedMetrics};
-use crate::metrics::{self, GatewayMetrics, StatusContext};
+use crate::metrics::{self, GatewayMetrics, MetricsExporter, MetricsSources, StatusContext};
 use crate::net::server::{MarketDataHub, MarketSnapshots, Server, ServerSettings, Stopped, WAKER};
 use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
 use crate::replication::role::{NodeRole, Rejoin, RoleState};
@@ -317,31 +317,31 @@ impl Gateway {
         };
         server.set_blocked_accounts(&recovery.blocked_accounts);
         server.set_status_source(Arc::clone(&status));
-        let pages: Arc<PageSource> = {
-            let metrics = Arc::clone(&metrics);
-            let feed_metrics = Arc::clone(&feed_metrics);
-            let monitor = monitor.clone();
-            Arc::new(move |url: &str| {
-                let path = url.split('?').next().unwrap_or_default();
-                match path {
-                    "/status" => Some((200, "application/json", status())),
-                    "/metrics" => Some((
-                        200,
-                        "text/plain; version=0.0.4",
-                        metrics::prometheus_text(
-                            &metrics,
-                            &feed_metrics,
-                            &monitor.stats(),
-                            &context(),
-                        ),
-                    )),
-                    // /book/SYMBOL and /trades/SYMBOL: the feed's thread answers from its builder.
-                    _ => queries
-                        .query(url)
-                        .map(|(code, body)| (code, "application/json", body)),
-                }
-            })
-        };
+        // Read at scrape time, on the HTTP thread (metrics/exposition.rs).
+        let exporter = MetricsExporter::new(MetricsSources {
+            gateway: Arc::clone(&metrics),
+            feed: Arc::clone(&feed_metrics),
+            pipeline: {
+                let monitor = monitor.clone();
+                Arc::new(move || monitor.stats())
+            },
+            context: Arc::clone(&context),
+            journal_dir: Some(pipeline::journal_dir(&config.journal().dir)),
+        });
+        let pages: Arc<PageSource> = Arc::new(move |url: &str| {
+            let path = url.split('?').next().unwrap_or_default();
+            match path {
+                "/status" => Some((200, "application/json", status())),
+                "/metrics" => Some(match exporter.prometheus_text() {
+                    Ok(text) => (200, metrics::CONTENT_TYPE, text),
+                    Err(_) => (500, "text/plain", "cannot encode the metrics\n".to_owned()),
+                }),
+                // /book/SYMBOL and /trades/SYMBOL: the feed's thread answers from its builder.
+                _ => queries
+                    .query(url)
+                    .map(|(code, body)| (code, "application/json", body)),
+            }
+        });
         let http_listen = config.gateway().http_listen;
         let http = match config.tls().http_server() {
             None => HttpServer::start(http_listen, pages),

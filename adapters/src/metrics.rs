@@ -1,5 +1,6 @@
 //! What the gateway counts, shared between its event loop (which writes, with relaxed atomics)
-//! and the HTTP thread (which reads): the numbers behind `/status` and `/metrics`.
+//! and the HTTP thread (which reads): the numbers behind `/status` and `/metrics`
+//! (`exposition.rs`, with the process figures of `process.rs`).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -10,9 +11,13 @@ use hayate_core::event::Reason;
 use hayate_core::pipeline::PipelineStats;
 
 use crate::disk_guard::DiskGuard;
-use crate::market_data::FeedMetrics;
 use crate::market_data::json::string as json_string;
 use crate::replication::node::ReplicationStatus;
+
+mod exposition;
+pub mod process;
+
+pub use exposition::{CONTENT_TYPE, MetricsExporter, MetricsSources};
 
 /// The exchange's state as `/status` names it (BEHAVIOUR.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,6 +245,16 @@ pub struct StatusContext {
     pub disk: Arc<DiskGuard>,
 }
 
+/// The state `/status` and `/metrics` report: a standby serves nobody, so it says so whatever
+/// its book holds.
+fn reported_state(metrics: &GatewayMetrics, context: &StatusContext) -> ExchangeState {
+    match metrics.state() {
+        ExchangeState::Stopping => ExchangeState::Stopping,
+        _ if context.role != "primary" => ExchangeState::Standby,
+        state => state,
+    }
+}
+
 /// The `/status` JSON (BEHAVIOUR.md §7).
 pub fn status_json(
     metrics: &GatewayMetrics,
@@ -247,12 +262,7 @@ pub fn status_json(
     context: &StatusContext,
 ) -> String {
     let mut out = String::with_capacity(512);
-    // A standby serves nobody: its state says so whatever its book holds.
-    let state = match metrics.state() {
-        ExchangeState::Stopping => ExchangeState::Stopping,
-        _ if context.role != "primary" => ExchangeState::Standby,
-        state => state,
-    };
+    let state = reported_state(metrics, context);
     out.push_str("{\"state\":");
     json_string(&mut out, state.name());
     out.push_str(",\"role\":");
@@ -315,360 +325,11 @@ pub fn status_json(
     out
 }
 
-/// The `/metrics` page in Prometheus text format.
-pub fn prometheus_text(
-    metrics: &GatewayMetrics,
-    feed: &FeedMetrics,
-    pipeline: &PipelineStats,
-    context: &StatusContext,
-) -> String {
-    let mut out = String::with_capacity(4096);
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
-    };
-    metric(
-        "hayate_primary",
-        "gauge",
-        "1 if this node takes orders (the primary), 0 on a standby.",
-        u64::from(context.role == "primary"),
-    );
-    metric(
-        "hayate_epoch",
-        "gauge",
-        "Replication epoch (raised by every promotion).",
-        context.epoch,
-    );
-    let disk = &context.disk;
-    metric(
-        "hayate_disk_free_bytes",
-        "gauge",
-        "Bytes free on the journal's file system at the disk guard's last probe (0: guard off).",
-        disk.free(),
-    );
-    metric(
-        "hayate_disk_min_free_bytes",
-        "gauge",
-        "The disk guard's threshold ([journal] min_free_mb in bytes; 0: off).",
-        disk.thresholds().min_free,
-    );
-    metric(
-        "hayate_disk_guard_tripped",
-        "gauge",
-        "1 while new orders and replaces are refused DISK_FULL.",
-        u64::from(disk.is_tripped()),
-    );
-    metric(
-        "hayate_disk_guard_trips_total",
-        "counter",
-        "Times the disk guard tripped since the start.",
-        disk.trips(),
-    );
-    if let Some(link) = &context.replication {
-        metric(
-            "hayate_replication_lag",
-            "gauge",
-            "Sequences the other node is behind (primary: unacknowledged; standby: unapplied).",
-            link.lag,
-        );
-        metric(
-            "hayate_replication_connected",
-            "gauge",
-            "1 while the link to the other node is up.",
-            u64::from(link.connected),
-        );
-        metric(
-            "hayate_replication_degraded",
-            "gauge",
-            "1 while synchronous replication trades on without its standby (alarm).",
-            u64::from(link.degraded),
-        );
-        metric(
-            "hayate_replication_unproven_total",
-            "counter",
-            "Replication connections refused: they did not prove the pair's secret (or complete TLS, where on).",
-            link.unproven,
-        );
-    }
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    metric(
-        "hayate_commands_total",
-        "counter",
-        "Commands published to the input ring (rate() gives commands/s).",
-        pipeline.published,
-    );
-    metric(
-        "hayate_sequence",
-        "gauge",
-        "Last journal sequence made durable.",
-        pipeline.durable_seq,
-    );
-    metric(
-        "hayate_ring_depth",
-        "gauge",
-        "Commands in the input ring not yet processed by the matcher.",
-        pipeline.ring_depth,
-    );
-    metric(
-        "hayate_journal_bytes_total",
-        "counter",
-        "Bytes appended to the journal since start.",
-        pipeline.journal_bytes,
-    );
-    metric(
-        "hayate_journal_commits_total",
-        "counter",
-        "Journal group commits (one per ring batch).",
-        pipeline.commits,
-    );
-    // Seconds are not integers: written by hand rather than through `metric`.
-    let _ = writeln!(
-        out,
-        "# HELP hayate_journal_commit_seconds_total Time spent committing (flushing) the journal.\n# TYPE hayate_journal_commit_seconds_total counter\nhayate_journal_commit_seconds_total {:.9}",
-        pipeline.commit_ns as f64 / 1e9
-    );
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
-    };
-    metric(
-        "hayate_fix_sessions",
-        "gauge",
-        "FIX sessions logged on.",
-        load(&metrics.fix_sessions),
-    );
-    metric(
-        "hayate_binary_sessions",
-        "gauge",
-        "Binary sessions logged on.",
-        load(&metrics.binary_sessions),
-    );
-    metric(
-        "hayate_connections",
-        "gauge",
-        "Open client connections.",
-        load(&metrics.connections),
-    );
-    metric(
-        "hayate_connections_refused_total",
-        "counter",
-        "Connections refused by the connection caps.",
-        load(&metrics.connections_refused),
-    );
-    metric(
-        "hayate_messages_in_total",
-        "counter",
-        "Client messages received.",
-        load(&metrics.messages_in),
-    );
-    metric(
-        "hayate_reports_total",
-        "counter",
-        "Reports written to sessions.",
-        load(&metrics.reports),
-    );
-    metric(
-        "hayate_throttled_total",
-        "counter",
-        "Messages refused by a session rate limit.",
-        load(&metrics.throttled),
-    );
-    metric(
-        "hayate_throttle_disconnects_total",
-        "counter",
-        "Sessions dropped for sustained rate-limit abuse.",
-        load(&metrics.throttle_disconnects),
-    );
-    metric(
-        "hayate_tls_handshake_failures_total",
-        "counter",
-        "TLS connections closed for a TLS error (a plain client on a TLS port, a failed handshake).",
-        load(&metrics.tls_failures) + load(&feed.tls_failures),
-    );
-    metric(
-        "hayate_garbled_total",
-        "counter",
-        "Garbled FIX messages ignored.",
-        load(&metrics.garbled),
-    );
-    metric(
-        "hayate_session_rejects_total",
-        "counter",
-        "Session-level rejects sent.",
-        load(&metrics.session_rejects),
-    );
-    metric(
-        "hayate_business_rejects_total",
-        "counter",
-        "BusinessMessageRejects sent.",
-        load(&metrics.business_rejects),
-    );
-    metric(
-        "hayate_logons_refused_total",
-        "counter",
-        "Logons refused.",
-        load(&metrics.logons_refused),
-    );
-    metric(
-        "hayate_logon_failures_total",
-        "counter",
-        "Logons refused for wrong credentials (unknown login or wrong password).",
-        load(&metrics.logon_failures),
-    );
-    metric(
-        "hayate_logons_backed_off_total",
-        "counter",
-        "Logons refused unchecked: their address or username failed too often lately.",
-        load(&metrics.logons_backed_off),
-    );
-    metric(
-        "hayate_logon_lockouts_total",
-        "counter",
-        "Lockouts started, of an address or of a username.",
-        load(&metrics.logon_lockouts),
-    );
-    metric(
-        "hayate_md_updates_total",
-        "counter",
-        "Market-data updates built (one per command and symbol it changed).",
-        load(&metrics.md_updates),
-    );
-    metric(
-        "hayate_md_fix_subscriptions",
-        "gauge",
-        "Live FIX market-data subscriptions.",
-        load(&metrics.md_fix_subscriptions),
-    );
-    metric(
-        "hayate_md_fix_encodes_total",
-        "counter",
-        "FIX market-data entry blocks encoded (shared by every subscriber with the same parameters).",
-        load(&metrics.md_fix_encodes),
-    );
-    metric(
-        "hayate_md_requests_refused_total",
-        "counter",
-        "MarketDataRequests refused with a MarketDataRequestReject.",
-        load(&metrics.md_requests_refused),
-    );
-    let feed_figures: [(&str, &str, &str, &AtomicU64); 10] = [
-        (
-            "hayate_ws_connections",
-            "gauge",
-            "Open WebSocket market-data connections.",
-            &feed.connections,
-        ),
-        (
-            "hayate_ws_subscriptions",
-            "gauge",
-            "WebSocket (channel, product) subscriptions.",
-            &feed.subscriptions,
-        ),
-        (
-            "hayate_ws_refused_total",
-            "counter",
-            "WebSocket connections refused by the caps.",
-            &feed.refused,
-        ),
-        (
-            "hayate_ws_slow_disconnects_total",
-            "counter",
-            "Subscribers dropped because their queue was full (they did not read).",
-            &feed.slow_disconnects,
-        ),
-        (
-            "hayate_ws_errors_total",
-            "counter",
-            "WebSocket client messages answered with an error.",
-            &feed.malformed,
-        ),
-        (
-            "hayate_ws_messages_total",
-            "counter",
-            "Messages queued to WebSocket subscribers.",
-            &feed.messages_sent,
-        ),
-        (
-            "hayate_ws_updates_total",
-            "counter",
-            "Updates applied by the feed's builder.",
-            &feed.updates,
-        ),
-        (
-            "hayate_ws_encodes_total",
-            "counter",
-            "Feed messages encoded (once per channel and update, shared by every subscriber).",
-            &feed.encodes,
-        ),
-        (
-            "hayate_ws_encoded_bytes_total",
-            "counter",
-            "Bytes of feed messages encoded.",
-            &feed.encoded_bytes,
-        ),
-        (
-            "hayate_ws_resets_total",
-            "counter",
-            "Times the feed fell behind the gateway and was reset.",
-            &feed.resets,
-        ),
-    ];
-    for (name, kind, help, counter) in feed_figures {
-        metric(name, kind, help, load(counter));
-    }
-    metric(
-        "hayate_uptime_seconds",
-        "gauge",
-        "Seconds since the gateway started.",
-        metrics.uptime_s(),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP hayate_rejects_total Orders and requests refused, by reason code.\n# TYPE hayate_rejects_total counter"
-    );
-    for (code, counter) in metrics.rejects_by_reason.iter().enumerate() {
-        let Some(reason) = Reason::from_u8(code as u8).filter(|r| *r != Reason::None) else {
-            continue;
-        };
-        let _ = writeln!(
-            out,
-            "hayate_rejects_total{{reason=\"{}\"}} {}",
-            reason.code(),
-            load(counter)
-        );
-    }
-    let latency = &metrics.latency;
-    let _ = writeln!(
-        out,
-        "# HELP hayate_order_ack_latency_seconds Gateway receive to first report written, from an HdrHistogram.\n# TYPE hayate_order_ack_latency_seconds summary"
-    );
-    for (quantile, value) in [
-        ("0.5", &latency.p50),
-        ("0.99", &latency.p99),
-        ("0.999", &latency.p999),
-        ("1", &latency.max),
-    ] {
-        let _ = writeln!(
-            out,
-            "hayate_order_ack_latency_seconds{{quantile=\"{quantile}\"}} {:.9}",
-            load(value) as f64 / 1e9
-        );
-    }
-    let _ = writeln!(
-        out,
-        "hayate_order_ack_latency_seconds_count {}",
-        load(&latency.count)
-    );
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market_data::FeedMetrics;
+    use std::sync::Arc;
 
     #[test]
     fn status_has_the_fields_of_spec_7() {
@@ -702,6 +363,22 @@ mod tests {
         }
     }
 
+    /// An exporter over fixed figures, as the gateway builds one over live ones.
+    fn exporter(
+        metrics: &Arc<GatewayMetrics>,
+        stats: PipelineStats,
+        context: StatusContext,
+        journal_dir: Option<std::path::PathBuf>,
+    ) -> MetricsExporter {
+        MetricsExporter::new(MetricsSources {
+            gateway: Arc::clone(metrics),
+            feed: Arc::new(FeedMetrics::default()),
+            pipeline: Arc::new(move || stats),
+            context: Arc::new(move || context.clone()),
+            journal_dir,
+        })
+    }
+
     #[test]
     fn a_tripped_disk_guard_shows_on_status_and_metrics() {
         let disk = Arc::new(DiskGuard::new(crate::disk_guard::Thresholds::from_mb(100)));
@@ -712,13 +389,15 @@ mod tests {
             replication: None,
             disk,
         };
-        let metrics = GatewayMetrics::new();
+        let metrics = Arc::new(GatewayMetrics::new());
         let stats = PipelineStats::default();
         let json = status_json(&metrics, &stats, &context);
         let want =
             "\"disk\":{\"free_bytes\":5242880,\"min_free_bytes\":104857600,\"guard\":\"tripped\"}";
         assert!(json.contains(want), "{json}");
-        let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
+        let text = exporter(&metrics, stats, context, None)
+            .prometheus_text()
+            .expect("encodes");
         for line in [
             "hayate_disk_free_bytes 5242880",
             "hayate_disk_min_free_bytes 104857600",
@@ -731,12 +410,15 @@ mod tests {
 
     #[test]
     fn metrics_are_prometheus_text_with_rejects_by_reason() {
-        let metrics = GatewayMetrics::new();
+        let metrics = Arc::new(GatewayMetrics::new());
         metrics.reject(Reason::InsufficientFunds);
         metrics.reject(Reason::AccountBlocked);
         metrics.reject(Reason::NotionalLimit);
+        GatewayMetrics::bump(&metrics.throttled);
+        metrics.latency.p99.store(1_500, Ordering::Relaxed);
         let stats = PipelineStats {
             commit_ns: 1_500_000_000,
+            published: 7,
             ..PipelineStats::default()
         };
         let context = StatusContext {
@@ -753,12 +435,10 @@ mod tests {
             }),
             disk: Arc::new(DiskGuard::default()),
         };
-        let text = prometheus_text(&metrics, &FeedMetrics::default(), &stats, &context);
+        let text = exporter(&metrics, stats, context.clone(), None)
+            .prometheus_text()
+            .expect("encodes");
         metrics.set_state(ExchangeState::Running);
-        assert!(text.contains("hayate_primary 0"));
-        assert!(text.contains("hayate_epoch 2"));
-        assert!(text.contains("hayate_replication_lag 3"));
-        assert!(text.contains("hayate_replication_unproven_total 2"));
         let json = status_json(&metrics, &stats, &context);
         for field in [
             "\"state\":\"standby\"",
@@ -767,15 +447,79 @@ mod tests {
         ] {
             assert!(json.contains(field), "{field} missing from {json}");
         }
-        assert!(text.contains("hayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1"));
-        assert!(text.contains("hayate_rejects_total{reason=\"ACCOUNT_BLOCKED\"} 1"));
-        assert!(text.contains("hayate_rejects_total{reason=\"NOTIONAL_LIMIT\"} 1"));
-        assert!(text.contains("hayate_journal_commit_seconds_total 1.500000000"));
-        assert!(text.contains("# TYPE hayate_commands_total counter"));
+        for sample in [
+            "\nhayate_primary 0\n",
+            "\nhayate_epoch 2\n",
+            "\nhayate_state{state=\"standby\"} 1\n",
+            "\nhayate_state{state=\"running\"} 0\n",
+            "\nhayate_replication_lag 3\n",
+            "\nhayate_replication_unproven_total 2\n",
+            "\nhayate_commands_total 7\n",
+            "\nhayate_throttled_total 1\n",
+            "\nhayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1\n",
+            "\nhayate_rejects_total{reason=\"ACCOUNT_BLOCKED\"} 1\n",
+            "\nhayate_rejects_total{reason=\"NOTIONAL_LIMIT\"} 1\n",
+            "\nhayate_journal_commit_seconds_total 1.5\n",
+            "\n# TYPE hayate_commands_total counter\n",
+            "\n# TYPE hayate_order_ack_latency_seconds summary\n",
+            "\nhayate_order_ack_latency_seconds{quantile=\"0.99\"} 0.000001500\n",
+            "\n# TYPE process_cpu_seconds_total counter\n",
+        ] {
+            assert!(text.contains(sample), "{sample:?} missing from\n{text}");
+        }
+        // No journal directory given: no segment count.
+        assert!(!text.contains("hayate_journal_segments"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let mut parts = line.rsplitn(2, ' ');
             let value = parts.next().unwrap_or_default();
             assert!(value.parse::<f64>().is_ok(), "bad sample line {line}");
         }
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_and_counters_end_in_total() {
+        let metrics = Arc::new(GatewayMetrics::new());
+        let text = exporter(
+            &metrics,
+            PipelineStats::default(),
+            StatusContext::default(),
+            None,
+        )
+        .prometheus_text()
+        .expect("encodes");
+        let mut families = std::collections::HashSet::new();
+        for line in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+            let (name, kind) = line.split_once(' ').unwrap_or((line, ""));
+            assert!(families.insert(name.to_owned()), "{name} twice");
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "{name} has no help"
+            );
+            assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+        }
+        assert!(families.len() > 40, "{families:?}");
+    }
+
+    #[test]
+    fn journal_segments_are_the_segment_files_of_the_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "00000000000000000001.seg",
+            "00000000000000004097.seg",
+            "00000000000000008193.seg.tmp",
+            "journal.lock",
+        ] {
+            std::fs::write(dir.path().join(name), b"").expect("write");
+        }
+        let metrics = Arc::new(GatewayMetrics::new());
+        let text = exporter(
+            &metrics,
+            PipelineStats::default(),
+            StatusContext::default(),
+            Some(dir.path().to_owned()),
+        )
+        .prometheus_text()
+        .expect("encodes");
+        assert!(text.contains("\nhayate_journal_segments 2\n"), "{text}");
     }
 }
