@@ -14,6 +14,14 @@
 //!   resume SYMBOL|all                resume it
 //!   block ACCOUNT                    kill switch: cancel the account's orders, refuse new ones
 //!   unblock ACCOUNT                  let the account trade again
+//!   notice open TITLE --severity minor|major|critical [--body TEXT] [--component NAME...]
+//!                                    open an incident on the status page (components: fix,
+//!                                    binary, market-data, matching, journal, replication)
+//!   notice update ID TEXT            post an update to incident ID
+//!   notice resolve ID [TEXT]         resolve incident ID
+//!   maintenance FROM TO TEXT [--component NAME...]
+//!                                    announce maintenance (FROM, TO: RFC 3339, e.g.
+//!                                    2026-12-24T22:00:00Z)
 //!   snapshot                         write a snapshot of the state now
 //!   status                           print the exchange's status (the /status JSON)
 //!   promote                          make a standby the primary
@@ -22,7 +30,8 @@
 //! ```
 //!
 //! Every command that changes state is a journaled command, and every command is checked against
-//! the admin's role (`viewer`: status; `operator`: halt, resume, block, unblock, snapshot;
+//! the admin's role (`viewer`: status; `operator`: halt, resume, block, unblock, notice,
+//! maintenance, snapshot;
 //! `treasury`: deposit, withdraw; `root`: all, promote too). Exits 0 on success, non-zero with a one-line reason
 //! otherwise (a command the role lacks included).
 
@@ -34,8 +43,10 @@ use clap::{Parser, Subcommand};
 use hayate::AccountId;
 use hayate::adapters::binary::client::BinaryClient;
 use hayate::adapters::binary::messages::{
-    AccountTarget, CancelOnDisconnect, ClientMessage, Funds, HaltTarget, Logon, ServerMessage,
+    AccountTarget, CancelOnDisconnect, ClientMessage, Funds, HaltTarget, Logon, NoticeHead,
+    ServerMessage, encode_notice,
 };
+use hayate::command::{Notice, NoticeAction, NoticeSeverity};
 
 #[derive(Parser)]
 #[command(about = "Operate a running Hayate gateway over its binary port")]
@@ -70,6 +81,27 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum NoticeCommand {
+    /// Open an incident.
+    Open {
+        title: String,
+        /// minor, major or critical.
+        #[arg(long)]
+        severity: String,
+        /// What users should know (the first update).
+        #[arg(long)]
+        body: Option<String>,
+        /// Components it concerns (fix, binary, market-data, matching, journal, replication).
+        #[arg(long = "component", num_args = 1..)]
+        components: Vec<String>,
+    },
+    /// Post an update to incident ID.
+    Update { id: u64, text: String },
+    /// Resolve incident ID, with an optional last word.
+    Resolve { id: u64, text: Option<String> },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Credit ACCOUNT with AMOUNT of ASSET.
     Deposit {
@@ -92,6 +124,20 @@ enum Command {
     Block { account: u32 },
     /// Lift ACCOUNT's block.
     Unblock { account: u32 },
+    /// Incident notices on the status page.
+    Notice {
+        #[command(subcommand)]
+        action: NoticeCommand,
+    },
+    /// Announce scheduled maintenance from FROM to TO (RFC 3339, e.g. 2026-12-24T22:00:00Z).
+    Maintenance {
+        from: String,
+        to: String,
+        text: String,
+        /// Components it concerns (fix, binary, market-data, matching, journal, replication).
+        #[arg(long = "component", num_args = 1..)]
+        components: Vec<String>,
+    },
     /// Snapshot the state now.
     Snapshot,
     /// Print the status.
@@ -120,6 +166,97 @@ fn main() -> ExitCode {
     }
 }
 
+/// The request's bytes.
+fn request(command: &Command) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let notice = match command {
+        Command::Notice { action } => notice(action)?,
+        Command::Maintenance {
+            from,
+            to,
+            text,
+            components,
+        } => Notice {
+            action: NoticeAction::Maintenance,
+            severity: NoticeSeverity::None,
+            target: 0,
+            components: component_bits(components)?,
+            window: (unix_seconds(from)?, unix_seconds(to)?),
+            text: text.as_bytes().to_vec(),
+        },
+        other => {
+            message(other)?.encode(&mut out);
+            return Ok(out);
+        }
+    };
+    // Checked here too, so a mistake is named before anything is sent.
+    notice.to_commands()?;
+    let text = String::from_utf8(notice.text.clone()).map_err(|_| "the text is not UTF-8")?;
+    encode_notice(&mut out, &NoticeHead::of(&notice), &text);
+    Ok(out)
+}
+
+fn notice(action: &NoticeCommand) -> Result<Notice, String> {
+    let blank = Notice {
+        action: NoticeAction::Open,
+        severity: NoticeSeverity::None,
+        target: 0,
+        components: 0,
+        window: (0, 0),
+        text: Vec::new(),
+    };
+    Ok(match action {
+        NoticeCommand::Open {
+            title,
+            severity,
+            body,
+            components,
+        } => {
+            if title.contains('\0') {
+                return Err("a title may not hold a NUL".to_owned());
+            }
+            let mut text = title.clone().into_bytes();
+            if let Some(body) = body {
+                text.push(0);
+                text.extend_from_slice(body.as_bytes());
+            }
+            Notice {
+                severity: NoticeSeverity::parse(severity).ok_or_else(|| {
+                    format!("--severity {severity:?}: one of minor, major, critical")
+                })?,
+                components: component_bits(components)?,
+                text,
+                ..blank
+            }
+        }
+        NoticeCommand::Update { id, text } => Notice {
+            action: NoticeAction::Update,
+            target: *id,
+            text: text.as_bytes().to_vec(),
+            ..blank
+        },
+        NoticeCommand::Resolve { id, text } => Notice {
+            action: NoticeAction::Resolve,
+            target: *id,
+            text: text.as_deref().unwrap_or_default().as_bytes().to_vec(),
+            ..blank
+        },
+    })
+}
+
+fn component_bits(names: &[String]) -> Result<u32, String> {
+    hayate::adapters::notices::component_bits(names.iter().map(String::as_str))
+}
+
+/// RFC 3339 (`2026-12-24T22:00:00Z`, an offset allowed) as Unix seconds.
+fn unix_seconds(text: &str) -> Result<u64, String> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            format!("{text:?} is not an RFC 3339 time ({e}), e.g. 2026-12-24T22:00:00Z")
+        })?;
+    u64::try_from(at.unix_timestamp()).map_err(|_| format!("{text:?} is before 1970"))
+}
+
 fn message(command: &Command) -> Result<ClientMessage, String> {
     let funds = |account: u32, asset: &str, amount: &str| {
         Funds::new(AccountId(account), asset, amount)
@@ -146,6 +283,9 @@ fn message(command: &Command) -> Result<ClientMessage, String> {
         Command::Snapshot => ClientMessage::Snapshot,
         Command::Status => ClientMessage::Status,
         Command::Promote => ClientMessage::Promote,
+        Command::Notice { .. } | Command::Maintenance { .. } => {
+            return Err("a notice is sent with its text".to_owned());
+        }
         Command::HashPassword => return Err("hash-password talks to no gateway".to_owned()),
     })
 }
@@ -185,7 +325,7 @@ fn password(cli: &Cli) -> Result<String, String> {
 }
 
 fn run(cli: &Cli) -> Result<String, String> {
-    let request = message(&cli.command)?;
+    let request = request(&cli.command)?;
     let addr: SocketAddr = cli
         .addr
         .to_socket_addrs()
@@ -220,7 +360,7 @@ fn run(cli: &Cli) -> Result<String, String> {
             _ => {}
         }
     }
-    client.send(&request).map_err(io)?;
+    client.send_raw(&request).map_err(io)?;
     loop {
         let bytes = client.recv().map_err(io)?;
         match ServerMessage::decode(&bytes).map_err(|e| format!("bad answer: {e}"))? {

@@ -820,3 +820,72 @@ fn a_standby_promotes_itself_after_the_configured_missed_heartbeats() {
     drop(carol);
     let _ = b.terminate();
 }
+
+/// Incident notices are journaled: the standby holds the primary's, and after the primary dies
+/// and the standby is promoted, its status page shows the same incidents and maintenance and
+/// takes their updates (issue 15).
+#[test]
+fn notices_reach_the_standby_and_survive_a_failover() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b, _) = start_pair(dir.path(), "", false);
+    let notice = |node: &Node, args: &[&str]| {
+        let (ok, text) = run_admin(
+            &node.ports.binary.to_string(),
+            "admin",
+            "change-me",
+            &[&["--timeout", "20"], args].concat(),
+        );
+        assert!(ok, "{args:?}: {text}");
+        text
+    };
+    let opened = notice(
+        &a,
+        &[
+            "notice",
+            "open",
+            "Matching delayed",
+            "--severity",
+            "major",
+            "--body",
+            "We are looking into slow acknowledgements.",
+            "--component",
+            "matching",
+            "fix",
+        ],
+    );
+    let id: String = opened
+        .trim()
+        .strip_prefix("notice ")
+        .and_then(|rest| rest.strip_suffix(" recorded"))
+        .unwrap_or_else(|| panic!("the answer names the notice: {opened}"))
+        .to_owned();
+    notice(&a, &["notice", "update", &id, "A fix is being deployed."]);
+    notice(
+        &a,
+        &[
+            "maintenance",
+            "2099-01-01T00:00:00Z",
+            "2099-01-01T02:00:00Z",
+            "Database upgrade",
+        ],
+    );
+    let shown = |status: &str| {
+        status.contains("\"title\":\"Matching delayed\"")
+            && status.contains("A fix is being deployed.")
+            && status.contains("Database upgrade")
+    };
+    a.wait_status("A shows the notices", shown);
+    b.wait_status("B holds A's notices", shown);
+    a.sigkill();
+    let (ok, text) = admin(b.ports.binary, "promote");
+    assert!(ok, "promote succeeds: {text}");
+    let status = b.wait_status("B promoted", |s| json(s, "role") == "primary");
+    assert!(
+        shown(&status),
+        "the promoted standby shows the notices: {status}"
+    );
+    notice(&b, &["notice", "resolve", &id, "Back to normal."]);
+    let status = b.wait_status("B resolved it", |s| !s.contains("Matching delayed"));
+    assert!(status.contains("Database upgrade"), "{status}");
+}

@@ -14,8 +14,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ use crate::http::{HttpServer, PageSource};
 use crate::market_data::{Feed, FeedMetrics};
 use crate::metrics::{self, GatewayMetrics, MetricsExporter, MetricsSources, StatusContext};
 use crate::net::server::{MarketDataHub, MarketSnapshots, Server, ServerSettings, Stopped, WAKER};
+use crate::notices::NoticeBoard;
+use crate::notices::follower::NoticeFollower;
 use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
 use crate::replication::role::{NodeRole, Rejoin, RoleState};
 
@@ -114,6 +116,9 @@ pub struct Gateway {
     disk: Arc<DiskGuard>,
     /// Probes the journal's file system until the gateway is dropped.
     _disk_watcher: Watcher,
+    notices: Arc<Mutex<NoticeBoard>>,
+    /// Reads notices from the journal until the gateway is dropped.
+    _notice_follower: NoticeFollower,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -169,6 +174,22 @@ impl Gateway {
                 let _ = stop_pipeline(pipeline, None, None, None);
                 return Err(GatewayError::Io {
                     what: "cannot start the disk guard".to_owned(),
+                    source,
+                });
+            }
+        };
+        // Notices are read back from the journal, which recovery has just opened.
+        let notices = Arc::new(Mutex::new(NoticeBoard::default()));
+        let notice_follower = match NoticeFollower::start(
+            pipeline::journal_dir(&config.journal().dir),
+            &config.journal().dir,
+            Arc::clone(&notices),
+        ) {
+            Ok(follower) => follower,
+            Err(source) => {
+                let _ = stop_pipeline(pipeline, None, None, None);
+                return Err(GatewayError::Io {
+                    what: "cannot read the notices from the journal".to_owned(),
                     source,
                 });
             }
@@ -265,6 +286,7 @@ impl Gateway {
             role: Arc::clone(&role),
             config: config.clone(),
             disk: Arc::clone(&disk),
+            notices: Arc::clone(&notices),
         };
         let halts = (recovery.exchange_halted, recovery.halted_symbols.clone());
         let server = Server::bind(
@@ -302,11 +324,13 @@ impl Gateway {
             let role = Arc::clone(&role);
             let replication = replication.clone();
             let disk = Arc::clone(&disk);
+            let notices = Arc::clone(&notices);
             Arc::new(move || StatusContext {
                 role: role.state().name(),
                 epoch: role.epoch(),
                 replication: replication.as_ref().map(|r| r.status()),
                 disk: Arc::clone(&disk),
+                notices: Arc::clone(&notices),
             })
         };
         let status: Arc<dyn Fn() -> String + Send + Sync> = {
@@ -406,6 +430,8 @@ impl Gateway {
             engine: config.engine_config().clone(),
             disk,
             _disk_watcher: disk_watcher,
+            notices,
+            _notice_follower: notice_follower,
         })
     }
 
@@ -427,6 +453,14 @@ impl Gateway {
     /// The WebSocket feed's counters.
     pub fn feed_metrics(&self) -> &FeedMetrics {
         &self.feed_metrics
+    }
+
+    /// The incident notices and maintenance windows, as read from the journal so far.
+    pub fn notices(&self) -> NoticeBoard {
+        self.notices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The disk guard's verdict and the free space it last saw.

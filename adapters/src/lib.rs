@@ -33,6 +33,7 @@ pub(crate) mod logon;
 pub mod market_data;
 pub(crate) mod metrics;
 pub(crate) mod net;
+pub mod notices;
 pub mod replication;
 pub mod secrets;
 pub mod tls;

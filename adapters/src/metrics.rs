@@ -12,6 +12,7 @@ use hayate_core::pipeline::PipelineStats;
 
 use crate::disk_guard::DiskGuard;
 use crate::market_data::json::string as json_string;
+use crate::notices::NoticeBoard;
 use crate::replication::node::ReplicationStatus;
 
 mod exposition;
@@ -243,6 +244,8 @@ pub struct StatusContext {
     pub replication: Option<ReplicationStatus>,
     /// The disk guard (BEHAVIOUR.md §10).
     pub disk: Arc<DiskGuard>,
+    /// Incident notices and maintenance windows (issue 15).
+    pub notices: Arc<Mutex<NoticeBoard>>,
 }
 
 /// The state `/status` and `/metrics` report: a standby serves nobody, so it says so whatever
@@ -305,6 +308,15 @@ pub fn status_json(
         disk.free(),
         disk.thresholds().min_free
     );
+    out.push(',');
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    context
+        .notices
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .write_status_fields(&mut out, now_s);
     if let Some(link) = &context.replication {
         out.push_str(",\"replication\":{\"mode\":");
         json_string(&mut out, link.mode);
@@ -347,6 +359,7 @@ mod tests {
             epoch: 1,
             replication: None,
             disk: Arc::new(DiskGuard::default()),
+            notices: Arc::default(),
         };
         let json = status_json(&metrics, &stats, &context);
         for field in [
@@ -388,6 +401,7 @@ mod tests {
             epoch: 1,
             replication: None,
             disk,
+            notices: Arc::default(),
         };
         let metrics = Arc::new(GatewayMetrics::new());
         let stats = PipelineStats::default();
@@ -434,6 +448,7 @@ mod tests {
                 unproven: 2,
             }),
             disk: Arc::new(DiskGuard::default()),
+            notices: Arc::default(),
         };
         let text = exporter(&metrics, stats, context.clone(), None)
             .prometheus_text()

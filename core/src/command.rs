@@ -53,8 +53,17 @@ wire_enum! {
         Block = 12,
         /// Lift an account's block.
         Unblock = 13,
+        /// One part of an incident notice or maintenance window (issue 15; the layout is
+        /// [`NoticePart`]). Changes no state; the status page reads notices from the journal.
+        Notice = 14,
     }
 }
+
+mod notice;
+pub use notice::{
+    NOTICE_PART_TEXT, NOTICE_TEXT_MAX, Notice, NoticeAction, NoticeAssembler, NoticePart,
+    NoticeSeverity,
+};
 
 /// `flags` bit: the order is post-only.
 pub const FLAG_POST_ONLY: u8 = 1;

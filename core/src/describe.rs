@@ -154,6 +154,25 @@ impl Command {
             }
             Some(CommandKind::Block) => format!("block acct {}", self.account),
             Some(CommandKind::Unblock) => format!("unblock acct {}", self.account),
+            Some(CommandKind::Notice) => match self.notice_part() {
+                Some(p) => {
+                    let len = usize::from(p.len).min(p.text.len());
+                    format!(
+                        "notice {} part {}/{} {:?}",
+                        match crate::command::NoticeAction::from_u8(p.action) {
+                            Some(crate::command::NoticeAction::Open) => "open",
+                            Some(crate::command::NoticeAction::Update) => "update",
+                            Some(crate::command::NoticeAction::Resolve) => "resolve",
+                            Some(crate::command::NoticeAction::Maintenance) => "maintenance",
+                            None => "unknown",
+                        },
+                        u16::from(p.part) + 1,
+                        p.parts,
+                        String::from_utf8_lossy(&p.text[..len])
+                    )
+                }
+                None => "notice".to_owned(),
+            },
             None => format!("unknown command kind {}", self.kind),
         }
     }
@@ -306,6 +325,11 @@ impl Event {
                     "unblock"
                 },
                 self.account
+            ),
+            Some(EventKind::NoticeRecorded) => format!(
+                "notice part {}/{} recorded",
+                self.detail[0] + 1,
+                self.detail[1]
             ),
             None => format!("unknown event kind {}", self.kind),
         }

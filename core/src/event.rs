@@ -205,6 +205,9 @@ wire_enum! {
         AccountUnblocked = 25,
         /// A block or unblock named an unknown account or the fee account (`UNKNOWN_ACCOUNT`).
         BlockRejected = 26,
+        /// One part of a notice was journaled (`detail`: the part's index, the number of parts,
+        /// the notice's action byte, the incident an update or resolve is about).
+        NoticeRecorded = 27,
     }
 }
 

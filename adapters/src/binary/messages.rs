@@ -55,6 +55,8 @@ pub mod msg_type {
     pub const BLOCK: u8 = 0x27;
     /// Admin → server: lift an account's block.
     pub const UNBLOCK: u8 = 0x28;
+    /// Admin → server: an incident notice or maintenance window.
+    pub const NOTICE: u8 = 0x29;
     /// Server → client: the logon was accepted.
     pub const LOGON_ACK: u8 = 0x81;
     /// Server → client: a message was refused.
@@ -253,6 +255,7 @@ const _: () = {
     assert!(size_of::<Funds>() == 56);
     assert!(size_of::<HaltTarget>() == 16);
     assert!(size_of::<AccountTarget>() == 8);
+    assert!(size_of::<NoticeHead>() == 32);
     assert!(size_of::<LogonAck>() == 16);
     assert!(size_of::<SymbolInfo>() == 72);
     assert!(size_of::<Report>() == 152);
@@ -260,6 +263,10 @@ const _: () = {
     assert!(size_of::<AdminResultFixed>() == 8);
     // The longest message must fit the u16 length field.
     assert!(HEADER_LEN + size_of::<AdminResultFixed>() + MAX_ADMIN_TEXT <= u16::MAX as usize);
+    assert!(
+        HEADER_LEN + size_of::<NoticeHead>() + hayate_core::command::NOTICE_TEXT_MAX
+            <= u16::MAX as usize
+    );
 };
 
 /// Appends one message. `reserve` allocates only when `out` lacks the capacity.
@@ -377,6 +384,33 @@ pub enum ClientMessage {
     Block(AccountTarget),
     /// 0x28 (admin).
     Unblock(AccountTarget),
+    /// 0x29 (admin): the head; the text follows it in the message ([`notice_text`]), so that
+    /// this enum stays small and `Copy`. Encode with [`encode_notice`].
+    Notice(NoticeHead),
+}
+
+/// The text of a Notice message (`message` as framed, already decoded once, so its text is
+/// known to be valid UTF-8 of an allowed length); empty for any other message.
+pub fn notice_text(message: &[u8]) -> &str {
+    message
+        .get(HEADER_LEN + size_of::<NoticeHead>()..)
+        .and_then(|text| std::str::from_utf8(text).ok())
+        .unwrap_or_default()
+}
+
+/// Appends a Notice message: `head`, then `text` (at most
+/// [`hayate_core::command::NOTICE_TEXT_MAX`] bytes; longer is cut at a character boundary).
+pub fn encode_notice(out: &mut Vec<u8>, head: &NoticeHead, text: &str) {
+    let mut end = text.len().min(hayate_core::command::NOTICE_TEXT_MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    put(
+        out,
+        msg_type::NOTICE,
+        bytemuck::bytes_of(head),
+        &text.as_bytes()[..end],
+    );
 }
 
 impl ClientMessage {
@@ -402,6 +436,11 @@ impl ClientMessage {
             PROMOTE => empty(t, body).map(|()| ClientMessage::Promote)?,
             BLOCK => ClientMessage::Block(fixed(t, body)?),
             UNBLOCK => ClientMessage::Unblock(fixed(t, body)?),
+            NOTICE => {
+                let (head, _) =
+                    variable::<NoticeHead>(t, body, hayate_core::command::NOTICE_TEXT_MAX)?;
+                ClientMessage::Notice(head)
+            }
             other => return Err(DecodeError::UnknownType(other)),
         })
     }
@@ -418,6 +457,8 @@ impl ClientMessage {
             ClientMessage::Deposit(m) | ClientMessage::Withdraw(m) => bytemuck::bytes_of(m),
             ClientMessage::Halt(m) | ClientMessage::Resume(m) => bytemuck::bytes_of(m),
             ClientMessage::Block(m) | ClientMessage::Unblock(m) => bytemuck::bytes_of(m),
+            // A notice without its text; `encode_notice` writes both.
+            ClientMessage::Notice(m) => bytemuck::bytes_of(m),
             ClientMessage::Logout
             | ClientMessage::Heartbeat
             | ClientMessage::Snapshot
@@ -448,6 +489,7 @@ impl ClientMessage {
             ClientMessage::Promote => PROMOTE,
             ClientMessage::Block(_) => BLOCK,
             ClientMessage::Unblock(_) => UNBLOCK,
+            ClientMessage::Notice(_) => NOTICE,
         }
     }
 

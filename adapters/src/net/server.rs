@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -51,6 +51,7 @@ use crate::limits::{ConnectionCaps, TokenBucket};
 use crate::logon::guard::{LogonGuard, LogonPolicy};
 use crate::logon::verifier::Verifier;
 use crate::metrics::{ExchangeState, GatewayMetrics};
+use crate::notices::NoticeBoard;
 use crate::replication::role::NodeRole;
 use crate::secrets::{Password, hash_password};
 
@@ -105,6 +106,8 @@ pub struct ServerSettings {
     /// The disk guard's verdict: while it is tripped, new orders and replaces are refused
     /// `DISK_FULL` here (BEHAVIOUR.md §10).
     pub disk: Arc<DiskGuard>,
+    /// The notices read from the journal: an update or resolve must name an open incident.
+    pub notices: Arc<Mutex<NoticeBoard>>,
 }
 
 /// What a stopped loop hands back to the shutdown.
@@ -138,6 +141,10 @@ pub struct Server {
     owners: HashMap<OrderId, (usize, u64)>,
     /// Admin requests in flight, in publish order: each gets the next admin event.
     pending_admin: VecDeque<(usize, u64)>,
+    /// Incidents open as of the events routed so far (the notice board's thread reads the
+    /// journal a moment later): an update or resolve must name one, and an admin told "notice
+    /// N recorded" may update N at once.
+    open_incidents: HashSet<u64>,
     /// The admin who asked for a promotion under way.
     pending_promote: Option<(usize, u64)>,
     /// Whether this node took orders at the last timer tick (to notice a promotion).
@@ -270,6 +277,15 @@ impl Server {
         let was_primary = settings.role.refusal().is_none();
         let logon_guard = LogonGuard::new(LogonPolicy::from_limits(settings.config.limits()));
         let decoy = decoy_password(&settings.config)?;
+        let open_incidents = settings
+            .notices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_ns.is_none())
+            .map(|i| i.id)
+            .collect();
         let server = Server {
             was_primary,
             settings,
@@ -289,6 +305,7 @@ impl Server {
             pending_new: HashMap::new(),
             owners: HashMap::new(),
             pending_admin: VecDeque::new(),
+            open_incidents,
             pending_promote: None,
             halted: halted.1.into_iter().collect(),
             exchange_halted: halted.0,

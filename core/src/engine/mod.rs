@@ -166,8 +166,24 @@ impl Engine {
             CommandKind::Snapshot => out.emit(&Event::new(EventKind::SnapshotMarked)),
             CommandKind::Epoch => state.raise_epoch(cmd, out),
             CommandKind::Block | CommandKind::Unblock => state.block(config, cmd, kind, out),
+            CommandKind::Notice => out.emit(&notice_recorded(cmd)),
         }
     }
+}
+
+/// The acknowledgement of one notice part (`detail`: the part, the parts, the action, the
+/// incident it is about): the engine keeps no notice, readers of the journal do.
+fn notice_recorded(cmd: &Command) -> Event {
+    let mut e = Event::new(EventKind::NoticeRecorded);
+    if let Some(part) = cmd.notice_part() {
+        e.detail = [
+            u64::from(part.part),
+            u64::from(part.parts),
+            u64::from(part.action),
+            part.target,
+        ];
+    }
+    e
 }
 
 impl State {

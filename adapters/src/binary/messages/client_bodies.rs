@@ -374,3 +374,54 @@ impl AccountTarget {
 }
 
 impl Body for AccountTarget {}
+
+/// Notice (0x29): an incident notice or maintenance window (issue 15), followed in the message
+/// by its text (UTF-8, at most [`hayate_core::command::NOTICE_TEXT_MAX`] bytes; an incident's is
+/// its title, a NUL, then its body). Read the text with [`super::notice_text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct NoticeHead {
+    /// [`hayate_core::command::NoticeAction`] as a byte.
+    pub action: u8,
+    /// [`hayate_core::command::NoticeSeverity`] as a byte.
+    pub severity: u8,
+    pub(super) _pad: [u8; 2],
+    /// The components it concerns, one bit each (`hayate_adapters::notices::COMPONENTS` order).
+    pub components: u32,
+    /// The incident an update or resolve is about (its id).
+    pub target: u64,
+    /// Maintenance start, Unix seconds.
+    pub from_s: u64,
+    /// Maintenance end, Unix seconds.
+    pub to_s: u64,
+}
+
+impl NoticeHead {
+    /// The head of `notice` (its text travels after it).
+    pub fn of(notice: &hayate_core::command::Notice) -> NoticeHead {
+        NoticeHead {
+            action: notice.action as u8,
+            severity: notice.severity as u8,
+            _pad: [0; 2],
+            components: notice.components,
+            target: notice.target,
+            from_s: notice.window.0,
+            to_s: notice.window.1,
+        }
+    }
+
+    /// The notice this head and `text` make, if the action and severity bytes name one.
+    pub fn notice(&self, text: &str) -> Option<hayate_core::command::Notice> {
+        use hayate_core::command::{Notice, NoticeAction, NoticeSeverity};
+        Some(Notice {
+            action: NoticeAction::from_u8(self.action)?,
+            severity: NoticeSeverity::from_u8(self.severity)?,
+            target: self.target,
+            components: self.components,
+            window: (self.from_s, self.to_s),
+            text: text.as_bytes().to_vec(),
+        })
+    }
+}
+
+impl Body for NoticeHead {}

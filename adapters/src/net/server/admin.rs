@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::binary::messages::{ClientMessage, ServerMessage};
+use hayate_core::command::NoticeAction;
+
+use crate::binary::messages::{ClientMessage, NoticeHead, ServerMessage, notice_text};
 use crate::config::AdminRole;
 
 use super::Server;
@@ -19,6 +21,7 @@ fn command_role(message: &ClientMessage) -> Option<(&'static str, AdminRole)> {
         ClientMessage::Snapshot => ("snapshot", AdminRole::Operator),
         ClientMessage::Block(_) => ("block", AdminRole::Operator),
         ClientMessage::Unblock(_) => ("unblock", AdminRole::Operator),
+        ClientMessage::Notice(_) => ("notice", AdminRole::Operator),
         ClientMessage::Deposit(_) => ("deposit", AdminRole::Treasury),
         ClientMessage::Withdraw(_) => ("withdraw", AdminRole::Treasury),
         ClientMessage::Promote => ("promote", AdminRole::Root),
@@ -37,6 +40,10 @@ fn arguments(message: &ClientMessage) -> String {
         ),
         ClientMessage::Halt(t) | ClientMessage::Resume(t) => t.target().unwrap_or("?").to_owned(),
         ClientMessage::Block(t) | ClientMessage::Unblock(t) => t.account.0.to_string(),
+        ClientMessage::Notice(n) => format!(
+            "action {} severity {} target {} components {:#b} window {}..{}",
+            n.action, n.severity, n.target, n.components, n.from_s, n.to_s
+        ),
         _ => String::new(),
     }
 }
@@ -47,6 +54,7 @@ impl Server {
         index: usize,
         admin: &AdminLogin,
         message: &ClientMessage,
+        raw: &[u8],
         now_ns: u64,
     ) {
         if let Some((name, needed)) = command_role(message) {
@@ -69,6 +77,10 @@ impl Server {
             // Every operator action is on record with who did it (journaled ones also in the
             // journal, with their effect).
             tracing::info!(admin = admin.name, role = admin.role.name(), command = name, args = %arguments(message), "admin command");
+        }
+        if let ClientMessage::Notice(head) = message {
+            self.publish_notice(index, head, notice_text(raw), now_ns);
+            return;
         }
         let engine = self.settings.config.engine_config();
         let command = match crate::binary::orders::admin_command(message, engine) {
@@ -104,6 +116,42 @@ impl Server {
         match self.publish(command.at(now_ns)) {
             Ok(()) => self.pending_admin.push_back(owner),
             Err(why) => self.send_admin_result(owner, false, &why),
+        }
+    }
+
+    /// A notice goes into the journal as parts published back to back (nothing else publishes
+    /// in between: the loop is the primary's only publisher); the admin is answered when the
+    /// last part's acknowledgement comes back, with the notice's id.
+    fn publish_notice(&mut self, index: usize, head: &NoticeHead, text: &str, now_ns: u64) {
+        let owner = (index, self.client_id(index));
+        let Some(notice) = head.notice(text) else {
+            self.send_admin_result(owner, false, "notice: unknown action or severity");
+            return;
+        };
+        let about_an_incident =
+            matches!(notice.action, NoticeAction::Update | NoticeAction::Resolve);
+        if about_an_incident && !self.open_incidents.contains(&notice.target) {
+            let why = format!("notice: no open incident {}", notice.target);
+            self.send_admin_result(owner, false, &why);
+            return;
+        }
+        let commands = match notice.to_commands() {
+            Ok(commands) => commands,
+            Err(why) => {
+                self.send_admin_result(owner, false, &format!("notice: {why}"));
+                return;
+            }
+        };
+        for command in commands {
+            match self.publish(command.at(now_ns)) {
+                Ok(()) => self.pending_admin.push_back(owner),
+                Err(why) => {
+                    // The parts already journaled make no notice: readers drop a notice whose
+                    // last part never came.
+                    self.send_admin_result(owner, false, &why);
+                    return;
+                }
+            }
         }
     }
 

@@ -36,7 +36,8 @@ impl Server {
         }
     }
 
-    pub(super) fn on_binary_message(&mut self, index: usize, message: &[u8]) {
+    pub(super) fn on_binary_message(&mut self, index: usize, raw: &[u8]) {
+        let message = raw;
         let now = Instant::now();
         let now_ns = unix_ns();
         GatewayMetrics::bump(&self.metrics.messages_in);
@@ -95,7 +96,7 @@ impl Server {
                 );
             }
             (message, Some((_, Some(admin)))) => {
-                self.binary_admin(index, &admin, message, now_ns);
+                self.binary_admin(index, &admin, message, raw, now_ns);
             }
             (message, Some((account, None))) => {
                 self.binary_order(index, message, msg_type, account, now_ns);

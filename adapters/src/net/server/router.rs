@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use hayate_core::command::NoticeAction;
 use hayate_core::event::{EventKind, Reason};
 use hayate_core::pipeline::Output;
 
@@ -68,6 +69,7 @@ impl Server {
             | EventKind::AccountBlocked
             | EventKind::AccountUnblocked
             | EventKind::BlockRejected
+            | EventKind::NoticeRecorded
             | EventKind::SnapshotMarked => {
                 self.on_admin_event(out, kind);
                 return;
@@ -191,9 +193,32 @@ impl Server {
         ) {
             self.publish_blocks();
         }
+        if kind == EventKind::NoticeRecorded && event.detail[0] + 1 == event.detail[1] {
+            // A whole notice: on every node, whoever journaled it.
+            let id = out.seq.saturating_sub(event.detail[0]);
+            match NoticeAction::from_u8(event.detail[2] as u8) {
+                Some(NoticeAction::Open) => {
+                    self.open_incidents.insert(id);
+                }
+                Some(NoticeAction::Resolve) => {
+                    self.open_incidents.remove(&event.detail[3]);
+                }
+                _ => {}
+            }
+        }
         let Some(owner) = self.pending_admin.pop_front() else {
             return;
         };
+        if kind == EventKind::NoticeRecorded {
+            // One acknowledgement per part; the admin hears of the last, with the notice's id
+            // (the sequence of its first part).
+            let (part, parts) = (event.detail[0], event.detail[1]);
+            if part + 1 == parts {
+                let id = out.seq.saturating_sub(part);
+                self.send_admin_result(owner, true, &format!("notice {id} recorded"));
+            }
+            return;
+        }
         let ok = matches!(
             kind,
             EventKind::Deposited
