@@ -1,5 +1,5 @@
 //! The whole exchange behind its ports: recovery, the pipeline, the FIX and binary event loop, and
-//! the HTTP status page, started and stopped as one.
+//! the HTTP status page (with its availability history), started and stopped as one.
 //!
 //! ```no_run
 //! use hayate_adapters::gateway::Gateway;
@@ -37,6 +37,8 @@ use crate::metrics::{self, GatewayMetrics, MetricsExporter, MetricsSources, Stat
 use crate::net::server::{MarketDataHub, MarketSnapshots, Server, ServerSettings, Stopped, WAKER};
 use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
 use crate::replication::role::{NodeRole, Rejoin, RoleState};
+use crate::status::history::{self, Recorder};
+use crate::status::{IncidentSource, StatusSources};
 
 /// Why the gateway could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +73,7 @@ pub struct GatewayAddrs {
     pub binary: SocketAddr,
     /// Where admins log on, when `[gateway] admin_listen` is set.
     pub admin: Option<SocketAddr>,
-    /// `/status`, `/metrics`, `/book`, `/trades`.
+    /// The status page `/`, `/status`, `/metrics`, `/book`, `/trades`.
     pub http: SocketAddr,
     /// The public WebSocket market-data feed, when `[market_data] ws_listen` is set.
     pub ws: Option<SocketAddr>,
@@ -114,6 +116,9 @@ pub struct Gateway {
     disk: Arc<DiskGuard>,
     /// Probes the journal's file system until the gateway is dropped.
     _disk_watcher: Watcher,
+    /// Samples the components into the availability history; stopped (and its file written)
+    /// before the node starts stopping, so a clean stop does not count as an outage.
+    status_recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -309,12 +314,40 @@ impl Gateway {
                 disk: Arc::clone(&disk),
             })
         };
-        let status: Arc<dyn Fn() -> String + Send + Sync> = {
-            let metrics = Arc::clone(&metrics);
-            let monitor = monitor.clone();
-            let context = Arc::clone(&context);
-            Arc::new(move || metrics::status_json(&metrics, &monitor.stats(), &context()))
+        // No notices yet: the incident notices fill this source (issue 15).
+        let incidents: Arc<IncidentSource> = Arc::new(Vec::new);
+        let sources = StatusSources {
+            metrics: Arc::clone(&metrics),
+            monitor: monitor.clone(),
+            context: Arc::clone(&context),
+            ws_feed: ws.is_some(),
+            incidents,
         };
+        let status: Arc<dyn Fn() -> String + Send + Sync> = {
+            let sources = sources.clone();
+            Arc::new(move || sources.json())
+        };
+        // The history's own thread samples and writes its file: never the event loop.
+        let recorder = {
+            let sources = sources.clone();
+            Recorder::start(
+                history::path(data_dir),
+                history::SAMPLE_EVERY,
+                Arc::new(move || sources.components()),
+            )
+        };
+        let recorder = match recorder {
+            Ok(recorder) => recorder,
+            Err(source) => {
+                drop(server);
+                let _ = stop_pipeline(pipeline, None, replication, None);
+                return Err(GatewayError::Io {
+                    what: "cannot start the status history".to_owned(),
+                    source,
+                });
+            }
+        };
+        let history = recorder.history();
         server.set_blocked_accounts(&recovery.blocked_accounts);
         server.set_status_source(Arc::clone(&status));
         // Read at scrape time, on the HTTP thread (metrics/exposition.rs).
@@ -331,6 +364,7 @@ impl Gateway {
         let pages: Arc<PageSource> = Arc::new(move |url: &str| {
             let path = url.split('?').next().unwrap_or_default();
             match path {
+                "/" => Some((200, "text/html; charset=utf-8", sources.page(&history))),
                 "/status" => Some((200, "application/json", status())),
                 "/metrics" => Some(match exporter.prometheus_text() {
                     Ok(text) => (200, metrics::CONTENT_TYPE, text),
@@ -406,6 +440,7 @@ impl Gateway {
             engine: config.engine_config().clone(),
             disk,
             _disk_watcher: disk_watcher,
+            status_recorder: Some(recorder),
         })
     }
 
@@ -480,6 +515,7 @@ impl Gateway {
     /// Logs every session out, stops accepting, drains the pipeline (every accepted command is
     /// journaled and processed), writes the stop snapshot and joins every thread.
     pub fn stop(mut self) -> Result<StopReport, GatewayError> {
+        drop(self.status_recorder.take());
         self.stop.stop();
         drop(self.http.take());
         let pipeline = self.pipeline.take();
@@ -545,6 +581,7 @@ fn stop_pipeline(
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        drop(self.status_recorder.take());
         if self.io_thread.is_some() {
             self.stop.stop();
             if let Some(thread) = self.io_thread.take() {

@@ -35,4 +35,5 @@ pub(crate) mod metrics;
 pub(crate) mod net;
 pub mod replication;
 pub mod secrets;
+pub(crate) mod status;
 pub mod tls;
