@@ -75,6 +75,7 @@ h3{font-size:1rem;margin:0}\
 .bar.s-degraded,.banner.s-degraded{background:#f1c40f}\
 .banner.s-partial{background:#e67e22}\
 .bar.s-down,.banner.s-down{background:#e74c3c}\
+main .banner{color:#fff}main .banner.s-degraded{color:#3b2f00}\
 .bar.s-none{background:#b3bac5}\
 ul.list{list-style:none;margin:0;padding:0}\
 ul.list li{padding:.75rem 1.1rem;border-top:1px solid #e0e3e8}\
