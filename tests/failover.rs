@@ -886,6 +886,6 @@ fn notices_reach_the_standby_and_survive_a_failover() {
         "the promoted standby shows the notices: {status}"
     );
     notice(&b, &["notice", "resolve", &id, "Back to normal."]);
-    let status = b.wait_status("B resolved it", |s| !s.contains("Matching delayed"));
+    let status = b.wait_status("B resolved it", |s| s.contains("\"status\":\"resolved\""));
     assert!(status.contains("Database upgrade"), "{status}");
 }

@@ -81,7 +81,7 @@ fn incidents_open_update_resolve_and_survive_restarts() {
     let id = id_of(&opened);
     let body = wait_status(&gateway, |s| s.contains("Slow acknowledgements"));
     assert!(
-        body.contains(&format!("\"id\":{id},\"title\":\"Slow acknowledgements\",\"severity\":\"critical\",\"components\":[\"Matching\",\"Journal and disk\"]")),
+        body.contains(&format!("\"id\":{id},\"title\":\"Slow acknowledgements\",\"severity\":\"critical\",\"status\":\"investigating\",\"components\":[\"Matching\",\"Journal and disk\"]")),
         "{body}"
     );
     // A body of 840 bytes came through its 11 parts whole.
@@ -104,8 +104,10 @@ fn incidents_open_update_resolve_and_survive_restarts() {
     let body = wait_status(&gateway, |s| {
         s.contains("Identified: a slow disk.") && s.contains("Disk replacement")
     });
+    // 2099-03-01T01:00:00+09:00 is 4075977600 in Unix seconds.
     assert!(
-        body.contains("\"from\":\"2099-02-28T16:00:00") && body.contains("\"state\":\"scheduled\""),
+        body.contains("\"status\":\"scheduled\"")
+            && body.contains("\"window\":{\"from\":4075977600,\"to\":4075984800}"),
         "{body}"
     );
 
@@ -163,7 +165,7 @@ fn incidents_open_update_resolve_and_survive_restarts() {
     let gateway = start(config(dir.path(), None, VIEWER));
     assert_eq!(gateway.notices(), board);
     admin_ok(&gateway, &["notice", "resolve", &id]);
-    let body = wait_status(&gateway, |s| !s.contains("Slow acknowledgements"));
+    let body = wait_status(&gateway, |s| s.contains("\"status\":\"resolved\""));
     assert!(body.contains("Disk replacement"), "{body}");
     let board = gateway.notices();
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The whole exchange behind its ports: recovery, the pipeline, the FIX and binary event loop, and
-//! the HTTP status page, started and stopped as one.
+//! the HTTP status page (with its availability history), started and stopped as one.
 //!
 //! ```no_run
 //! use hayate_adapters::gateway::Gateway;
@@ -39,6 +39,8 @@ use crate::notices::NoticeBoard;
 use crate::notices::follower::NoticeFollower;
 use crate::replication::node::{self, NodeContext, ReplicationNode, ReplicationStatus};
 use crate::replication::role::{NodeRole, Rejoin, RoleState};
+use crate::status::history::{self, Recorder};
+use crate::status::{IncidentSource, StatusSources};
 
 /// Why the gateway could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,7 @@ pub struct GatewayAddrs {
     pub binary: SocketAddr,
     /// Where admins log on, when `[gateway] admin_listen` is set.
     pub admin: Option<SocketAddr>,
-    /// `/status`, `/metrics`, `/book`, `/trades`.
+    /// The status page `/`, `/status`, `/metrics`, `/book`, `/trades`.
     pub http: SocketAddr,
     /// The public WebSocket market-data feed, when `[market_data] ws_listen` is set.
     pub ws: Option<SocketAddr>,
@@ -119,6 +121,9 @@ pub struct Gateway {
     notices: Arc<Mutex<NoticeBoard>>,
     /// Reads notices from the journal until the gateway is dropped.
     _notice_follower: NoticeFollower,
+    /// Samples the components into the availability history; stopped (and its file written)
+    /// before the node starts stopping, so a clean stop does not count as an outage.
+    status_recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -324,21 +329,57 @@ impl Gateway {
             let role = Arc::clone(&role);
             let replication = replication.clone();
             let disk = Arc::clone(&disk);
-            let notices = Arc::clone(&notices);
             Arc::new(move || StatusContext {
                 role: role.state().name(),
                 epoch: role.epoch(),
                 replication: replication.as_ref().map(|r| r.status()),
                 disk: Arc::clone(&disk),
-                notices: Arc::clone(&notices),
             })
         };
-        let status: Arc<dyn Fn() -> String + Send + Sync> = {
-            let metrics = Arc::clone(&metrics);
-            let monitor = monitor.clone();
-            let context = Arc::clone(&context);
-            Arc::new(move || metrics::status_json(&metrics, &monitor.stats(), &context()))
+        let incidents: Arc<IncidentSource> = {
+            let notices = Arc::clone(&notices);
+            Arc::new(move || {
+                let now_s = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                notices
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .views(now_s)
+            })
         };
+        let sources = StatusSources {
+            metrics: Arc::clone(&metrics),
+            monitor: monitor.clone(),
+            context: Arc::clone(&context),
+            ws_feed: ws.is_some(),
+            incidents,
+        };
+        let status: Arc<dyn Fn() -> String + Send + Sync> = {
+            let sources = sources.clone();
+            Arc::new(move || sources.json())
+        };
+        // The history's own thread samples and writes its file: never the event loop.
+        let recorder = {
+            let sources = sources.clone();
+            Recorder::start(
+                history::path(data_dir),
+                history::SAMPLE_EVERY,
+                Arc::new(move || sources.components()),
+            )
+        };
+        let recorder = match recorder {
+            Ok(recorder) => recorder,
+            Err(source) => {
+                drop(server);
+                let _ = stop_pipeline(pipeline, None, replication, None);
+                return Err(GatewayError::Io {
+                    what: "cannot start the status history".to_owned(),
+                    source,
+                });
+            }
+        };
+        let history = recorder.history();
         server.set_blocked_accounts(&recovery.blocked_accounts);
         server.set_status_source(Arc::clone(&status));
         // Read at scrape time, on the HTTP thread (metrics/exposition.rs).
@@ -355,6 +396,7 @@ impl Gateway {
         let pages: Arc<PageSource> = Arc::new(move |url: &str| {
             let path = url.split('?').next().unwrap_or_default();
             match path {
+                "/" => Some((200, "text/html; charset=utf-8", sources.page(&history))),
                 "/status" => Some((200, "application/json", status())),
                 "/metrics" => Some(match exporter.prometheus_text() {
                     Ok(text) => (200, metrics::CONTENT_TYPE, text),
@@ -432,6 +474,7 @@ impl Gateway {
             _disk_watcher: disk_watcher,
             notices,
             _notice_follower: notice_follower,
+            status_recorder: Some(recorder),
         })
     }
 
@@ -514,6 +557,7 @@ impl Gateway {
     /// Logs every session out, stops accepting, drains the pipeline (every accepted command is
     /// journaled and processed), writes the stop snapshot and joins every thread.
     pub fn stop(mut self) -> Result<StopReport, GatewayError> {
+        drop(self.status_recorder.take());
         self.stop.stop();
         drop(self.http.take());
         let pipeline = self.pipeline.take();
@@ -579,6 +623,7 @@ fn stop_pipeline(
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        drop(self.status_recorder.take());
         if self.io_thread.is_some() {
             self.stop.stop();
             if let Some(thread) = self.io_thread.take() {

@@ -1,6 +1,6 @@
-//! `/status` (JSON) and `/metrics` (Prometheus text) over HTTP, on a thread of their own so a
-//! slow or hostile HTTP client can never touch the order path; over HTTPS with `[tls] http`
-//! (`http/https.rs`).
+//! The status page (`/`, `http/status_page.rs`), `/status` (JSON) and `/metrics` (Prometheus
+//! text) over HTTP, on a thread of their own so a slow or hostile HTTP client can never touch the
+//! order path; over HTTPS with `[tls] http` (`http/https.rs`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use rustls::ClientConfig;
 use crate::tls::MaybeTls;
 
 mod https;
+pub(crate) mod status_page;
 
 pub use https::OnTlsFailure;
 
@@ -88,7 +89,7 @@ fn answer(get: bool, url: &str, pages: &PageSource) -> (u16, &'static str, Strin
         (
             404,
             "text/plain",
-            "not found: try /status, /metrics, /book/SYMBOL or /trades/SYMBOL\n".to_owned(),
+            "not found: try /, /status, /metrics, /book/SYMBOL or /trades/SYMBOL\n".to_owned(),
         )
     })
 }

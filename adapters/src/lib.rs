@@ -36,4 +36,5 @@ pub(crate) mod net;
 pub mod notices;
 pub mod replication;
 pub mod secrets;
+pub(crate) mod status;
 pub mod tls;

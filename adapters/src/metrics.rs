@@ -12,8 +12,9 @@ use hayate_core::pipeline::PipelineStats;
 
 use crate::disk_guard::DiskGuard;
 use crate::market_data::json::string as json_string;
-use crate::notices::NoticeBoard;
 use crate::replication::node::ReplicationStatus;
+use crate::status::IncidentView;
+use crate::status::components::ComponentStatus;
 
 mod exposition;
 pub mod process;
@@ -128,6 +129,9 @@ pub struct GatewayMetrics {
     /// MarketDataRequests refused (MarketDataRequestReject).
     pub md_requests_refused: AtomicU64,
     halted_symbols: Mutex<Vec<String>>,
+    /// Why each halt in force started: the symbol (`None`: the whole exchange) and the halt
+    /// event's reason, for the status page.
+    halt_causes: Mutex<Vec<(Option<String>, Reason)>>,
     blocked_accounts: Mutex<Vec<u32>>,
 }
 
@@ -166,6 +170,7 @@ impl GatewayMetrics {
             md_fix_encodes: AtomicU64::new(0),
             md_requests_refused: AtomicU64::new(0),
             halted_symbols: Mutex::new(Vec::new()),
+            halt_causes: Mutex::new(Vec::new()),
             blocked_accounts: Mutex::new(Vec::new()),
         }
     }
@@ -212,6 +217,26 @@ impl GatewayMetrics {
             .unwrap_or_default()
     }
 
+    /// Remembers why `symbol` (`None`: the whole exchange) was halted, or forgets it on a resume
+    /// (`reason` `None`). Rare: on a halt or resume.
+    pub fn note_halt(&self, symbol: Option<String>, reason: Option<Reason>) {
+        if let Ok(mut causes) = self.halt_causes.lock() {
+            causes.retain(|(s, _)| *s != symbol);
+            if let Some(reason) = reason {
+                causes.push((symbol, reason));
+            }
+        }
+    }
+
+    /// Why `symbol` (`None`: the whole exchange) is halted, if this process saw the halt.
+    pub fn halt_cause(&self, symbol: Option<&str>) -> Option<Reason> {
+        let causes = self.halt_causes.lock().ok()?;
+        causes
+            .iter()
+            .find(|(s, _)| s.as_deref() == symbol)
+            .map(|(_, reason)| *reason)
+    }
+
     /// Replaces the list of blocked accounts (rare: on a block or unblock).
     pub fn set_blocked_accounts(&self, accounts: Vec<u32>) {
         if let Ok(mut blocked) = self.blocked_accounts.lock() {
@@ -244,13 +269,11 @@ pub struct StatusContext {
     pub replication: Option<ReplicationStatus>,
     /// The disk guard (BEHAVIOUR.md §10).
     pub disk: Arc<DiskGuard>,
-    /// Incident notices and maintenance windows (issue 15).
-    pub notices: Arc<Mutex<NoticeBoard>>,
 }
 
 /// The state `/status` and `/metrics` report: a standby serves nobody, so it says so whatever
 /// its book holds.
-fn reported_state(metrics: &GatewayMetrics, context: &StatusContext) -> ExchangeState {
+pub(crate) fn reported_state(metrics: &GatewayMetrics, context: &StatusContext) -> ExchangeState {
     match metrics.state() {
         ExchangeState::Stopping => ExchangeState::Stopping,
         _ if context.role != "primary" => ExchangeState::Standby,
@@ -258,11 +281,13 @@ fn reported_state(metrics: &GatewayMetrics, context: &StatusContext) -> Exchange
     }
 }
 
-/// The `/status` JSON (BEHAVIOUR.md §7).
+/// The `/status` JSON (BEHAVIOUR.md §7), with the status page's components and incidents.
 pub fn status_json(
     metrics: &GatewayMetrics,
     pipeline: &PipelineStats,
     context: &StatusContext,
+    components: &[ComponentStatus],
+    incidents: &[IncidentView],
 ) -> String {
     let mut out = String::with_capacity(512);
     let state = reported_state(metrics, context);
@@ -308,15 +333,6 @@ pub fn status_json(
         disk.free(),
         disk.thresholds().min_free
     );
-    out.push(',');
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    context
-        .notices
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .write_status_fields(&mut out, now_s);
     if let Some(link) = &context.replication {
         out.push_str(",\"replication\":{\"mode\":");
         json_string(&mut out, link.mode);
@@ -333,8 +349,70 @@ pub fn status_json(
         }
         out.push('}');
     }
+    components_json(&mut out, components);
+    incidents_json(&mut out, incidents);
     out.push('}');
     out
+}
+
+/// `,"components":[{"id":…,"name":…,"state":…,"detail":…},…]`.
+fn components_json(out: &mut String, components: &[ComponentStatus]) {
+    out.push_str(",\"components\":[");
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        json_string(out, c.component.id());
+        out.push_str(",\"name\":");
+        json_string(out, c.component.name());
+        out.push_str(",\"state\":");
+        json_string(out, c.state.name());
+        out.push_str(",\"detail\":");
+        json_string(out, &c.detail);
+        out.push('}');
+    }
+    out.push(']');
+}
+
+/// `,"incidents":[{"id":…,"title":…,"severity":…,"status":…,"components":[…],
+/// "updates":[{"at":…,"text":…}],"window":{"from":…,"to":…}},…]` (no window unless maintenance).
+fn incidents_json(out: &mut String, incidents: &[IncidentView]) {
+    out.push_str(",\"incidents\":[");
+    for (i, incident) in incidents.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"id\":{},\"title\":", incident.id);
+        json_string(out, &incident.title);
+        let _ = write!(
+            out,
+            ",\"severity\":\"{}\",\"status\":\"{}\",\"components\":[",
+            incident.severity.name(),
+            incident.status.name()
+        );
+        for (j, name) in incident.components.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            json_string(out, name);
+        }
+        out.push_str("],\"updates\":[");
+        for (j, (at, text)) in incident.updates.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{{\"at\":{at},\"text\":");
+            json_string(out, text);
+            out.push('}');
+        }
+        out.push(']');
+        if let Some((from, to)) = incident.window {
+            let _ = write!(out, ",\"window\":{{\"from\":{from},\"to\":{to}}}");
+        }
+        out.push('}');
+    }
+    out.push(']');
 }
 
 #[cfg(test)]
@@ -359,9 +437,8 @@ mod tests {
             epoch: 1,
             replication: None,
             disk: Arc::new(DiskGuard::default()),
-            notices: Arc::default(),
         };
-        let json = status_json(&metrics, &stats, &context);
+        let json = status_json(&metrics, &stats, &context, &[], &[]);
         for field in [
             "\"state\":\"running\"",
             "\"role\":\"primary\"",
@@ -374,6 +451,62 @@ mod tests {
         ] {
             assert!(json.contains(field), "{field} missing from {json}");
         }
+    }
+
+    #[test]
+    fn status_lists_components_and_incidents() {
+        use crate::status::components::{Component, ComponentState};
+        use crate::status::{IncidentStatus, Severity};
+        let metrics = GatewayMetrics::new();
+        let context = StatusContext {
+            role: "primary",
+            epoch: 1,
+            replication: None,
+            disk: Arc::new(DiskGuard::default()),
+        };
+        let components = [ComponentStatus {
+            component: Component::Matching,
+            state: ComponentState::Degraded,
+            detail: "some symbols are halted".into(),
+        }];
+        let incidents = [IncidentView {
+            id: 4,
+            title: "Slow \"acks\"".into(),
+            severity: Severity::Major,
+            status: IncidentStatus::Scheduled,
+            components: vec!["Matching".into()],
+            updates: vec![(100, "planned".into())],
+            window: Some((200, 300)),
+        }];
+        let json = status_json(
+            &metrics,
+            &PipelineStats::default(),
+            &context,
+            &components,
+            &incidents,
+        );
+        let want = "\"components\":[{\"id\":\"matching\",\"name\":\"Matching\",\"state\":\"degraded\",\"detail\":\"some symbols are halted\"}],\
+                    \"incidents\":[{\"id\":4,\"title\":\"Slow \\\"acks\\\"\",\"severity\":\"major\",\"status\":\"scheduled\",\
+                    \"components\":[\"Matching\"],\"updates\":[{\"at\":100,\"text\":\"planned\"}],\
+                    \"window\":{\"from\":200,\"to\":300}}]}";
+        assert!(json.ends_with(want), "{json}");
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(parsed["incidents"][0]["title"], "Slow \"acks\"");
+    }
+
+    #[test]
+    fn halt_causes_are_remembered_until_the_resume() {
+        let metrics = GatewayMetrics::new();
+        metrics.note_halt(Some("BTC-JPY".into()), Some(Reason::CircuitBreaker));
+        metrics.note_halt(None, Some(Reason::None));
+        assert_eq!(
+            metrics.halt_cause(Some("BTC-JPY")),
+            Some(Reason::CircuitBreaker)
+        );
+        assert_eq!(metrics.halt_cause(None), Some(Reason::None));
+        metrics.note_halt(Some("BTC-JPY".into()), None);
+        assert_eq!(metrics.halt_cause(Some("BTC-JPY")), None);
+        assert_eq!(metrics.halt_cause(None), Some(Reason::None));
     }
 
     /// An exporter over fixed figures, as the gateway builds one over live ones.
@@ -401,11 +534,10 @@ mod tests {
             epoch: 1,
             replication: None,
             disk,
-            notices: Arc::default(),
         };
         let metrics = Arc::new(GatewayMetrics::new());
         let stats = PipelineStats::default();
-        let json = status_json(&metrics, &stats, &context);
+        let json = status_json(&metrics, &stats, &context, &[], &[]);
         let want =
             "\"disk\":{\"free_bytes\":5242880,\"min_free_bytes\":104857600,\"guard\":\"tripped\"}";
         assert!(json.contains(want), "{json}");
@@ -448,13 +580,12 @@ mod tests {
                 unproven: 2,
             }),
             disk: Arc::new(DiskGuard::default()),
-            notices: Arc::default(),
         };
         let text = exporter(&metrics, stats, context.clone(), None)
             .prometheus_text()
             .expect("encodes");
         metrics.set_state(ExchangeState::Running);
-        let json = status_json(&metrics, &stats, &context);
+        let json = status_json(&metrics, &stats, &context, &[], &[]);
         for field in [
             "\"state\":\"standby\"",
             "\"role\":\"standby\"",

@@ -12,7 +12,10 @@ pub mod follower;
 use hayate_core::command::{Notice, NoticeAction, NoticeSeverity};
 use serde::{Deserialize, Serialize};
 
-use crate::market_data::json;
+use crate::status::{IncidentStatus, IncidentView, Severity};
+
+/// How long resolved incidents and past maintenance stay on the page: two weeks.
+pub const PAST_S: u64 = 14 * 86_400;
 
 /// The status page's components, in the order of the notice's component bits: (the name the
 /// admin client takes, the name users read).
@@ -193,76 +196,55 @@ impl NoticeBoard {
         }
     }
 
-    /// The open incidents (newest first) and the maintenance windows not yet over at `now_s`
-    /// (soonest first), as `/status` lists them: `"incidents":[…],"maintenance":[…]` (written
-    /// after a comma, inside the status object).
-    pub fn write_status_fields(&self, out: &mut String, now_s: u64) {
-        use std::fmt::Write as _;
-        out.push_str("\"incidents\":[");
-        let open = self
+    /// What the status page and `/status` show at `now_s`: every open incident, incidents
+    /// resolved in the last [`PAST_S`] seconds, and maintenance windows that have not been over
+    /// that long.
+    pub fn views(&self, now_s: u64) -> Vec<IncidentView> {
+        let since = now_s.saturating_sub(PAST_S);
+        let seconds = |ns: u64| ns / 1_000_000_000;
+        let incidents = self
             .incidents
             .iter()
-            .rev()
-            .filter(|i| i.resolved_ns.is_none());
-        for (n, incident) in open.enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{{\"id\":{},\"title\":", incident.id);
-            json::string(out, &incident.title);
-            out.push_str(",\"severity\":");
-            json::string(out, &incident.severity);
-            out.push_str(",\"components\":[");
-            for (k, name) in incident.components.iter().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                json::string(out, name);
-            }
-            out.push_str("],\"updates\":[");
-            for (k, update) in incident.updates.iter().rev().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"time\":");
-                json::time(out, update.at_ns);
-                out.push_str(",\"status\":");
-                json::string(out, &update.status);
-                out.push_str(",\"text\":");
-                json::string(out, &update.text);
-                out.push('}');
-            }
-            out.push_str("]}");
-        }
-        out.push_str("],\"maintenance\":[");
-        let mut windows: Vec<&Maintenance> =
-            self.maintenance.iter().filter(|m| m.to_s > now_s).collect();
-        windows.sort_by_key(|m| m.from_s);
-        for (n, m) in windows.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{{\"id\":{},\"from\":", m.id);
-            json::time(out, m.from_s.saturating_mul(1_000_000_000));
-            out.push_str(",\"to\":");
-            json::time(out, m.to_s.saturating_mul(1_000_000_000));
-            let state = if m.from_s <= now_s {
-                "in_progress"
-            } else {
-                "scheduled"
-            };
-            let _ = write!(out, ",\"state\":\"{state}\",\"text\":");
-            json::string(out, &m.text);
-            out.push_str(",\"components\":[");
-            for (k, name) in m.components.iter().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                json::string(out, name);
-            }
-            out.push_str("]}");
-        }
-        out.push(']');
+            .filter(|i| i.resolved_ns.is_none_or(|at| seconds(at) >= since))
+            .map(|i| IncidentView {
+                id: i.id,
+                title: i.title.clone(),
+                severity: match i.severity.as_str() {
+                    "critical" => Severity::Critical,
+                    "major" => Severity::Major,
+                    _ => Severity::Minor,
+                },
+                status: if i.resolved_ns.is_some() {
+                    IncidentStatus::Resolved
+                } else {
+                    IncidentStatus::Investigating
+                },
+                components: i.components.clone(),
+                updates: i
+                    .updates
+                    .iter()
+                    .map(|u| (seconds(u.at_ns), u.text.clone()))
+                    .collect(),
+                window: None,
+            });
+        let maintenance = self
+            .maintenance
+            .iter()
+            .filter(|m| m.to_s >= since)
+            .map(|m| IncidentView {
+                id: m.id,
+                title: m.text.clone(),
+                severity: Severity::Minor,
+                status: if m.to_s <= now_s {
+                    IncidentStatus::Resolved
+                } else {
+                    IncidentStatus::Scheduled
+                },
+                components: m.components.clone(),
+                updates: Vec::new(),
+                window: Some((m.from_s, m.to_s)),
+            });
+        incidents.chain(maintenance).collect()
     }
 }
 
@@ -316,13 +298,29 @@ mod tests {
             2_000,
             &notice(NoticeAction::Update, 7, "A fix is deployed."),
         );
-        let mut out = String::new();
-        board.write_status_fields(&mut out, 0);
-        assert!(out.contains("\"id\":7,\"title\":\"Order entry slow\",\"severity\":\"major\",\"components\":[\"FIX order entry\",\"Matching\"]"), "{out}");
-        // Newest update first.
-        let fix = out.find("A fix is deployed").unwrap();
-        let opening = out.find("We are looking into it").unwrap();
-        assert!(fix < opening, "{out}");
+        let views = board.views(0);
+        assert_eq!(views.len(), 1);
+        let view = &views[0];
+        assert_eq!(
+            (view.id, view.title.as_str(), view.severity, view.status),
+            (
+                7,
+                "Order entry slow",
+                Severity::Major,
+                IncidentStatus::Investigating
+            )
+        );
+        assert_eq!(
+            view.components,
+            ["FIX order entry", "Matching"].map(String::from)
+        );
+        assert_eq!(
+            view.updates
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .collect::<Vec<_>>(),
+            ["We are looking into it.", "A fix is deployed."]
+        );
         board.apply(11, 3_000, &notice(NoticeAction::Resolve, 7, ""));
         let incident = board.incident(7).unwrap();
         assert_eq!(incident.resolved_ns, Some(3_000));
@@ -331,28 +329,24 @@ mod tests {
         // Nor does an update of a resolved one.
         board.apply(12, 4_000, &notice(NoticeAction::Update, 7, "late"));
         assert_eq!(board.incident(7).map(|i| i.updates.len()), Some(3));
-        // A resolved incident leaves /status's open list.
-        let mut out = String::new();
-        board.write_status_fields(&mut out, 0);
-        assert_eq!(out, "\"incidents\":[],\"maintenance\":[]");
+        // A resolved incident stays on the page for two weeks, then leaves it.
+        assert_eq!(board.views(0)[0].status, IncidentStatus::Resolved);
+        assert!(board.views(PAST_S + 1).is_empty());
     }
 
     #[test]
-    fn maintenance_is_listed_until_it_ends() {
+    fn maintenance_is_scheduled_until_it_ends_then_kept_two_weeks() {
         let mut board = NoticeBoard::default();
         let mut m = notice(NoticeAction::Maintenance, 0, "Upgrade");
         m.window = (1_000, 2_000);
         board.apply(3, 0, &m);
-        let mut out = String::new();
-        board.write_status_fields(&mut out, 500);
-        assert!(out.contains("\"state\":\"scheduled\""), "{out}");
-        assert!(out.contains("\"from\":\"1970-01-01T00:16:40"), "{out}");
-        out.clear();
-        board.write_status_fields(&mut out, 1_500);
-        assert!(out.contains("\"state\":\"in_progress\""), "{out}");
-        out.clear();
-        board.write_status_fields(&mut out, 2_000);
-        assert!(out.ends_with("\"maintenance\":[]"), "{out}");
+        let view = &board.views(500)[0];
+        assert_eq!(
+            (view.title.as_str(), view.status, view.window),
+            ("Upgrade", IncidentStatus::Scheduled, Some((1_000, 2_000)))
+        );
+        assert_eq!(board.views(2_000)[0].status, IncidentStatus::Resolved);
+        assert!(board.views(2_000 + PAST_S + 1).is_empty());
     }
 
     #[test]

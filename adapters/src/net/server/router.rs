@@ -163,6 +163,21 @@ impl Server {
     pub(super) fn on_admin_event(&mut self, out: &Output, kind: EventKind) {
         let event = &out.event;
         let all = event.flags & hayate_core::event::EVENT_FLAG_ALL_SYMBOLS != 0;
+        // Halts are rare admin events, so the status page's note of why (a lock) costs nothing
+        // on the order path.
+        let halted_name = || {
+            (!all)
+                .then(|| self.settings.config.engine_config().symbol(event.symbol))
+                .flatten()
+                .map(|spec| spec.name.clone())
+        };
+        match kind {
+            EventKind::Halted | EventKind::Resumed => {
+                let cause = (kind == EventKind::Halted).then(|| event.reason());
+                self.metrics.note_halt(halted_name(), cause);
+            }
+            _ => {}
+        }
         match kind {
             EventKind::Halted if all => self.exchange_halted = true,
             EventKind::Resumed if all => self.exchange_halted = false,
