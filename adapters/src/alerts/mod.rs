@@ -137,6 +137,7 @@ impl Alerter {
                 .spawn(move || watch(sample, &node, &queue_in, &oldest, &stopped, &counters))?
         };
         let delivery = Delivery {
+            target: format!("{}:{}", webhook.host, webhook.port),
             webhook,
             timeout: Duration::from_millis(config.timeout_ms),
             retries: config.retries,
@@ -233,6 +234,8 @@ fn enqueue(
 /// How the sender delivers.
 struct Delivery {
     webhook: WebhookUrl,
+    /// `host:port` for the log: the path may hold a token (many webhooks are keyed that way).
+    target: String,
     timeout: Duration,
     retries: u32,
 }
@@ -268,7 +271,7 @@ impl Delivery {
             match http_post::post_json(&self.webhook, body, self.timeout) {
                 Ok(_) => return Some(true),
                 Err(e) => tracing::warn!(
-                    webhook = %self.webhook.url,
+                    webhook = %self.target,
                     attempt = attempt + 1,
                     "alert not delivered: {e}"
                 ),
@@ -281,7 +284,7 @@ impl Delivery {
             }
             backoff = backoff.saturating_mul(2);
         }
-        tracing::error!(webhook = %self.webhook.url, "alert given up after {} retries", self.retries);
+        tracing::error!(webhook = %self.target, "alert given up after {} retries", self.retries);
         Some(false)
     }
 }

@@ -283,13 +283,6 @@ impl ExchangeConfig {
         &self.alerts
     }
 
-    /// The same configuration with alerts sent to `webhook` (`None`: none); for tests that
-    /// start their own receiver.
-    pub fn with_webhook(mut self, webhook: Option<WebhookUrl>) -> ExchangeConfig {
-        self.alerts.webhook = webhook;
-        self
-    }
-
     /// `[tls]`: which listeners speak TLS, with what certificate.
     pub fn tls(&self) -> &TlsConfig {
         &self.tls
