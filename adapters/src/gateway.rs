@@ -30,6 +30,7 @@ use hayate_core::pipeline::{
 };
 use hayate_core::recovery::RecoveryReport;
 
+use crate::alerts::{self, AlertCounters, Alerter, Sampler, Snapshot};
 use crate::disk_guard::{DiskGuard, Thresholds, Watcher};
 use crate::http::{HttpServer, PageSource};
 use crate::market_data::{Feed, FeedMetrics};
@@ -118,6 +119,9 @@ pub struct Gateway {
     disk: Arc<DiskGuard>,
     /// Probes the journal's file system until the gateway is dropped.
     _disk_watcher: Watcher,
+    /// Watches for changes of state and posts them to `[alerts] webhook`; stopped first.
+    alerter: Option<Alerter>,
+    alert_counters: Arc<AlertCounters>,
     notices: Arc<Mutex<NoticeBoard>>,
     /// Reads notices from the journal until the gateway is dropped.
     _notice_follower: NoticeFollower,
@@ -382,6 +386,7 @@ impl Gateway {
         let history = recorder.history();
         server.set_blocked_accounts(&recovery.blocked_accounts);
         server.set_status_source(Arc::clone(&status));
+        let alert_counters = Arc::new(AlertCounters::default());
         // Read at scrape time, on the HTTP thread (metrics/exposition.rs).
         let exporter = MetricsExporter::new(MetricsSources {
             gateway: Arc::clone(&metrics),
@@ -392,6 +397,7 @@ impl Gateway {
             },
             context: Arc::clone(&context),
             journal_dir: Some(pipeline::journal_dir(&config.journal().dir)),
+            alerts: Arc::clone(&alert_counters),
         });
         let pages: Arc<PageSource> = Arc::new(move |url: &str| {
             let path = url.split('?').next().unwrap_or_default();
@@ -447,6 +453,30 @@ impl Gateway {
             }
         }
         server.publish_startup(&startup);
+        // The watcher reads what /status reads, on a thread of its own: the event loop never
+        // learns that alerts exist.
+        let sample: Sampler = {
+            let metrics = Arc::clone(&metrics);
+            let monitor = monitor.clone();
+            let context = Arc::clone(&context);
+            Box::new(move |before: &Snapshot| {
+                alerts::read_snapshot(&metrics, &context(), monitor.failure(), before)
+            })
+        };
+        let node_name = format!("{}@{}", config.gateway().comp_id, http.addr());
+        let alerter = match Alerter::start(
+            config.alerts(),
+            node_name,
+            sample,
+            Arc::clone(&alert_counters),
+        ) {
+            Ok(alerter) => Some(alerter),
+            Err(e) => {
+                // Trading matters more than its alerts: the node serves on, saying so.
+                tracing::error!("cannot start the alert threads, no alert will be sent: {e}");
+                None
+            }
+        };
         let io_thread = std::thread::Builder::new()
             .name("hayate-gateway".into())
             .spawn(move || server.run())
@@ -472,6 +502,8 @@ impl Gateway {
             engine: config.engine_config().clone(),
             disk,
             _disk_watcher: disk_watcher,
+            alerter,
+            alert_counters,
             notices,
             _notice_follower: notice_follower,
             status_recorder: Some(recorder),
@@ -509,6 +541,11 @@ impl Gateway {
     /// The disk guard's verdict and the free space it last saw.
     pub fn disk_guard(&self) -> &DiskGuard {
         &self.disk
+    }
+
+    /// What became of the alerts sent to `[alerts] webhook`.
+    pub fn alert_counters(&self) -> &AlertCounters {
+        &self.alert_counters
     }
 
     /// The pipeline's counters.
@@ -557,6 +594,9 @@ impl Gateway {
     /// Logs every session out, stops accepting, drains the pipeline (every accepted command is
     /// journaled and processed), writes the stop snapshot and joins every thread.
     pub fn stop(mut self) -> Result<StopReport, GatewayError> {
+        // First, so the stop itself (the link going down, the state stopping) sends no alerts;
+        // bounded by one delivery's timeout.
+        drop(self.alerter.take());
         drop(self.status_recorder.take());
         self.stop.stop();
         drop(self.http.take());
@@ -623,6 +663,7 @@ fn stop_pipeline(
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        drop(self.alerter.take());
         drop(self.status_recorder.take());
         if self.io_thread.is_some() {
             self.stop.stop();

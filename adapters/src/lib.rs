@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod binary;
 pub mod clock;
 pub mod config;

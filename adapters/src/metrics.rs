@@ -522,6 +522,7 @@ mod tests {
             pipeline: Arc::new(move || stats),
             context: Arc::new(move || context.clone()),
             journal_dir,
+            alerts: Arc::default(),
         })
     }
 

@@ -15,8 +15,9 @@ use serde::Deserialize;
 
 use super::ExchangeConfig;
 use super::sections::{
-    AdminConfig, AdminRole, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB,
-    MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig, missing_role_address,
+    AdminConfig, AdminRole, AlertsConfig, AuthMode, GatewayConfig, LimitsConfig,
+    MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig,
+    WebhookUrl, missing_role_address,
 };
 use crate::secrets::{PairSecret, Password};
 use crate::tls::{PairTls, TlsConfig, client_config, load_server_config};
@@ -37,6 +38,16 @@ pub(super) struct RawConfig {
     deposits: Vec<DepositEntry>,
     replication: Option<RawReplication>,
     tls: RawTls,
+    alerts: RawAlerts,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawAlerts {
+    webhook: Option<String>,
+    timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    queue: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +182,7 @@ impl GatewayChecker<'_> {
         let gateway = self.gateway(raw.gateway)?;
         let limits = self.limits(raw.limits)?;
         let market_data = self.market_data(raw.market_data)?;
+        let alerts = self.alerts(raw.alerts)?;
         let users = self.users(raw.users, &gateway)?;
         let admins = self.admins(raw.admins, &users)?;
         let (ca_file, peer_name) = (raw.tls.ca_file.take(), raw.tls.peer_name.take());
@@ -194,6 +206,7 @@ impl GatewayChecker<'_> {
             gateway,
             limits,
             market_data,
+            alerts,
             warnings: clear_text_warnings(self.checker.origin(), &users, &admins)
                 .into_iter()
                 .chain(self.warnings.take())
@@ -303,6 +316,55 @@ impl GatewayChecker<'_> {
             Some((key, _)) => Err(self.error(format!("market_data.{key}"), "must be positive")),
             None => Ok(md),
         }
+    }
+
+    /// `[alerts]`: the webhook's URL, and bounds that keep a slow webhook from piling alerts up.
+    fn alerts(&self, raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
+        let d = AlertsConfig::default();
+        let webhook = raw
+            .webhook
+            .map(|url| WebhookUrl::parse(&url).map_err(|m| self.error("alerts.webhook", m)))
+            .transpose()?;
+        if webhook.is_none() {
+            // Tuning without a webhook is a forgotten line, not a choice.
+            let given = [
+                ("timeout_ms", raw.timeout_ms.is_some()),
+                ("retries", raw.retries.is_some()),
+                ("queue", raw.queue.is_some()),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, given)| *given) {
+                return Err(self.error(
+                    format!("alerts.{key}"),
+                    "is used only with alerts.webhook (where alerts are sent)",
+                ));
+            }
+        }
+        let timeout_ms = raw.timeout_ms.unwrap_or(d.timeout_ms);
+        // A zero would fail every delivery; past a minute, one dead webhook holds every other
+        // alert (and the gateway's stop) for too long.
+        if !(1..=60_000).contains(&timeout_ms) {
+            return Err(self.error(
+                "alerts.timeout_ms",
+                format!("{timeout_ms} must be between 1 and 60000"),
+            ));
+        }
+        let retries = raw.retries.unwrap_or(d.retries);
+        if retries > 10 {
+            return Err(self.error(
+                "alerts.retries",
+                format!("{retries} is above the maximum of 10 (the back-off doubles each time)"),
+            ));
+        }
+        let queue = raw.queue.unwrap_or(d.queue);
+        if queue == 0 {
+            return Err(self.error("alerts.queue", "must be positive"));
+        }
+        Ok(AlertsConfig {
+            webhook,
+            timeout_ms,
+            retries,
+            queue,
+        })
     }
 
     fn users(
@@ -602,5 +664,91 @@ impl GatewayChecker<'_> {
         let server = load_server_config(&cert_file, &key_file)
             .map_err(|e| self.error(format!("tls.{}", e.key), e.message))?;
         Ok(config.with_server(server))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sections::{AlertsConfig, WebhookUrl};
+    use super::*;
+
+    fn load(alerts: &str) -> Result<ExchangeConfig, ConfigError> {
+        ExchangeConfig::from_toml_str(&format!("[alerts]\n{alerts}\n"), "a.toml")
+    }
+
+    fn error(alerts: &str) -> String {
+        match load(alerts) {
+            Ok(_) => panic!("{alerts:?} loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn alerts_defaults_and_keys() {
+        let none = ExchangeConfig::from_toml_str("", "a.toml").unwrap();
+        assert_eq!(none.alerts(), &AlertsConfig::default());
+        let config = load(
+            "webhook = \"http://alerts.example:9093/hayate?team=ops\"\ntimeout_ms = 500\n\
+             retries = 0\nqueue = 16",
+        )
+        .unwrap();
+        let alerts = config.alerts();
+        assert_eq!(
+            alerts.webhook,
+            Some(WebhookUrl {
+                url: "http://alerts.example:9093/hayate?team=ops".to_owned(),
+                host: "alerts.example".to_owned(),
+                port: 9093,
+                path: "/hayate?team=ops".to_owned(),
+            })
+        );
+        assert_eq!(
+            (alerts.timeout_ms, alerts.retries, alerts.queue),
+            (500, 0, 16)
+        );
+        let defaults = load("webhook = \"http://127.0.0.1\"").unwrap();
+        let alerts = defaults.alerts();
+        let webhook = alerts.webhook.as_ref().unwrap();
+        assert_eq!((webhook.port, webhook.path.as_str()), (80, "/"));
+        assert_eq!(
+            (alerts.timeout_ms, alerts.retries, alerts.queue),
+            (2000, 3, 256)
+        );
+        let v6 = load("webhook = \"http://[::1]:8080/x\"").unwrap();
+        let webhook = v6.alerts().webhook.clone().unwrap();
+        assert_eq!((webhook.host.as_str(), webhook.port), ("[::1]", 8080));
+    }
+
+    #[test]
+    fn alerts_errors_name_the_key() {
+        assert_eq!(
+            error("webhook = \"https://hooks.example/x\""),
+            "a.toml: alerts.webhook: \"https://hooks.example/x\": https:// is not supported; \
+             point it at an http:// relay (e.g. a local proxy that forwards to the TLS endpoint)"
+        );
+        assert_eq!(
+            error("webhook = \"ftp://x/\""),
+            "a.toml: alerts.webhook: \"ftp://x/\" is not an http:// URL"
+        );
+        assert!(error("webhook = \"http://x:99999/\"").starts_with("a.toml: alerts.webhook: "));
+        assert!(error("webhook = \"http:///path\"").contains("has no valid host"));
+        assert!(error("webhook = \"http://u:p@x/\"").contains("credentials"));
+        assert_eq!(
+            error("webhook = \"http://x/\"\ntimeout_ms = 0"),
+            "a.toml: alerts.timeout_ms: 0 must be between 1 and 60000"
+        );
+        assert_eq!(
+            error("webhook = \"http://x/\"\nqueue = 0"),
+            "a.toml: alerts.queue: must be positive"
+        );
+        assert!(
+            error("webhook = \"http://x/\"\nretries = 11")
+                .starts_with("a.toml: alerts.retries: 11")
+        );
+        assert_eq!(
+            error("timeout_ms = 100"),
+            "a.toml: alerts.timeout_ms: is used only with alerts.webhook (where alerts are sent)"
+        );
+        assert!(error("webhook = \"http://x/\"\nurl = \"y\"").contains("unknown field `url`"));
     }
 }

@@ -57,8 +57,9 @@ use crate::tls::TlsConfig;
 use checks::{GatewayChecker, RawConfig};
 use sections::missing_role_address;
 pub use sections::{
-    AdminConfig, AdminRole, AuthMode, GatewayConfig, LimitsConfig, MAX_MESSAGE_STORE_MB,
-    MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig,
+    AdminConfig, AdminRole, AlertsConfig, AuthMode, GatewayConfig, LimitsConfig,
+    MAX_MESSAGE_STORE_MB, MIN_MESSAGE_SIZE, MarketDataConfig, ReplicationConfig, Role, UserConfig,
+    WebhookUrl,
 };
 
 /// The demo exchange: BEHAVIOUR.md §5's example plus a second user, so two parties can trade out
@@ -149,6 +150,14 @@ role = "root"                   # viewer (status) | operator (halts) | treasury 
 # ca_file = "pair-ca.crt"       # the CA (or the peer's self-signed certificate) it trusts,
 # peer_name = "node-a.example"  # for this name (default: the peer's IP address)
 
+# Alerts without Prometheus: the gateway POSTs a JSON alert when a component changes state
+# (standby lost/back, disk guard, halts, pipeline failed; BEHAVIOUR.md §7):
+# [alerts]
+# webhook = "http://127.0.0.1:9093/hayate"  # http:// only (for https, a local relay)
+# timeout_ms = 2000             # connect, write and read, per attempt
+# retries = 3                   # further attempts, back-off doubling from 250 ms
+# queue = 256                   # alerts waiting at most; past it the oldest is dropped (counted)
+
 "#,
     "\n",
     hayate_core::demo_core_toml!()
@@ -167,6 +176,7 @@ pub struct ExchangeConfig {
     market_data: MarketDataConfig,
     replication: Option<ReplicationConfig>,
     tls: TlsConfig,
+    alerts: AlertsConfig,
     core: CoreConfig,
     warnings: Vec<String>,
 }
@@ -266,6 +276,11 @@ impl ExchangeConfig {
     /// `[replication]`, if this node is one of a pair.
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
+    }
+
+    /// `[alerts]`: where the gateway sends its alerts, if anywhere.
+    pub fn alerts(&self) -> &AlertsConfig {
+        &self.alerts
     }
 
     /// `[tls]`: which listeners speak TLS, with what certificate.

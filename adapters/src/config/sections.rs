@@ -293,3 +293,97 @@ pub(super) fn missing_role_address(
         _ => None,
     }
 }
+
+/// Where `[alerts] webhook` points: an `http://` URL taken apart once, at load time, so the
+/// sender thread never parses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookUrl {
+    /// The URL as written.
+    pub url: String,
+    /// The host (a name or an IP address), sent as the `Host` header and resolved at each
+    /// delivery (a name that moves is followed).
+    pub host: String,
+    /// The port (default 80).
+    pub port: u16,
+    /// The path and query, at least `/`.
+    pub path: String,
+}
+
+impl WebhookUrl {
+    /// Parses `http://host[:port][/path]`. `https://` is refused: the gateway carries no TLS
+    /// client for arbitrary hosts (its rustls is set up for the pair's link only), so a TLS
+    /// endpoint needs a relay on the same host or network.
+    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
+        if text.len() >= 8 && text[..8].eq_ignore_ascii_case("https://") {
+            return Err(format!(
+                "{text:?}: https:// is not supported; point it at an http:// relay (e.g. a \
+                 local proxy that forwards to the TLS endpoint)"
+            ));
+        }
+        let rest = match text.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &text[7..],
+            _ => return Err(format!("{text:?} is not an http:// URL")),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(format!(
+                "{text:?}: credentials in the URL are not supported"
+            ));
+        }
+        // `[::1]:8080`: the port follows the closing bracket.
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => {
+                let port = authority[i + 1..]
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("{text:?}: {:?} is not a port", &authority[i + 1..]))?;
+                (&authority[..i], port)
+            }
+            _ => (authority, 80),
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{text:?} has no valid host"));
+        }
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) || path.contains('#') {
+            return Err(format!(
+                "{text:?}: the path must not hold spaces or a fragment"
+            ));
+        }
+        Ok(WebhookUrl {
+            url: text.to_owned(),
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// `[alerts]`: the gateway POSTs a JSON alert to `webhook` when a component changes state
+/// (BEHAVIOUR.md §7), without Prometheus in between.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// Where alerts go; `None` (the key left out) sends none.
+    pub webhook: Option<WebhookUrl>,
+    /// Bound on connecting, writing and reading one delivery, in milliseconds (default 2000).
+    pub timeout_ms: u64,
+    /// Further attempts after a failed delivery, with doubling back-off (default 3).
+    pub retries: u32,
+    /// Alerts waiting for delivery at most; past it the oldest is dropped and counted
+    /// (default 256).
+    pub queue: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook: None,
+            timeout_ms: 2000,
+            retries: 3,
+            queue: 256,
+        }
+    }
+}

@@ -32,6 +32,7 @@ use prometheus_client::registry::Registry;
 
 use super::process::ProcessCollector;
 use super::{ExchangeState, GatewayMetrics, LatencySummary, StatusContext, reported_state};
+use crate::alerts::AlertCounters;
 use crate::market_data::FeedMetrics;
 
 /// The `Content-Type` of the page (the Prometheus text format, version 0.0.4).
@@ -55,6 +56,8 @@ pub struct MetricsSources {
     pub context: Arc<ContextSource>,
     /// The journal's directory, whose segment files are counted (`None`: no such figure).
     pub journal_dir: Option<PathBuf>,
+    /// The webhook's deliveries (all zero without `[alerts] webhook`).
+    pub alerts: Arc<AlertCounters>,
 }
 
 impl fmt::Debug for MetricsSources {
@@ -333,6 +336,27 @@ impl Collector for GatewayCollector {
             "TLS connections closed for a TLS error (a plain client on a TLS port, a failed handshake).",
             load(&metrics.tls_failures) + load(&feed.tls_failures),
         )?;
+        let alerts = &*self.sources.alerts;
+        let alert_counters: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "hayate_alerts_sent_total",
+                "Alerts the [alerts] webhook accepted (a 2xx answer).",
+                &alerts.sent,
+            ),
+            (
+                "hayate_alerts_failed_total",
+                "Alerts given up on after every retry to the webhook failed.",
+                &alerts.failed,
+            ),
+            (
+                "hayate_alerts_dropped_total",
+                "Alerts dropped unsent because the alert queue was full (oldest first).",
+                &alerts.dropped,
+            ),
+        ];
+        for (name, help, value) in alert_counters {
+            counter(e, name, help, load(value))?;
+        }
         let refusal_counters: [(&str, &str, &AtomicU64); 5] = [
             (
                 "hayate_business_rejects_total",
