@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hayate::adapters::binary::messages::{ClientMessage, HaltTarget};
+use hayate_testkit::example::{admin_binary, run_admin};
 use hayate_testkit::gateway::{WAIT, admin, admin_do, config, start};
 
 /// How long one Chromium run may take on a busy two-core machine.
@@ -181,6 +182,8 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 fn a_person_sees_the_components_a_halted_symbol_and_the_banner() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(browser) = chromium() else { return };
+    // Built before any session opens (a build under load outlasts an idle session).
+    let _ = admin_binary();
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway = start(config(dir.path(), None, ""));
     let http = gateway.addrs().http;
@@ -201,6 +204,30 @@ fn a_person_sees_the_components_a_halted_symbol_and_the_banner() {
         &mut operator,
         ClientMessage::Halt(HaltTarget::new("BTC-JPY").expect("name")),
     );
+    // An incident and a maintenance window, through the admin client.
+    let binary = gateway.addrs().binary.to_string();
+    for args in [
+        &[
+            "notice",
+            "open",
+            "Order entry delayed",
+            "--severity",
+            "major",
+            "--body",
+            "We are investigating slow acknowledgements.",
+            "--component",
+            "fix",
+        ][..],
+        &[
+            "maintenance",
+            "2099-01-01T00:00:00Z",
+            "2099-01-01T02:00:00Z",
+            "Database upgrade",
+        ][..],
+    ] {
+        let (ok, text) = run_admin(&binary, "admin", "change-me", args);
+        assert!(ok, "{args:?}: {text}");
+    }
     // The history's thread samples every 5 s: wait (plain HTTP, bounded) until today's bar of
     // matching holds the halt, so the browser below sees a coloured bar too.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -240,7 +267,17 @@ fn a_person_sees_the_components_a_halted_symbol_and_the_banner() {
         halts.contains("<strong>BTC-JPY</strong>") && halts.contains("halted by the exchange"),
         "{halts}"
     );
-    assert!(section(&html, "incidents").contains("No incidents reported."));
+    let incidents = section(&html, "incidents");
+    assert!(
+        incidents.contains("Order entry delayed")
+            && incidents.contains("We are investigating slow acknowledgements.")
+            && incidents.contains("FIX order entry"),
+        "{incidents}"
+    );
+    assert!(
+        section(&html, "maintenance").contains("Database upgrade"),
+        "{html}"
+    );
     // /status says the same as the page.
     let (_, status) = hayate::adapters::http::get(http, "/status", WAIT).expect("status");
     let status: serde_json::Value = serde_json::from_str(&status).expect("JSON");
@@ -250,7 +287,15 @@ fn a_person_sees_the_components_a_halted_symbol_and_the_banner() {
         .cloned()
         .expect("matching in /status");
     assert_eq!(matching["state"], "degraded", "{status}");
-    assert_eq!(status["incidents"], serde_json::json!([]));
+    let titles: Vec<&str> = status["incidents"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|i| i["title"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        titles,
+        ["Order entry delayed", "Database upgrade"],
+        "{status}"
+    );
 
     let shot = screenshot(&browser, http, "status-page-phone.png");
     eprintln!("screenshot: {}", shot.display());
