@@ -228,6 +228,10 @@ struct Args {
     /// Journal segment size in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     segment_size: u64,
+    /// Network modes, gateway started here: `[journal] min_free_mb`, the disk guard's threshold
+    /// (0 turns it off) [default: two segments, at least 128].
+    #[arg(long, value_name = "MIB")]
+    min_free_mb: Option<u64>,
     /// Seed of the command flow.
     #[arg(long, default_value_t = 1)]
     seed: u64,

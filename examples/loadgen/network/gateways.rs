@@ -393,9 +393,12 @@ fn gateway_config(
         "segment_size = 67108864",
         &format!("segment_size = {}", args.segment_size),
     )?;
-    // The disk guard stays on, at two segments or 128 MiB: a benchmark machine's disk may hold
-    // less than the default GiB, and a run must not measure DISK_FULL refusals.
-    let min_free_mb = (2 * args.segment_size).div_ceil(1 << 20).max(128);
+    // The disk guard stays on unless --min-free-mb 0, by default at two segments or 128 MiB: a
+    // benchmark machine's disk may hold less than the default GiB, and a run must not measure
+    // DISK_FULL refusals.
+    let min_free_mb = args
+        .min_free_mb
+        .unwrap_or_else(|| (2 * args.segment_size).div_ceil(1 << 20).max(128));
     replace_once(
         &mut text,
         "min_free_mb = 1024",

@@ -389,7 +389,7 @@ fn decode_errors() {
         Err(DecodeError::BadVersion(2))
     );
     // Unknown types, including a server type sent to the server and vice versa.
-    for t in [0x00, 0x04, 0x15, 0x29, LOGON_ACK, 0xFF] {
+    for t in [0x00, 0x04, 0x15, 0x2A, LOGON_ACK, 0xFF] {
         let e = ClientMessage::decode(&[4, 0, t, VERSION]).unwrap_err();
         assert_eq!(e, DecodeError::UnknownType(t));
         assert_eq!(e.reject_code(), RejectCode::UnknownMessageType);
@@ -730,4 +730,45 @@ proptest! {
         }
         prop_assert!(rest.is_empty());
     }
+}
+
+#[test]
+fn a_notice_travels_with_its_text() {
+    use hayate_core::command::{NOTICE_TEXT_MAX, Notice, NoticeAction, NoticeSeverity};
+    let notice = Notice {
+        action: NoticeAction::Open,
+        severity: NoticeSeverity::Critical,
+        target: 0,
+        components: 0b11,
+        window: (0, 0),
+        text: "Order entry down\0Since 10:00 UTC — é".as_bytes().to_vec(),
+    };
+    let mut out = Vec::new();
+    let text = std::str::from_utf8(&notice.text).unwrap();
+    encode_notice(&mut out, &NoticeHead::of(&notice), text);
+    let Ok(ClientMessage::Notice(head)) = ClientMessage::decode(&out) else {
+        panic!("a Notice decodes");
+    };
+    assert_eq!(notice_text(&out), text);
+    assert_eq!(head.notice(notice_text(&out)), Some(notice));
+    // Too long a text is refused by the decoder; the encoder cuts at a character boundary.
+    let mut long = Vec::new();
+    encode_notice(&mut long, &head, &"é".repeat(NOTICE_TEXT_MAX));
+    assert_eq!(notice_text(&long).len(), NOTICE_TEXT_MAX);
+    long.extend_from_slice(b"xx");
+    let len = (long.len() as u16).to_le_bytes();
+    long[..2].copy_from_slice(&len);
+    assert!(matches!(
+        ClientMessage::decode(&long),
+        Err(DecodeError::BadLength { .. })
+    ));
+    // Not UTF-8.
+    let mut bad = Vec::new();
+    encode_notice(&mut bad, &head, "ab");
+    let n = bad.len();
+    bad[n - 1] = 0xFF;
+    assert!(ClientMessage::decode(&bad).is_err());
+    // Unknown action bytes decode (the gateway refuses them, naming why).
+    let odd = NoticeHead { action: 9, ..head };
+    assert_eq!(odd.notice("x"), None);
 }
