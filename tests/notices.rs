@@ -181,3 +181,68 @@ fn incidents_open_update_resolve_and_survive_restarts() {
     assert_eq!(gateway.notices(), board);
     gateway.stop().expect("stop");
 }
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+/// The next `notices` message on the WebSocket feed, other messages skipped.
+fn next_notices(ws: &mut Ws) -> serde_json::Value {
+    loop {
+        if let tungstenite::Message::Text(text) = ws.read().expect("a message") {
+            let message: serde_json::Value = serde_json::from_str(text.as_str()).expect("JSON");
+            if message["type"] == "notices" {
+                return message;
+            }
+        }
+    }
+}
+
+/// Market-data subscribers of the `status` channel get the notices: the current list when they
+/// subscribe, and the list again whenever an operator opens, updates or resolves one.
+#[test]
+fn the_status_channel_carries_the_notices() {
+    let _ = admin_binary();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = start(config(dir.path(), None, ""));
+    let ws_addr = gateway
+        .addrs()
+        .ws
+        .expect("the demo serves the WebSocket feed");
+    let (mut ws, _) = tungstenite::connect(format!("ws://{ws_addr}")).expect("handshake");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = ws.get_mut() {
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    }
+    let subscribe = |ws: &mut Ws, channels: &str| {
+        ws.send(tungstenite::Message::text(format!(
+            r#"{{"type":"subscribe","product_ids":["BTC-JPY"],"channels":[{channels}]}}"#
+        )))
+        .expect("subscribe");
+    };
+    subscribe(&mut ws, r#""status""#);
+    let first = next_notices(&mut ws);
+    assert_eq!(first["incidents"], serde_json::json!([]), "{first}");
+    assert!(first["time"].is_string(), "{first}");
+
+    let opened = admin_ok(
+        &gateway,
+        &["notice", "open", "Feed delayed", "--severity", "minor"],
+    );
+    let id: u64 = id_of(&opened).parse().expect("a number");
+    let shown = next_notices(&mut ws);
+    assert_eq!(shown["incidents"][0]["id"], id, "{shown}");
+    assert_eq!(shown["incidents"][0]["title"], "Feed delayed", "{shown}");
+    assert_eq!(shown["incidents"][0]["status"], "investigating", "{shown}");
+    admin_ok(&gateway, &["notice", "resolve", &id.to_string()]);
+    let resolved = next_notices(&mut ws);
+    assert_eq!(resolved["incidents"][0]["status"], "resolved", "{resolved}");
+
+    // A later subscriber gets the list as it is now.
+    let other = gateway.addrs().ws.expect("ws");
+    let (mut late, _) = tungstenite::connect(format!("ws://{other}")).expect("handshake");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = late.get_mut() {
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    }
+    subscribe(&mut late, r#""status""#);
+    let now = next_notices(&mut late);
+    assert_eq!(now["incidents"][0]["status"], "resolved", "{now}");
+    gateway.stop().expect("stop");
+}

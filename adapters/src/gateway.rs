@@ -240,6 +240,7 @@ impl Gateway {
                 });
             }
         };
+        feed.show_notices(Arc::clone(&notices));
         let ws = feed.ws_addr();
         let queries = feed.queries();
         let hub = MarketDataHub::new(

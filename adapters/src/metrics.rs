@@ -377,7 +377,7 @@ fn components_json(out: &mut String, components: &[ComponentStatus]) {
 
 /// `,"incidents":[{"id":…,"title":…,"severity":…,"status":…,"components":[…],
 /// "updates":[{"at":…,"text":…}],"window":{"from":…,"to":…}},…]` (no window unless maintenance).
-fn incidents_json(out: &mut String, incidents: &[IncidentView]) {
+pub(crate) fn incidents_json(out: &mut String, incidents: &[IncidentView]) {
     out.push_str(",\"incidents\":[");
     for (i, incident) in incidents.iter().enumerate() {
         if i > 0 {

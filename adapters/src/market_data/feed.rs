@@ -9,8 +9,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 use crate::config::MarketDataConfig;
+use crate::notices::NoticeBoard;
 use hayate_core::EngineConfig;
 use hayate_core::market_data::{MarketData, Update};
 use hayate_core::pipeline::Output;
@@ -97,6 +98,8 @@ struct Shared {
     parked: AtomicBool,
     stop: AtomicBool,
     waker: Waker,
+    /// The notice board the `status` channel announces (set once, by the gateway).
+    notices: OnceLock<Arc<Mutex<NoticeBoard>>>,
 }
 
 struct Query {
@@ -191,6 +194,7 @@ impl Feed {
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             waker,
+            notices: OnceLock::new(),
         });
         let queue = Arc::new(ArrayQueue::new(QUEUE_CAPACITY));
         let (tx, rx) = crossbeam::channel::bounded(64);
@@ -227,6 +231,7 @@ impl Feed {
             queries: rx,
             shared: Arc::clone(&shared),
             tls,
+            notices_seen: 0,
         };
         let thread = std::thread::Builder::new()
             .name("hayate-md".into())
@@ -242,6 +247,14 @@ impl Feed {
             ws_addr,
             overrun: false,
         })
+    }
+
+    /// Announces `board`'s incidents and maintenance on the `status` channel: the current list
+    /// to each connection when it first subscribes to `status`, and again to every such
+    /// connection whenever the board changes (checked every timer tick, 100 ms). Set once; later
+    /// calls change nothing.
+    pub fn show_notices(&self, board: Arc<Mutex<NoticeBoard>>) {
+        let _ = self.shared.notices.set(board);
     }
 
     /// Where the WebSocket port listens, if it does.

@@ -107,6 +107,9 @@ const KEEP: usize = 100;
 pub struct NoticeBoard {
     /// The last journal sequence read into it.
     pub seq: u64,
+    /// Counts the notices applied, so readers (the WebSocket feed) see that it changed.
+    #[serde(default)]
+    pub revision: u64,
     /// Incidents, oldest first.
     pub incidents: Vec<Incident>,
     /// Maintenance windows, in announcement order.
@@ -177,6 +180,7 @@ impl NoticeBoard {
                 components: component_names(notice.components),
             }),
         }
+        self.revision += 1;
         self.trim();
     }
 

@@ -63,6 +63,8 @@ pub(super) struct FeedThread {
     pub(super) shared: Arc<Shared>,
     /// WSS: the certificate and key (`[tls] ws`); `None`: plain WebSocket.
     pub(super) tls: Option<Arc<rustls::ServerConfig>>,
+    /// The notice board's revision last announced.
+    pub(super) notices_seen: u64,
 }
 
 /// The feed thread's scheduling priority (nice), below the order path's threads. On shared cores
@@ -127,6 +129,7 @@ impl FeedThread {
             let now = Instant::now();
             if now >= next_timer {
                 self.on_timers(now);
+                self.announce_notices();
                 next_timer = now + TIMER_TICK;
             }
             self.finish_pass();
@@ -420,6 +423,11 @@ impl FeedThread {
                 conn.unsubscribed_since = Instant::now();
             }
         }
+        let status_before = conn.topics.len() - added.len();
+        let first_status = added.iter().any(|(_, c)| *c == Channel::Status)
+            && !conn.topics[..status_before]
+                .iter()
+                .any(|(_, c)| *c == Channel::Status);
         let mut topics = conn.topics.clone();
         topics.sort();
         self.subscriptions_message(&topics);
@@ -442,7 +450,61 @@ impl FeedThread {
             let text = Utf8Bytes::from(self.fanout.text.as_str());
             self.fanout.send(index, &text);
         }
+        if first_status && self.notices_message().is_some() {
+            let text = Utf8Bytes::from(self.fanout.text.as_str());
+            self.fanout.send(index, &text);
+        }
         self.publish_counts();
+    }
+
+    /// `{"type":"notices","time":…,"incidents":[…]}` in the fanout's text (the incidents as
+    /// `/status` lists them) and the board's revision it shows; `None` when the gateway gave the
+    /// feed no notice board. Rare (a
+    /// subscription, a notice): allocating here is no cost on the market-data path.
+    fn notices_message(&mut self) -> Option<u64> {
+        let board = self.shared.notices.get()?;
+        let now = unix_ns();
+        let (revision, views) = {
+            let board = board
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (board.revision, board.views(now / 1_000_000_000))
+        };
+        let out = &mut self.fanout.text;
+        out.clear();
+        out.push_str("{\"type\":\"notices\",\"time\":");
+        json::time(out, now);
+        crate::metrics::incidents_json(out, &views);
+        out.push('}');
+        Some(revision)
+    }
+
+    /// Sends the notices again to every connection subscribed to `status` when the board has
+    /// changed since they were last sent.
+    fn announce_notices(&mut self) {
+        let Some(board) = self.shared.notices.get() else {
+            return;
+        };
+        let revision = board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .revision;
+        if revision == self.notices_seen {
+            return;
+        }
+        let Some(shown) = self.notices_message() else {
+            return;
+        };
+        self.notices_seen = shown;
+        let text = Utf8Bytes::from(self.fanout.text.as_str());
+        for index in 0..self.fanout.conns.len() {
+            let listening = self.fanout.conns[index]
+                .as_ref()
+                .is_some_and(|c| c.topics.iter().any(|(_, ch)| *ch == Channel::Status));
+            if listening {
+                self.fanout.send(index, &text);
+            }
+        }
     }
 
     /// `{"type":"subscriptions","channels":[{"name":…,"product_ids":[…]},…]}`.
