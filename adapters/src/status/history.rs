@@ -236,17 +236,7 @@ pub fn unix_now() -> u64 {
 
 /// Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian).
 pub fn date(day: u64) -> String {
-    // Shift the epoch to 0000-03-01 so that leap days fall at the end of a year; then count
-    // 400-year eras of 146 097 days.
-    let z = day + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
+    let (y, m, d) = crate::fix::codec::civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

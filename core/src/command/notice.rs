@@ -17,59 +17,39 @@ pub const NOTICE_PART_TEXT: usize = 80;
 /// its head it fits the order ports' default message size limit (4096 bytes).
 pub const NOTICE_TEXT_MAX: usize = 2048;
 
-/// What a notice does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum NoticeAction {
-    /// Opens an incident; its text is the title, a NUL, and the body (which may be empty).
-    Open = 1,
-    /// Adds an update to the incident `target`.
-    Update = 2,
-    /// Resolves the incident `target`, with an optional last update.
-    Resolve = 3,
-    /// Announces scheduled maintenance from `from_s` to `to_s`; its text says what.
-    Maintenance = 4,
-}
-
-impl NoticeAction {
-    /// The action of a byte, if it names one.
-    pub fn from_u8(byte: u8) -> Option<NoticeAction> {
-        Some(match byte {
-            1 => NoticeAction::Open,
-            2 => NoticeAction::Update,
-            3 => NoticeAction::Resolve,
-            4 => NoticeAction::Maintenance,
-            _ => return None,
-        })
+wire_enum! {
+    /// What a notice does.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum NoticeAction {
+        /// Opens an incident; its text is the title, a NUL, and the body (which may be empty).
+        Open = 1,
+        /// Adds an update to the incident `target`.
+        Update = 2,
+        /// Resolves the incident `target`, with an optional last update.
+        Resolve = 3,
+        /// Announces scheduled maintenance from `from_s` to `to_s`; its text says what.
+        Maintenance = 4,
     }
 }
 
-/// How bad an incident is (statuspage.io's impact levels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum NoticeSeverity {
-    /// Not an incident (updates, maintenance).
-    None = 0,
-    /// Minor.
-    Minor = 1,
-    /// Major.
-    Major = 2,
-    /// Critical.
-    Critical = 3,
+wire_enum! {
+    /// How bad an incident is (statuspage.io's impact levels).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(u8)]
+    pub enum NoticeSeverity {
+        /// Not an incident (updates, maintenance).
+        None = 0,
+        /// Minor.
+        Minor = 1,
+        /// Major.
+        Major = 2,
+        /// Critical.
+        Critical = 3,
+    }
 }
 
 impl NoticeSeverity {
-    /// The severity of a byte, if it names one.
-    pub fn from_u8(byte: u8) -> Option<NoticeSeverity> {
-        Some(match byte {
-            0 => NoticeSeverity::None,
-            1 => NoticeSeverity::Minor,
-            2 => NoticeSeverity::Major,
-            3 => NoticeSeverity::Critical,
-            _ => return None,
-        })
-    }
-
     /// Its name, as the admin client and the status page write it.
     pub fn name(self) -> &'static str {
         match self {
