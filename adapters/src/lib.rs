@@ -20,6 +20,7 @@
 
 pub mod alerts;
 pub mod binary;
+pub mod bridge;
 pub mod clock;
 pub mod config;
 pub mod disk_guard;
