@@ -170,6 +170,7 @@ mod over_tcp {
             wait: Wait::Backoff,
             secret: secret(SECRET),
             tls: tls.map(|tls| Arc::clone(tls.server())),
+            observers: None,
         }
     }
 

@@ -44,6 +44,13 @@ impl PairSecret {
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    /// Whether two secrets are the same (constant time: a configuration check, but a secret
+    /// is compared no other way).
+    pub(crate) fn same_as(&self, other: &PairSecret) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.ct_eq(&other.0).into()
+    }
 }
 
 /// A user's or an admin's password as the configuration holds it. Never printed.

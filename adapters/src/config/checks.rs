@@ -118,6 +118,9 @@ struct RawReplication {
     auto_promote_after: u32,
     secret: Option<String>,
     secret_file: Option<String>,
+    observer_secret: Option<String>,
+    observer_secret_file: Option<String>,
+    max_observers: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,6 +136,12 @@ struct RawTls {
     ca_file: Option<String>,
     peer_name: Option<String>,
 }
+
+/// `[replication] max_observers` when not given.
+const DEFAULT_MAX_OBSERVERS: usize = 8;
+/// The most observers a primary may be configured to serve (each costs a tailer and a socket on
+/// the hub's thread).
+const MAX_OBSERVERS: usize = 256;
 
 /// The core's [`Checker`] with the gateway's own checks.
 pub(super) struct GatewayChecker<'a> {
@@ -488,28 +497,45 @@ impl GatewayChecker<'_> {
         secret: Option<String>,
         secret_file: Option<String>,
     ) -> Result<PairSecret, ConfigError> {
+        match self.shared_secret(
+            ("replication.secret", "replication.secret_file"),
+            secret,
+            secret_file,
+        )? {
+            Some(secret) => Ok(secret),
+            None => Err(self.error(
+                "replication.secret",
+                "is required (or secret_file): both nodes of a pair prove it to each other                  before any journal record is sent; generate one with `openssl rand -hex 32`",
+            )),
+        }
+    }
+
+    /// A secret given inline or in a file (at most one of the two `keys`); `None` when neither.
+    fn shared_secret(
+        &self,
+        keys: (&str, &str),
+        secret: Option<String>,
+        secret_file: Option<String>,
+    ) -> Result<Option<PairSecret>, ConfigError> {
+        let (key, file_key) = keys;
         match (secret, secret_file) {
             (Some(secret), None) => PairSecret::new(secret.as_bytes())
-                .map_err(|why| self.error("replication.secret", why)),
+                .map(Some)
+                .map_err(|why| self.error(key, why)),
             (None, Some(path)) => {
                 if let Some(warning) = super::readable_by_others(Path::new(&path)) {
                     self.warnings.borrow_mut().push(warning);
                 }
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    self.error("replication.secret_file", format!("cannot read {path}: {e}"))
-                })?;
-                PairSecret::new(&bytes).map_err(|why| {
-                    self.error("replication.secret_file", format!("{path}: the secret {why}"))
-                })
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| self.error(file_key, format!("cannot read {path}: {e}")))?;
+                PairSecret::new(&bytes)
+                    .map(Some)
+                    .map_err(|why| self.error(file_key, format!("{path}: the secret {why}")))
             }
-            (Some(_), Some(_)) => Err(self.error(
-                "replication.secret",
-                "give secret or secret_file, not both",
-            )),
-            (None, None) => Err(self.error(
-                "replication.secret",
-                "is required (or secret_file): both nodes of a pair prove it to each other                  before any journal record is sent; generate one with `openssl rand -hex 32`",
-            )),
+            (Some(_), Some(_)) => {
+                Err(self.error(key, format!("give {key} or {file_key}, not both")))
+            }
+            (None, None) => Ok(None),
         }
     }
 
@@ -562,8 +588,41 @@ impl GatewayChecker<'_> {
             }
         }
         let secret = self.pair_secret(raw.secret, raw.secret_file)?;
+        let observer_secret = self.shared_secret(
+            (
+                "replication.observer_secret",
+                "replication.observer_secret_file",
+            ),
+            raw.observer_secret,
+            raw.observer_secret_file,
+        )?;
+        if observer_secret.as_ref().is_some_and(|o| o.same_as(&secret)) {
+            return Err(self.error(
+                "replication.observer_secret",
+                "must differ from the pair's secret: an observer must not be able to act as the \
+                 standby",
+            ));
+        }
+        let max_observers = match raw.max_observers {
+            Some(0) => {
+                return Err(self.error(
+                    "replication.max_observers",
+                    "must be positive (leave observer_secret unset to serve no observers)",
+                ));
+            }
+            Some(n) if n > MAX_OBSERVERS => {
+                return Err(self.error(
+                    "replication.max_observers",
+                    format!("at most {MAX_OBSERVERS}"),
+                ));
+            }
+            Some(n) => n,
+            None => DEFAULT_MAX_OBSERVERS,
+        };
         Ok(ReplicationConfig {
             secret,
+            observer_secret,
+            max_observers,
             role: raw.role,
             listen,
             primary,

@@ -135,6 +135,9 @@ role = "root"                   # viewer (status) | operator (halts) | treasury 
 # ack_timeout_ms = 1000         # how long a batch waits for the standby before that applies
 # heartbeat_ms = 100            # heartbeats both ways; 5 missed = the peer is gone
 # auto_promote_after = 0        # missed heartbeats before a standby promotes itself; 0 = never
+# observer_secret_file = "observers.secret"  # read-only followers (bridges) on the same port
+#                               # prove this one (≥ 16 bytes, not the pair's); unset = none served
+# max_observers = 8             # at most this many at once
 
 # TLS on the listeners (all plain TCP by default). The certificate and key are PEM files, read at
 # start (paths as written: relative to the working directory, like secret_file):

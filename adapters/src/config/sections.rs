@@ -270,6 +270,12 @@ pub struct ReplicationConfig {
     /// The pair's shared secret (`secret` or `secret_file`; required): every replication
     /// connection proves it both ways before a record is sent or an acknowledgement believed.
     pub secret: PairSecret,
+    /// The observers' secret (`observer_secret` or `observer_secret_file`): read-only followers
+    /// (bridges, auditors) prove it on the replication port; `None`: no observers are served.
+    /// It must differ from the pair's.
+    pub observer_secret: Option<PairSecret>,
+    /// At most this many observers at once (`max_observers`, default 8).
+    pub max_observers: usize,
     /// TLS on the link (`[tls] replication = true`); `None`: plain TCP.
     pub tls: Option<PairTls>,
 }

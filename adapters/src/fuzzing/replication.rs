@@ -51,8 +51,8 @@ pub fn replication_stream(data: &[u8]) {
 /// epoch notice and the refusals.
 pub fn replication_seeds() -> Vec<Vec<u8>> {
     use crate::replication::protocol::{
-        Ack, Challenge, EpochNotice, Heartbeat, Hello, Message, NONCE_LEN, Proof, RecordsWriter,
-        RefuseCode, Truncate, Welcome,
+        Ack, Challenge, EpochNotice, Heartbeat, Hello, Message, NONCE_LEN, ObserverHello, Proof,
+        RecordsWriter, RefuseCode, Truncate, Welcome,
     };
     let mut standby = Vec::new();
     Message::Hello(Hello {
@@ -115,5 +115,25 @@ pub fn replication_seeds() -> Vec<Vec<u8>> {
         text: "the standby has seen a later epoch",
     }
     .encode(&mut refusals);
-    vec![standby, primary, refusals]
+    let mut observer = Vec::new();
+    let mut hello = ObserverHello {
+        epoch: 1,
+        last_seq: 1_000,
+        last_epoch_start: 0,
+        config_digest: 0x0123_4567_89ab_cdef,
+        nonce: [0x6b; NONCE_LEN],
+        ..ObserverHello::default()
+    };
+    hello.set_name("bridge-1");
+    Message::ObserverHello(hello).encode(&mut observer);
+    Message::Proof(Proof {
+        proof: [0xb6; NONCE_LEN],
+    })
+    .encode(&mut observer);
+    Message::Refuse {
+        code: RefuseCode::ObserversFull,
+        text: "8 observers are connected",
+    }
+    .encode(&mut observer);
+    vec![standby, primary, refusals, observer]
 }

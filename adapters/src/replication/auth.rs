@@ -22,18 +22,22 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::peer::Peer;
-use super::protocol::{Challenge, Hello, Message, NONCE_LEN, Proof, RefuseCode};
+use super::protocol::{Challenge, Hello, Message, NONCE_LEN, ObserverHello, Proof, RefuseCode};
 use crate::secrets::PairSecret;
 
-/// Which side a proof speaks for.
+/// Which side a proof speaks for. An observer's handshake has labels of its own, so a proof made
+/// on an observer's connection can never pass for a standby's (and the observers' secret is
+/// another secret anyway).
 #[derive(Clone, Copy)]
 enum Side {
     Primary,
     Standby,
+    PrimaryToObserver,
+    Observer,
 }
 
 impl PairSecret {
-    fn mac(&self, side: Side, hello: &Hello, nonce: &[u8; NONCE_LEN]) -> Hmac<Sha256> {
+    fn mac(&self, side: Side, hello: &[u8], nonce: &[u8; NONCE_LEN]) -> Hmac<Sha256> {
         // Any key length is valid for HMAC: `new_from_slice` cannot fail here.
         let mut mac = match Hmac::<Sha256>::new_from_slice(self.expose()) {
             Ok(mac) => mac,
@@ -42,18 +46,20 @@ impl PairSecret {
         mac.update(match side {
             Side::Primary => b"hayate replication primary\0",
             Side::Standby => b"hayate replication standby\0",
+            Side::PrimaryToObserver => b"hayate replication primary to observer\0",
+            Side::Observer => b"hayate replication observer\0",
         });
-        mac.update(bytemuck::bytes_of(hello));
+        mac.update(hello);
         mac.update(nonce);
         mac
     }
 
-    fn prove(&self, side: Side, hello: &Hello, nonce: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
+    fn prove(&self, side: Side, hello: &[u8], nonce: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
         self.mac(side, hello, nonce).finalize().into_bytes().into()
     }
 
     /// Constant-time check of `proof` (`hmac`'s `verify_slice`).
-    fn verify(&self, side: Side, hello: &Hello, nonce: &[u8; NONCE_LEN], proof: &[u8]) -> bool {
+    fn verify(&self, side: Side, hello: &[u8], nonce: &[u8; NONCE_LEN], proof: &[u8]) -> bool {
         self.mac(side, hello, nonce).verify_slice(proof).is_ok()
     }
 
@@ -62,7 +68,7 @@ impl PairSecret {
         let nonce = fresh_nonce()?;
         Ok(Challenge {
             nonce,
-            proof: self.prove(Side::Primary, hello, &nonce),
+            proof: self.prove(Side::Primary, bytemuck::bytes_of(hello), &nonce),
         })
     }
 
@@ -73,16 +79,65 @@ impl PairSecret {
         challenge: &Challenge,
         proof: &Proof,
     ) -> bool {
-        self.verify(Side::Standby, hello, &challenge.nonce, &proof.proof)
+        self.verify(
+            Side::Standby,
+            bytemuck::bytes_of(hello),
+            &challenge.nonce,
+            &proof.proof,
+        )
     }
 
     /// Standby: whether the primary's `challenge` proves the secret for our `hello`; if so, our
     /// proof to send back.
     pub(crate) fn answer(&self, hello: &Hello, challenge: &Challenge) -> Option<Proof> {
+        let hello = bytemuck::bytes_of(hello);
         self.verify(Side::Primary, hello, &challenge.nonce, &challenge.proof)
             .then(|| Proof {
                 proof: self.prove(Side::Standby, hello, &challenge.nonce),
             })
+    }
+
+    /// Primary, with the observers' secret: the Challenge answering an observer's `hello`.
+    pub(crate) fn observer_challenge(&self, hello: &ObserverHello) -> std::io::Result<Challenge> {
+        let nonce = fresh_nonce()?;
+        Ok(Challenge {
+            nonce,
+            proof: self.prove(Side::PrimaryToObserver, bytemuck::bytes_of(hello), &nonce),
+        })
+    }
+
+    /// Primary: whether an observer's `proof` answers the `challenge` sent for its `hello`.
+    pub(crate) fn observer_proved(
+        &self,
+        hello: &ObserverHello,
+        challenge: &Challenge,
+        proof: &Proof,
+    ) -> bool {
+        self.verify(
+            Side::Observer,
+            bytemuck::bytes_of(hello),
+            &challenge.nonce,
+            &proof.proof,
+        )
+    }
+
+    /// Observer: whether the primary's `challenge` proves the observers' secret for our
+    /// `hello`; if so, our proof to send back.
+    pub(crate) fn observer_answer(
+        &self,
+        hello: &ObserverHello,
+        challenge: &Challenge,
+    ) -> Option<Proof> {
+        let hello = bytemuck::bytes_of(hello);
+        self.verify(
+            Side::PrimaryToObserver,
+            hello,
+            &challenge.nonce,
+            &challenge.proof,
+        )
+        .then(|| Proof {
+            proof: self.prove(Side::Observer, hello, &challenge.nonce),
+        })
     }
 }
 
@@ -127,9 +182,40 @@ pub(crate) fn connect(
 ) -> Result<(), ConnectFailure> {
     hello.nonce = fresh_nonce()?;
     peer.send(&Message::Hello(hello));
+    let proof = exchange_proofs(peer, patience, |challenge| secret.answer(&hello, challenge))?;
+    peer.send(&Message::Proof(proof));
     peer.flush_all(patience)?;
-    let answer = peer.wait_frame(patience)?;
-    let challenge = match Message::decode(&answer) {
+    Ok(())
+}
+
+/// The observer's side of the handshake: as [`connect`], with an [`ObserverHello`] and the
+/// observers' secret.
+pub(crate) fn connect_observer(
+    peer: &mut Peer,
+    secret: &PairSecret,
+    mut hello: ObserverHello,
+    patience: std::time::Duration,
+) -> Result<(), ConnectFailure> {
+    hello.nonce = fresh_nonce()?;
+    peer.send(&Message::ObserverHello(hello));
+    let proof = exchange_proofs(peer, patience, |challenge| {
+        secret.observer_answer(&hello, challenge)
+    })?;
+    peer.send(&Message::Proof(proof));
+    peer.flush_all(patience)?;
+    Ok(())
+}
+
+/// Sends the queued hello, reads the primary's Challenge and returns the proof `answer` makes
+/// from it (`None`: the primary did not prove the secret).
+fn exchange_proofs(
+    peer: &mut Peer,
+    patience: std::time::Duration,
+    answer: impl FnOnce(&Challenge) -> Option<Proof>,
+) -> Result<Proof, ConnectFailure> {
+    peer.flush_all(patience)?;
+    let frame = peer.wait_frame(patience)?;
+    let challenge = match Message::decode(&frame) {
         Ok(Message::Challenge(challenge)) => challenge,
         Ok(Message::Refuse { code, text }) => {
             return Err(ConnectFailure::Refused {
@@ -140,16 +226,13 @@ pub(crate) fn connect(
         Ok(_) => return Err(std::io::Error::other("unexpected answer to Hello").into()),
         Err(e) => return Err(std::io::Error::other(e.to_string()).into()),
     };
-    let Some(proof) = secret.answer(&hello, &challenge) else {
-        return Err(ConnectFailure::Unproven(
-            "the primary did not prove the pair's secret (are the nodes' [replication] secrets \
-             the same?)"
+    answer(&challenge).ok_or_else(|| {
+        ConnectFailure::Unproven(
+            "the primary did not prove the shared secret (are the [replication] secrets the \
+             same?)"
                 .to_owned(),
-        ));
-    };
-    peer.send(&Message::Proof(proof));
-    peer.flush_all(patience)?;
-    Ok(())
+        )
+    })
 }
 
 #[cfg(test)]

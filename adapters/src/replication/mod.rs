@@ -7,6 +7,8 @@
 pub mod auth;
 pub(crate) mod handshake;
 pub mod node;
+pub mod observer;
+pub mod observers;
 mod peer;
 pub mod primary;
 pub(crate) mod protocol;

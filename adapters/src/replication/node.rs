@@ -23,7 +23,9 @@ use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink, Wait};
 
 use super::auth::{self, ConnectFailure};
 use super::peer::Peer;
-use super::primary::{MISSED_HEARTBEATS, PrimarySettings, PrimaryState, ReplicationServer};
+use super::primary::{
+    MISSED_HEARTBEATS, ObserverAccess, PrimarySettings, PrimaryState, ReplicationServer,
+};
 use super::protocol::{Hello, Message, NONCE_LEN, RefuseCode};
 use super::role::{NodeRole, Rejoin, RoleState};
 use super::standby::{Applier, Followed, FollowerSettings, FollowerStatus, StandbyState, follow};
@@ -234,6 +236,15 @@ fn start_server(context: &NodeContext) -> io::Result<Option<ReplicationServer>> 
             .tls
             .as_ref()
             .map(|tls| Arc::clone(tls.server())),
+        observers: context
+            .config
+            .observer_secret
+            .as_ref()
+            .map(|secret| ObserverAccess {
+                secret: secret.clone(),
+                max: context.config.max_observers,
+                monitor: context.monitor.clone(),
+            }),
     };
     let state = Arc::new(PrimaryView {
         context: context.clone(),

@@ -12,10 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hayate_core::command::Command;
-use hayate_core::pipeline::{ReplicaLink, Wait};
+use hayate_core::pipeline::{Monitor, ReplicaLink, Wait};
 use hayate_journal::Tailer;
 
 use super::handshake::{Resume, resume_point};
+use super::observers::{ObserverHub, ObserverSettings};
 use super::peer::{Idle, LISTENER, PEER, Peer};
 use super::protocol::{
     Ack, Heartbeat, MAX_RECORDS, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
@@ -57,11 +58,25 @@ pub struct PrimarySettings {
     pub secret: PairSecret,
     /// TLS on the link (`[tls] replication`): the certificate this primary presents.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Read-only followers on the same port (`super::observers`); `None`: none are served.
+    pub observers: Option<ObserverAccess>,
+}
+
+/// Who may observe, and how many at once.
+#[derive(Debug, Clone)]
+pub struct ObserverAccess {
+    /// The observers' secret (`[replication] observer_secret`), another than the pair's.
+    pub secret: PairSecret,
+    /// At most this many at once (`[replication] max_observers`).
+    pub max: usize,
+    /// This node's pipeline: observers are sent what its matcher has processed.
+    pub monitor: Monitor,
 }
 
 /// The running server; stops when dropped.
 pub struct ReplicationServer {
     addr: SocketAddr,
+    observers: Option<Arc<ObserverHub>>,
     peer: Arc<Mutex<Option<SocketAddr>>>,
     unproven: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -86,6 +101,21 @@ impl ReplicationServer {
         let listener = TcpListener::bind(settings.listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let observers = match &settings.observers {
+            Some(access) => Some(Arc::new(ObserverHub::start(
+                ObserverSettings {
+                    journal_dir: settings.journal_dir.clone(),
+                    heartbeat: settings.heartbeat,
+                    config_digest: settings.config_digest,
+                    secret: Some(access.secret.clone()),
+                    max: access.max,
+                    tls: settings.tls.clone(),
+                },
+                access.monitor.clone(),
+                Arc::clone(&state),
+            )?)),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let peer = Arc::new(Mutex::new(None));
         let unproven = Arc::new(AtomicU64::new(0));
@@ -94,6 +124,7 @@ impl ReplicationServer {
             let server = Served {
                 current: Arc::clone(&peer),
                 unproven: Arc::clone(&unproven),
+                observers: observers.clone(),
             };
             std::thread::Builder::new()
                 .name("hayate-repl-primary".into())
@@ -101,6 +132,7 @@ impl ReplicationServer {
         };
         Ok(ReplicationServer {
             addr,
+            observers,
             peer,
             unproven,
             stop,
@@ -118,9 +150,15 @@ impl ReplicationServer {
         self.peer.lock().ok().and_then(|p| *p)
     }
 
-    /// Connections refused because they did not prove the pair's secret.
+    /// Connections refused because they did not prove the pair's secret (or, for an observer,
+    /// the observers').
     pub fn unproven(&self) -> u64 {
-        self.unproven.load(Ordering::Relaxed)
+        self.unproven.load(Ordering::Relaxed) + self.observers.as_ref().map_or(0, |h| h.unproven())
+    }
+
+    /// The observers' hub, when observers are served.
+    pub fn observers(&self) -> Option<&ObserverHub> {
+        self.observers.as_deref()
     }
 }
 
@@ -130,6 +168,8 @@ struct Served {
     current: Arc<Mutex<Option<SocketAddr>>>,
     /// Connections that did not prove the secret.
     unproven: Arc<AtomicU64>,
+    /// Where observers go.
+    observers: Option<Arc<ObserverHub>>,
 }
 
 impl Drop for ReplicationServer {
@@ -170,7 +210,7 @@ fn serve(
         match listener.accept() {
             Ok((stream, peer)) => {
                 set_current(Some(peer));
-                match stand_by(stream, listener, settings, state, stop, &mut idle) {
+                match stand_by(stream, listener, settings, state, stop, &mut idle, served) {
                     Ok(Ended::Unproven) => {
                         served.unproven.fetch_add(1, Ordering::Relaxed);
                         let what = if settings.tls.is_some() {
@@ -180,7 +220,7 @@ fn serve(
                         };
                         tracing::warn!(%peer, "refused a replication connection that did not {what}");
                     }
-                    Ok(Ended::Done) => {}
+                    Ok(Ended::Done | Ended::Observer) => {}
                     Err(e) => tracing::warn!(%peer, error = %e, "standby connection ended"),
                 }
                 link.set_connected(false);
@@ -203,6 +243,8 @@ enum Ended {
     Done,
     /// It did not prove the pair's secret: refused before anything was sent.
     Unproven,
+    /// It was an observer, handed to the observers' hub.
+    Observer,
 }
 
 /// One standby, from handshake to disconnect. Nothing but the Challenge is sent, and nothing
@@ -214,18 +256,39 @@ fn stand_by(
     state: &dyn PrimaryState,
     stop: &AtomicBool,
     idle: &mut Idle,
+    served: &Served,
 ) -> io::Result<Ended> {
+    let addr = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
     // A peer that does not complete TLS fails its first read below: refused and counted like
     // any other that does not prove the secret.
     let mut peer = Peer::accept(stream, settings.tls.as_ref())?;
     let link = idle.link();
-    // Anything short of a Hello and a good Proof — silence, garbage, another message, a wrong
-    // or replayed proof — ends here, counted, with nothing sent but the Challenge.
-    let hello = match next_message(&mut peer, |m| match m {
-        Message::Hello(hello) => Some(hello),
+    // Anything short of a Hello (or an observer's) and a good Proof — silence, garbage, another
+    // message, a wrong or replayed proof — ends here, counted, with nothing sent but the
+    // Challenge.
+    let first = next_message(&mut peer, |m| match m {
+        Message::Hello(hello) => Some(Ok(hello)),
+        Message::ObserverHello(hello) => Some(Err(hello)),
         _ => None,
-    }) {
-        Some(hello) => hello,
+    });
+    let hello = match first {
+        Some(Ok(hello)) => hello,
+        Some(Err(observer)) => {
+            match &served.observers {
+                Some(hub) => hub.admit(peer, observer, addr),
+                None => {
+                    let _ = refuse(
+                        &mut peer,
+                        RefuseCode::ObserversFull,
+                        "this primary serves no observers ([replication] observer_secret is not \
+                         set)",
+                    );
+                }
+            }
+            return Ok(Ended::Observer);
+        }
         None => {
             let _ = refuse(&mut peer, RefuseCode::BadHandshake, "expected Hello");
             return Ok(Ended::Unproven);
@@ -288,7 +351,15 @@ fn stand_by(
     link.set_connected(true);
     idle.watch(peer.stream(), PEER)?;
     stream_journal(
-        &mut peer, listener, settings, state, stop, idle, from, epoch,
+        &mut peer,
+        listener,
+        settings,
+        state,
+        stop,
+        idle,
+        from,
+        epoch,
+        served.observers.as_deref(),
     )?;
     Ok(Ended::Done)
 }
@@ -316,6 +387,7 @@ fn stream_journal(
     idle: &mut Idle,
     from: u64,
     epoch: u64,
+    observers: Option<&ObserverHub>,
 ) -> io::Result<()> {
     let link = Arc::clone(idle.link());
     let mut tailer = Tailer::open(&settings.journal_dir, from).map_err(io::Error::other)?;
@@ -397,21 +469,31 @@ fn stream_journal(
                 "the standby missed its heartbeats",
             ));
         }
-        // Only one standby: a second one is told so (looked for once a heartbeat, not per
-        // pass: an `accept` is a system call).
+        // Only one standby: other connections are observers (handed to their hub, which reads
+        // them in a thread of its own) or a second standby, told one is connected. Looked for
+        // once a heartbeat, not per pass: an `accept` is a system call.
         if last_accept.elapsed() >= settings.heartbeat {
             last_accept = Instant::now();
-            // Over TLS the answer would first need a handshake, which this loop does not
-            // stop streaming for: the extra connection is closed instead (it retries either way).
-            if let Ok((extra, _)) = listener.accept()
-                && settings.tls.is_none()
-                && let Ok(mut other) = Peer::accept(extra, None)
-            {
-                let _ = refuse(
-                    &mut other,
-                    RefuseCode::Busy,
-                    "a standby is already connected",
-                );
+            // A few per look, so observers connecting together are not served one a heartbeat.
+            for _ in 0..8 {
+                let Ok((extra, _)) = listener.accept() else {
+                    break;
+                };
+                match observers {
+                    Some(hub) => hub.screen(extra),
+                    // Without a hub, over TLS the answer would first need a handshake, which this
+                    // loop does not stop streaming for: the connection is closed (it retries).
+                    None if settings.tls.is_none() => {
+                        if let Ok(mut other) = Peer::accept(extra, None) {
+                            let _ = refuse(
+                                &mut other,
+                                RefuseCode::Busy,
+                                "a standby is already connected",
+                            );
+                        }
+                    }
+                    None => {}
+                }
             }
         }
         // Sleep until records are appended, the standby writes, or a heartbeat is due.

@@ -79,6 +79,8 @@ pub mod msg_type {
     pub const CHALLENGE: u8 = 0x09;
     /// Standby → primary, the answer to a Challenge: [`Proof`](super::Proof).
     pub const PROOF: u8 = 0x0A;
+    /// Observer → primary, the first message: [`ObserverHello`](super::ObserverHello).
+    pub const OBSERVER_HELLO: u8 = 0x0B;
 }
 
 pub use crate::framing::Framing;
@@ -114,6 +116,49 @@ pub struct Hello {
     pub config_digest: u64,
     /// Fresh random bytes: the primary's proof covers them, so a recorded answer proves nothing.
     pub nonce: [u8; NONCE_LEN],
+}
+
+/// Observer → primary, the first message of a read-only follower (a bridge, an auditor): where
+/// its copy of the stream stands, in the same terms as a standby's [`Hello`] so the primary can
+/// tell whether it diverged. Answered by a [`Challenge`] proved with the observers' secret (not
+/// the pair's: an observer's credential cannot make a standby), then [`Welcome`] and records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(C)]
+pub struct ObserverHello {
+    /// The epoch of the last record the observer applied (1 when it has none).
+    pub epoch: u64,
+    /// The last sequence it applied (0: none; it is sent everything from 1).
+    pub last_seq: u64,
+    /// The first sequence of its epoch (0 if none).
+    pub last_epoch_start: u64,
+    /// A hash of the engine configuration; the primary refuses another.
+    pub config_digest: u64,
+    /// Fresh random bytes, as in [`Hello`].
+    pub nonce: [u8; NONCE_LEN],
+    /// The observer's name for the primary's logs and metrics (UTF-8, zero-padded).
+    pub name: [u8; 32],
+}
+
+impl ObserverHello {
+    /// The name, up to its first zero byte (lossy on bytes that are not UTF-8).
+    pub fn name(&self) -> String {
+        let end = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.name.len());
+        String::from_utf8_lossy(self.name.get(..end).unwrap_or_default()).into_owned()
+    }
+
+    /// Sets the name, cut to 32 bytes at a character boundary.
+    pub fn set_name(&mut self, name: &str) {
+        let mut end = name.len().min(self.name.len());
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.name = [0; 32];
+        self.name[..end].copy_from_slice(&name.as_bytes()[..end]);
+    }
 }
 
 /// Primary → standby, the answer to a [`Hello`]: the primary's proof that it holds the pair's
@@ -208,6 +253,12 @@ pub enum RefuseCode {
     Busy = 5,
     /// The peer did not prove it holds the pair's secret.
     BadProof = 6,
+    /// As many observers as the primary serves are connected (`max_observers`), or it serves
+    /// none.
+    ObserversFull = 7,
+    /// The journal no longer holds the position asked for (retention deleted it): the observer
+    /// must start from a snapshot of its own at or after the journal's first sequence.
+    PositionGone = 8,
 }
 
 impl RefuseCode {
@@ -221,6 +272,8 @@ impl RefuseCode {
             4 => BadHandshake,
             5 => Busy,
             6 => BadProof,
+            7 => ObserversFull,
+            8 => PositionGone,
             _ => return None,
         })
     }
@@ -312,6 +365,8 @@ pub enum Message<'a> {
     Challenge(Challenge),
     /// [`msg_type::PROOF`].
     Proof(Proof),
+    /// [`msg_type::OBSERVER_HELLO`].
+    ObserverHello(ObserverHello),
 }
 
 /// Why a frame is not a valid message. Every one means a broken or hostile peer: the receiver
@@ -449,6 +504,7 @@ impl<'a> Message<'a> {
             Message::EpochNotice(_) => msg_type::EPOCH_NOTICE,
             Message::Challenge(_) => msg_type::CHALLENGE,
             Message::Proof(_) => msg_type::PROOF,
+            Message::ObserverHello(_) => msg_type::OBSERVER_HELLO,
         }
     }
     /// Decodes exactly one frame (as cut by [`frame`]), checking all of it: header, length for
@@ -472,7 +528,8 @@ impl<'a> Message<'a> {
             return Err(DecodeError::BadVersion { version });
         }
         Ok(match msg_type {
-            msg_type::HELLO => Message::Hello(decode_hello(body)?),
+            msg_type::HELLO => Message::Hello(decode_hello(msg_type, body)?),
+            msg_type::OBSERVER_HELLO => Message::ObserverHello(decode_hello(msg_type, body)?),
             msg_type::WELCOME => Message::Welcome(read_body(msg_type, body)?),
             msg_type::TRUNCATE => Message::Truncate(read_body(msg_type, body)?),
             msg_type::REFUSE => decode_refuse(body)?,
@@ -490,15 +547,8 @@ impl<'a> Message<'a> {
     /// at a character boundary, so every encoded message decodes.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Message::Hello(hello) => {
-                put_header(
-                    out,
-                    msg_type::HELLO,
-                    HEADER_LEN + MAGIC.len() + size_of_val(hello),
-                );
-                out.extend_from_slice(&MAGIC);
-                out.extend_from_slice(bytemuck::bytes_of(hello));
-            }
+            Message::Hello(hello) => put_hello(out, msg_type::HELLO, hello),
+            Message::ObserverHello(hello) => put_hello(out, msg_type::OBSERVER_HELLO, hello),
             Message::Welcome(body) => put_fixed(out, msg_type::WELCOME, body),
             Message::Truncate(body) => put_fixed(out, msg_type::TRUNCATE, body),
             Message::Refuse { code, text } => {
@@ -538,15 +588,22 @@ impl<'a> Message<'a> {
     }
 }
 
-/// The hello body is [`MAGIC`] then a [`Hello`]; the length is judged before the magic so a
-/// truncated hello reports its length, the more useful diagnosis.
-fn decode_hello(body: &[u8]) -> Result<Hello, DecodeError> {
-    let expected = MAGIC.len() + std::mem::size_of::<Hello>();
+/// Appends a hello frame: [`MAGIC`] then the body.
+fn put_hello<T: Pod>(out: &mut Vec<u8>, msg_type: u8, hello: &T) {
+    put_header(out, msg_type, HEADER_LEN + MAGIC.len() + size_of_val(hello));
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(bytemuck::bytes_of(hello));
+}
+
+/// A hello body (a standby's or an observer's) is [`MAGIC`] then the struct; the length is
+/// judged before the magic so a truncated hello reports its length, the more useful diagnosis.
+fn decode_hello<T: Pod>(msg_type: u8, body: &[u8]) -> Result<T, DecodeError> {
+    let expected = MAGIC.len() + std::mem::size_of::<T>();
     let (magic, rest) = match body.split_first_chunk::<8>() {
         Some(split) if body.len() == expected => split,
         _ => {
             return Err(DecodeError::BadLength {
-                msg_type: msg_type::HELLO,
+                msg_type,
                 expected: HEADER_LEN + expected,
                 got: HEADER_LEN + body.len(),
             });
@@ -555,7 +612,7 @@ fn decode_hello(body: &[u8]) -> Result<Hello, DecodeError> {
     if *magic != MAGIC {
         return Err(DecodeError::BadMagic);
     }
-    read_body(msg_type::HELLO, rest)
+    read_body(msg_type, rest)
 }
 
 fn decode_refuse(body: &[u8]) -> Result<Message<'_>, DecodeError> {

@@ -194,6 +194,8 @@ impl Matcher {
             if let Some(wakeup) = &self.wakeup {
                 wakeup.notify();
             }
+            // Replication observers see only processed commands.
+            self.health.processed.notify();
         }
     }
 }

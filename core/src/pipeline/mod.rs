@@ -140,6 +140,9 @@ pub(crate) struct Health {
     publishers: AtomicUsize,
     /// Last sequence the matcher processed.
     pub(crate) processed_seq: CachePadded<AtomicU64>,
+    /// A consumer of processed sequences that sleeps in `epoll` (the replication port's observer
+    /// hub: it streams only what the matcher has let through), woken by the matcher after a batch.
+    pub(crate) processed: wakeup::Wakeup,
     /// Sequence of the last periodic snapshot written.
     pub(crate) snapshot_seq: AtomicU64,
     /// The last sequence recovered at start (what `processed_seq` was before any publish).
@@ -412,6 +415,30 @@ impl Monitor {
     /// Why the pipeline stopped accepting commands, if a stage failed.
     pub fn failure(&self) -> Option<String> {
         self.health.failure()
+    }
+
+    /// The last sequence the matcher processed: journaled, durable and (in sync mode)
+    /// acknowledged by the standby — what may be shown to the world.
+    pub fn processed_seq(&self) -> u64 {
+        self.health.processed_seq.load(Ordering::Acquire)
+    }
+
+    /// How to wake the one consumer that sleeps until [`Monitor::processed_seq`] moves (replaces
+    /// the previous one's). The matcher calls it after a batch, only while the consumer is
+    /// parked: no system call while the consumer is busy.
+    pub fn set_processed_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        self.health.processed.set(Box::new(wake));
+    }
+
+    /// The consumer is about to sleep: check [`Monitor::processed_seq`] once more, then sleep
+    /// until woken; call [`Monitor::unpark_processed`] when awake.
+    pub fn park_processed(&self) {
+        self.health.processed.park();
+    }
+
+    /// Ends a [`Monitor::park_processed`].
+    pub fn unpark_processed(&self) {
+        self.health.processed.unpark();
     }
 }
 
