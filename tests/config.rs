@@ -636,6 +636,46 @@ fn a_pair_needs_a_secret_long_enough_from_the_file_or_a_file() {
 }
 
 #[test]
+fn observers_need_a_secret_of_their_own_and_a_sane_cap() {
+    let section = "[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:9100\"\n\
+                   secret = \"0123456789abcdef0123456789abcdef\"\n";
+    let none = parse(section);
+    let replication = none.replication().expect("a pair");
+    assert!(
+        replication.observer_secret.is_none(),
+        "no observers unless asked for"
+    );
+    let some = parse(&format!(
+        "{section}observer_secret = \"observers-0123456789abcdef\"\n"
+    ));
+    let replication = some.replication().expect("a pair");
+    assert!(replication.observer_secret.is_some());
+    assert_eq!(replication.max_observers, 8, "the default cap");
+    assert_refused(
+        &format!("{section}observer_secret = \"0123456789abcdef0123456789abcdef\"\n"),
+        "replication.observer_secret",
+        "must differ from the pair's secret",
+    );
+    assert_refused(
+        &format!("{section}observer_secret = \"short\"\n"),
+        "replication.observer_secret",
+        "at least 16 bytes",
+    );
+    assert_refused(
+        &format!("{section}observer_secret = \"observers-0123456789abcdef\"\nmax_observers = 0\n"),
+        "replication.max_observers",
+        "must be positive",
+    );
+    assert_refused(
+        &format!(
+            "{section}observer_secret = \"observers-0123456789abcdef\"\nmax_observers = 1000\n"
+        ),
+        "replication.max_observers",
+        "at most 256",
+    );
+}
+
+#[test]
 fn standby_without_primary_is_refused() {
     assert_refused(
         "[replication]\nsecret = \"pair-secret-0123456789\"\nrole = \"standby\"\n",

@@ -16,7 +16,7 @@ use crate::replication::node::ReplicationStatus;
 use crate::status::IncidentView;
 use crate::status::components::ComponentStatus;
 
-mod exposition;
+pub(crate) mod exposition;
 pub mod process;
 
 pub use exposition::{CONTENT_TYPE, MetricsExporter, MetricsSources};
@@ -347,7 +347,22 @@ pub fn status_json(
             out.push_str(",\"refused\":");
             json_string(&mut out, why);
         }
-        out.push('}');
+        out.push_str(",\"observers\":[");
+        for (n, o) in link.observers.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            json_string(&mut out, &o.name);
+            out.push_str(",\"addr\":");
+            json_string(&mut out, &o.addr);
+            let _ = write!(
+                out,
+                ",\"sent_seq\":{},\"acked_seq\":{}}}",
+                o.sent_seq, o.acked_seq
+            );
+        }
+        out.push_str("]}");
     }
     components_json(&mut out, components);
     incidents_json(&mut out, incidents);
@@ -579,6 +594,12 @@ mod tests {
                 degraded: false,
                 refused: None,
                 unproven: 2,
+                observers: vec![crate::replication::observers::ObserverView {
+                    name: "bridge-1".into(),
+                    addr: "127.0.0.1:5000".into(),
+                    sent_seq: 7,
+                    acked_seq: 5,
+                }],
             }),
             disk: Arc::new(DiskGuard::default()),
         };
@@ -591,6 +612,7 @@ mod tests {
             "\"state\":\"standby\"",
             "\"role\":\"standby\"",
             "\"replication\":{\"mode\":\"sync\",\"peer\":\"127.0.0.1:9100\",\"lag\":3,",
+            "\"observers\":[{\"name\":\"bridge-1\",\"addr\":\"127.0.0.1:5000\",\"sent_seq\":7,\"acked_seq\":5}]",
         ] {
             assert!(json.contains(field), "{field} missing from {json}");
         }
@@ -601,6 +623,8 @@ mod tests {
             "\nhayate_state{state=\"running\"} 0\n",
             "\nhayate_replication_lag 3\n",
             "\nhayate_replication_unproven_total 2\n",
+            "\nhayate_replication_observers 1\n",
+            "\nhayate_replication_observer_sent_seq{observer=\"bridge-1\"} 7\n",
             "\nhayate_commands_total 7\n",
             "\nhayate_throttled_total 1\n",
             "\nhayate_rejects_total{reason=\"INSUFFICIENT_FUNDS\"} 1\n",

@@ -4,16 +4,23 @@
 //! office. The exchange never waits for it: it reads the journal as an observer on the
 //! replication port, and its cursors live in the sinks, committed with the data.
 //!
+//! - [`config`]: its configuration file;
 //! - [`rows`]: what one command produced, in the units people read ([`Applied`]);
 //! - [`apply`]: the engine and the market-data builder that turn commands into [`Applied`];
-//! - [`sink`]: the [`Sink`] each external system implements.
+//! - [`sink`]: the [`Sink`] each external system implements;
+//! - [`runner`]: the loop that observes the primary, applies and writes ([`Bridge`]);
+//! - [`metrics`]: its `/metrics` (lag in sequences and seconds, per sink).
 
 pub mod apply;
+pub mod config;
+pub mod metrics;
 pub mod rows;
+pub mod runner;
 pub mod sink;
 
 pub use apply::Applier;
 pub use rows::{
     Applied, BalanceRow, MarketChannel, MarketMessage, MarketSnapshot, OrderEventRow, TradeRow,
 };
+pub use runner::{Bridge, BridgeSettings, BridgeStatus};
 pub use sink::{Sink, SinkError};

@@ -34,6 +34,7 @@ use super::process::ProcessCollector;
 use super::{ExchangeState, GatewayMetrics, LatencySummary, StatusContext, reported_state};
 use crate::alerts::AlertCounters;
 use crate::market_data::FeedMetrics;
+use crate::replication::observers::ObserverView;
 
 /// The `Content-Type` of the page (the Prometheus text format, version 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -99,7 +100,7 @@ impl MetricsExporter {
 
 /// A counter. `name` is the exported name, `_total` included (so a grep for it finds this
 /// line); the encoder appends the suffix itself, so it is taken off here.
-fn counter(
+pub(crate) fn counter(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -111,7 +112,7 @@ fn counter(
 }
 
 /// A gauge.
-fn gauge(
+pub(crate) fn gauge(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -231,6 +232,30 @@ impl Collector for GatewayCollector {
                 "Replication connections refused: they did not prove the pair's secret (or complete TLS, where on).",
                 link.unproven,
             )?;
+            gauge(
+                e,
+                "hayate_replication_observers",
+                "Observers (bridges, auditors) connected to this primary's replication port.",
+                link.observers.len() as u64,
+            )?;
+            for (name, help, pick) in [
+                (
+                    "hayate_replication_observer_sent_seq",
+                    "The last sequence sent to each observer.",
+                    (|o: &ObserverView| o.sent_seq) as fn(&ObserverView) -> u64,
+                ),
+                (
+                    "hayate_replication_observer_acked_seq",
+                    "The last sequence each observer said it applied.",
+                    |o: &ObserverView| o.acked_seq,
+                ),
+            ] {
+                let mut family = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                for o in &link.observers {
+                    let labels = [("observer", o.name.as_str())];
+                    ConstGauge::new(pick(o)).encode(family.encode_family(&labels)?)?;
+                }
+            }
         }
 
         counter(

@@ -22,6 +22,7 @@ use hayate_core::pipeline::ReplicationMode;
 use hayate_core::pipeline::{Monitor, Publisher, ReplicaLink, Wait};
 
 use super::auth::{self, ConnectFailure};
+use super::observers::ObserverView;
 use super::peer::Peer;
 use super::primary::{
     MISSED_HEARTBEATS, ObserverAccess, PrimarySettings, PrimaryState, ReplicationServer,
@@ -76,8 +77,11 @@ pub struct ReplicationStatus {
     /// The primary refused this standby for good (configuration, epoch or secret), with its
     /// reason.
     pub refused: Option<String>,
-    /// Connections this primary refused because they did not prove the pair's secret.
+    /// Connections this primary refused because they did not prove the pair's secret (or an
+    /// observer, the observers').
     pub unproven: u64,
+    /// The observers connected (primary only).
+    pub observers: Vec<ObserverView>,
 }
 
 /// The running replication side; stops with [`ReplicationNode::stop`] or when dropped.
@@ -161,11 +165,16 @@ impl ReplicationNode {
         };
         let refused = context.role.refused();
         if context.role.state() == RoleState::Primary {
-            let (peer, unproven) = self
+            let (peer, unproven, observers) = self
                 .server
                 .lock()
                 .ok()
-                .and_then(|s| s.as_ref().map(|s| (s.peer(), s.unproven())))
+                .and_then(|s| {
+                    s.as_ref().map(|s| {
+                        let observers = s.observers().map(|h| h.observers()).unwrap_or_default();
+                        (s.peer(), s.unproven(), observers)
+                    })
+                })
                 .unwrap_or_default();
             ReplicationStatus {
                 mode,
@@ -176,6 +185,7 @@ impl ReplicationNode {
                     && context.link.is_degraded(),
                 refused,
                 unproven,
+                observers,
             }
         } else {
             let primary_seq = self.follower.primary_seq.load(Ordering::Relaxed);
@@ -191,6 +201,7 @@ impl ReplicationNode {
                 degraded: false,
                 refused,
                 unproven: 0,
+                observers: Vec::new(),
             }
         }
     }

@@ -319,6 +319,7 @@ mod tests {
             degraded: false,
             refused: None,
             unproven: 0,
+            observers: Vec::new(),
         }
     }
 
