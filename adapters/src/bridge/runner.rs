@@ -372,17 +372,17 @@ impl Run {
     /// Writes `batch` to every sink, each from its cursor, retrying a sink until it takes it.
     /// `Ok(false)` when stopping before every sink took it.
     fn write(&mut self, cursors: &mut [u64], batch: &[Applied]) -> Result<bool, String> {
-        for index in 0..self.sinks.len() {
+        for (index, cursor) in cursors.iter_mut().enumerate() {
             loop {
-                let from = batch.partition_point(|a| a.seq <= cursors[index]);
+                let from = batch.partition_point(|a| a.seq <= *cursor);
                 let Some(part) = batch.get(from..).filter(|p| !p.is_empty()) else {
                     break;
                 };
                 let status = &self.status.sinks[index];
                 match self.sinks[index].write(part) {
                     Ok(()) => {
-                        let last = part.last().map_or(cursors[index], |a| a.seq);
-                        cursors[index] = last;
+                        let last = part.last().map_or(*cursor, |a| a.seq);
+                        *cursor = last;
                         status.cursor.store(last, Ordering::Release);
                         status
                             .commands
@@ -400,7 +400,7 @@ impl Run {
                         self.pause();
                         // Part of the batch may have been written: ask where the sink stands.
                         match self.read_cursor(index)? {
-                            Some(cursor) => cursors[index] = cursor,
+                            Some(read) => *cursor = read,
                             None => return Ok(false),
                         }
                     }
