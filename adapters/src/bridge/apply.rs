@@ -26,6 +26,8 @@ pub struct Applier {
     seq: u64,
     /// A level-2 snapshot of a symbol is taken after every `snapshot_every`-th update.
     snapshot_every: u64,
+    /// The whole market-data state is saved after every command whose sequence is a multiple.
+    market_state_every: u64,
     /// The engine's events for the command being applied (reused).
     events: Vec<Event>,
     /// (account, asset) pairs the command may have changed (reused).
@@ -52,7 +54,18 @@ fn market_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("market")
 }
 
+/// Commands between two market-data states in [`Applied::market_state`], unless set.
+pub const DEFAULT_MARKET_STATE_EVERY: u64 = 1000;
+
 impl Applier {
+    /// Saves the whole market-data state in [`Applied::market_state`] after every command whose
+    /// sequence is a multiple of `every` (by sequence, so a restarted bridge saves at the same
+    /// points).
+    pub fn with_market_state_every(mut self, every: u64) -> Applier {
+        self.market_state_every = every.max(1);
+        self
+    }
+
     /// A fresh applier at sequence 0 (the journal's beginning).
     pub fn new(config: &EngineConfig, snapshot_every: u64) -> Applier {
         Applier::at(
@@ -70,6 +83,7 @@ impl Applier {
             market,
             seq,
             snapshot_every: snapshot_every.max(1),
+            market_state_every: DEFAULT_MARKET_STATE_EVERY,
             events: Vec::with_capacity(64),
             touched: Vec::with_capacity(16),
             fee_account,
@@ -175,6 +189,10 @@ impl Applier {
             self.market.on_output(&out, |update, market| {
                 market_messages(&config, update, market, snapshot_every, &mut applied);
             });
+        }
+        applied.events.extend_from_slice(&self.events);
+        if seq % self.market_state_every == 0 {
+            applied.market_state = Some(self.market.save());
         }
         let touched = &mut self.touched;
         touched.clear();

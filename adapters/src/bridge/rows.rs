@@ -336,4 +336,10 @@ pub struct Applied {
     pub market: Vec<MarketMessage>,
     /// Level-2 snapshots taken after it (every `snapshot_every` updates of a symbol).
     pub snapshots: Vec<MarketSnapshot>,
+    /// The engine's events, in order: what a market-data edge feeds its own builder and feed
+    /// with, so its WebSocket messages are the core's by construction.
+    pub events: Vec<Event>,
+    /// The whole market-data state after it ([`hayate_core::market_data::MarketData::save`]),
+    /// every [`crate::bridge::Applier::with_market_state_every`] commands: where an edge starts.
+    pub market_state: Option<Vec<u8>>,
 }
