@@ -6,13 +6,16 @@
 //!
 //! - [`rows`]: what one command produced, in the units people read ([`Applied`]);
 //! - [`apply`]: the engine and the market-data builder that turn commands into [`Applied`];
-//! - [`sink`]: the [`Sink`] each external system implements.
+//! - [`sink`]: the [`Sink`] each external system implements;
+//! - [`nats`]: the NATS JetStream sink ([`NatsSink`]).
 
 pub mod apply;
+pub mod nats;
 pub mod rows;
 pub mod sink;
 
 pub use apply::Applier;
+pub use nats::{NatsSettings, NatsSink, subject_token};
 pub use rows::{
     Applied, BalanceRow, MarketChannel, MarketMessage, MarketSnapshot, OrderEventRow, TradeRow,
 };
