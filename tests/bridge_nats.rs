@@ -330,7 +330,12 @@ fn the_streams_hold_exactly_what_the_core_produced() {
     let journal = journal(3_000, 1);
     let mut sink = connect(&[server.url()], &settings());
     assert_eq!(sink.cursor().expect("cursor"), 0);
-    let batch = 100;
+    // Commands per write; HAYATE_NATS_BATCH changes it for the figure.
+    let batch = std::env::var("HAYATE_NATS_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(100usize)
+        .max(1);
     let started = Instant::now();
     for chunk in journal.chunks(batch) {
         sink.write(chunk).expect("write");

@@ -43,12 +43,17 @@
 //!   every one after it, since the stream's last message is still the one before the loss. The
 //!   first message of a write uses the sequence rather than the id because the server forgets
 //!   its last message id when it restarts after the duplicate window has passed, and would then
-//!   refuse a correct id forever.
+//!   refuse a correct id forever (tests/bridge_nats.rs shows both). On a cluster the server
+//!   checks the preconditions as it applies the stream's replicated log, in one order on every
+//!   replica, so a leader change cannot reorder what it stores. nats-server 2.9.10 checks both
+//!   headers, `Nats-Expected-Last-Sequence: 0` included (an empty stream).
 //! - *No duplicate.* After any error and at connect the sink reads each stream's last message
 //!   (its tail) and its `Nats-Msg-Id`; by the invariant every message at or before that position
 //!   is stored and none after it, so it skips the first kind and publishes the second. A retry
 //!   of a message that did get stored (its ack lost) is in any case answered by JetStream's
-//!   duplicate window with the original's sequence, not stored twice.
+//!   duplicate window with the original's sequence, not stored twice: the server looks for a
+//!   duplicate before it checks the preconditions. Every ack's stream sequence is checked
+//!   against the one predicted.
 //! - *SIGKILL at any moment.* Before the acks: the stream holds a prefix; the cursor is older;
 //!   the next run re-reads tails and skips what is there. Between the acks and the cursor write
 //!   (snapshot puts included): same, the whole batch is skipped and the cursor written. After
