@@ -9,16 +9,21 @@
 //! - [`apply`]: the engine and the market-data builder that turn commands into [`Applied`];
 //! - [`sink`]: the [`Sink`] each external system implements;
 //! - [`runner`]: the loop that observes the primary, applies and writes ([`Bridge`]);
-//! - [`metrics`]: its `/metrics` (lag in sequences and seconds, per sink).
+//! - [`metrics`]: its `/metrics` (lag in sequences and seconds, per sink);
+//! - [`nats`]: the NATS JetStream sink ([`NatsSink`]);
+//! - [`edge`]: a market-data edge serving the WebSocket feed from JetStream ([`edge::Edge`]).
 
 pub mod apply;
 pub mod config;
+pub mod edge;
 pub mod metrics;
+pub mod nats;
 pub mod rows;
 pub mod runner;
 pub mod sink;
 
 pub use apply::Applier;
+pub use nats::{NatsSettings, NatsSink, subject_token};
 pub use rows::{
     Applied, BalanceRow, MarketChannel, MarketMessage, MarketSnapshot, OrderEventRow, TradeRow,
 };

@@ -1,0 +1,435 @@
+//! NATS servers of a test's own (`nats-server` from Debian's package: `-js -sd DIR` on a free
+//! loopback port), a three-server JetStream cluster, and a small blocking client to read what a
+//! bridge published (streams, KV entries) and to tamper with its cursor.
+//!
+//! Where `nats-server` is missing, [`nats_server_or_skip`] says so and the test returns early,
+//! unless `CI` is set: then it fails, so CI never goes green without having run the tests.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The `nats-server` binary: on `PATH`, or Debian's `/usr/sbin/nats-server` (`/usr/sbin` is not
+/// on every user's `PATH`).
+pub fn nats_server_binary() -> Option<PathBuf> {
+    for candidate in ["nats-server", "/usr/sbin/nats-server"] {
+        let usable = Command::new(candidate)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if usable {
+            return Some(PathBuf::from(candidate));
+        }
+    }
+    None
+}
+
+/// `nats-server`, or `None` (and a message naming `test`) where it is not installed outside CI.
+///
+/// # Panics
+///
+/// When it is missing and the environment variable `CI` is set.
+pub fn nats_server_or_skip(test: &str) -> Option<PathBuf> {
+    let found = nats_server_binary();
+    if found.is_none() {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        assert!(
+            !ci,
+            "nats-server is not installed and CI is set: install Debian's nats-server package"
+        );
+        eprintln!(
+            "SKIPPED {test}: nats-server is not installed (apt-get install nats-server); with CI \
+             set this would fail"
+        );
+    }
+    found
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read and released: another process could take it in
+/// between, which on a test machine does not happen in practice).
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Waits until `port` accepts connections.
+fn wait_listening(port: u16, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(20));
+    }
+    Err(format!(
+        "nats-server did not listen on {port} within {within:?}"
+    ))
+}
+
+/// How one server of ours is started.
+#[derive(Debug)]
+struct Spec {
+    binary: PathBuf,
+    name: String,
+    port: u16,
+    store: PathBuf,
+    log: PathBuf,
+    /// Cluster name, this server's route port and every server's route port.
+    cluster: Option<(String, u16, Vec<u16>)>,
+}
+
+impl Spec {
+    fn spawn(&self) -> Result<Child, String> {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("-a")
+            .arg("127.0.0.1")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-n")
+            .arg(&self.name)
+            .arg("-js")
+            .arg("-sd")
+            .arg(&self.store)
+            .arg("-l")
+            .arg(&self.log);
+        if let Some((cluster, route_port, routes)) = &self.cluster {
+            let routes: Vec<String> = routes
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect();
+            command
+                .arg("--cluster_name")
+                .arg(cluster)
+                .arg("--cluster")
+                .arg(format!("nats://127.0.0.1:{route_port}"))
+                .arg("--routes")
+                .arg(routes.join(","));
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.binary.display()))?;
+        wait_listening(self.port, Duration::from_secs(10))?;
+        Ok(child)
+    }
+}
+
+/// Stops `child` with `signal` and reaps it.
+fn stop(child: &mut Option<Child>, signal: i32) {
+    if let Some(mut process) = child.take() {
+        // SAFETY: kill(2) on a child of ours that has not been reaped yet.
+        unsafe {
+            libc::kill(process.id() as libc::pid_t, signal);
+        }
+        let _ = process.wait();
+    }
+}
+
+/// One `nats-server` with JetStream on a free loopback port and a store in a temporary
+/// directory. Stopped (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    spec: Spec,
+    child: Option<Child>,
+    _dir: TempDir,
+}
+
+impl NatsServer {
+    /// Starts one (see [`nats_server_or_skip`] for where it is missing).
+    pub fn start() -> Result<NatsServer, String> {
+        let binary = nats_server_binary().ok_or("nats-server is not installed")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let spec = Spec {
+            binary,
+            name: "hayate-test".to_string(),
+            port: free_port()?,
+            store: dir.path().join("store"),
+            log: dir.path().join("nats.log"),
+            cluster: None,
+        };
+        let child = spec.spawn()?;
+        Ok(NatsServer {
+            spec,
+            child: Some(child),
+            _dir: dir,
+        })
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.spec.port)
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> &Path {
+        &self.spec.log
+    }
+
+    /// Kills it (SIGKILL: no flush, no goodbye).
+    pub fn kill(&mut self) {
+        stop(&mut self.child, libc::SIGKILL);
+    }
+
+    /// Starts it again on the same port and store (killing it first if it runs).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        self.child = Some(self.spec.spawn()?);
+        Ok(())
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A JetStream cluster of servers on loopback (cluster `hayate-test`, servers `n0`, `n1` …),
+/// each with its own store. Stopped when dropped.
+#[derive(Debug)]
+pub struct NatsCluster {
+    specs: Vec<Spec>,
+    children: Vec<Option<Child>>,
+    _dir: TempDir,
+}
+
+impl NatsCluster {
+    /// Starts `size` servers routed to each other.
+    pub fn start(size: usize) -> Result<NatsCluster, String> {
+        let binary = nats_server_binary().ok_or("nats-server is not installed")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut route_ports = Vec::with_capacity(size);
+        let mut client_ports = Vec::with_capacity(size);
+        // Hold every listener until all ports are chosen, so no two servers get the same one.
+        let mut held = Vec::with_capacity(size * 2);
+        for _ in 0..size {
+            for ports in [&mut client_ports, &mut route_ports] {
+                let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+                ports.push(listener.local_addr().map_err(|e| e.to_string())?.port());
+                held.push(listener);
+            }
+        }
+        drop(held);
+        let specs: Vec<Spec> = (0..size)
+            .map(|i| Spec {
+                binary: binary.clone(),
+                name: format!("n{i}"),
+                port: client_ports[i],
+                store: dir.path().join(format!("store-n{i}")),
+                log: dir.path().join(format!("n{i}.log")),
+                cluster: Some((
+                    "hayate-test".to_string(),
+                    route_ports[i],
+                    route_ports.clone(),
+                )),
+            })
+            .collect();
+        let mut children = Vec::with_capacity(size);
+        for spec in &specs {
+            children.push(Some(spec.spawn()?));
+        }
+        Ok(NatsCluster {
+            specs,
+            children,
+            _dir: dir,
+        })
+    }
+
+    /// Every server's `nats://127.0.0.1:<port>`.
+    pub fn urls(&self) -> Vec<String> {
+        self.specs
+            .iter()
+            .map(|s| format!("nats://127.0.0.1:{}", s.port))
+            .collect()
+    }
+
+    /// Server `i`'s name (`n<i>`), as stream leaders are reported.
+    pub fn name(&self, i: usize) -> &str {
+        &self.specs[i].name
+    }
+
+    /// Server `i`'s log file.
+    pub fn log(&self, i: usize) -> &Path {
+        &self.specs[i].log
+    }
+
+    /// Kills server `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        stop(&mut self.children[i], libc::SIGKILL);
+    }
+
+    /// Starts server `i` again on its port and store.
+    pub fn restart(&mut self, i: usize) -> Result<(), String> {
+        self.kill(i);
+        self.children[i] = Some(self.specs[i].spawn()?);
+        Ok(())
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// One message read back from a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its stream sequence.
+    pub stream_seq: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its `Nats-Msg-Id`.
+    pub msg_id: String,
+    /// Its `Hayate-Seq`.
+    pub seq: Option<u64>,
+    /// Its `Hayate-Md-Seq`.
+    pub md_seq: Option<u64>,
+    /// Its payload as text.
+    pub text: String,
+}
+
+/// A blocking JetStream client for tests: reads streams and KV entries, writes KV entries.
+#[derive(Debug)]
+pub struct NatsReader {
+    runtime: tokio::runtime::Runtime,
+    js: async_nats::jetstream::Context,
+}
+
+impl NatsReader {
+    /// Connects to `servers`.
+    pub fn connect(servers: &[String]) -> Result<NatsReader, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let client = runtime
+            .block_on(async_nats::connect(servers.to_vec()))
+            .map_err(|e| format!("connect {servers:?}: {e}"))?;
+        // The context spawns its ack handler: inside the runtime.
+        let js = runtime.block_on(async { async_nats::jetstream::new(client) });
+        Ok(NatsReader { runtime, js })
+    }
+
+    /// Every message of `stream`, in stream order (one direct request per message).
+    pub fn read_stream(&self, stream: &str) -> Result<Vec<StoredMessage>, String> {
+        self.runtime.block_on(async {
+            let mut handle = self
+                .js
+                .get_stream(stream)
+                .await
+                .map_err(|e| format!("{stream}: {e}"))?;
+            let state = handle
+                .info()
+                .await
+                .map_err(|e| format!("{stream}: {e}"))?
+                .state
+                .clone();
+            let mut out = Vec::with_capacity(state.messages as usize);
+            if state.messages == 0 {
+                return Ok(out);
+            }
+            for seq in state.first_sequence..=state.last_sequence {
+                let message = handle
+                    .get_raw_message(seq)
+                    .await
+                    .map_err(|e| format!("{stream} message {seq}: {e}"))?;
+                // By name, not `HeaderMap::get`: async-nats looks its own standard names
+                // (Nats-Msg-Id) up differently from how it stores a parsed header.
+                let header = |name: &str| {
+                    message
+                        .headers
+                        .iter()
+                        .find(|(k, _)| AsRef::<str>::as_ref(*k).eq_ignore_ascii_case(name))
+                        .and_then(|(_, v)| v.first())
+                        .map(|v| v.as_str().to_string())
+                };
+                out.push(StoredMessage {
+                    stream_seq: message.sequence,
+                    subject: message.subject.to_string(),
+                    msg_id: header("Nats-Msg-Id").unwrap_or_default(),
+                    seq: header("Hayate-Seq").and_then(|v| v.parse().ok()),
+                    md_seq: header("Hayate-Md-Seq").and_then(|v| v.parse().ok()),
+                    text: String::from_utf8_lossy(&message.payload).into_owned(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// `stream`'s leader (a server name), if it has one.
+    pub fn stream_leader(&self, stream: &str) -> Result<Option<String>, String> {
+        self.runtime.block_on(async {
+            let mut handle = self
+                .js
+                .get_stream(stream)
+                .await
+                .map_err(|e| format!("{stream}: {e}"))?;
+            let info = handle.info().await.map_err(|e| format!("{stream}: {e}"))?;
+            Ok(info.cluster.as_ref().and_then(|c| c.leader.clone()))
+        })
+    }
+
+    /// The value of `key` in `bucket` (`None`: no such key, or deleted).
+    pub fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.runtime.block_on(async {
+            let store = self
+                .js
+                .get_key_value(bucket)
+                .await
+                .map_err(|e| format!("{bucket}: {e}"))?;
+            let value = store
+                .get(key)
+                .await
+                .map_err(|e| format!("{bucket}/{key}: {e}"))?;
+            Ok(value.map(|v| v.to_vec()))
+        })
+    }
+
+    /// Every key of `bucket`.
+    pub fn kv_keys(&self, bucket: &str) -> Result<Vec<String>, String> {
+        self.runtime.block_on(async {
+            use futures_util::StreamExt;
+            let store = self
+                .js
+                .get_key_value(bucket)
+                .await
+                .map_err(|e| format!("{bucket}: {e}"))?;
+            let mut keys = store.keys().await.map_err(|e| format!("{bucket}: {e}"))?;
+            let mut out = Vec::new();
+            while let Some(key) = keys.next().await {
+                out.push(key.map_err(|e| format!("{bucket}: {e}"))?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Puts `value` at `key` in `bucket` (a test rewinding a bridge's cursor).
+    pub fn kv_put(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+        self.runtime.block_on(async {
+            let store = self
+                .js
+                .get_key_value(bucket)
+                .await
+                .map_err(|e| format!("{bucket}: {e}"))?;
+            store
+                .put(key, value.into())
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{bucket}/{key}: {e}"))
+        })
+    }
+}
