@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use hayate::adapters::bridge::config::BridgeConfig;
-use hayate::adapters::bridge::{Bridge, Sink, metrics};
+use hayate::adapters::bridge::{Bridge, NatsSettings, NatsSink, Sink, SinkError, metrics};
 
 #[derive(Parser)]
 #[command(about = "Publish the exchange's output to NATS JetStream and PostgreSQL")]
@@ -100,12 +100,43 @@ fn main() -> ExitCode {
     }
 }
 
-/// The sinks the configuration names.
+/// The sinks the configuration names, connected (retried while a server is not up yet, so the
+/// bridge can start before them; a fatal refusal stops it at once).
 fn sinks(config: &BridgeConfig) -> Result<Vec<Box<dyn Sink>>, String> {
-    let sinks: Vec<Box<dyn Sink>> = Vec::new();
-    let _ = config;
-    if sinks.is_empty() {
-        return Err("no sink could be built".into());
+    let digest = config.observe.config_digest;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(nats) = &config.nats {
+        let servers: Vec<String> = nats.url.split(',').map(|s| s.trim().to_string()).collect();
+        let settings = NatsSettings {
+            prefix: nats.prefix.clone(),
+            replicas: nats.replicas,
+            ..NatsSettings::default()
+        };
+        let sink = connect("nats", config, || {
+            NatsSink::connect(&servers, settings.clone(), digest)
+        })?;
+        sinks.push(Box::new(sink));
     }
     Ok(sinks)
+}
+
+/// `connect()` until it succeeds or fails for good; waits `retry` between tries.
+fn connect<T>(
+    what: &str,
+    config: &BridgeConfig,
+    mut connect: impl FnMut() -> Result<T, SinkError>,
+) -> Result<T, String> {
+    loop {
+        match connect() {
+            Ok(sink) => return Ok(sink),
+            Err(SinkError::Fatal { message, .. }) => return Err(format!("{what}: {message}")),
+            Err(e) => {
+                eprintln!("bridge: {e}; retrying");
+                if STOP.load(Ordering::Relaxed) {
+                    return Err(format!("{what}: stopped before it connected"));
+                }
+                std::thread::sleep(config.retry);
+            }
+        }
+    }
 }

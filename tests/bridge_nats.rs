@@ -42,7 +42,7 @@ fn config() -> EngineConfig {
 /// crossing), cancels and replaces of open orders — and what the applier made of each.
 fn journal(count: usize, seed: u64) -> Vec<Applied> {
     let config = config();
-    let mut applier = Applier::new(&config, SNAPSHOT_EVERY);
+    let mut applier = Applier::new(&config, SNAPSHOT_EVERY).with_market_state_every(250);
     let mut rng = Rng::new(seed);
     let mut open: Vec<(u32, u64, String)> = Vec::new();
     let mut out = Vec::with_capacity(count);
@@ -201,6 +201,48 @@ fn verify(reader: &NatsReader, journal: &[Applied]) {
     check_stream(reader, "HAYATE_MD", &md);
     check_stream(reader, "HAYATE_TRADES", &trades);
     check_stream(reader, "HAYATE_DROPCOPY", &dropcopy);
+
+    // The events stream: one message per command (its engine events, binary), in journal
+    // order; and the market-data state an edge starts from is the applier's newest, naming the
+    // events message of its command.
+    let events = reader.read_stream("HAYATE_EVENTS").expect("events read");
+    let ids: Vec<String> = events.iter().map(|m| m.msg_id.clone()).collect();
+    let expected_ids: Vec<String> = journal
+        .iter()
+        .filter(|a| !a.events.is_empty())
+        .map(|a| format!("{}.0", a.seq))
+        .collect();
+    assert_eq!(
+        ids, expected_ids,
+        "one events message per command, in order"
+    );
+    let newest_state = journal
+        .iter()
+        .rev()
+        .find_map(|a| a.market_state.as_ref().map(|s| (a.seq, s.clone())));
+    if let Some((seq, state)) = newest_state {
+        let value = reader
+            .kv_get("hayate_md_state", "market")
+            .expect("the bucket reads")
+            .expect("a market-data state");
+        let journal_seq = u64::from_le_bytes(value[0..8].try_into().expect("8 bytes"));
+        let stream_seq = u64::from_le_bytes(value[8..16].try_into().expect("8 bytes"));
+        assert_eq!(journal_seq, seq, "the newest state");
+        assert_eq!(
+            &value[16..],
+            &state[..],
+            "the applier's state, byte for byte"
+        );
+        let named = events
+            .iter()
+            .find(|m| m.stream_seq == stream_seq)
+            .expect("the state names a stored events message");
+        assert_eq!(
+            named.msg_id,
+            format!("{seq}.0"),
+            "the events message of its command"
+        );
+    }
 
     // Per symbol, market-data sequences are contiguous (each update's messages share one).
     let stored = reader.read_stream("HAYATE_MD").expect("md reads");

@@ -10,6 +10,13 @@
 //! | `HAYATE_MD`       | `hayate.md.<symbol>.<channel>`         | the WebSocket feed's JSON text |
 //! | `HAYATE_TRADES`   | `hayate.trades.<symbol>`               | [`TradeRow`] JSON              |
 //! | `HAYATE_DROPCOPY` | `hayate.dropcopy.<account>`            | [`OrderEventRow`] JSON         |
+//! | `HAYATE_EVENTS`   | `hayate.events`                        | a command's engine events      |
+//!
+//! The events stream carries every command's engine events in one binary message
+//! ([`super::edge::encode_events`]); with the whole market-data state the KV bucket
+//! `hayate_md_state` keeps under the key `market` (every thousand commands, with the events
+//! stream's sequence of that command: [`super::edge::encode_market_state`]) it is what a
+//! market-data edge ([`super::edge`]) runs the gateway's own builder and feed from.
 //!
 //! `<channel>` is `level2`, `matches`, `ticker` or `status`; `<account>` the account number in
 //! decimal; `<symbol>` the symbol's name escaped by [`subject_token`] (letters, digits, `-` and
@@ -105,6 +112,11 @@ pub struct NatsSettings {
     pub trades_stream: String,
     /// The drop-copy stream (`HAYATE_DROPCOPY`), subjects `<prefix>.dropcopy.>`.
     pub dropcopy_stream: String,
+    /// The engine-events stream (`HAYATE_EVENTS`), subject `<prefix>.events`: what market-data
+    /// edges follow.
+    pub events_stream: String,
+    /// The KV bucket of the whole market-data state an edge starts from (`hayate_md_state`).
+    pub state_bucket: String,
     /// The KV bucket of the newest level-2 snapshot per symbol (`hayate_md_snapshot`).
     pub snapshot_bucket: String,
     /// The KV bucket the cursor lives in (`hayate_bridge`).
@@ -130,6 +142,8 @@ impl Default for NatsSettings {
             md_stream: "HAYATE_MD".to_string(),
             trades_stream: "HAYATE_TRADES".to_string(),
             dropcopy_stream: "HAYATE_DROPCOPY".to_string(),
+            events_stream: "HAYATE_EVENTS".to_string(),
+            state_bucket: "hayate_md_state".to_string(),
             snapshot_bucket: "hayate_md_snapshot".to_string(),
             cursor_bucket: "hayate_bridge".to_string(),
             cursor_key: "cursor".to_string(),
@@ -204,6 +218,7 @@ struct CursorRecord {
     md: LaneRecord,
     trades: LaneRecord,
     dropcopy: LaneRecord,
+    events: LaneRecord,
 }
 
 /// One stream as the sink sees it.
@@ -240,12 +255,16 @@ impl Lane {
     }
 }
 
-/// Which of the three streams a message goes to.
+/// How many streams the sink writes ([`Which`]).
+const LANES: usize = 4;
+
+/// Which stream a message goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Which {
     Md,
     Trades,
     DropCopy,
+    Events,
 }
 
 /// One message about to be published.
@@ -278,12 +297,16 @@ pub struct NatsSink {
     js: jetstream::Context,
     cursor_kv: kv::Store,
     snapshot_kv: kv::Store,
+    state_kv: kv::Store,
     /// The cursor's journal sequence and KV revision.
     seq: u64,
     revision: u64,
     md: Lane,
     trades: Lane,
     dropcopy: Lane,
+    events: Lane,
+    /// The largest message the server takes: a market-data state above it is not put.
+    max_payload: usize,
     /// Set by a failed write: read the cursor and the tails again before the next.
     stale: bool,
 }
@@ -341,12 +364,14 @@ impl NatsSink {
             .build()
             .map_err(|e| fatal(format!("runtime: {e}")))?;
         let timeout = settings.timeout;
-        let (client, js, cursor_kv, snapshot_kv) =
+        let (client, js, cursor_kv, snapshot_kv, state_kv) =
             runtime.block_on(bounded(timeout * 4, "connect", setup(servers, &settings)))?;
         let mut sink = NatsSink {
             md: Lane::new(&settings.md_stream),
             trades: Lane::new(&settings.trades_stream),
             dropcopy: Lane::new(&settings.dropcopy_stream),
+            events: Lane::new(&settings.events_stream),
+            max_payload: client.server_info().max_payload,
             digest: format!("{config_digest:016x}"),
             settings,
             runtime,
@@ -354,6 +379,7 @@ impl NatsSink {
             js,
             cursor_kv,
             snapshot_kv,
+            state_kv,
             seq: 0,
             revision: 0,
             stale: true,
@@ -372,6 +398,7 @@ impl NatsSink {
             Which::Md => &mut self.md,
             Which::Trades => &mut self.trades,
             Which::DropCopy => &mut self.dropcopy,
+            Which::Events => &mut self.events,
         }
     }
 
@@ -388,7 +415,7 @@ impl NatsSink {
                     .map_err(unavailable)
             }))?;
         let mut tails = Vec::with_capacity(3);
-        for which in [Which::Md, Which::Trades, Which::DropCopy] {
+        for which in [Which::Md, Which::Trades, Which::DropCopy, Which::Events] {
             let name = self.lane(which).stream.clone();
             let js = &self.js;
             let tail =
@@ -435,6 +462,10 @@ impl NatsSink {
                         last: None,
                         stream_seq: seq_of(Which::DropCopy),
                     },
+                    events: LaneRecord {
+                        last: None,
+                        stream_seq: seq_of(Which::Events),
+                    },
                 };
                 let value = Bytes::from(serde_json::to_vec(&record).map_err(fatal)?);
                 let kv = &self.cursor_kv;
@@ -462,6 +493,7 @@ impl NatsSink {
                 Which::Md => &record.md,
                 Which::Trades => &record.trades,
                 Which::DropCopy => &record.dropcopy,
+                Which::Events => &record.events,
             };
             let last = match &saved.last {
                 Some(text) => Some(
@@ -500,8 +532,10 @@ impl NatsSink {
         // The stream sequence of the last md message of each (symbol, market-data sequence):
         // what a snapshot's KV entry points at.
         let mut md_seqs: HashMap<(&str, u64), u64> = HashMap::new();
-        let mut first = [true; 3];
-        let mut previous: [Option<Position>; 3] = [None; 3];
+        // The events stream's sequence of each command: what a market-data state names.
+        let mut events_seqs: HashMap<u64, u64> = HashMap::new();
+        let mut first = [true; LANES];
+        let mut previous: [Option<Position>; LANES] = [None; LANES];
         let mut in_flight: VecDeque<Pending> = VecDeque::with_capacity(window);
         // Walks the messages in order: predicts each one's stream sequence, skips those at or
         // before the tail, publishes the others.
@@ -514,6 +548,9 @@ impl NatsSink {
             lane.last = Some(message.position);
             if let (Some(symbol), Some(md_seq)) = (message.symbol, message.md_seq) {
                 md_seqs.insert((symbol, md_seq), stream_seq);
+            }
+            if message.which == Which::Events {
+                events_seqs.insert(message.position.seq, stream_seq);
             }
             if lane.tail.is_some_and(|tail| message.position <= tail) {
                 if lane.tail == Some(message.position) && lane.tail_stream_seq != stream_seq {
@@ -598,6 +635,7 @@ impl NatsSink {
             }
         }
         self.put_snapshots(batch, &md_seqs)?;
+        self.put_market_state(batch, &events_seqs)?;
         self.write_cursor(batch.last().map_or(self.seq, |a| a.seq))
     }
 
@@ -649,8 +687,68 @@ impl NatsSink {
                     payload: json_bytes(event),
                 });
             }
+            if !applied.events.is_empty() {
+                out.push(Outgoing {
+                    which: Which::Events,
+                    symbol: None,
+                    subject: format!("{prefix}.events"),
+                    position: Position {
+                        seq: applied.seq,
+                        n: 0,
+                    },
+                    md_seq: None,
+                    payload: Bytes::from(super::edge::encode_events(
+                        applied.seq,
+                        applied.timestamp_ns,
+                        &applied.events,
+                    )),
+                });
+            }
         }
         out
+    }
+
+    /// Puts the newest market-data state of the batch (if it has one) where edges start from.
+    /// Like a snapshot, each entry is consistent on its own: it names the events message of the
+    /// command it is at.
+    fn put_market_state(
+        &mut self,
+        batch: &[Applied],
+        events_seqs: &HashMap<u64, u64>,
+    ) -> Result<(), SinkError> {
+        let Some((seq, state)) = batch
+            .iter()
+            .rev()
+            .find_map(|a| a.market_state.as_ref().map(|s| (a.seq, s)))
+        else {
+            return Ok(());
+        };
+        let Some(&stream_seq) = events_seqs.get(&seq) else {
+            return Err(fatal(format!(
+                "the market-data state at sequence {seq} has no events message"
+            )));
+        };
+        let value = super::edge::encode_market_state(seq, stream_seq, state);
+        if value.len() > self.max_payload {
+            // Retrying cannot make it fit: say so and go on (edges keep following the events;
+            // a new edge starts from an older state, or cannot until the server's max_payload
+            // is raised).
+            tracing::warn!(
+                bytes = value.len(),
+                max_payload = self.max_payload,
+                "the market-data state is larger than the server's max_payload: not put"
+            );
+            return Ok(());
+        }
+        let timeout = self.settings.timeout;
+        let kv = &self.state_kv;
+        self.runtime
+            .block_on(bounded(timeout, "market-data state put", async {
+                kv.put("market", Bytes::from(value))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| unavailable(format!("market-data state put: {e}")))
+            }))
     }
 
     /// Puts the newest snapshot of each symbol the batch has one for.
@@ -699,6 +797,7 @@ impl NatsSink {
             md: self.md.record(),
             trades: self.trades.record(),
             dropcopy: self.dropcopy.record(),
+            events: self.events.record(),
         };
         let value = Bytes::from(serde_json::to_vec(&record).map_err(fatal)?);
         let timeout = self.settings.timeout;
@@ -804,11 +903,17 @@ async fn read_tail(js: &jetstream::Context, name: &str) -> Result<Tail, SinkErro
     })
 }
 
+/// A connection with its JetStream context and the cursor, snapshot and state buckets.
+type Connected = (
+    async_nats::Client,
+    jetstream::Context,
+    kv::Store,
+    kv::Store,
+    kv::Store,
+);
+
 /// Connects, and creates or checks the streams and buckets.
-async fn setup(
-    servers: &[String],
-    settings: &NatsSettings,
-) -> Result<(async_nats::Client, jetstream::Context, kv::Store, kv::Store), SinkError> {
+async fn setup(servers: &[String], settings: &NatsSettings) -> Result<Connected, SinkError> {
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(settings.timeout)
         .request_timeout(Some(settings.timeout))
@@ -827,12 +932,14 @@ async fn setup(
         (&settings.md_stream, format!("{prefix}.md.>")),
         (&settings.trades_stream, format!("{prefix}.trades.>")),
         (&settings.dropcopy_stream, format!("{prefix}.dropcopy.>")),
+        (&settings.events_stream, format!("{prefix}.events")),
     ] {
         ensure_stream(&js, settings, name, subject).await?;
     }
     let cursor_kv = ensure_bucket(&js, settings, &settings.cursor_bucket).await?;
     let snapshot_kv = ensure_bucket(&js, settings, &settings.snapshot_bucket).await?;
-    Ok((client, js, cursor_kv, snapshot_kv))
+    let state_kv = ensure_bucket(&js, settings, &settings.state_bucket).await?;
+    Ok((client, js, cursor_kv, snapshot_kv, state_kv))
 }
 
 async fn ensure_stream(
