@@ -6,12 +6,16 @@
 //!
 //! - [`rows`]: what one command produced, in the units people read ([`Applied`]);
 //! - [`apply`]: the engine and the market-data builder that turn commands into [`Applied`];
-//! - [`sink`]: the [`Sink`] each external system implements.
+//! - [`sink`]: the [`Sink`] each external system implements;
+//! - [`postgres`]: the back office's sink, [`PostgresSink`] (tables `trades`, `order_events`,
+//!   `balances`, cursor in `bridge_cursor`).
 
 pub mod apply;
+pub mod postgres;
 pub mod rows;
 pub mod sink;
 
+pub use self::postgres::PostgresSink;
 pub use apply::Applier;
 pub use rows::{
     Applied, BalanceRow, MarketChannel, MarketMessage, MarketSnapshot, OrderEventRow, TradeRow,
