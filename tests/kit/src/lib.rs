@@ -6,7 +6,8 @@
 //!   stream's oracle;
 //! - [`example`]: the example binaries the process tests run, built on demand;
 //! - [`gateway`]: a gateway on ephemeral loopback ports and a small blocking FIX client;
-//! - [`tmpfs`]: a small file system of the test's own, for disk-full drills.
+//! - [`tmpfs`]: a small file system of the test's own, for disk-full drills;
+//! - [`postgres`]: a throwaway PostgreSQL server, for the bridge's PostgreSQL sink.
 //!
 //! What only one test file needs stays a private module of that test.
 
@@ -17,6 +18,7 @@ pub mod example;
 pub mod gateway;
 pub mod market;
 pub mod naive_book;
+pub mod postgres;
 pub mod rng;
 pub mod stream;
 pub mod tmpfs;
