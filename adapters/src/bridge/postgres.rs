@@ -19,9 +19,9 @@
 //! | `hayate_schema_version` | `version` | one row |
 //!
 //! The columns of `trades` and `order_events` are those of [`TradeRow`] and [`OrderEventRow`]
-//! (`timestamp_ns` is `ts_ns`; `index` needs quoting in SQL: `"index"`). A fill's columns
-//! (`last_px`, `last_qty`, `trade_id`, `fee`) are NULL on other events. `balances` only moves
-//! forward: a row is replaced only by one of a later sequence.
+//! (`timestamp_ns` is `ts_ns`, plus `ts`). A fill's columns (`last_px`, `last_qty`, `trade_id`,
+//! `fee`) are NULL on other events. `balances` only moves forward: a row is replaced only by one
+//! of a later sequence.
 //!
 //! # Whose database
 //!
