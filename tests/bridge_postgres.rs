@@ -320,6 +320,29 @@ fn write_range(sink: &mut PostgresSink, fixture: &Fixture, from: u64, to: u64) {
     }
 }
 
+/// Waits until server backend `pid` waits for a lock (the test holds it).
+fn wait_for_lock(db: &mut Client, pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: bool = db
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_stat_activity \
+                 WHERE pid = $1 AND wait_event_type = 'Lock'",
+                &[&pid],
+            )
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backend {pid} never waited for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn is_unavailable(result: &Result<impl std::fmt::Debug, SinkError>) -> bool {
     matches!(result, Err(SinkError::Unavailable { .. }))
 }
@@ -399,6 +422,31 @@ fn the_tables_equal_the_appliers_rows_and_the_engines_balances() {
     // Connecting again is idempotent: same schema, same cursor.
     let mut again = connect(&pg.url(), fixture.digest);
     assert_eq!(again.cursor().expect("cursor"), COMMANDS);
+
+    // The rate at other batch sizes, each into a database of its own.
+    for size in [100u64, 5000] {
+        let name = format!("batch_{size}");
+        db.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a database");
+        let mut sink = connect(&pg.url_of(&name), fixture.digest);
+        let start = Instant::now();
+        let mut first = 1;
+        while first <= COMMANDS {
+            let last = (first + size - 1).min(COMMANDS);
+            sink.write(fixture.batch(first, last)).expect("write");
+            first = last + 1;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let written = sink.written();
+        let rows = written.trades + written.order_events + written.balances;
+        eprintln!(
+            "postgres sink: {} commands in batches of {size} in {elapsed:.3} s: {:.0} \
+             commands/s, {:.0} rows/s",
+            written.commands,
+            written.commands as f64 / elapsed,
+            rows as f64 / elapsed
+        );
+    }
 }
 
 /// (c): the sink's server backend is killed (`pg_terminate_backend`) while it is in the middle
@@ -429,25 +477,7 @@ fn a_backend_killed_mid_transaction_leaves_the_cursor_and_the_rows_consistent() 
         (sink, result)
     });
     let mut watcher = client(&url);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let waiting: bool = watcher
-            .query_one(
-                "SELECT count(*) > 0 FROM pg_stat_activity \
-                 WHERE pid = $1 AND wait_event_type = 'Lock'",
-                &[&pid],
-            )
-            .expect("pg_stat_activity")
-            .get(0);
-        if waiting {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sink never reached the balances upsert"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_lock(&mut watcher, pid);
     // The transaction has written its trades and order events by now: it is really mid-way.
     let terminated: bool = watcher
         .query_one("SELECT pg_terminate_backend($1)", &[&pid])
@@ -541,15 +571,46 @@ fn a_second_writer_with_a_stale_cursor_is_refused() {
     let mut db = client(&pg.url());
     assert_holds_exactly(&mut db, fixture, 2000);
 
-    // A gap after the cursor, and a batch of non-consecutive commands: the caller's bug.
+    // Really at the same time: `first` is mid-transaction (cursor moved, rows copied, waiting
+    // for a lock the test holds on balances) when `second`, whose cursor is as stale, writes the
+    // same commands. `second` waits on the cursor row, then finds it moved.
     assert_eq!(first.cursor().expect("cursor"), 2000);
-    let result = first.write(fixture.batch(2501, 3000));
+    assert_eq!(second.cursor().expect("cursor"), 2000);
+    let first_pid = first.backend_pid().expect("pid");
+    let second_pid = second.backend_pid().expect("pid");
+    let mut locker = client(&pg.url());
+    let mut lock = locker.transaction().expect("begin");
+    lock.batch_execute("LOCK TABLE balances IN ACCESS EXCLUSIVE MODE")
+        .expect("lock balances");
+    let one = std::thread::spawn(move || {
+        let result = first.write(fixture.batch(2001, 3000));
+        (first, result)
+    });
+    wait_for_lock(&mut db, first_pid);
+    let two = std::thread::spawn(move || {
+        let result = second.write(fixture.batch(2001, 3000));
+        (second, result)
+    });
+    wait_for_lock(&mut db, second_pid);
+    lock.rollback().expect("release the lock");
+    let (mut first, result) = one.join().expect("first writer");
+    assert!(result.is_ok(), "the first writer commits: {result:?}");
+    let (_second, result) = two.join().expect("second writer");
+    assert!(
+        is_unavailable(&result),
+        "the second finds the cursor moved: {result:?}"
+    );
+    assert_holds_exactly(&mut db, fixture, 3000);
+
+    // A gap after the cursor, and a batch of non-consecutive commands: the caller's bug.
+    assert_eq!(first.cursor().expect("cursor"), 3000);
+    let result = first.write(fixture.batch(3501, 4000));
     assert!(is_fatal(&result), "a gap: {result:?}");
-    let mut shuffled = fixture.batch(2001, 2003).to_vec();
+    let mut shuffled = fixture.batch(3001, 3003).to_vec();
     shuffled.swap(1, 2);
     let result = first.write(&shuffled);
     assert!(is_fatal(&result), "not consecutive: {result:?}");
-    assert_holds_exactly(&mut db, fixture, 2000);
+    assert_holds_exactly(&mut db, fixture, 3000);
 }
 
 /// (f): a database is one exchange's: another engine configuration's digest is refused, and so
