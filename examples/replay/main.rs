@@ -13,6 +13,7 @@
 //! cargo run --release --example replay -- replay
 //! cargo run --release --example replay -- replay --to 5000 --no-snapshot
 //! cargo run --release --example replay -- trades --from 1 --to 5000 --out trades.csv
+//! cargo run --release --example replay -- trades --to-postgres postgresql://bo@db.example/hayate
 //! cargo run --release --example replay -- book BTC-JPY --at 5000 --depth 10
 //! cargo run --release --example replay -- truncate --after 12345            # shows the plan only
 //! cargo run --release --example replay -- truncate --after 12345 --yes      # does it
@@ -27,9 +28,10 @@
 //!
 //! **Layout.** This file holds the command line and the data directory every subcommand works
 //! on; each subcommand has a module of its own (`verify.rs`, `dump.rs`, `replay.rs`, `trades.rs`,
-//! `book.rs`, `truncate.rs`, `generate.rs`), `replay.rs` also the range replay that `dump
-//! --events` and `trades` share; `generator.rs` is the workload `generate` writes; `progress.rs`
-//! and `format.rs` are what several subcommands print with.
+//! `book.rs`, `truncate.rs`, `generate.rs`; `to_postgres.rs` is `trades --to-postgres`),
+//! `replay.rs` also the range replay that `dump --events` and `trades` share; `generator.rs` is
+//! the workload `generate` writes; `progress.rs` and `format.rs` are what several subcommands
+//! print with.
 
 mod book;
 mod dump;
@@ -38,6 +40,7 @@ mod generate;
 mod generator;
 mod progress;
 mod replay;
+mod to_postgres;
 mod trades;
 mod truncate;
 mod verify;
@@ -119,7 +122,14 @@ enum Tool {
         header line, one row per trade (both sides in one row): seq, timestamp, trade_id, symbol, \
         price, qty, taker_side, taker_account, taker_order_id, maker_account, maker_order_id, \
         taker_fee, maker_fee, fee_asset. Prices, quantities and fees are decimals. The state \
-        before --from is rebuilt from the newest snapshot at or before it first."
+        before --from is rebuilt from the newest snapshot at or before it first.\n\n\
+        With --to-postgres URL, restores the back office's database instead (the bridge's \
+        PostgreSQL tables: trades, order_events, balances and the cursor): the journal is \
+        replayed from sequence 1 (it must start there) and every command after the database's \
+        cursor is written in transactions of 1000 commands, each moving the cursor. Running it \
+        again resumes after the cursor, so nothing is written twice; on an empty database it \
+        rebuilds the tables. The database must belong to the same engine configuration (its \
+        digest is stored with the cursor)."
     )]
     Trades(TradesArgs),
     /// Print a symbol's L2 book as it was after a journal sequence.
@@ -191,6 +201,10 @@ struct TradesArgs {
     /// Write the CSV to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Write trades, order events and balances to this PostgreSQL database instead of CSV,
+    /// resuming after its cursor (e.g. postgresql://user@host:5432/dbname).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["out", "from"])]
+    to_postgres: Option<String>,
 }
 
 #[derive(Args)]
@@ -295,7 +309,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Tool::Verify => verify::verify(&ctx, &mut out)?,
         Tool::Dump(args) => dump::dump(&ctx, &args, &mut out)?,
         Tool::Replay(args) => replay::replay(&ctx, &args, &mut out)?,
-        Tool::Trades(args) => trades::trades(&ctx, &args, &mut out)?,
+        Tool::Trades(args) => match &args.to_postgres {
+            Some(url) => to_postgres::to_postgres(&ctx, &args, url, &mut out)?,
+            None => trades::trades(&ctx, &args, &mut out)?,
+        },
         Tool::Book(args) => book::book(&ctx, &args, &mut out)?,
         Tool::Truncate(args) => truncate::truncate(&ctx, &args, &mut out)?,
         Tool::Generate(args) => generate::generate(&ctx, &args, &mut out)?,

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use hayate::{Amount, Command, EngineConfig, Event, EventKind, Side};
+use hayate::adapters::bridge::TradeRow;
+use hayate::{Event, EventKind};
 
 use crate::format::utc_timestamp;
 use crate::replay::replay_range;
@@ -28,11 +29,7 @@ pub(crate) fn trades(
         Some(file) => file,
         None => stdout,
     };
-    writeln!(
-        out,
-        "seq,timestamp,trade_id,symbol,price,qty,taker_side,taker_account,taker_order_id,\
-         maker_account,maker_order_id,taker_fee,maker_fee,fee_asset"
-    )?;
+    writeln!(out, "{}", TradeRow::CSV_HEADER)?;
     let mut taker: Option<Event> = None;
     let mut rows = 0u64;
     replay_range(
@@ -55,8 +52,15 @@ pub(crate) fn trades(
                  taker fill"
                 )));
             };
+            // The same row the bridge writes to the back office's `trades` table.
+            let Some(row) = TradeRow::new(config, seq, command.timestamp_ns, &taker, event) else {
+                return Err(io::Error::other(format!(
+                    "journal record {seq}: trade {trade_id} in unknown symbol #{}",
+                    event.symbol
+                )));
+            };
             rows += 1;
-            write_trade_row(out, config, seq, command, &taker, event)
+            row.write_csv(out, utc_timestamp)
         },
     )
     .map_err(|e| match &args.out {
@@ -68,58 +72,4 @@ pub(crate) fn trades(
         eprintln!("{rows} trades written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_trade_row(
-    out: &mut dyn Write,
-    config: &EngineConfig,
-    seq: u64,
-    command: &Command,
-    taker: &Event,
-    maker: &Event,
-) -> io::Result<()> {
-    let fill = maker.fill();
-    let Some(spec) = config.symbol(maker.symbol) else {
-        return Err(io::Error::other(format!(
-            "journal record {seq}: trade {} in unknown symbol #{}",
-            fill.trade_id, maker.symbol
-        )));
-    };
-    let quote = config.asset(spec.quote);
-    let fee_asset = quote.map_or("?", |asset| asset.name.as_str());
-    let fee = |amount: Amount| {
-        quote.map_or(amount.to_string(), |asset| {
-            asset.amount_to_decimal(amount).to_string()
-        })
-    };
-    let taker_side = match taker.side() {
-        Some(Side::Buy) => "buy",
-        Some(Side::Sell) => "sell",
-        None => "?",
-    };
-    writeln!(
-        out,
-        "{seq},{},{},{},{},{},{taker_side},{},{},{},{},{},{},{}",
-        utc_timestamp(command.timestamp_ns),
-        fill.trade_id,
-        csv_field(&spec.name),
-        spec.price_to_decimal(fill.last_px),
-        spec.qty_to_decimal(fill.last_qty),
-        taker.account,
-        taker.order_id,
-        maker.account,
-        maker.order_id,
-        fee(taker.fill().fee),
-        fee(fill.fee),
-        csv_field(fee_asset)
-    )
-}
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }

@@ -11,6 +11,8 @@
 //! - [`runner`]: the loop that observes the primary, applies and writes ([`Bridge`]);
 //! - [`metrics`]: its `/metrics` (lag in sequences and seconds, per sink);
 //! - [`nats`]: the NATS JetStream sink ([`NatsSink`]);
+//! - [`postgres`]: the back office's sink, [`PostgresSink`] (tables `trades`, `order_events`,
+//!   `balances`, cursor in `bridge_cursor`);
 //! - [`edge`]: a market-data edge serving the WebSocket feed from JetStream ([`edge::Edge`]).
 
 pub mod apply;
@@ -18,10 +20,12 @@ pub mod config;
 pub mod edge;
 pub mod metrics;
 pub mod nats;
+pub mod postgres;
 pub mod rows;
 pub mod runner;
 pub mod sink;
 
+pub use self::postgres::PostgresSink;
 pub use apply::Applier;
 pub use nats::{NatsSettings, NatsSink, subject_token};
 pub use rows::{

@@ -8,6 +8,7 @@
 //! - [`gateway`]: a gateway on ephemeral loopback ports and a small blocking FIX client;
 //! - [`tmpfs`]: a small file system of the test's own, for disk-full drills;
 //! - [`nats`]: NATS servers and a cluster of the test's own, and a blocking reader of streams.
+//! - [`postgres`]: a throwaway PostgreSQL server, for the bridge's PostgreSQL sink.
 //!
 //! What only one test file needs stays a private module of that test.
 
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod market;
 pub mod naive_book;
 pub mod nats;
+pub mod postgres;
 pub mod rng;
 pub mod stream;
 pub mod tmpfs;
