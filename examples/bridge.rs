@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use hayate::adapters::bridge::config::BridgeConfig;
-use hayate::adapters::bridge::{Bridge, NatsSettings, NatsSink, Sink, SinkError, metrics};
+use hayate::adapters::bridge::{
+    Bridge, NatsSettings, NatsSink, PostgresSink, Sink, SinkError, metrics,
+};
 
 #[derive(Parser)]
 #[command(about = "Publish the exchange's output to NATS JetStream and PostgreSQL")]
@@ -114,6 +116,12 @@ fn sinks(config: &BridgeConfig) -> Result<Vec<Box<dyn Sink>>, String> {
         };
         let sink = connect("nats", config, || {
             NatsSink::connect(&servers, settings.clone(), digest)
+        })?;
+        sinks.push(Box::new(sink));
+    }
+    if let Some(postgres) = &config.postgres {
+        let sink = connect("postgres", config, || {
+            PostgresSink::connect(&postgres.url, digest)
         })?;
         sinks.push(Box::new(sink));
     }

@@ -11,6 +11,7 @@
 //! batch = 5000                           # commands per sink write (one transaction)
 //! snapshot_every = 100000                # its state is saved every N commands
 //! md_snapshot_every = 100                # a symbol's level-2 snapshot every N updates
+//! md_state_every = 1000                  # the whole market-data state (edges start from it)
 //! heartbeat_ms = 100                     # at most the primary's
 //! retry_ms = 1000                        # wait before retrying a sink or the primary
 //!
@@ -53,6 +54,8 @@ pub struct BridgeConfig {
     pub snapshot_every: u64,
     /// A symbol's level-2 snapshot every this many updates.
     pub md_snapshot_every: u64,
+    /// The whole market-data state every this many commands.
+    pub md_state_every: u64,
     /// Wait before retrying.
     pub retry: Duration,
     /// `[postgres]`, when given.
@@ -117,6 +120,8 @@ struct RawBridge {
     snapshot_every: u64,
     #[serde(default = "default_md_snapshot_every")]
     md_snapshot_every: u64,
+    #[serde(default = "default_md_state_every")]
+    md_state_every: u64,
     #[serde(default = "default_heartbeat_ms")]
     heartbeat_ms: u64,
     #[serde(default = "default_retry_ms")]
@@ -137,6 +142,9 @@ fn default_snapshot_every() -> u64 {
 }
 fn default_md_snapshot_every() -> u64 {
     100
+}
+fn default_md_state_every() -> u64 {
+    super::apply::DEFAULT_MARKET_STATE_EVERY
 }
 fn default_heartbeat_ms() -> u64 {
     100
@@ -221,6 +229,7 @@ impl BridgeConfig {
         let batch = positive("bridge.batch", b.batch as u64)? as usize;
         let snapshot_every = positive("bridge.snapshot_every", b.snapshot_every)?;
         let md_snapshot_every = positive("bridge.md_snapshot_every", b.md_snapshot_every)?;
+        let md_state_every = positive("bridge.md_state_every", b.md_state_every)?;
         let heartbeat = Duration::from_millis(positive("bridge.heartbeat_ms", b.heartbeat_ms)?);
         let retry = Duration::from_millis(positive("bridge.retry_ms", b.retry_ms)?);
         if raw.postgres.is_none() && raw.nats.is_none() {
@@ -251,6 +260,7 @@ impl BridgeConfig {
             batch,
             snapshot_every,
             md_snapshot_every,
+            md_state_every,
             retry,
             postgres: raw.postgres,
             nats: raw.nats,
@@ -266,6 +276,7 @@ impl BridgeConfig {
             batch: self.batch,
             snapshot_every: self.snapshot_every,
             md_snapshot_every: self.md_snapshot_every,
+            md_state_every: self.md_state_every,
             retry: self.retry,
         }
     }

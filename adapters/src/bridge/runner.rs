@@ -42,6 +42,8 @@ pub struct BridgeSettings {
     pub snapshot_every: u64,
     /// A symbol's level-2 snapshot is published every this many of its updates.
     pub md_snapshot_every: u64,
+    /// The whole market-data state is published every this many commands.
+    pub md_state_every: u64,
     /// How long it waits before trying a sink or the primary again.
     pub retry: Duration,
 }
@@ -233,12 +235,13 @@ impl Run {
             }
         }
         let start = cursors.iter().copied().min().unwrap_or(0);
-        let (mut applier, notes) = Applier::restore(
+        let (applier, notes) = Applier::restore(
             &self.settings.engine,
             &self.settings.data_dir,
             start,
             self.settings.md_snapshot_every,
         );
+        let mut applier = applier.with_market_state_every(self.settings.md_state_every);
         for note in notes {
             tracing::warn!(snapshot = %note, "bridge: passed over a snapshot");
         }
