@@ -2,7 +2,7 @@
 //! exchange's journal as it happens without being its standby.
 //!
 //! An observer connects to the same port as the standby and says so in its first message
-//! ([`ObserverHello`]). It proves the observers' secret (`[replication] observer_secret`, another
+//! (`ObserverHello`). It proves the observers' secret (`[replication] observer_secret`, another
 //! secret than the pair's, with labels of its own: an observer's credential can never pass for a
 //! standby's), says where its copy stands, and is sent every record after that — but only records
 //! the matcher has processed (journaled, durable and, in sync mode, acknowledged by the standby),
@@ -14,12 +14,12 @@
 //!   sent more until it drains, and one that stops answering is dropped after missed heartbeats.
 //!   Its acknowledgements are read for the lag figure and never reach the replicator.
 //! - **capped**: at most `max_observers` connected or shaking hands; more are refused
-//!   ([`RefuseCode::ObserversFull`]).
+//!   (`ObserversFull`).
 //! - **never promotable**: an observer keeps no journal the pair knows of and is never sent a
 //!   promotion's epoch notice; nothing it says changes the primary's state (a later epoch from an
 //!   observer is refused, not obeyed).
 //! - **resumable from any sequence** the journal still holds (catch-up and live are the same
-//!   tailer loop); a position retention deleted is refused ([`RefuseCode::PositionGone`]).
+//!   tailer loop); a position retention deleted is refused (`PositionGone`).
 
 use std::io;
 use std::net::TcpStream;
@@ -30,7 +30,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
-use hayate_core::command::Command;
 use hayate_core::pipeline::Monitor;
 use hayate_journal::{JournalReader, Tailer};
 use mio::{Events, Poll, Token, Waker};
@@ -39,8 +38,7 @@ use super::handshake::{Resume, resume_point};
 use super::peer::Peer;
 use super::primary::{MISSED_HEARTBEATS, PrimaryState};
 use super::protocol::{
-    Heartbeat, MAX_FRAME, MAX_RECORDS, Message, ObserverHello, RecordsWriter, RefuseCode, Truncate,
-    Welcome,
+    Heartbeat, MAX_FRAME, MAX_RECORDS, Message, ObserverHello, RefuseCode, Truncate, Welcome,
 };
 use crate::secrets::PairSecret;
 
@@ -597,27 +595,7 @@ fn serve(
     let mut busy = false;
     if o.peer.pending() < MAX_FRAME && o.next_seq <= committed {
         let room = (committed - o.next_seq + 1).min(u64::from(MAX_RECORDS)) as usize;
-        let out = o.peer.outbound();
-        let mut writer = RecordsWriter::begin(out, o.next_seq);
-        let mut bad = None;
-        o.tailer
-            .poll_at_most(room, |seq, bytes| {
-                if bad.is_some() {
-                    return;
-                }
-                match Command::from_bytes(bytes) {
-                    Ok(command) if seq == writer.next_seq() => {
-                        let _ = writer.push(out, &command);
-                    }
-                    Ok(_) => bad = Some(format!("journal sequence {seq} out of order")),
-                    Err(e) => bad = Some(format!("journal record {seq}: {e}")),
-                }
-            })
-            .map_err(io::Error::other)?;
-        let sent = writer.finish(o.peer.outbound());
-        if let Some(why) = bad {
-            return Err(io::Error::other(why));
-        }
+        let sent = o.peer.send_records(&mut o.tailer, o.next_seq, room)?;
         if sent > 0 {
             o.next_seq += u64::from(sent);
             busy = true;

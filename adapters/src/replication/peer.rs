@@ -13,7 +13,10 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use rustls::ServerConfig;
 
-use super::protocol::{Framing, Message, frame};
+use hayate_core::Command;
+use hayate_journal::Tailer;
+
+use super::protocol::{Framing, MAX_RECORDS, Message, RecordsWriter, frame};
 use crate::tls::{MaybeTls, PairTls, TlsStream};
 
 /// How a replication loop waits when a pass found nothing to do, by the `[pipeline] wait`
@@ -265,11 +268,6 @@ impl Peer {
         message.encode(&mut self.outbound);
     }
 
-    /// The send queue, for writers that build frames in place.
-    pub(crate) fn outbound(&mut self) -> &mut Vec<u8> {
-        &mut self.outbound
-    }
-
     /// Writes what the socket takes now; `Ok(true)` when the queue is empty (TLS records
     /// included).
     pub(crate) fn flush(&mut self) -> io::Result<bool> {
@@ -296,6 +294,40 @@ impl Peer {
             std::thread::sleep(Duration::from_millis(1));
         }
         Ok(())
+    }
+
+    /// Queues one records frame of what `tailer` has from `next_seq` on, at most `max` records
+    /// (and [`super::protocol::MAX_RECORDS`]); returns how many. A record that is not a command,
+    /// or out of order, is an error: the journal is damaged and the connection ends.
+    pub(crate) fn send_records(
+        &mut self,
+        tailer: &mut Tailer,
+        next_seq: u64,
+        max: usize,
+    ) -> io::Result<u32> {
+        let out = &mut self.outbound;
+        let mut writer = RecordsWriter::begin(out, next_seq);
+        let mut bad = None;
+        tailer
+            .poll_at_most(max.min(MAX_RECORDS as usize), |seq, bytes| {
+                if bad.is_some() {
+                    return;
+                }
+                match Command::from_bytes(bytes) {
+                    // At most MAX_RECORDS are delivered, so the frame has room.
+                    Ok(command) if seq == writer.next_seq() => {
+                        let _ = writer.push(out, &command);
+                    }
+                    Ok(_) => bad = Some(format!("journal sequence {seq} out of order")),
+                    Err(e) => bad = Some(format!("journal record {seq}: {e}")),
+                }
+            })
+            .map_err(io::Error::other)?;
+        let sent = writer.finish(&mut self.outbound);
+        match bad {
+            Some(why) => Err(io::Error::other(why)),
+            None => Ok(sent),
+        }
     }
 
     /// Bytes queued and not yet written; TLS records waiting for the socket count as one more,

@@ -11,16 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hayate_core::command::Command;
 use hayate_core::pipeline::{Monitor, ReplicaLink, Wait};
 use hayate_journal::Tailer;
 
 use super::handshake::{Resume, resume_point};
 use super::observers::{ObserverHub, ObserverSettings};
 use super::peer::{Idle, LISTENER, PEER, Peer};
-use super::protocol::{
-    Ack, Heartbeat, MAX_RECORDS, Message, RecordsWriter, RefuseCode, Truncate, Welcome,
-};
+use super::protocol::{Ack, Heartbeat, MAX_RECORDS, Message, RefuseCode, Truncate, Welcome};
 use crate::secrets::PairSecret;
 
 /// How long a handshake may take.
@@ -400,28 +397,7 @@ fn stream_journal(
         let mut busy = false;
         // New records: one frame per poll, bounded so acknowledgements keep flowing.
         if peer.pending() < super::protocol::MAX_FRAME {
-            let out = peer.outbound();
-            let mut writer = RecordsWriter::begin(out, next_seq);
-            let mut bad = None;
-            tailer
-                .poll_at_most(MAX_RECORDS as usize, |seq, bytes| {
-                    if bad.is_some() {
-                        return;
-                    }
-                    match Command::from_bytes(bytes) {
-                        Ok(command) if seq == writer.next_seq() => {
-                            // At most MAX_RECORDS are delivered, so the frame has room.
-                            let _ = writer.push(out, &command);
-                        }
-                        Ok(_) => bad = Some(format!("journal sequence {seq} out of order")),
-                        Err(e) => bad = Some(format!("journal record {seq}: {e}")),
-                    }
-                })
-                .map_err(io::Error::other)?;
-            let sent = writer.finish(peer.outbound());
-            if let Some(why) = bad {
-                return Err(io::Error::other(why));
-            }
+            let sent = peer.send_records(&mut tailer, next_seq, MAX_RECORDS as usize)?;
             if sent > 0 {
                 next_seq += u64::from(sent);
                 busy = true;
