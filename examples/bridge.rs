@@ -12,7 +12,7 @@
 //! finishes and its state is saved); a SIGKILL at any moment loses and duplicates nothing.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Parser;
@@ -27,14 +27,6 @@ struct Cli {
     /// The bridge's configuration (TOML).
     #[arg(long, value_name = "FILE")]
     config: std::path::PathBuf,
-}
-
-/// Set by the signal handler; the bridge stops cleanly when it sees it.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
 }
 
 fn main() -> ExitCode {
@@ -54,11 +46,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    let stop = hayate::adapters::signals::stop_flag();
     let sinks = match sinks(&config) {
         Ok(sinks) => sinks,
         Err(e) => {
@@ -87,7 +75,7 @@ fn main() -> ExitCode {
         None => None,
     };
     println!("bridge: observing {:?}", config.observe.nodes);
-    while !STOP.load(Ordering::Relaxed) && !bridge.is_finished() {
+    while !stop.load(Ordering::Relaxed) && !bridge.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
     }
     match bridge.stop() {
@@ -140,7 +128,7 @@ fn connect<T>(
             Err(SinkError::Fatal { message, .. }) => return Err(format!("{what}: {message}")),
             Err(e) => {
                 eprintln!("bridge: {e}; retrying");
-                if STOP.load(Ordering::Relaxed) {
+                if hayate::adapters::signals::stop_flag().load(Ordering::Relaxed) {
                     return Err(format!("{what}: stopped before it connected"));
                 }
                 std::thread::sleep(config.retry);

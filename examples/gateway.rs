@@ -16,7 +16,6 @@
 //! rejoins as a standby by itself, dropping any journal tail its new primary never had.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use hayate::ExchangeConfig;
@@ -32,14 +31,6 @@ struct Cli {
     /// Start as `primary` or `standby`, whatever `[replication] role` says.
     #[arg(long, value_name = "ROLE", value_parser = ["primary", "standby"])]
     role: Option<String>,
-}
-
-/// Set by the signal handler; the node stops cleanly when it sees it.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
 }
 
 fn main() -> ExitCode {
@@ -89,13 +80,9 @@ fn main() -> ExitCode {
             );
         }
     }
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    let stop = hayate::adapters::signals::stop_flag();
     let comp_id = config.gateway().comp_id.clone();
-    let started = run_node(config, &STOP, |gateway| {
+    let started = run_node(config, stop, |gateway| {
         let addrs = gateway.addrs();
         println!("recovered: {}", gateway.recovery());
         println!(

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Parser;
@@ -43,14 +43,6 @@ struct Cli {
     wait: u64,
 }
 
-/// Set by the signal handler.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -67,11 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    let stop = hayate::adapters::signals::stop_flag();
     let mut market_data = exchange.market_data().clone();
     market_data.ws_listen = Some(cli.listen);
     let settings = EdgeSettings {
@@ -93,7 +81,7 @@ fn main() -> ExitCode {
     if let Some(addr) = edge.ws_addr() {
         println!("md_edge: market data on ws://{addr}");
     }
-    while !STOP.load(Ordering::Relaxed) && !edge.is_finished() {
+    while !stop.load(Ordering::Relaxed) && !edge.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
     }
     match edge.stop() {

@@ -38,5 +38,6 @@ pub(crate) mod net;
 pub mod notices;
 pub mod replication;
 pub mod secrets;
+pub mod signals;
 pub(crate) mod status;
 pub mod tls;
