@@ -25,7 +25,7 @@ use hayate::{Command, ExchangeConfig};
 use hayate_testkit::example::example_binary;
 use hayate_testkit::gateway::{FixClient, field};
 use hayate_testkit::nats::{NatsReader, NatsServer, nats_server_or_skip};
-use hayate_testkit::postgres::Postgres;
+use hayate_testkit::postgres::{Postgres, trades_as_csv};
 
 const LONG: Duration = Duration::from_secs(60);
 const OBSERVER_SECRET: &str = "observers-secret-0123456789abcdef";
@@ -273,49 +273,6 @@ fn assert_same(got: &[String], want: &[String], what: &str) {
             want.get(at)
         );
     }
-}
-
-/// The trades table as the replay tool's CSV prints it (decimals as PostgreSQL prints them).
-fn trades_table_as_csv(url: &str) -> Vec<String> {
-    let mut db = postgres::Client::connect(url, postgres::NoTls).expect("PostgreSQL");
-    let mut lines = vec![hayate::adapters::bridge::TradeRow::CSV_HEADER.to_string()];
-    for r in db
-        .query(
-            "SELECT seq, ts_ns, trade_id, symbol, price::text, qty::text, taker_side, \
-             taker_account, taker_order_id, maker_account, maker_order_id, taker_fee::text, \
-             maker_fee::text, fee_asset FROM trades ORDER BY trade_id",
-            &[],
-        )
-        .expect("select trades")
-    {
-        let ns = u64::try_from(r.get::<_, i64>(1)).expect("a receive time");
-        let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
-        let (year, month, day) = hayate::adapters::fix::codec::civil_from_days(secs / 86_400);
-        let second = secs % 86_400;
-        let time = format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-            second / 3600,
-            second / 60 % 60,
-            second % 60
-        );
-        lines.push(format!(
-            "{},{time},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.get::<_, i64>(0),
-            r.get::<_, i64>(2),
-            r.get::<_, String>(3),
-            r.get::<_, String>(4),
-            r.get::<_, String>(5),
-            r.get::<_, String>(6),
-            r.get::<_, i64>(7),
-            r.get::<_, i64>(8),
-            r.get::<_, i64>(9),
-            r.get::<_, i64>(10),
-            r.get::<_, String>(11),
-            r.get::<_, String>(12),
-            r.get::<_, String>(13),
-        ));
-    }
-    lines
 }
 
 /// The bridge's `/metrics` sample `name` (with labels as written), if present.
@@ -580,7 +537,9 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
     let csv = std::fs::read_to_string(&csv_path).expect("the CSV");
     let csv: Vec<String> = csv.lines().map(str::to_string).collect();
     assert_same(
-        &trades_table_as_csv(&postgres.url()),
+        &trades_as_csv(
+            &mut postgres::Client::connect(&postgres.url(), postgres::NoTls).expect("PostgreSQL"),
+        ),
         &csv,
         "the trades table against the replay tool's CSV",
     );

@@ -23,7 +23,7 @@ use hayate::adapters::bridge::{
 use hayate::journal::JournalReader;
 use hayate::{AssetId, Command, Engine, ExchangeConfig};
 use hayate_testkit::example::{example_binary, wait_bounded};
-use hayate_testkit::postgres::Postgres;
+use hayate_testkit::postgres::{Postgres, trades_as_csv};
 use postgres::{Client, NoTls};
 use tempfile::TempDir;
 
@@ -674,58 +674,10 @@ fn another_configuration_or_a_foreign_schema_is_refused() {
     assert_eq!(other.cursor().expect("cursor"), 0);
 }
 
-/// `2025-01-01T00:00:00.000000000Z`, the replay tool's timestamp format.
-fn utc(ns: u64) -> String {
-    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    let (days, second_of_day) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = hayate::adapters::fix::codec::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
-}
-
-/// The trades table as the replay tool's CSV would print it, the decimals as PostgreSQL prints
-/// them (`numeric` keeps their scale: 0.0000 stays 0.0000), so what a back office reads with
-/// `psql` is compared with the CSV, not a value decoded and printed again.
-fn table_as_csv(db: &mut Client) -> Vec<String> {
-    let mut lines = vec![TradeRow::CSV_HEADER.to_string()];
-    for r in db
-        .query(
-            "SELECT seq, ts_ns, trade_id, symbol, price::text, qty::text, taker_side, \
-             taker_account, taker_order_id, maker_account, maker_order_id, taker_fee::text, \
-             maker_fee::text, fee_asset FROM trades ORDER BY trade_id",
-            &[],
-        )
-        .expect("select trades")
-    {
-        lines.push(format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.get::<_, i64>(0),
-            utc(u64_of(r.get(1))),
-            r.get::<_, i64>(2),
-            r.get::<_, String>(3),
-            r.get::<_, String>(4),
-            r.get::<_, String>(5),
-            r.get::<_, String>(6),
-            r.get::<_, i64>(7),
-            r.get::<_, i64>(8),
-            r.get::<_, i64>(9),
-            r.get::<_, i64>(10),
-            r.get::<_, String>(11),
-            r.get::<_, String>(12),
-            r.get::<_, String>(13),
-        ));
-    }
-    lines
-}
-
 /// The table and the CSV, line by line (the first difference is the message, not two
 /// megabytes of text).
 fn assert_table_is_csv(db: &mut Client, csv: &str, what: &str) {
-    let table = table_as_csv(db);
+    let table = trades_as_csv(db);
     let csv: Vec<&str> = csv.lines().collect();
     for (index, (row, line)) in table.iter().zip(&csv).enumerate() {
         assert_eq!(row, line, "{what}: line {} of the CSV", index + 1);

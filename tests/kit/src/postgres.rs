@@ -280,3 +280,53 @@ fn printed(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// The `trades` table the bridge's PostgreSQL sink writes, as the replay tool's `trades` CSV
+/// prints it (header included), the decimals as PostgreSQL prints them (`numeric` keeps their
+/// scale: 0.0000 stays 0.0000): what a back office reads with `psql`, to compare with the CSV
+/// line by line rather than a value decoded and printed again.
+pub fn trades_as_csv(db: &mut postgres::Client) -> Vec<String> {
+    let mut lines = vec![hayate::adapters::bridge::TradeRow::CSV_HEADER.to_string()];
+    let rows = db
+        .query(
+            "SELECT seq, ts_ns, trade_id, symbol, price::text, qty::text, taker_side, \
+             taker_account, taker_order_id, maker_account, maker_order_id, taker_fee::text, \
+             maker_fee::text, fee_asset FROM trades ORDER BY trade_id",
+            &[],
+        )
+        .expect("select trades");
+    for r in rows {
+        let ns = u64::try_from(r.get::<_, i64>(1)).expect("a receive time");
+        lines.push(format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.get::<_, i64>(0),
+            utc(ns),
+            r.get::<_, i64>(2),
+            r.get::<_, String>(3),
+            r.get::<_, String>(4),
+            r.get::<_, String>(5),
+            r.get::<_, String>(6),
+            r.get::<_, i64>(7),
+            r.get::<_, i64>(8),
+            r.get::<_, i64>(9),
+            r.get::<_, i64>(10),
+            r.get::<_, String>(11),
+            r.get::<_, String>(12),
+            r.get::<_, String>(13),
+        ));
+    }
+    lines
+}
+
+/// `ns` since the Unix epoch as the replay tool prints it (UTC, nanoseconds).
+fn utc(ns: u64) -> String {
+    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    let (days, second_of_day) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = hayate::adapters::fix::codec::civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
