@@ -889,3 +889,142 @@ fn notices_reach_the_standby_and_survive_a_failover() {
     let status = b.wait_status("B resolved it", |s| s.contains("\"status\":\"resolved\""));
     assert!(status.contains("Database upgrade"), "{status}");
 }
+
+/// A bridge observing the pair (issue 16) follows a failover: it lists both nodes; the primary is
+/// SIGKILLed mid-trading and the standby promoted; the bridge reconnects to the new primary (the
+/// only node serving observers now) and goes on from where it stood. Its trades stream then holds
+/// every trade of the new primary's journal exactly once: an observer is sent only what the
+/// matcher processed, which in sync mode the standby had.
+#[test]
+fn a_bridge_follows_the_promoted_standby_and_publishes_every_trade_once() {
+    use hayate::adapters::bridge::Applier;
+    use hayate_testkit::nats::{NatsReader, NatsServer, nats_server_or_skip};
+    if nats_server_or_skip("a bridge across a failover").is_none() {
+        return;
+    }
+    let _serial = serial();
+    let nats = NatsServer::start().expect("nats-server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "failover-test-observers-secret";
+    let (a, b, _) = start_pair(
+        dir.path(),
+        &format!("observer_secret = \"{secret}\""),
+        false,
+    );
+    let metrics = free_addr();
+    let bridge_toml = dir.path().join("bridge.toml");
+    std::fs::write(
+        &bridge_toml,
+        format!(
+            "[bridge]\nname = \"failover-bridge\"\nexchange = {:?}\nnodes = [\"{}\", \"{}\"]\n\
+             observer_secret = \"{secret}\"\ndata_dir = {:?}\nmetrics = \"{metrics}\"\n\
+             heartbeat_ms = 50\nretry_ms = 100\n\n[nats]\nurl = \"{}\"\n",
+            config_path(dir.path(), "a").display().to_string(),
+            a.ports.replication,
+            b.ports.replication,
+            dir.path().join("bridge-data").display().to_string(),
+            nats.url()
+        ),
+    )
+    .expect("write the bridge's configuration");
+    let mut bridge = Process::new(example_binary("bridge"))
+        .arg("--config")
+        .arg(&bridge_toml)
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("FAILOVER_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("start the bridge");
+    // Carol's bids rest; alice's sells take them: a trade each.
+    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
+    let mut alice = logged_on(a.ports.fix, "ALICE", "alice", "change-me");
+    let mut acked = BTreeSet::new();
+    for i in 0..40 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 40);
+    for i in 0..20 {
+        alice.new_order(&format!("a{i}"), "2", "0.01", "4850000");
+    }
+    // Some of alice's sells are in flight when the primary dies.
+    std::thread::sleep(Duration::from_millis(20));
+    a.sigkill();
+    let (ok, text) = admin(b.ports.binary, "promote");
+    assert!(ok, "promote succeeds: {text}");
+    b.wait_status("B primary", |s| json(s, "role") == "primary");
+    let mut alice = logged_on(b.ports.fix, "ALICE", "alice", "change-me");
+    for i in 20..30 {
+        alice.new_order(&format!("a{i}"), "2", "0.01", "4850000");
+    }
+    let mut fills = 0;
+    while fills < 10 {
+        if field(&alice.recv_type("8"), 150) == "F" {
+            fills += 1;
+        }
+    }
+    // The bridge has everything the new primary processed.
+    let target = json_u64(&b.status(), "sequence");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let applied = http_get(metrics, "/metrics")
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("hayate_bridge_applied_seq ")?.parse().ok())
+            })
+            .unwrap_or(0u64);
+        if applied >= target {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bridge reached {applied}, not {target}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = bridge.kill();
+    let _ = bridge.wait();
+    drop((carol, alice));
+    b.terminate();
+    // The new primary's journal, applied as the bridge applies it, up to the bridge's cursor.
+    let reader = NatsReader::connect(&[nats.url()]).expect("NATS");
+    let cursor: u64 = serde_json::from_slice::<serde_json::Value>(
+        &reader
+            .kv_get("hayate_bridge", "cursor")
+            .expect("the cursor reads")
+            .expect("a cursor"),
+    )
+    .expect("cursor JSON")["seq"]
+        .as_u64()
+        .expect("its sequence");
+    assert!(cursor >= target, "cursor {cursor} < {target}");
+    let config =
+        hayate::ExchangeConfig::load(&config_path(dir.path(), "b")).expect("B's configuration");
+    let journal = hayate::journal::JournalReader::open(dir.path().join("b/data/journal"))
+        .expect("B's journal");
+    let mut applier = Applier::new(config.engine_config(), 100);
+    let mut expected = Vec::new();
+    for record in journal.records_from(1) {
+        let record = record.expect("a record");
+        if record.seq > cursor {
+            break;
+        }
+        let command = hayate::Command::from_bytes(record.payload).expect("a command");
+        for trade in applier.apply(record.seq, &command).trades {
+            expected.push(serde_json::to_string(&trade).expect("JSON"));
+        }
+    }
+    let stored: Vec<String> = reader
+        .read_stream("HAYATE_TRADES")
+        .expect("trades")
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert!(expected.len() >= 10, "trades on both sides of the failover");
+    assert_eq!(
+        stored, expected,
+        "every trade of the new primary, once, in order"
+    );
+}

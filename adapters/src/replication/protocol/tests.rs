@@ -77,7 +77,46 @@ fn fixed_messages() -> Vec<Message<'static>> {
             epoch: 5,
             epoch_start: 1_501,
         }),
+        Message::ObserverHello(observer_hello()),
+        Message::Refuse {
+            code: RefuseCode::ObserversFull,
+            text: "8 observers are connected",
+        },
     ]
+}
+
+fn observer_hello() -> ObserverHello {
+    let mut hello = ObserverHello {
+        epoch: 2,
+        last_seq: 1_000,
+        last_epoch_start: 901,
+        config_digest: 0xfeed,
+        nonce: [3; NONCE_LEN],
+        ..ObserverHello::default()
+    };
+    hello.set_name("bridge-1");
+    hello
+}
+
+#[test]
+fn an_observers_name_is_cut_at_32_bytes_on_a_character_boundary() {
+    let hello = observer_hello();
+    assert_eq!(hello.name(), "bridge-1");
+    let mut long = ObserverHello::default();
+    // 31 ASCII bytes and a 3-byte character: the character does not fit, so it is left out.
+    long.set_name(&format!("{}語", "x".repeat(31)));
+    assert_eq!(long.name(), "x".repeat(31));
+    // A name that is not UTF-8 on the wire is shown, not refused.
+    let mut raw = ObserverHello::default();
+    raw.name[..2].copy_from_slice(&[0xff, b'a']);
+    assert_eq!(raw.name(), "\u{fffd}a");
+    // An observer's hello decodes with the magic and its own length, like a standby's.
+    let bytes = encoded(&Message::ObserverHello(hello));
+    assert_eq!(
+        bytes.len(),
+        HEADER_LEN + MAGIC.len() + size_of::<ObserverHello>()
+    );
+    assert_eq!(Message::decode(&bytes), Ok(Message::ObserverHello(hello)));
 }
 
 #[test]
@@ -332,7 +371,7 @@ fn each_decode_error() {
     bytes[5] = 1;
     assert_eq!(Message::decode(&bytes), Err(BadVersion { version: 1 }));
 
-    for t in [0u8, 0x0B, 0xff] {
+    for t in [0u8, 0x0C, 0xff] {
         assert_eq!(
             Message::decode(&raw(t, &[0; 16])),
             Err(UnknownType { msg_type: t })
@@ -387,8 +426,8 @@ fn each_decode_error() {
         Err(UnknownRefuseCode { code: 0 })
     );
     assert_eq!(
-        Message::decode(&refuse(7, b"")),
-        Err(UnknownRefuseCode { code: 7 })
+        Message::decode(&refuse(9, b"")),
+        Err(UnknownRefuseCode { code: 9 })
     );
     assert_eq!(
         Message::decode(&refuse(1, &[b'a'; 513])),
