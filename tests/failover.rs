@@ -965,22 +965,26 @@ fn a_bridge_follows_the_promoted_standby_and_publishes_every_trade_once() {
             fills += 1;
         }
     }
-    // The bridge has everything the new primary processed.
+    // NATS holds everything the new primary processed (the sink's cursor, committed after the
+    // acks, not merely what the bridge applied).
     let target = json_u64(&b.status(), "sequence");
     let deadline = Instant::now() + LONG;
     loop {
-        let applied = http_get(metrics, "/metrics")
+        let written = http_get(metrics, "/metrics")
             .and_then(|m| {
-                m.lines()
-                    .find_map(|l| l.strip_prefix("hayate_bridge_applied_seq ")?.parse().ok())
+                m.lines().find_map(|l| {
+                    l.strip_prefix("hayate_bridge_sink_cursor{sink=\"nats\"} ")?
+                        .parse()
+                        .ok()
+                })
             })
             .unwrap_or(0u64);
-        if applied >= target {
+        if written >= target {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the bridge reached {applied}, not {target}"
+            "the bridge wrote through {written}, not {target}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
