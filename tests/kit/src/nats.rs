@@ -74,12 +74,36 @@ fn wait_listening(port: u16, within: Duration) -> Result<(), String> {
     ))
 }
 
+/// One `GET /healthz` on the monitoring port: `Ok` on a 200, else the answer's first line.
+fn healthz(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    let status = answer.lines().next().unwrap_or("").to_string();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("{status} {}", answer.lines().last().unwrap_or("")))
+    }
+}
+
 /// How one server of ours is started.
 #[derive(Debug)]
 struct Spec {
     binary: PathBuf,
     name: String,
     port: u16,
+    /// Its HTTP monitoring port (`/healthz`).
+    monitor: u16,
     store: PathBuf,
     log: PathBuf,
     /// Cluster name, this server's route port and every server's route port.
@@ -94,6 +118,8 @@ impl Spec {
             .arg("127.0.0.1")
             .arg("-p")
             .arg(self.port.to_string())
+            .arg("-m")
+            .arg(self.monitor.to_string())
             .arg("-n")
             .arg(&self.name)
             .arg("-js")
@@ -154,6 +180,7 @@ impl NatsServer {
             binary,
             name: "hayate-test".to_string(),
             port: free_port()?,
+            monitor: free_port()?,
             store: dir.path().join("store"),
             log: dir.path().join("nats.log"),
             cluster: None,
@@ -211,10 +238,11 @@ impl NatsCluster {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut route_ports = Vec::with_capacity(size);
         let mut client_ports = Vec::with_capacity(size);
+        let mut monitor_ports = Vec::with_capacity(size);
         // Hold every listener until all ports are chosen, so no two servers get the same one.
-        let mut held = Vec::with_capacity(size * 2);
+        let mut held = Vec::with_capacity(size * 3);
         for _ in 0..size {
-            for ports in [&mut client_ports, &mut route_ports] {
+            for ports in [&mut client_ports, &mut route_ports, &mut monitor_ports] {
                 let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
                 ports.push(listener.local_addr().map_err(|e| e.to_string())?.port());
                 held.push(listener);
@@ -226,6 +254,7 @@ impl NatsCluster {
                 binary: binary.clone(),
                 name: format!("n{i}"),
                 port: client_ports[i],
+                monitor: monitor_ports[i],
                 store: dir.path().join(format!("store-n{i}")),
                 log: dir.path().join(format!("n{i}.log")),
                 cluster: Some((
@@ -275,6 +304,26 @@ impl NatsCluster {
         self.children[i] = Some(self.specs[i].spawn()?);
         Ok(())
     }
+
+    /// Waits until server `i` answers `/healthz` with 200: it has caught up with the JetStream
+    /// meta group and with every stream it holds a replica of. An operator restarting servers one
+    /// at a time waits for this before taking the next one down; without it a second kill can
+    /// leave a stream without a quorum.
+    pub fn wait_healthy(&self, i: usize, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match healthz(self.specs[i].monitor) {
+                Ok(()) => return Ok(()),
+                Err(answer) => last = answer,
+            }
+            sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "{} not healthy within {within:?}: {last}",
+            self.specs[i].name
+        ))
+    }
 }
 
 impl Drop for NatsCluster {
@@ -302,7 +351,12 @@ pub struct StoredMessage {
     pub text: String,
 }
 
+/// How long [`NatsReader`] retries a request: a cluster that has just created a stream or lost
+/// a server times requests out until it has elected the stream's leader again.
+const SETTLE: Duration = Duration::from_secs(30);
+
 /// A blocking JetStream client for tests: reads streams and KV entries, writes KV entries.
+/// Every request is retried until it succeeds or [`SETTLE`] has passed.
 #[derive(Debug)]
 pub struct NatsReader {
     runtime: tokio::runtime::Runtime,
@@ -324,11 +378,29 @@ impl NatsReader {
         Ok(NatsReader { runtime, js })
     }
 
+    /// Runs `request` until it succeeds, or returns its last error once [`SETTLE`] has passed.
+    fn retried<T, F, Fut>(&self, mut request: F) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            match self.runtime.block_on(request()) {
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("NATS request failed, retried: {error}");
+                    sleep(Duration::from_millis(250));
+                }
+                done => return done,
+            }
+        }
+    }
+
     /// Every message of `stream`, in stream order (one direct request per message).
     pub fn read_stream(&self, stream: &str) -> Result<Vec<StoredMessage>, String> {
-        self.runtime.block_on(async {
-            let mut handle = self
-                .js
+        let js = &self.js;
+        self.retried(|| async move {
+            let mut handle = js
                 .get_stream(stream)
                 .await
                 .map_err(|e| format!("{stream}: {e}"))?;
@@ -370,24 +442,27 @@ impl NatsReader {
         })
     }
 
-    /// `stream`'s leader (a server name), if it has one.
-    pub fn stream_leader(&self, stream: &str) -> Result<Option<String>, String> {
-        self.runtime.block_on(async {
-            let mut handle = self
-                .js
+    /// `stream`'s leader (a server name), once it has one.
+    pub fn stream_leader(&self, stream: &str) -> Result<String, String> {
+        let js = &self.js;
+        self.retried(|| async move {
+            let mut handle = js
                 .get_stream(stream)
                 .await
                 .map_err(|e| format!("{stream}: {e}"))?;
             let info = handle.info().await.map_err(|e| format!("{stream}: {e}"))?;
-            Ok(info.cluster.as_ref().and_then(|c| c.leader.clone()))
+            info.cluster
+                .as_ref()
+                .and_then(|c| c.leader.clone())
+                .ok_or_else(|| format!("{stream} has no leader yet"))
         })
     }
 
     /// The value of `key` in `bucket` (`None`: no such key, or deleted).
     pub fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.runtime.block_on(async {
-            let store = self
-                .js
+        let js = &self.js;
+        self.retried(|| async move {
+            let store = js
                 .get_key_value(bucket)
                 .await
                 .map_err(|e| format!("{bucket}: {e}"))?;
@@ -401,10 +476,10 @@ impl NatsReader {
 
     /// Every key of `bucket`.
     pub fn kv_keys(&self, bucket: &str) -> Result<Vec<String>, String> {
-        self.runtime.block_on(async {
-            use futures_util::StreamExt;
-            let store = self
-                .js
+        use futures_util::StreamExt;
+        let js = &self.js;
+        self.retried(|| async move {
+            let store = js
                 .get_key_value(bucket)
                 .await
                 .map_err(|e| format!("{bucket}: {e}"))?;
@@ -419,17 +494,20 @@ impl NatsReader {
 
     /// Puts `value` at `key` in `bucket` (a test rewinding a bridge's cursor).
     pub fn kv_put(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
-        self.runtime.block_on(async {
-            let store = self
-                .js
-                .get_key_value(bucket)
-                .await
-                .map_err(|e| format!("{bucket}: {e}"))?;
-            store
-                .put(key, value.into())
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{bucket}/{key}: {e}"))
+        let js = &self.js;
+        self.retried(|| {
+            let value = value.clone();
+            async move {
+                let store = js
+                    .get_key_value(bucket)
+                    .await
+                    .map_err(|e| format!("{bucket}: {e}"))?;
+                store
+                    .put(key, value.into())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{bucket}/{key}: {e}"))
+            }
         })
     }
 }
