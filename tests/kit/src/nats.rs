@@ -356,7 +356,7 @@ pub struct StoredMessage {
 const SETTLE: Duration = Duration::from_secs(30);
 
 /// A blocking JetStream client for tests: reads streams and KV entries, writes KV entries.
-/// Every request is retried until it succeeds or [`SETTLE`] has passed.
+/// Every request is retried until it succeeds or 30 seconds have passed.
 #[derive(Debug)]
 pub struct NatsReader {
     runtime: tokio::runtime::Runtime,
