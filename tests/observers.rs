@@ -13,6 +13,8 @@ use hayate::adapters::replication::primary::{
     ObserverAccess, PrimarySettings, PrimaryState, ReplicationServer,
 };
 use hayate::adapters::secrets::PairSecret;
+use hayate::adapters::tls::rustls::ServerConfig;
+use hayate::adapters::tls::{TlsDialer, client_config, load_server_config};
 use hayate::journal::{FlushPolicy, JournalOptions, JournalReader};
 use hayate::pipeline::{EventReceiver, Monitor, Pipeline, ReplicaLink, ReplicationMode};
 use hayate::pipeline::{StandbyLossPolicy, Wait};
@@ -67,6 +69,12 @@ struct Primary {
 
 impl Primary {
     fn start(max: usize) -> Primary {
+        Primary::start_with(max, None)
+    }
+
+    /// With `[tls] replication` (this node's certificate): the port speaks TLS to standbys and
+    /// observers alike.
+    fn start_with(max: usize, tls: Option<Arc<ServerConfig>>) -> Primary {
         let config = ExchangeConfig::demo();
         let dir = tempfile::tempdir().expect("tempdir");
         let link = ReplicaLink::new(
@@ -92,7 +100,7 @@ impl Primary {
                 config_digest: digest_of(&config),
                 wait: Wait::Backoff,
                 secret: secret(PAIR_SECRET),
-                tls: None,
+                tls,
                 observers: Some(ObserverAccess {
                     secret: secret(OBSERVER_SECRET),
                     max,
@@ -330,4 +338,38 @@ fn a_stalled_observer_never_slows_the_primary_and_is_dropped() {
     }
     assert!(hub.observers().is_empty(), "{:?}", hub.observers());
     drop(stalled);
+}
+
+/// A primary whose replication port speaks TLS (`[tls] replication`): an observer trusting its
+/// certificate (as the bridge's `ca_file` loads it) reads every command; one trusting another
+/// certificate, or speaking plain TCP, reads nothing.
+#[test]
+fn an_observer_of_a_tls_port_checks_the_primarys_certificate() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = hayate_testkit::certificate::self_signed(certs.path());
+    let server = load_server_config(&cert, &key).expect("the test certificate");
+    let trusted = client_config(&cert).expect("trusted");
+    let mut primary = Primary::start_with(2, Some(server));
+    let last = primary.trade(0, 200);
+
+    let mut settings = primary.settings("tls-bridge");
+    settings.tls = Some(TlsDialer::new(trusted, None));
+    let mut observation =
+        Observation::connect(&settings, Position::default()).expect("observer over TLS");
+    assert_eq!(collect(&mut observation, last), primary.journal());
+    drop(observation);
+
+    let others = tempfile::tempdir().expect("tempdir");
+    let (other, _) = hayate_testkit::certificate::self_signed(others.path());
+    settings.tls = Some(TlsDialer::new(
+        client_config(&other).expect("another certificate"),
+        None,
+    ));
+    let refused = Observation::connect(&settings, Position::default())
+        .expect_err("a certificate the observer does not trust");
+    eprintln!("another certificate: {refused}");
+    settings.tls = None;
+    let refused =
+        Observation::connect(&settings, Position::default()).expect_err("plain TCP to a TLS port");
+    eprintln!("plain TCP: {refused}");
 }

@@ -92,8 +92,7 @@ impl TlsConfig {
 #[derive(Clone, Debug)]
 pub struct PairTls {
     server: Arc<ServerConfig>,
-    client: Arc<ClientConfig>,
-    peer_name: Option<ServerName<'static>>,
+    dialer: TlsDialer,
 }
 
 impl PairTls {
@@ -107,14 +106,35 @@ impl PairTls {
     ) -> PairTls {
         PairTls {
             server,
-            client,
-            peer_name,
+            dialer: TlsDialer::new(client, peer_name),
         }
     }
 
     /// What the primary serves its standby with.
     pub fn server(&self) -> &Arc<ServerConfig> {
         &self.server
+    }
+
+    /// How this node connects to its peer.
+    pub fn dialer(&self) -> &TlsDialer {
+        &self.dialer
+    }
+}
+
+/// The client side of a TLS connection to a replication port: the roots the server's
+/// certificate must chain to and the name it must carry. A node of a pair has one inside its
+/// [`PairTls`]; an observer (a bridge), which serves nothing, has only this.
+#[derive(Clone, Debug)]
+pub struct TlsDialer {
+    client: Arc<ClientConfig>,
+    peer_name: Option<ServerName<'static>>,
+}
+
+impl TlsDialer {
+    /// Trusting `client`'s roots for a certificate naming `peer_name` (`None`: the IP address
+    /// connected to).
+    pub fn new(client: Arc<ClientConfig>, peer_name: Option<ServerName<'static>>) -> TlsDialer {
+        TlsDialer { client, peer_name }
     }
 
     /// Connects to the peer at `addr` and completes the TLS handshake within `timeout`; a
@@ -135,13 +155,20 @@ impl PairTls {
 /// are loaded once, when the configuration is).
 impl PartialEq for PairTls {
     fn eq(&self, other: &PairTls) -> bool {
-        Arc::ptr_eq(&self.server, &other.server)
-            && Arc::ptr_eq(&self.client, &other.client)
-            && self.peer_name == other.peer_name
+        Arc::ptr_eq(&self.server, &other.server) && self.dialer == other.dialer
     }
 }
 
 impl Eq for PairTls {}
+
+/// Two dialers are equal when they share their loaded roots and name.
+impl PartialEq for TlsDialer {
+    fn eq(&self, other: &TlsDialer) -> bool {
+        Arc::ptr_eq(&self.client, &other.client) && self.peer_name == other.peer_name
+    }
+}
+
+impl Eq for TlsDialer {}
 
 /// `peer_name` as a name a certificate can carry (a DNS name or an IP address).
 pub fn peer_name(name: &str) -> Result<ServerName<'static>, String> {

@@ -14,6 +14,8 @@
 //! md_state_every = 1000                  # the whole market-data state (edges start from it)
 //! heartbeat_ms = 100                     # at most the primary's
 //! retry_ms = 1000                        # wait before retrying a sink or the primary
+//! ca_file = "pair-ca.pem"                # when the nodes have [tls] replication: the roots
+//! peer_name = "exchange.internal"        #   and the name their certificate must carry
 //!
 //! [postgres]                             # optional: the back office's tables
 //! url = "postgresql://hayate@127.0.0.1:5432/hayate"
@@ -126,6 +128,8 @@ struct RawBridge {
     heartbeat_ms: u64,
     #[serde(default = "default_retry_ms")]
     retry_ms: u64,
+    ca_file: Option<String>,
+    peer_name: Option<String>,
 }
 
 fn default_name() -> String {
@@ -243,6 +247,29 @@ impl BridgeConfig {
         {
             return Err(invalid("nats.replicas", "must be 1 to 5".into()));
         }
+        // The nodes' replication port speaks TLS when they set `[tls] replication`: the bridge
+        // then checks their certificate as a standby does, without one of its own (the port
+        // asks for none; the observers' secret proves who the bridge is).
+        let peer_name = b
+            .peer_name
+            .map(|name| {
+                crate::tls::peer_name(&name).map_err(|why| invalid("bridge.peer_name", why))
+            })
+            .transpose()?;
+        let tls = match (b.ca_file, peer_name) {
+            (Some(ca_file), peer_name) => Some(crate::tls::TlsDialer::new(
+                crate::tls::client_config(Path::new(&ca_file))
+                    .map_err(|why| invalid("bridge.ca_file", why))?,
+                peer_name,
+            )),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "bridge.peer_name",
+                    "names what the nodes' certificate carries: give ca_file too".into(),
+                ));
+            }
+            (None, None) => None,
+        };
         let config_digest = hayate_core::Engine::new(exchange.engine_config().clone()).digest();
         Ok(BridgeConfig {
             observe: ObserveSettings {
@@ -251,7 +278,7 @@ impl BridgeConfig {
                 secret,
                 config_digest,
                 heartbeat,
-                tls: None,
+                tls,
                 connect_timeout: Duration::from_secs(5),
             },
             exchange,
@@ -279,5 +306,106 @@ impl BridgeConfig {
             md_state_every: self.md_state_every,
             retry: self.retry,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo exchange written to `dir`, and a valid bridge file naming it.
+    fn valid(dir: &Path) -> String {
+        let exchange = dir.join("exchange.toml");
+        std::fs::write(&exchange, crate::config::DEMO_TOML).expect("write");
+        format!(
+            "[bridge]\nexchange = {:?}\nnodes = [\"127.0.0.1:9100\"]\nobserver_secret = \"observers-0123456789abcdef\"\n\n[nats]\nurl = \"nats://127.0.0.1:4222\"\n",
+            exchange.display().to_string()
+        )
+    }
+
+    /// The key an error names.
+    fn key_of(text: &str) -> String {
+        match BridgeConfig::from_toml_str(text, "bridge.toml") {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            Err(ConfigError::Parse { key, message, .. }) => {
+                key.unwrap_or_else(|| format!("(parse) {message}"))
+            }
+            Err(other) => format!("{other}"),
+            Ok(_) => "accepted".into(),
+        }
+    }
+
+    #[test]
+    fn a_minimal_file_loads_with_the_documented_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = BridgeConfig::from_toml_str(&valid(dir.path()), "bridge.toml").expect("valid");
+        assert_eq!(config.observe.name, "bridge");
+        assert_eq!(config.batch, 5000);
+        assert_eq!(config.snapshot_every, 100_000);
+        assert_eq!(config.md_state_every, 1000);
+        assert!(config.observe.tls.is_none(), "plain TCP unless ca_file");
+        assert!(config.postgres.is_none());
+        assert_eq!(config.nats.as_ref().map(|n| n.replicas), Some(1));
+    }
+
+    #[test]
+    fn every_mistake_names_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = valid(dir.path());
+        let with = |line: &str| good.replacen("[nats]", &format!("{line}\n\n[nats]"), 1);
+        assert_eq!(
+            key_of(&good.replace("127.0.0.1:9100", "nowhere")),
+            "bridge.nodes"
+        );
+        assert_eq!(
+            key_of(&good.replace("[\"127.0.0.1:9100\"]", "[]")),
+            "bridge.nodes"
+        );
+        assert_eq!(
+            key_of(&good.replace("observers-0123456789abcdef", "short")),
+            "bridge.observer_secret"
+        );
+        assert_eq!(key_of(&with("batch = 0")), "bridge.batch");
+        assert_eq!(key_of(&with("metrics = \"port 80\"")), "bridge.metrics");
+        assert_eq!(
+            key_of(&with("observer_secret_file = \"/nonexistent/secret\"")),
+            "bridge.observer_secret"
+        );
+        assert_eq!(
+            key_of(&with("ca_file = \"/nonexistent/ca.pem\"")),
+            "bridge.ca_file"
+        );
+        assert_eq!(
+            key_of(&with("peer_name = \"exchange.internal\"")),
+            "bridge.peer_name"
+        );
+        assert_eq!(
+            key_of(&good.replace("url = \"nats", "replicas = 7\nurl = \"nats")),
+            "nats.replicas"
+        );
+        let no_sink = good.split("[nats]").next().unwrap_or_default().to_string();
+        assert_eq!(key_of(&no_sink), "bridge");
+        assert!(key_of(&with("colour = \"blue\"")).contains("colour"));
+    }
+
+    #[test]
+    fn a_ca_file_turns_tls_on_toward_the_nodes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = rcgen::generate_simple_self_signed(vec!["exchange.internal".to_string()])
+            .expect("a certificate");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, made.cert.pem()).expect("write");
+        let text = valid(dir.path()).replacen(
+            "[nats]",
+            &format!(
+                "ca_file = {:?}\npeer_name = \"exchange.internal\"\n\n[nats]",
+                ca.display().to_string()
+            ),
+            1,
+        );
+        let config = BridgeConfig::from_toml_str(&text, "bridge.toml").expect("valid");
+        assert!(config.observe.tls.is_some());
+        let bad_name = text.replace("exchange.internal", "not a name!");
+        assert_eq!(key_of(&bad_name), "bridge.peer_name");
     }
 }

@@ -506,7 +506,11 @@ impl Notice {
     }
 
     fn tell(&self, patience: Duration) -> io::Result<()> {
-        let mut peer = Peer::connect(self.old_primary, patience, self.tls.as_ref())?;
+        let mut peer = Peer::connect(
+            self.old_primary,
+            patience,
+            self.tls.as_ref().map(PairTls::dialer),
+        )?;
         let hello = Hello {
             epoch: self.epoch,
             last_seq: self.start,

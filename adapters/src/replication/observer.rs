@@ -20,7 +20,7 @@ use super::peer::Peer;
 use super::primary::MISSED_HEARTBEATS;
 use super::protocol::{Ack, Heartbeat, Message, ObserverHello, RefuseCode, Welcome};
 use crate::secrets::PairSecret;
-use crate::tls::PairTls;
+use crate::tls::TlsDialer;
 
 /// How an observer reaches the exchange.
 #[derive(Debug, Clone)]
@@ -36,8 +36,9 @@ pub struct ObserveSettings {
     /// How often it tells the primary it is alive; at most the primary's heartbeat period (the
     /// primary drops an observer it has not heard from in five of its own).
     pub heartbeat: Duration,
-    /// TLS, when the port has it (`[tls] replication`).
-    pub tls: Option<PairTls>,
+    /// TLS, when the port has it (`[tls] replication`): the roots the primary's certificate
+    /// must chain to and the name it must carry.
+    pub tls: Option<TlsDialer>,
     /// How long connecting and the handshake may take.
     pub connect_timeout: Duration,
 }

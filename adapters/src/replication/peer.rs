@@ -17,7 +17,7 @@ use hayate_core::Command;
 use hayate_journal::Tailer;
 
 use super::protocol::{Framing, MAX_RECORDS, Message, RecordsWriter, frame};
-use crate::tls::{MaybeTls, PairTls, TlsStream};
+use crate::tls::{MaybeTls, TlsDialer, TlsStream};
 
 /// How a replication loop waits when a pass found nothing to do, by the `[pipeline] wait`
 /// strategy. A pass reads its socket (a system call), so an idle loop does not spin on passes:
@@ -154,7 +154,7 @@ impl Peer {
     pub(crate) fn connect(
         addr: SocketAddr,
         timeout: Duration,
-        tls: Option<&PairTls>,
+        tls: Option<&TlsDialer>,
     ) -> io::Result<Peer> {
         Peer::new(match tls {
             None => MaybeTls::Plain(TcpStream::connect_timeout(&addr, timeout)?),
@@ -353,6 +353,7 @@ mod tests {
 
     use super::*;
     use crate::replication::protocol::{Heartbeat, RefuseCode, Truncate};
+    use crate::tls::PairTls;
 
     /// A Truncate and a Refuse, sent: a closing primary's last words.
     fn last_words(server: &mut Peer) -> io::Result<()> {
@@ -418,7 +419,7 @@ mod tests {
             let addr = listener.local_addr()?;
             let tls = tls.clone();
             let client = std::thread::spawn(move || -> io::Result<Vec<Vec<u8>>> {
-                let mut client = Peer::connect(addr, Duration::from_secs(5), Some(&tls))?;
+                let mut client = Peer::connect(addr, Duration::from_secs(5), Some(tls.dialer()))?;
                 client.send(&Message::Heartbeat(Heartbeat::default()));
                 client.flush_all(Duration::from_secs(5))?;
                 let first = client.wait_frame(Duration::from_secs(5))?;

@@ -206,7 +206,11 @@ fn session(
     last_contact: &mut Option<Instant>,
 ) -> std::io::Result<Option<Followed>> {
     let gone_after = settings.heartbeat * super::primary::MISSED_HEARTBEATS;
-    let mut peer = match Peer::connect(settings.primary, gone_after, settings.tls.as_ref()) {
+    let mut peer = match Peer::connect(
+        settings.primary,
+        gone_after,
+        settings.tls.as_ref().map(PairTls::dialer),
+    ) {
         Ok(peer) => peer,
         // The primary's certificate is not the one this node trusts (or it does not speak
         // TLS): following it would hand the journal's position to a stranger. Like a failed
