@@ -284,6 +284,18 @@ struct Args {
     /// 0: no order trades.
     #[arg(long, default_value_t = 0, value_name = "K")]
     trade_every: u64,
+    /// Network modes, gateway started here: two runs against fresh gateways serving observers,
+    /// without and with the scale-out path attached (a bridge writing to a nats-server and a
+    /// PostgreSQL of its own, and a market-data edge on NATS; Debian's nats-server and postgresql
+    /// must be installed), each with one WebSocket subscriber on the gateway's feed and, attached,
+    /// one on the edge's. Needs --trade-every.
+    #[arg(long)]
+    bridge: bool,
+    /// With --bridge: the nice value the scale-out side (bridge, edge, both servers) runs at.
+    /// 19: it takes what order entry leaves, standing in for machines of its own; 0: it contends
+    /// with order entry as an equal.
+    #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(-20..=19))]
+    bridge_nice: i32,
     /// Network modes, gateway started here: MiB of sent messages each FIX session keeps for
     /// resends (`[gateway] fix_message_store_mb`; 0 keeps none), to measure what the store costs.
     #[arg(long, default_value_t = 16)]

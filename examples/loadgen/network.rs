@@ -56,6 +56,7 @@ mod maker;
 mod market_data;
 mod replication;
 mod report;
+mod scale_out;
 mod session;
 mod sleep;
 
@@ -82,6 +83,7 @@ use maker::{Maker, check_trading_prices, place_maker};
 use market_data::{configured_symbols, report_market_data};
 use replication::{LinkWatch, await_link};
 use report::{print_comparison, print_configuration, print_gateway, report};
+use scale_out::{ScaleOut, ScaleOutReport, print_scale_out};
 use session::Session;
 use sleep::set_timer_slack;
 
@@ -119,6 +121,17 @@ struct Outcome {
     warnings: Vec<String>,
     /// `--ws-subscribers` runs: the subscribers, and command received → update on the last one.
     market_data: Option<(u64, Histogram<u64>)>,
+    /// `--bridge` runs: whether the bridge was attached, command received → update on the
+    /// gateway's own feed and (attached) on the edge's, and the bridge's figures.
+    bridge: Option<BridgeOutcome>,
+}
+
+/// One `--bridge` run's figures besides order→ack.
+struct BridgeOutcome {
+    attached: bool,
+    core_feed: Histogram<u64>,
+    edge_feed: Option<Histogram<u64>>,
+    scale_out: Option<ScaleOutReport>,
 }
 
 /// The network modes, start to finish: every `--replication` setting in turn.
@@ -136,9 +149,30 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         check_trading_prices(args, &spec)?;
     }
     set_timer_slack();
-    // Each run: a replication setting, or (market-data runs) a number of WebSocket subscribers.
-    let runs: Vec<(Replication, Option<u64>)> = if args.ws_subscribers.is_empty() {
-        args.replication.iter().map(|&r| (r, None)).collect()
+    // Each run: a replication setting, (market-data runs) a number of WebSocket subscribers, or
+    // (bridge runs) whether the bridge is attached.
+    let runs: Vec<(Replication, Option<u64>, Option<bool>)> = if args.bridge {
+        if args.replication != [Replication::None]
+            || args.addr.is_some()
+            || !args.ws_subscribers.is_empty()
+        {
+            return Err(
+                "--bridge measures a lone gateway started here (no --replication, --addr or --ws-subscribers)"
+                    .into(),
+            );
+        }
+        if args.trade_every == 0 {
+            return Err(
+                "--bridge needs --trade-every K: without trades the book never changes and no update reaches a feed"
+                    .into(),
+            );
+        }
+        vec![
+            (Replication::None, None, Some(false)),
+            (Replication::None, None, Some(true)),
+        ]
+    } else if args.ws_subscribers.is_empty() {
+        args.replication.iter().map(|&r| (r, None, None)).collect()
     } else {
         if args.replication != [Replication::None] || args.addr.is_some() {
             return Err(
@@ -148,25 +182,30 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         }
         args.ws_subscribers
             .iter()
-            .map(|&n| (Replication::None, Some(n)))
+            .map(|&n| (Replication::None, Some(n), None))
             .collect()
     };
     let compare = runs.len() > 1;
     let mut echo = None;
     let mut outcomes = Vec::with_capacity(runs.len());
-    for (n, &(setting, subscribers)) in runs.iter().enumerate() {
+    for (n, &(setting, subscribers, bridge)) in runs.iter().enumerate() {
         let mut target = match &args.addr {
             Some(addr) => remote_target(args, addr)?,
-            None => own_gateway(args, setting, subscribers)?,
+            None => own_gateway(args, setting, subscribers, bridge)?,
         };
         if n == 0 {
             print_configuration(args, plan, &target, &spec);
         }
         if compare {
             println!();
-            match subscribers {
-                Some(count) => println!("── {count} WebSocket subscribers ──"),
-                None => println!("── replication {} ──", setting.name()),
+            match (subscribers, bridge) {
+                (Some(count), _) => println!("── {count} WebSocket subscribers ──"),
+                (None, Some(true)) => println!(
+                    "── bridge attached (NATS, PostgreSQL, an edge; nice {}) ──",
+                    args.bridge_nice
+                ),
+                (None, Some(false)) => println!("── no bridge ──"),
+                (None, None) => println!("── replication {} ──", setting.name()),
             }
             print_gateway(args, &target);
         }
@@ -196,6 +235,42 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                     started.elapsed().as_secs_f64()
                 );
                 Some(fleet)
+            }
+            _ => None,
+        };
+        // --bridge: the scale-out side (attached runs), one subscriber on the gateway's feed
+        // (every bridge run, so both pay for it) and one on the edge's.
+        let mut scale_out = match (bridge, &target.own) {
+            (Some(true), Some(own)) => {
+                let replication = own
+                    .gateway
+                    .replication_addr()
+                    .ok_or("the gateway has no replication port")?;
+                let started = Instant::now();
+                let scale_out = ScaleOut::start(&own.config, replication, args.bridge_nice)?;
+                println!(
+                    "  scale-out      nats-server, PostgreSQL, the bridge (caught up) and an edge on ws://{} started in {:.1} s",
+                    scale_out.edge_ws,
+                    started.elapsed().as_secs_f64()
+                );
+                Some(scale_out)
+            }
+            _ => None,
+        };
+        let feeds = match (bridge, &target.own) {
+            (Some(_), Some(own)) => {
+                let products = configured_symbols();
+                let core = own
+                    .gateway
+                    .addrs()
+                    .ws
+                    .ok_or("the gateway has no WebSocket feed")?;
+                let core = Fleet::start(core, 1, &products, Arc::clone(&measure_from))?;
+                let edge = scale_out
+                    .as_ref()
+                    .map(|s| Fleet::start(s.edge_ws, 1, &products, Arc::clone(&measure_from)))
+                    .transpose()?;
+                Some((core, edge))
             }
             _ => None,
         };
@@ -248,11 +323,16 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                 .as_ref()
                 .filter(|own| own.standby.is_some())
                 .map(|own| &own.gateway);
-            let mut probe = |now: u64| match primary {
-                Some(primary) if plan.is_measured(now) => {
+            let mut probe = |now: u64| {
+                if !plan.is_measured(now) {
+                    return;
+                }
+                if let Some(primary) = primary {
                     watch.sample(primary.replication_status());
                 }
-                _ => {}
+                if let Some(scale_out) = scale_out.as_mut() {
+                    scale_out.sample();
+                }
             };
             let cpu_before = (Instant::now(), thread_cpu());
             drive(
@@ -266,6 +346,11 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             watch.end = primary.and_then(Gateway::replication_status);
         }
         let fleet_report = fleet.map(Fleet::finish).transpose()?;
+        let feed_reports = match feeds {
+            Some((core, edge)) => Some((core.finish()?, edge.map(Fleet::finish).transpose()?)),
+            None => None,
+        };
+        let scale_out_report = scale_out.map(ScaleOut::finish).transpose()?;
         let feed = target.own.as_ref().map(|own| {
             let m = own.gateway.feed_metrics();
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -301,6 +386,31 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
         if let Some(count) = subscribers {
             let latency = report_market_data(count, fleet_report, feed, &mut outcome.warnings)?;
             outcome.market_data = Some((count, latency));
+        }
+        if let (Some(attached), Some((core, edge))) = (bridge, feed_reports) {
+            println!("  gateway's feed (one subscriber):");
+            let core_feed = report_market_data(1, Some(core), None, &mut outcome.warnings)?;
+            let edge_feed = match edge {
+                Some(edge) => {
+                    println!("  edge's feed, through the bridge and NATS (one subscriber):");
+                    Some(report_market_data(
+                        1,
+                        Some(edge),
+                        None,
+                        &mut outcome.warnings,
+                    )?)
+                }
+                None => None,
+            };
+            if let Some(report) = &scale_out_report {
+                print_scale_out(report);
+            }
+            outcome.bridge = Some(BridgeOutcome {
+                attached,
+                core_feed,
+                edge_feed,
+                scale_out: scale_out_report,
+            });
         }
         outcomes.push(outcome);
     }

@@ -58,9 +58,10 @@ fn market_dir(data_dir: &Path) -> PathBuf {
 pub const DEFAULT_MARKET_STATE_EVERY: u64 = 1000;
 
 impl Applier {
-    /// Saves the whole market-data state in [`Applied::market_state`] after every command whose
-    /// sequence is a multiple of `every` (by sequence, so a restarted bridge saves at the same
-    /// points).
+    /// Saves the whole market-data state in [`Applied::market_state`] after the journal's first
+    /// command and after every command whose sequence is a multiple of `every` (by sequence, so a
+    /// restarted bridge saves at the same points; the first command's, so an edge can start on a
+    /// young exchange without waiting for `every` commands).
     pub fn with_market_state_every(mut self, every: u64) -> Applier {
         self.market_state_every = every.max(1);
         self
@@ -191,7 +192,7 @@ impl Applier {
             });
         }
         applied.events.extend_from_slice(&self.events);
-        if seq % self.market_state_every == 0 {
+        if seq == 1 || seq % self.market_state_every == 0 {
             applied.market_state = Some(self.market.save());
         }
         let touched = &mut self.touched;

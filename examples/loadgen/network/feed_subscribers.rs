@@ -342,7 +342,8 @@ fn on_message(
     let kind = field(text, "\"type\":\"").unwrap_or("");
     match kind {
         "snapshot" | "l2update" | "match" | "ticker" | "status" => {}
-        "subscriptions" => return,
+        // The exchange's incident notices (status channel): about no product.
+        "subscriptions" | "notices" => return,
         "error" => {
             problem(report, true, || format!("the feed said {}", shown()));
             return;

@@ -16,6 +16,7 @@ use hayate::pipeline::{StopReport, Wait};
 use super::Target;
 use super::maker::MAKER;
 use super::replication::{await_caught_up, replication_settings};
+use super::scale_out::OBSERVER_SECRET;
 use crate::{Args, Mode, Replication, is_empty_dir};
 
 /// The rate limit given to the sessions of a gateway this process starts: high enough that the
@@ -64,6 +65,8 @@ const PAIR_SECRET: &str = "loadgen-pair-secret-0123456789";
 
 pub(super) struct OwnGateway {
     pub(super) gateway: Gateway,
+    /// Its configuration (a bridge run's bridge and edge take the engine and feed settings).
+    pub(super) config: ExchangeConfig,
     pub(super) data_dir: PathBuf,
     /// Keeps the temporary directory until the gateway has stopped.
     _temp: Option<tempfile::TempDir>,
@@ -228,18 +231,28 @@ pub(super) fn own_gateway(
     args: &Args,
     setting: Replication,
     subscribers: Option<u64>,
+    bridge: Option<bool>,
 ) -> Result<Target, String> {
     if !args.user.is_empty() {
         return Err("--user is for --addr: the gateway started here has its own users".into());
     }
     // The plain run keeps `--data` as it is; a comparison gives each gateway its own directory.
-    let own_dirs = args.replication != [Replication::None] || args.ws_subscribers.len() > 1;
-    let name = match subscribers {
-        Some(count) => format!("ws{count}"),
-        None => setting.name().to_owned(),
+    let own_dirs = args.replication != [Replication::None]
+        || args.ws_subscribers.len() > 1
+        || bridge.is_some();
+    let name = match (subscribers, bridge) {
+        (Some(count), _) => format!("ws{count}"),
+        (None, Some(true)) => "bridge".to_owned(),
+        (None, Some(false)) => "no-bridge".to_owned(),
+        (None, None) => setting.name().to_owned(),
     };
     let (data_dir, temp) = fresh_dir(args, own_dirs.then_some(name.as_str()))?;
     let section = match setting {
+        // Both runs of --bridge: a primary serving observers, with or without one attached.
+        Replication::None if bridge.is_some() => Some(format!(
+            "\n[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\nsecret = \"{PAIR_SECRET}\"\nobserver_secret = \"{OBSERVER_SECRET}\"\n{}",
+            replication_settings(Replication::Async)
+        )),
         Replication::None => None,
         Replication::Async | Replication::Sync => Some(format!(
             "\n[replication]\nrole = \"primary\"\nlisten = \"127.0.0.1:0\"\nsecret = \"{PAIR_SECRET}\"\n{}",
@@ -258,7 +271,8 @@ pub(super) fn own_gateway(
     let (config, users) = gateway_config(args, &data_dir, section.as_deref())?;
     let initial_commands = config.initial_deposits().len() as u64;
     let target_comp_id = config.gateway().comp_id.clone();
-    let gateway = Gateway::start(config).map_err(|e| format!("cannot start the gateway: {e}"))?;
+    let gateway =
+        Gateway::start(config.clone()).map_err(|e| format!("cannot start the gateway: {e}"))?;
     let addrs = gateway.addrs();
     let recovery = gateway.recovery();
     if recovery.last_seq != 0 || recovery.snapshot.is_some() {
@@ -308,6 +322,7 @@ pub(super) fn own_gateway(
         target_comp_id,
         own: Some(OwnGateway {
             gateway,
+            config,
             data_dir,
             _temp: temp,
             initial_commands,

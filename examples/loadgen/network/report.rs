@@ -13,6 +13,7 @@ use super::gateways::{Stopped, UNTHROTTLED};
 use super::maker::MAKER_LOTS;
 use super::market_data::print_market_data_comparison;
 use super::replication::{LinkWatch, report_link, report_standby};
+use super::scale_out::print_bridge_comparison;
 use super::{OrderSpec, Outcome, Target};
 use crate::report::{
     Words, group, hgrm_path, percentiles_line, print_event_counts, print_throughput,
@@ -327,6 +328,7 @@ pub(super) fn report(
         achieved,
         warnings,
         market_data: None,
+        bridge: None,
     })
 }
 
@@ -367,6 +369,10 @@ pub(super) fn print_comparison(
     );
     if outcomes.iter().any(|o| o.market_data.is_some()) {
         print_market_data_comparison(outcomes);
+        return;
+    }
+    if outcomes.iter().any(|o| o.bridge.is_some()) {
+        print_bridge_comparison(outcomes);
         return;
     }
     for outcome in outcomes {
