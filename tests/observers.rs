@@ -9,31 +9,18 @@ use std::time::{Duration, Instant};
 use hayate::adapters::replication::observer::{
     Observation, ObserveError, ObserveSettings, Position,
 };
-use hayate::adapters::replication::primary::{
-    ObserverAccess, PrimarySettings, PrimaryState, ReplicationServer,
-};
+use hayate::adapters::replication::primary::{ObserverAccess, PrimarySettings, ReplicationServer};
 use hayate::adapters::secrets::PairSecret;
 use hayate::adapters::tls::rustls::ServerConfig;
 use hayate::adapters::tls::{TlsDialer, client_config, load_server_config};
 use hayate::journal::{FlushPolicy, JournalOptions, JournalReader};
-use hayate::pipeline::{EventReceiver, Monitor, Pipeline, ReplicaLink, ReplicationMode};
+use hayate::pipeline::{EventReceiver, Pipeline, ReplicaLink, ReplicationMode};
 use hayate::pipeline::{StandbyLossPolicy, Wait};
 use hayate::*;
+use hayate_testkit::replication::{EpochOneNode, demo_order};
 
 const PAIR_SECRET: &str = "the pair's secret, 32 bytes long";
 const OBSERVER_SECRET: &str = "the observers' secret, not the pair's";
-
-struct Node(Monitor);
-
-impl PrimaryState for Node {
-    fn epochs(&self) -> Vec<(u64, u64)> {
-        Vec::new()
-    }
-    fn last_seq(&self) -> u64 {
-        self.0.stats().durable_seq
-    }
-    fn step_down(&self, _higher_epoch: u64) {}
-}
 
 fn secret(text: &str) -> PairSecret {
     PairSecret::new(text.as_bytes()).expect("a long enough secret")
@@ -41,20 +28,6 @@ fn secret(text: &str) -> PairSecret {
 
 fn digest_of(config: &ExchangeConfig) -> u64 {
     Engine::new(config.engine_config().clone()).digest()
-}
-
-fn order(account: u32, n: u64) -> Command {
-    let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
-    let id = ClientOrderId::new(&format!("o{n}")).expect("short");
-    Command::new_order(NewOrder::limit(
-        AccountId(account),
-        SymbolId(0),
-        side,
-        Price(4_999_990 + n % 20),
-        Qty(1 + n % 3),
-        id,
-    ))
-    .at(n)
 }
 
 /// A primary with no standby (async replication) serving at most `max` observers.
@@ -108,7 +81,7 @@ impl Primary {
                 }),
             },
             link,
-            Arc::new(Node(pipeline.monitor())),
+            Arc::new(EpochOneNode(pipeline.monitor())),
         )
         .expect("server");
         Primary {
@@ -135,7 +108,7 @@ impl Primary {
         let mut publisher = self.pipeline().publisher();
         for i in from..from + n {
             publisher
-                .publish(&order(1 + (i % 2) as u32, i))
+                .publish(&demo_order(1 + (i % 2) as u32, i))
                 .expect("publish");
             // Nobody reads the events here but the drain below.
             if let Some(events) = &mut self.events {

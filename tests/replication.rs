@@ -7,6 +7,7 @@ use hayate::adapters::replication::standby::{Applier, ApplyError};
 use hayate::journal::{FlushPolicy, JournalOptions, Tailer};
 use hayate::pipeline::{EventReceiver, Pipeline};
 use hayate::*;
+use hayate_testkit::replication::demo_order;
 
 fn options() -> JournalOptions {
     JournalOptions {
@@ -23,20 +24,6 @@ fn stop(pipeline: Pipeline, mut events: EventReceiver) -> hayate::pipeline::Stop
         std::thread::yield_now();
     }
     stopper.join().expect("stop thread").expect("stop")
-}
-
-fn order(account: u32, n: u64) -> Command {
-    let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
-    let id = ClientOrderId::new(&format!("r{n}")).expect("short");
-    Command::new_order(NewOrder::limit(
-        AccountId(account),
-        SymbolId(0),
-        side,
-        Price(4_999_990 + n % 20),
-        Qty(1 + n % 3),
-        id,
-    ))
-    .at(n)
 }
 
 #[test]
@@ -67,7 +54,7 @@ fn a_standby_fed_the_primarys_journal_reaches_the_same_digest_at_the_same_sequen
                 .expect("publish");
         }
         publisher
-            .publish(&order(1 + (n % 2) as u32, n))
+            .publish(&demo_order(1 + (n % 2) as u32, n))
             .expect("publish");
     }
     drop(publisher);
@@ -108,43 +95,18 @@ mod over_tcp {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use hayate::adapters::replication::primary::{
-        PrimarySettings, PrimaryState, ReplicationServer,
-    };
+    use hayate::adapters::replication::primary::{PrimarySettings, ReplicationServer};
     use hayate::adapters::replication::standby::{
-        Applier, FollowerSettings, FollowerStatus, StandbyState, follow,
+        Applier, FollowerSettings, FollowerStatus, follow,
     };
     use hayate::adapters::secrets::PairSecret;
     use hayate::adapters::tls::{PairTls, client_config, load_server_config};
     use hayate::pipeline::ReplicationMode;
-    use hayate::pipeline::{Monitor, ReplicaLink, StandbyLossPolicy, Wait};
+    use hayate::pipeline::{ReplicaLink, StandbyLossPolicy, Wait};
     use hayate_testkit::certificate;
+    use hayate_testkit::replication::EpochOneNode;
 
     use super::*;
-
-    struct Node(Monitor);
-
-    impl PrimaryState for Node {
-        fn epochs(&self) -> Vec<(u64, u64)> {
-            Vec::new()
-        }
-        fn last_seq(&self) -> u64 {
-            self.0.stats().durable_seq
-        }
-        fn step_down(&self, _higher_epoch: u64) {}
-    }
-
-    impl StandbyState for Node {
-        fn epoch(&self) -> (u64, u64) {
-            (1, 1)
-        }
-        fn durable_seq(&self) -> u64 {
-            self.0.stats().durable_seq
-        }
-        fn applied_seq(&self) -> u64 {
-            self.0.stats().processed_seq
-        }
-    }
 
     const SECRET: &str = "the pair's secret, 32 bytes long";
 
@@ -255,7 +217,7 @@ mod over_tcp {
         let server = ReplicationServer::start(
             primary_settings(&config, primary_dir.path(), tls.as_ref()),
             Arc::clone(&link),
-            Arc::new(Node(primary.monitor())),
+            Arc::new(EpochOneNode(primary.monitor())),
         )
         .expect("server");
         let stop = Arc::new(AtomicBool::new(false));
@@ -263,7 +225,7 @@ mod over_tcp {
         let follower = {
             let settings = follower_settings(&config, server.addr(), tls, standby_link);
             let mut applier = Applier::new(standby.publisher(), 0);
-            let node = Node(standby.monitor());
+            let node = EpochOneNode(standby.monitor());
             let (stop, status) = (Arc::clone(&stop), Arc::clone(&status));
             std::thread::spawn(move || {
                 follow(&settings, &mut applier, &node, &status, &|| {
@@ -283,7 +245,7 @@ mod over_tcp {
         }
         for n in 0..1_000 {
             publisher
-                .publish(&order(1 + (n % 2) as u32, n))
+                .publish(&demo_order(1 + (n % 2) as u32, n))
                 .expect("publish");
         }
         drop(publisher);
@@ -489,7 +451,7 @@ mod over_tcp {
         let outcome = follow(
             &other,
             &mut applier,
-            &Node(standby.monitor()),
+            &EpochOneNode(standby.monitor()),
             &status,
             &|| false,
         );
@@ -512,7 +474,7 @@ mod over_tcp {
         let follower = {
             let stop_good = Arc::clone(&stop_good);
             let mut applier = Applier::new(standby.publisher(), 0);
-            let node = Node(standby.monitor());
+            let node = EpochOneNode(standby.monitor());
             std::thread::spawn(move || {
                 let status = FollowerStatus::default();
                 follow(&good, &mut applier, &node, &status, &|| {
@@ -581,7 +543,7 @@ mod over_tcp {
             let server = ReplicationServer::start(
                 primary_settings(&config, dir.path(), tls),
                 Arc::clone(&link),
-                Arc::new(Node(pipeline.monitor())),
+                Arc::new(EpochOneNode(pipeline.monitor())),
             )
             .expect("server");
             Primary {
@@ -648,7 +610,7 @@ mod over_tcp {
         let outcome = follow(
             &untrusting,
             &mut applier,
-            &Node(standby.monitor()),
+            &EpochOneNode(standby.monitor()),
             &FollowerStatus::default(),
             &|| false,
         );
@@ -682,7 +644,7 @@ mod over_tcp {
         let follower = {
             let settings = follower_settings(&primary.config, tapped, tls, idle_link());
             let mut applier = Applier::new(standby.publisher(), 0);
-            let node = Node(standby.monitor());
+            let node = EpochOneNode(standby.monitor());
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
                 follow(
