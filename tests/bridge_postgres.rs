@@ -542,6 +542,41 @@ fn postgres_stopped_for_a_while_loses_and_duplicates_nothing() {
     assert_holds_exactly(&mut client(&pg.url()), fixture, COMMANDS);
 }
 
+/// A table locked by someone else (an operator's `LOCK TABLE`, a long report): the write waits
+/// at most the session's `lock_timeout` (the sink sets 10 s unless the URL's `options` say;
+/// here 300 ms), fails as Unavailable with nothing written, and goes through once the lock is
+/// released.
+#[test]
+fn a_locked_table_times_the_write_out_and_it_resumes_once_released() {
+    let Some(pg) = Postgres::or_skip("a_locked_table_times_the_write_out…") else {
+        return;
+    };
+    let fixture = fixture();
+    let url = format!("{}?options=-c%20lock_timeout%3D300", pg.url());
+    let mut sink = connect(&url, fixture.digest);
+    write_range(&mut sink, fixture, 1, 1000);
+
+    let mut holder = client(&pg.url());
+    let mut lock = holder.transaction().expect("a transaction");
+    lock.batch_execute("LOCK TABLE trades IN ACCESS EXCLUSIVE MODE")
+        .expect("the lock");
+    let started = Instant::now();
+    let result = sink.write(fixture.batch(1001, 2000));
+    assert!(is_unavailable(&result), "locked: {result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "gave up after {:?}, not the lock timeout",
+        started.elapsed()
+    );
+    lock.rollback().expect("release");
+    drop(holder);
+
+    let cursor = sink.cursor().expect("cursor");
+    assert_eq!(cursor, 1000, "nothing of the failed write");
+    write_range(&mut sink, fixture, cursor + 1, COMMANDS);
+    assert_holds_exactly(&mut client(&pg.url()), fixture, COMMANDS);
+}
+
 /// (e): two sinks on one database. The one whose cursor is stale is refused (Unavailable, so it
 /// reads the cursor again) and writes nothing; a batch that does not start right after the
 /// cursor is a bug in the caller (Fatal).

@@ -72,6 +72,15 @@ pub const APPLICATION_NAME: &str = "hayate-bridge";
 /// How long a connection attempt may take unless the URL says otherwise: the bridge retries, so
 /// a server that does not answer must not hold it for the OS's minutes-long TCP timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side limits on each statement and on waiting for a lock (a second bridge's
+/// transaction, an operator's `LOCK TABLE`), unless the URL gives `options`: a statement that
+/// hangs is cancelled (SQLSTATE 57014, 55P03) and the write retried, instead of the bridge
+/// waiting forever.
+const SESSION_OPTIONS: &str = "-c statement_timeout=60000 -c lock_timeout=10000";
+/// How soon a silent connection is probed, unless the URL says: a server that vanished (a
+/// pulled cable, a crashed host) is noticed within about half a minute, not the kernel's two
+/// hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 
 /// Key of the transaction-scoped advisory lock taken while the schema is created, so two sinks
 /// starting on a fresh database do not race on `CREATE TABLE IF NOT EXISTS` (which is not
@@ -269,6 +278,15 @@ impl PostgresSink {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        if config.get_options().is_none() {
+            config.options(SESSION_OPTIONS);
+        }
+        if config.get_keepalives_interval().is_none() {
+            config
+                .keepalives_idle(KEEPALIVE_IDLE)
+                .keepalives_interval(Duration::from_secs(5))
+                .keepalives_retries(3);
+        }
         let mut sink = PostgresSink {
             config,
             digest: format!("{config_digest:016x}"),
@@ -310,11 +328,13 @@ impl PostgresSink {
             .ok_or_else(|| unavailable("not connected".to_string()))
     }
 
-    /// Turns a client error into a sink error, forgetting a connection that is gone.
+    /// Turns a client error into a sink error and forgets the connection: the next call opens
+    /// a new one. Not only a closed connection is unusable: after a COPY the server aborted (a
+    /// lock or statement timeout, a cancelled backend) the client's protocol state no longer
+    /// matches the server's, and every later query on it fails ("unexpected message from
+    /// server"). Errors are rare; a reconnect costs little next to a sink stuck on one.
     fn failed(&mut self, error: ::postgres::Error) -> SinkError {
-        if error.is_closed() || self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-        }
+        self.client = None;
         classify(error)
     }
 
