@@ -296,6 +296,10 @@ struct Args {
     /// with order entry as an equal.
     #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(-20..=19))]
     bridge_nice: i32,
+    /// With --bridge: the scale-out side runs under SCHED_IDLE (only on CPU time nothing else
+    /// wants) instead of at --bridge-nice.
+    #[arg(long)]
+    bridge_idle: bool,
     /// Network modes, gateway started here: MiB of sent messages each FIX session keeps for
     /// resends (`[gateway] fix_message_store_mb`; 0 keeps none), to measure what the store costs.
     #[arg(long, default_value_t = 16)]

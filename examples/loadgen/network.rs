@@ -200,6 +200,9 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             println!();
             match (subscribers, bridge) {
                 (Some(count), _) => println!("── {count} WebSocket subscribers ──"),
+                (None, Some(true)) if args.bridge_idle => {
+                    println!("── bridge attached (NATS, PostgreSQL, an edge; SCHED_IDLE) ──")
+                }
                 (None, Some(true)) => println!(
                     "── bridge attached (NATS, PostgreSQL, an edge; nice {}) ──",
                     args.bridge_nice
@@ -247,7 +250,8 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                     .replication_addr()
                     .ok_or("the gateway has no replication port")?;
                 let started = Instant::now();
-                let scale_out = ScaleOut::start(&own.config, replication, args.bridge_nice)?;
+                let scale_out =
+                    ScaleOut::start(&own.config, replication, args.bridge_nice, args.bridge_idle)?;
                 println!(
                     "  scale-out      nats-server, PostgreSQL, the bridge (caught up) and an edge on ws://{} started in {:.1} s",
                     scale_out.edge_ws,
@@ -330,8 +334,8 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                 if let Some(primary) = primary {
                     watch.sample(primary.replication_status());
                 }
-                if let Some(scale_out) = scale_out.as_mut() {
-                    scale_out.sample();
+                if let (Some(scale_out), Some(own)) = (scale_out.as_mut(), target.own.as_ref()) {
+                    scale_out.sample(own.gateway.monitor().processed_seq());
                 }
             };
             let cpu_before = (Instant::now(), thread_cpu());
@@ -350,7 +354,12 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             Some((core, edge)) => Some((core.finish()?, edge.map(Fleet::finish).transpose()?)),
             None => None,
         };
-        let scale_out_report = scale_out.map(ScaleOut::finish).transpose()?;
+        let scale_out_report = match (scale_out, &target.own) {
+            (Some(scale_out), Some(own)) => {
+                Some(scale_out.finish(own.gateway.monitor().processed_seq())?)
+            }
+            _ => None,
+        };
         let feed = target.own.as_ref().map(|own| {
             let m = own.gateway.feed_metrics();
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);

@@ -5,9 +5,9 @@
 //! and a PostgreSQL cluster of their own (the test kit's, on loopback in temporary directories),
 //! the bridge observing the gateway's replication port and writing both sinks, and a market-data
 //! edge serving the feed from JetStream. All of it is started from one thread whose nice value is
-//! `--bridge-nice`: threads and processes inherit it, so on a small machine the scale-out side
-//! takes what the order path leaves, as it would on machines of its own. `--bridge-nice 0`
-//! measures it contending as an equal.
+//! `--bridge-nice` (or, with `--bridge-idle`, whose policy is `SCHED_IDLE`): threads and processes
+//! inherit it, so on a small machine the scale-out side takes what the order path leaves, as it
+//! would on machines of its own. `--bridge-nice 0` measures it contending as an equal.
 //!
 //! During the measured window the probe samples how far the bridge's sinks have written; after
 //! the last order the run waits (bounded) until both sinks hold everything the primary processed.
@@ -45,7 +45,8 @@ pub(super) struct ScaleOut {
     status: Arc<BridgeStatus>,
     /// Where the edge's WebSocket feed listens.
     pub(super) edge_ws: SocketAddr,
-    /// Sampled during the measured window: (when, every sink's written sequence, the primary's).
+    /// Sampled during the measured window: (when, every sink's written sequence, the sequence
+    /// the gateway's matcher had processed).
     first: Option<(Instant, u64, u64)>,
     last: Option<(Instant, u64, u64)>,
     // Dropped last: the servers stop after the bridge and the edge.
@@ -77,15 +78,21 @@ impl ScaleOut {
         config: &ExchangeConfig,
         replication: SocketAddr,
         nice: i32,
+        idle: bool,
     ) -> Result<ScaleOut, String> {
         let config = config.clone();
         std::thread::Builder::new()
             .name("loadgen-scale-out".into())
             .spawn(move || {
-                // SAFETY: setpriority(2) on this thread only; what it starts inherits the value.
+                // SAFETY: setpriority(2) and sched_setscheduler(2) on this thread only; what it
+                // starts inherits them.
                 unsafe {
                     let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
                     libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+                    if idle {
+                        let param = libc::sched_param { sched_priority: 0 };
+                        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                    }
                 }
                 start_here(&config, replication)
             })
@@ -94,20 +101,16 @@ impl ScaleOut {
             .unwrap_or_else(|_| Err("the scale-out start panicked".into()))
     }
 
-    /// The probe during the measured window.
-    pub(super) fn sample(&mut self) {
-        let sample = (
-            Instant::now(),
-            self.status.written_seq(),
-            self.status.primary_seq.load(Ordering::Acquire),
-        );
+    /// The probe during the measured window; `processed` is the gateway's processed sequence.
+    pub(super) fn sample(&mut self, processed: u64) {
+        let sample = (Instant::now(), self.status.written_seq(), processed);
         self.first.get_or_insert(sample);
         self.last = Some(sample);
     }
 
-    /// Waits (bounded) until every sink holds what the primary processed, then stops the edge
-    /// and the bridge.
-    pub(super) fn finish(self) -> Result<ScaleOutReport, String> {
+    /// Waits (bounded) until every sink holds `processed`, the gateway's last processed
+    /// sequence, then stops the edge and the bridge.
+    pub(super) fn finish(self, processed: u64) -> Result<ScaleOutReport, String> {
         let ScaleOut {
             edge,
             bridge,
@@ -126,15 +129,14 @@ impl ScaleOut {
             if let Some(failure) = status.failure() {
                 return Err(format!("the bridge failed: {failure}"));
             }
-            let primary = status.primary_seq.load(Ordering::Acquire);
             let written = status.written_seq();
-            if primary >= last.2 && written >= primary {
+            if written >= processed {
                 let after = last.0.elapsed();
                 let rate = (written - first.1) as f64 / (window + after.as_secs_f64());
                 break Ok((after, written, rate));
             }
             if Instant::now() > deadline {
-                break Err(primary.saturating_sub(written));
+                break Err(processed.saturating_sub(written));
             }
             std::thread::sleep(Duration::from_millis(5));
         };
