@@ -397,6 +397,24 @@ fn the_streams_hold_exactly_what_the_core_produced() {
     );
     assert_eq!(sink.cursor().expect("cursor"), journal.len() as u64);
     let reader = NatsReader::connect(&[server.url()]).expect("reader connects");
+    // The floor in the same run: the same payloads published straight to a stream of their
+    // own, no headers, as many in flight as the sink allows.
+    let payloads: Vec<Vec<u8>> = md
+        .iter()
+        .chain(&trades)
+        .chain(&dropcopy)
+        .map(|(.., text)| text.clone().into_bytes())
+        .collect();
+    let floor = reader
+        .publish_floor(&payloads, settings().max_in_flight)
+        .expect("the floor");
+    eprintln!(
+        "floor: the same {messages} payloads published with acks, {} in flight, in {floor:?}: \
+         {:.0} messages/s; the sink took {:.2}× the floor",
+        settings().max_in_flight,
+        messages as f64 / floor.as_secs_f64(),
+        elapsed.as_secs_f64() / floor.as_secs_f64()
+    );
     verify(&reader, &journal);
     assert!(
         md.iter()

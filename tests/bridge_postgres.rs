@@ -379,6 +379,15 @@ fn the_tables_equal_the_appliers_rows_and_the_engines_balances() {
     );
     assert_eq!(written.commands, COMMANDS);
     assert_eq!(sink.cursor().expect("cursor"), COMMANDS);
+    let (floor, floor_rows) = copy_floor(&pg.url(), fixture);
+    eprintln!(
+        "floor: {floor_rows} rows (each trade and order event as JSON text) in the same \
+         transactions, one text COPY and a COMMIT each, in {:.3} s: {:.0} rows/s; the sink took \
+         {:.2}× the floor",
+        floor.as_secs_f64(),
+        floor_rows as f64 / floor.as_secs_f64(),
+        elapsed / floor.as_secs_f64()
+    );
 
     let mut db = client(&pg.url());
     assert_holds_exactly(&mut db, fixture, COMMANDS);
@@ -540,6 +549,43 @@ fn postgres_stopped_for_a_while_loses_and_duplicates_nothing() {
     assert_eq!(cursor, 3000);
     write_range(&mut sink, fixture, cursor + 1, COMMANDS);
     assert_holds_exactly(&mut client(&pg.url()), fixture, COMMANDS);
+}
+
+/// The floor the sink is measured against in the same run: per batch of `BATCH` commands, one
+/// transaction holding one text COPY of the batch's trades and order events (as JSON, into a
+/// table of its own with no index) and its COMMIT. Returns the time and the rows.
+fn copy_floor(url: &str, fixture: &Fixture) -> (Duration, u64) {
+    use std::io::Write;
+    let mut db = client(url);
+    db.batch_execute("CREATE TABLE copy_floor (seq bigint, body text)")
+        .expect("the floor's table");
+    let mut rows = 0;
+    let started = Instant::now();
+    for chunk in fixture.batch(1, COMMANDS).chunks(BATCH) {
+        let mut tx = db.transaction().expect("a transaction");
+        let mut copy = tx
+            .copy_in("COPY copy_floor (seq, body) FROM STDIN")
+            .expect("COPY");
+        for applied in chunk {
+            let bodies = applied
+                .trades
+                .iter()
+                .map(|t| serde_json::to_string(t).expect("a trade row"))
+                .chain(
+                    applied
+                        .order_events
+                        .iter()
+                        .map(|e| serde_json::to_string(e).expect("an order event row")),
+                );
+            for body in bodies {
+                writeln!(copy, "{}\t{}", applied.seq, body.replace('\\', "\\\\")).expect("a row");
+                rows += 1;
+            }
+        }
+        copy.finish().expect("COPY ends");
+        tx.commit().expect("COMMIT");
+    }
+    (started.elapsed(), rows)
 }
 
 /// A table locked by someone else (an operator's `LOCK TABLE`, a long report): the write waits

@@ -442,6 +442,46 @@ impl NatsReader {
         })
     }
 
+    /// The floor a JetStream sink is measured against in the same run: one message per entry of
+    /// `payloads` published to a stream of its own (`FLOOR`, subjects `floor.>`, file storage,
+    /// one replica, as the sink's), with no headers and at most `in_flight` awaiting their ack;
+    /// returns the time until the last ack.
+    pub fn publish_floor(
+        &self,
+        payloads: &[Vec<u8>],
+        in_flight: usize,
+    ) -> Result<Duration, String> {
+        use std::collections::VecDeque;
+        let js = &self.js;
+        self.runtime.block_on(async move {
+            js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "FLOOR".to_string(),
+                subjects: vec!["floor.>".to_string()],
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("FLOOR: {e}"))?;
+            let started = Instant::now();
+            let mut pending = VecDeque::with_capacity(in_flight);
+            for (n, payload) in payloads.iter().enumerate() {
+                if pending.len() >= in_flight.max(1) {
+                    let ack: async_nats::jetstream::context::PublishAckFuture =
+                        pending.pop_front().ok_or("no ack pending")?;
+                    ack.await.map_err(|e| format!("ack: {e}"))?;
+                }
+                let ack = js
+                    .publish(format!("floor.{}", n % 16), payload.clone().into())
+                    .await
+                    .map_err(|e| format!("publish: {e}"))?;
+                pending.push_back(ack);
+            }
+            while let Some(ack) = pending.pop_front() {
+                ack.await.map_err(|e| format!("ack: {e}"))?;
+            }
+            Ok(started.elapsed())
+        })
+    }
+
     /// `stream`'s leader (a server name), once it has one.
     pub fn stream_leader(&self, stream: &str) -> Result<String, String> {
         let js = &self.js;
