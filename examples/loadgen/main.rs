@@ -300,6 +300,10 @@ struct Args {
     /// wants) instead of at --bridge-nice.
     #[arg(long)]
     bridge_idle: bool,
+    /// With --bridge: the cores the scale-out side runs on (comma-separated), e.g. 1 while
+    /// `taskset -c 0` keeps the rest of loadgen on core 0.
+    #[arg(long, value_delimiter = ',', value_name = "CORE", value_parser = clap::value_parser!(u64).range(0..1024))]
+    bridge_cpus: Vec<u64>,
     /// Network modes, gateway started here: MiB of sent messages each FIX session keeps for
     /// resends (`[gateway] fix_message_store_mb`; 0 keeps none), to measure what the store costs.
     #[arg(long, default_value_t = 16)]

@@ -200,12 +200,18 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
             println!();
             match (subscribers, bridge) {
                 (Some(count), _) => println!("── {count} WebSocket subscribers ──"),
-                (None, Some(true)) if args.bridge_idle => {
-                    println!("── bridge attached (NATS, PostgreSQL, an edge; SCHED_IDLE) ──")
-                }
                 (None, Some(true)) => println!(
-                    "── bridge attached (NATS, PostgreSQL, an edge; nice {}) ──",
-                    args.bridge_nice
+                    "── bridge attached (NATS, PostgreSQL, an edge; {}{}) ──",
+                    if args.bridge_idle {
+                        "SCHED_IDLE".to_owned()
+                    } else {
+                        format!("nice {}", args.bridge_nice)
+                    },
+                    if args.bridge_cpus.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", on cores {:?}", args.bridge_cpus)
+                    }
                 ),
                 (None, Some(false)) => println!("── no bridge ──"),
                 (None, None) => println!("── replication {} ──", setting.name()),
@@ -250,8 +256,17 @@ pub(super) fn run(args: &Args, plan: &Plan) -> Result<(), String> {
                     .replication_addr()
                     .ok_or("the gateway has no replication port")?;
                 let started = Instant::now();
-                let scale_out =
-                    ScaleOut::start(&own.config, replication, args.bridge_nice, args.bridge_idle)?;
+                let scale_out = ScaleOut::start(
+                    &own.config,
+                    replication,
+                    args.bridge_nice,
+                    args.bridge_idle,
+                    &args
+                        .bridge_cpus
+                        .iter()
+                        .map(|&c| c as usize)
+                        .collect::<Vec<_>>(),
+                )?;
                 println!(
                     "  scale-out      nats-server, PostgreSQL, the bridge (caught up) and an edge on ws://{} started in {:.1} s",
                     scale_out.edge_ws,

@@ -8,6 +8,9 @@
 //! `--bridge-nice` (or, with `--bridge-idle`, whose policy is `SCHED_IDLE`): threads and processes
 //! inherit it, so on a small machine the scale-out side takes what the order path leaves, as it
 //! would on machines of its own. `--bridge-nice 0` measures it contending as an equal.
+//! `--bridge-cpus` gives it cores of its own (its affinity, inherited likewise): with the rest of
+//! loadgen kept off them (`taskset -c 0 cargo run … --bridge-cpus 1`), the nearest this machine
+//! comes to the bridge on a machine of its own.
 //!
 //! During the measured window the probe samples how far the bridge's sinks have written; after
 //! the last order the run waits (bounded) until both sinks hold everything the primary processed.
@@ -79,7 +82,9 @@ impl ScaleOut {
         replication: SocketAddr,
         nice: i32,
         idle: bool,
+        cpus: &[usize],
     ) -> Result<ScaleOut, String> {
+        let cpus = cpus.to_vec();
         let config = config.clone();
         std::thread::Builder::new()
             .name("loadgen-scale-out".into())
@@ -92,6 +97,24 @@ impl ScaleOut {
                     if idle {
                         let param = libc::sched_param { sched_priority: 0 };
                         libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                    }
+                }
+                if !cpus.is_empty() {
+                    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it
+                    // (cores past CPU_SETSIZE are refused above).
+                    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+                    for &cpu in &cpus {
+                        unsafe { libc::CPU_SET(cpu, &mut set) };
+                    }
+                    // SAFETY: this thread's affinity, from a set built above.
+                    let done = unsafe {
+                        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+                    };
+                    if done != 0 {
+                        return Err(format!(
+                            "--bridge-cpus {cpus:?}: {}",
+                            std::io::Error::last_os_error()
+                        ));
                     }
                 }
                 start_here(&config, replication)
