@@ -12,11 +12,9 @@
 //! and passes, unless `CI` is set.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use hayate::adapters::bridge::{Applied, Applier};
@@ -26,6 +24,7 @@ use hayate_testkit::example::example_binary;
 use hayate_testkit::gateway::{FixClient, field};
 use hayate_testkit::nats::{NatsReader, NatsServer, nats_server_or_skip};
 use hayate_testkit::postgres::{Postgres, trades_as_csv};
+use hayate_testkit::process::Spawned;
 
 const LONG: Duration = Duration::from_secs(60);
 const OBSERVER_SECRET: &str = "observers-secret-0123456789abcdef";
@@ -49,75 +48,11 @@ fn binary(example: &str) -> PathBuf {
     path
 }
 
-/// A child process whose stdout lines are read on a thread; killed when dropped.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(example: &str, args: &[&str], dir: &Path) -> Proc {
-        let mut child = Process::new(binary(example))
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("BRIDGE_LOGS").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {example}: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc { child, lines }
-    }
-
-    fn wait_line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no line starting with {prefix:?}"),
-            }
-        }
-    }
-
-    fn sigkill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn terminate(mut self) {
-        // SAFETY: a plain kill(2) of our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + LONG;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("did not stop within {LONG:?} of SIGTERM");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `example` with `args`, run in `dir` (its standard error shown with BRIDGE_LOGS set).
+fn start(example: &str, args: &[&str], dir: &Path) -> Spawned {
+    let mut command = Process::new(binary(example));
+    command.args(args).current_dir(dir);
+    Spawned::spawn(example, command, "BRIDGE_LOGS")
 }
 
 /// The gateway's configuration: the demo exchange on free ports, order-entry limits raised for
@@ -340,12 +275,12 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
     let (fix, ws, http, repl) = (free_addr(), free_addr(), free_addr(), free_addr());
     let exchange = dir.path().join("gateway.toml");
     std::fs::write(&exchange, gateway_config(dir.path(), fix, ws, http, repl)).expect("write");
-    let gateway = Proc::start(
+    let gateway = start(
         "gateway",
         &["--config", exchange.to_str().expect("utf-8 path")],
         dir.path(),
     );
-    gateway.wait_line("hayate: FIX 4.4 on");
+    gateway.wait_line("hayate: FIX 4.4 on", LONG);
     let metrics = free_addr();
     let bridge_config = write_bridge_config(
         dir.path(),
@@ -355,8 +290,8 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
         metrics,
     );
     let bridge_args = ["--config", bridge_config.to_str().expect("utf-8 path")];
-    let mut bridge = Proc::start("bridge", &bridge_args, dir.path());
-    bridge.wait_line("bridge: observing");
+    let mut bridge = start("bridge", &bridge_args, dir.path());
+    bridge.wait_line("bridge: observing", LONG);
 
     let mut alice = logged_on(fix, "ALICE", "alice");
     let mut bob = logged_on(fix, "BOB", "bob");
@@ -364,7 +299,7 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
 
     // The edge starts from the state the bridge put (every 50 commands).
     let edge_ws = free_addr();
-    let edge = Proc::start(
+    let edge = start(
         "md_edge",
         &[
             "--exchange",
@@ -376,7 +311,7 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
         ],
         dir.path(),
     );
-    edge.wait_line("md_edge: market data on");
+    edge.wait_line("md_edge: market data on", LONG);
     // Subscribe to both once the edge has caught up (the market is idle now): their snapshots
     // are then at the same sequence.
     let (mut core_feed, mut edge_feed, mut core_msgs, mut edge_msgs) = {
@@ -408,22 +343,22 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
             // NATS restarted while the bridge is down and comes back.
             7 => {
                 nats.kill();
-                bridge = Proc::start("bridge", &bridge_args, dir.path());
+                bridge = start("bridge", &bridge_args, dir.path());
                 std::thread::sleep(Duration::from_millis(500));
                 nats.restart().expect("nats-server again");
             }
             // PostgreSQL stopped for a while under a running bridge.
             14 => {
-                bridge = Proc::start("bridge", &bridge_args, dir.path());
-                bridge.wait_line("bridge: observing");
+                bridge = start("bridge", &bridge_args, dir.path());
+                bridge.wait_line("bridge: observing", LONG);
                 postgres.stop().expect("stop PostgreSQL");
                 std::thread::sleep(Duration::from_millis(1500));
                 postgres.start_again().expect("PostgreSQL again");
                 continue;
             }
-            _ => bridge = Proc::start("bridge", &bridge_args, dir.path()),
+            _ => bridge = start("bridge", &bridge_args, dir.path()),
         }
-        bridge.wait_line("bridge: observing");
+        bridge.wait_line("bridge: observing", LONG);
     }
     let (_alice, _bob) = trader.join().expect("the trader");
 
@@ -454,9 +389,9 @@ fn twenty_sigkills_of_the_bridge_lose_and_duplicate_nothing_and_the_edge_is_the_
         "the edge's WebSocket feed",
     );
 
-    bridge.terminate();
-    edge.terminate();
-    gateway.terminate();
+    bridge.terminate(LONG);
+    edge.terminate(LONG);
+    gateway.terminate(LONG);
 
     // Every stream holds exactly what the applier makes of the gateway's journal.
     let config = ExchangeConfig::load(&exchange).expect("the gateway's configuration");

@@ -4,18 +4,19 @@
 //! test ends, passed or failed.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, ExitStatus, Stdio};
+use std::process::{Command as Process, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hayate::adapters::fix::codec::FieldList;
 use hayate_testkit::certificate::{self, tls_section};
 use hayate_testkit::example::{cpu_seconds, example_binary, run_admin};
 use hayate_testkit::gateway::{CAROL, FixClient, field};
+use hayate_testkit::process::Spawned;
 
 /// Convergence and promotion bounds: generous, the machine is shared.
 const LONG: Duration = Duration::from_secs(30);
@@ -102,16 +103,8 @@ fn node_config(
 /// A running example gateway.
 struct Node {
     name: &'static str,
-    child: Child,
+    process: Spawned,
     ports: Ports,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Node {
@@ -121,32 +114,12 @@ impl Node {
         std::fs::create_dir_all(dir).expect("node dir");
         let path = dir.join("gateway.toml");
         std::fs::write(&path, text).expect("write config");
-        let mut child = Process::new(example_binary("gateway"))
-            .arg("--config")
-            .arg(&path)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("FAILOVER_LOGS").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .expect("start the gateway");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut command = Process::new(example_binary("gateway"));
+        command.arg("--config").arg(&path).args(args);
         let node = Node {
             name,
-            child,
+            process: Spawned::spawn(name, command, "FAILOVER_LOGS"),
             ports,
-            lines,
         };
         node.wait_line("hayate: FIX 4.4 on", LONG);
         node
@@ -154,18 +127,7 @@ impl Node {
 
     /// The next line of its output that starts with `prefix` (bounded).
     fn wait_line(&self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "{}: no line starting with {prefix:?} within {limit:?}",
-                    self.name
-                ),
-            }
-        }
+        self.process.wait_line(prefix, limit)
     }
 
     fn status(&self) -> String {
@@ -191,10 +153,7 @@ impl Node {
 
     /// SIGTERM; returns the (durable sequence, digest) its clean stop reports.
     fn terminate(mut self) -> (u64, String) {
-        // SAFETY: signalling our own child process.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
+        self.process.sigterm();
         let line = self.wait_line("stopped: durable sequence", LONG);
         let rest = line
             .strip_prefix("stopped: durable sequence ")
@@ -217,23 +176,11 @@ impl Node {
 
     /// Its exit status (bounded wait).
     fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + LONG;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {LONG:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait_exit(LONG)
     }
 
-    fn sigkill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
+    fn sigkill(self) {
+        self.process.sigkill();
     }
 }
 
@@ -354,7 +301,7 @@ fn an_idle_pair_costs_almost_no_cpu() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b, _) = start_pair(dir.path(), "", false);
     std::thread::sleep(Duration::from_secs(1));
-    let pids = [a.child.id(), b.child.id()];
+    let pids = [a.process.id(), b.process.id()];
     let before: f64 = pids.iter().map(|&pid| cpu_seconds(pid)).sum();
     let window = Duration::from_secs(5);
     std::thread::sleep(window);
@@ -927,17 +874,9 @@ fn a_bridge_follows_the_promoted_standby_and_publishes_every_trade_once() {
         ),
     )
     .expect("write the bridge's configuration");
-    let mut bridge = Process::new(example_binary("bridge"))
-        .arg("--config")
-        .arg(&bridge_toml)
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("FAILOVER_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start the bridge");
+    let mut command = Process::new(example_binary("bridge"));
+    command.arg("--config").arg(&bridge_toml);
+    let bridge = Spawned::spawn("the bridge", command, "FAILOVER_LOGS");
     // Carol's bids rest; alice's sells take them: a trade each.
     let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
     let mut alice = logged_on(a.ports.fix, "ALICE", "alice", "change-me");
@@ -988,8 +927,7 @@ fn a_bridge_follows_the_promoted_standby_and_publishes_every_trade_once() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = bridge.kill();
-    let _ = bridge.wait();
+    bridge.sigkill();
     drop((carol, alice));
     b.terminate();
     // The new primary's journal, applied as the bridge applies it, up to the bridge's cursor.

@@ -3,95 +3,58 @@
 //! numbers, and cancels the orders of users with cancel-on-disconnect as journaled commands
 //! (BEHAVIOUR.md §8). SIGTERM stops it cleanly.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::process::Command as Process;
 
 use hayate_testkit::example::{cpu_seconds, example_binary};
 use hayate_testkit::gateway::*;
+use hayate_testkit::process::Spawned;
 
 struct Running {
-    child: Child,
+    process: Spawned,
     fix: SocketAddr,
     binary: SocketAddr,
     http: SocketAddr,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts the gateway with `config_text` and waits (bounded) for the line naming its addresses.
 fn run(dir: &Path, config_text: &str) -> Running {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config_text).expect("write config");
-    let mut child = Process::new(example_binary("gateway"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the gateway");
-    let stdout = child.stdout.take();
-    let (tx, lines) = mpsc::channel();
+    let mut command = Process::new(example_binary("gateway"));
+    command.arg("--config").arg(&path);
     let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
     // Owned by the guard from here on, so a failed wait below still kills and reaps it.
     let mut running = Running {
-        child,
+        process: Spawned::spawn("the gateway", command, "GATEWAY_LOGS"),
         fix: unbound,
         binary: unbound,
         http: unbound,
-        lines,
     };
-    let stdout = stdout.expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = running
-            .lines
-            .recv_timeout(left)
-            .expect("the gateway says where it listens");
-        if let Some(rest) = line.strip_prefix("hayate: FIX 4.4 on ") {
-            let addr = |s: &str| s.parse::<SocketAddr>().expect("an address");
-            let fix = addr(rest.split_whitespace().next().expect("fix"));
-            let binary = addr(
-                rest.split("binary on ")
-                    .nth(1)
-                    .and_then(|r| r.split(',').next())
-                    .expect("binary"),
-            );
-            let http = addr(
-                rest.split("http://")
-                    .nth(1)
-                    .and_then(|r| r.split("/status").next())
-                    .expect("http"),
-            );
-            (running.fix, running.binary, running.http) = (fix, binary, http);
-            return running;
-        }
-    }
+    let line = running.process.wait_line("hayate: FIX 4.4 on ", WAIT);
+    let rest = &line["hayate: FIX 4.4 on ".len()..];
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("an address");
+    running.fix = addr(rest.split_whitespace().next().expect("fix"));
+    running.binary = addr(
+        rest.split("binary on ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .expect("binary"),
+    );
+    running.http = addr(
+        rest.split("http://")
+            .nth(1)
+            .and_then(|r| r.split("/status").next())
+            .expect("http"),
+    );
+    running
 }
 
 /// SIGKILLs `first` and starts the gateway again on the same data and the same ports.
-fn kill_and_restart(mut first: Running, dir: &Path) -> Running {
+fn kill_and_restart(first: Running, dir: &Path) -> Running {
     let (fix, binary, http) = (first.fix, first.binary, first.http);
-    first.child.kill().expect("SIGKILL");
-    first.child.wait().expect("reaped");
-    drop(first);
+    first.process.sigkill();
     let text = config_text(
         dir,
         &fix.to_string(),
@@ -170,21 +133,9 @@ fn sigkill_then_restart_on_the_same_ports_recovers_orders_and_sequence_numbers()
 
     // SIGTERM: a clean stop that says so.
     let mut second = second;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(second.child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + WAIT;
-    let mut stopped = false;
-    while !stopped {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match second.lines.recv_timeout(left) {
-            Ok(line) => stopped = line.starts_with("stopped: durable sequence"),
-            Err(_) => break,
-        }
-    }
-    assert!(stopped, "the gateway reports a clean stop");
-    let status = second.child.wait().expect("exit");
+    second.process.sigterm();
+    second.process.wait_line("stopped: durable sequence", WAIT);
+    let status = second.process.wait_exit(WAIT);
     assert!(status.success());
 }
 
@@ -242,10 +193,7 @@ fn after_sigkill_and_restart_market_data_is_what_it_was() {
     assert!(book.contains("\"sequence\":"), "{book}");
     assert!(trades.contains("\"trade_id\":1"), "{trades}");
 
-    let mut first = first;
-    first.child.kill().expect("SIGKILL");
-    first.child.wait().expect("reaped");
-    drop(first);
+    first.process.sigkill();
     let second = run(
         dir.path(),
         &config_text(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
@@ -331,7 +279,7 @@ fn an_idle_gateway_costs_almost_no_cpu() {
         &config_text(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let pid = gateway.child.id();
+    let pid = gateway.process.id();
     let before = cpu_seconds(pid);
     let window = std::time::Duration::from_secs(5);
     std::thread::sleep(window);

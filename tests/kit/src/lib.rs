@@ -9,6 +9,7 @@
 //! - [`tmpfs`]: a small file system of the test's own, for disk-full drills;
 //! - [`nats`]: NATS servers and a cluster of the test's own, and a blocking reader of streams.
 //! - [`postgres`]: a throwaway PostgreSQL server, for the bridge's PostgreSQL sink.
+//! - [`process`]: an example binary run as a child process, its output read line by line.
 //! - [`replication`]: a node of epoch 1 and the orders the replication tests stream.
 //!
 //! What only one test file needs stays a private module of that test.
@@ -22,6 +23,7 @@ pub mod market;
 pub mod naive_book;
 pub mod nats;
 pub mod postgres;
+pub mod process;
 pub mod replication;
 pub mod rng;
 pub mod stream;

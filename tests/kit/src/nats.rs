@@ -51,13 +51,10 @@ pub fn nats_server_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read and released: another process could take it in
-/// between, which on a test machine does not happen in practice).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+/// A listener on a free TCP port of 127.0.0.1: its port is free once it is dropped (another
+/// process could take it in between, which on a test machine does not happen in practice).
+fn free_listener() -> Result<TcpListener, String> {
+    TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))
 }
 
 /// Waits until `port` accepts connections.
@@ -176,11 +173,16 @@ impl NatsServer {
     pub fn start() -> Result<NatsServer, String> {
         let binary = nats_server_binary().ok_or("nats-server is not installed")?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // Both ports chosen while both are held, so they differ.
+        let (client, monitor) = (free_listener()?, free_listener()?);
+        let port_of = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| e.to_string());
+        let (port, monitor_port) = (port_of(&client)?, port_of(&monitor)?);
+        drop((client, monitor));
         let spec = Spec {
             binary,
             name: "hayate-test".to_string(),
-            port: free_port()?,
-            monitor: free_port()?,
+            port,
+            monitor: monitor_port,
             store: dir.path().join("store"),
             log: dir.path().join("nats.log"),
             cluster: None,
