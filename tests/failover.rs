@@ -242,6 +242,19 @@ fn buy(client: &mut FixClient, id: &str, i: u64) {
     client.new_order(id, "1", "0.01", &(4_900_000 - i * 100).to_string());
 }
 
+/// Carol and alice logged on at `fix`, carol's 40 bids (c0..c39) resting and acknowledged:
+/// alice's sells take them.
+fn carols_bids(fix: SocketAddr) -> (FixClient, FixClient) {
+    let mut carol = logged_on(fix, "CAROL", "carol", "pw-carol");
+    let alice = logged_on(fix, "ALICE", "alice", "change-me");
+    let mut acked = BTreeSet::new();
+    for i in 0..40 {
+        buy(&mut carol, &format!("c{i}"), i);
+    }
+    read_acks(&mut carol, &mut acked, 40);
+    (carol, alice)
+}
+
 /// Reads reports until `n` more acknowledgements (New) arrived; adds their ClOrdIDs to `acked`.
 fn read_acks(client: &mut FixClient, acked: &mut BTreeSet<String>, n: usize) {
     let target = acked.len() + n;
@@ -380,13 +393,7 @@ fn a_standby_refuses_orders_and_holds_the_primarys_state() {
     let (ok, text) = admin(b.ports.binary, "status");
     assert!(ok && text.contains("\"role\":\"standby\""), "{text}");
 
-    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
-    let mut alice = logged_on(a.ports.fix, "ALICE", "alice", "change-me");
-    let mut acked = BTreeSet::new();
-    for i in 0..40 {
-        buy(&mut carol, &format!("c{i}"), i);
-    }
-    read_acks(&mut carol, &mut acked, 40);
+    let (carol, mut alice) = carols_bids(a.ports.fix);
     // Trades too: alice sells into carol's best bids.
     alice.new_order("s1", "2", "0.03", "4800000");
     let fill = alice.recv_type("8");
@@ -878,13 +885,7 @@ fn a_bridge_follows_the_promoted_standby_and_publishes_every_trade_once() {
     command.arg("--config").arg(&bridge_toml);
     let bridge = Spawned::spawn("the bridge", command, "FAILOVER_LOGS");
     // Carol's bids rest; alice's sells take them: a trade each.
-    let mut carol = logged_on(a.ports.fix, "CAROL", "carol", "pw-carol");
-    let mut alice = logged_on(a.ports.fix, "ALICE", "alice", "change-me");
-    let mut acked = BTreeSet::new();
-    for i in 0..40 {
-        buy(&mut carol, &format!("c{i}"), i);
-    }
-    read_acks(&mut carol, &mut acked, 40);
+    let (carol, mut alice) = carols_bids(a.ports.fix);
     for i in 0..20 {
         alice.new_order(&format!("a{i}"), "2", "0.01", "4850000");
     }

@@ -6,15 +6,7 @@ pub(crate) fn utc_timestamp(ns: u64) -> String {
     if ns == 0 {
         return "-".to_string();
     }
-    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    let (days, second_of_day) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = hayate::adapters::fix::codec::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
+    hayate::adapters::clock::rfc3339_nanos(ns)
 }
 
 pub(crate) fn seq_range(first: Option<u64>, last: Option<u64>) -> String {

@@ -300,7 +300,7 @@ pub fn trades_as_csv(db: &mut postgres::Client) -> Vec<String> {
         lines.push(format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.get::<_, i64>(0),
-            utc(ns),
+            hayate::adapters::clock::rfc3339_nanos(ns),
             r.get::<_, i64>(2),
             r.get::<_, String>(3),
             r.get::<_, String>(4),
@@ -316,17 +316,4 @@ pub fn trades_as_csv(db: &mut postgres::Client) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// `ns` since the Unix epoch as the replay tool prints it (UTC, nanoseconds).
-fn utc(ns: u64) -> String {
-    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    let (days, second_of_day) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = hayate::adapters::fix::codec::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
 }
